@@ -1,0 +1,142 @@
+namespace Aio.Interop;
+
+/// <summary>
+/// Safe wrappers over the pointer-taking imports, for the layers that must not use <c>unsafe</c>. They return the raw
+/// result (negative on failure, errno in <see cref="Errors.LastErrno"/>) unless the name says they throw.
+/// </summary>
+internal static unsafe partial class Libc
+{
+    /// <summary>Adds <paramref name="value"/> to an eventfd counter; retries EINTR. Returns 8, or -1 (EAGAIN when the counter would overflow).</summary>
+    public static int EventFdWrite(int fd, ulong value)
+    {
+        while (true)
+        {
+            nint rc = Write(fd, &value, sizeof(ulong));
+            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+            {
+                return (int)rc;
+            }
+        }
+    }
+
+    /// <summary>Reads and resets an eventfd counter; retries EINTR. Returns 8, or -1 (EAGAIN when it was zero).</summary>
+    public static int EventFdRead(int fd, out ulong value)
+    {
+        ulong v = 0;
+        while (true)
+        {
+            nint rc = Read(fd, &v, sizeof(ulong));
+            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+            {
+                value = v;
+                return (int)rc;
+            }
+        }
+    }
+
+    /// <summary>read(2) into a span; retries EINTR.</summary>
+    public static int ReadSpan(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint rc = Read(fd, p, (nuint)buffer.Length);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return (int)rc;
+                }
+            }
+        }
+    }
+
+    /// <summary>write(2) from a span; retries EINTR.</summary>
+    public static int WriteSpan(int fd, ReadOnlySpan<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint rc = Write(fd, p, (nuint)buffer.Length);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return (int)rc;
+                }
+            }
+        }
+    }
+
+    /// <summary>pread(2) into a span; retries EINTR.</summary>
+    public static long PReadSpan(int fd, Span<byte> buffer, long offset)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint rc = PRead(fd, p, (nuint)buffer.Length, offset);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return rc;
+                }
+            }
+        }
+    }
+
+    /// <summary>pwrite(2) from a span; retries EINTR.</summary>
+    public static long PWriteSpan(int fd, ReadOnlySpan<byte> buffer, long offset)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint rc = PWrite(fd, p, (nuint)buffer.Length, offset);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return rc;
+                }
+            }
+        }
+    }
+
+    /// <summary>pipe2(2) with O_CLOEXEC and the given extra flags; throws <see cref="AioException"/>.</summary>
+    public static (int ReadFd, int WriteFd) CreatePipe(int flags = O_NONBLOCK)
+    {
+        int* fds = stackalloc int[2];
+        Errors.Check(Pipe2(fds, flags | O_CLOEXEC), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
+    /// <summary>socketpair(AF_UNIX, SOCK_STREAM) with close-on-exec and non-blocking ends; throws <see cref="AioException"/>.</summary>
+    public static (int A, int B) CreateSocketPair()
+    {
+        int* fds = stackalloc int[2];
+        Errors.Check(SocketPair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), "socketpair");
+        return (fds[0], fds[1]);
+    }
+
+    /// <summary>st_size and st_mode of an open file (offsets 48 and 24 on x86_64, 48 and 16 on arm64); throws <see cref="AioException"/>.</summary>
+    public static (long Size, uint Mode) FileSizeAndMode(int fd)
+    {
+        byte* buffer = stackalloc byte[256];
+        Errors.Check(FStat(fd, buffer), "fstat");
+        int modeOffset = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 16 : 24;
+        return (*(long*)(buffer + 48), *(uint*)(buffer + modeOffset));
+    }
+
+    /// <summary>CPU time of this thread (<paramref name="who"/> = RUSAGE_THREAD) or process, in microseconds; throws <see cref="AioException"/>.</summary>
+    public static (long UserUs, long SystemUs) CpuTime(int who)
+    {
+        RUsage usage;
+        Errors.Check(GetRUsage(who, &usage), "getrusage");
+        return ((usage.UserSeconds * 1_000_000) + usage.UserMicroseconds, (usage.SystemSeconds * 1_000_000) + usage.SystemMicroseconds);
+    }
+
+    /// <summary>ppoll(2) on one fd with a nanosecond timeout (negative: none); returns the revents, 0 on timeout, -1 on error.</summary>
+    public static int PollOne(int fd, short events, long timeoutNs)
+    {
+        var pfd = new NativePollFd { Fd = fd, Events = events };
+        var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
+        int rc = PPoll(&pfd, 1, timeoutNs < 0 ? null : &ts, null);
+        return rc > 0 ? pfd.REvents : rc;
+    }
+}

@@ -1,0 +1,149 @@
+using Aio.Interop;
+using static Aio.Uring.IoUringConstants;
+
+namespace Aio.Uring;
+
+/// <summary>Ring setup: flag probing from the best tier down, and the three mappings.</summary>
+internal sealed unsafe partial class Ring
+{
+    /// <summary>
+    /// The tiers tried in order (DESIGN.md rule 9). Each is tried first with NO_SQARRAY (6.6) and then without it;
+    /// the kernel's EINVAL, not its version string, decides. R_DISABLED rides along on the single-issuer tier so
+    /// that the thread which enables the ring, not the one that created it, becomes the submitter.
+    /// </summary>
+    private static readonly uint[] s_tiers =
+    [
+        SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag | SetupSubmitAll | SetupCqSize | SetupRDisabled,
+        SetupCoopTaskrun | SetupTaskrunFlag | SetupSubmitAll | SetupCqSize,
+        SetupCqSize,
+        0,
+    ];
+
+    /// <summary>Sets up a ring, probing the flag tiers. Throws <see cref="AioException"/> for anything but EINVAL.</summary>
+    public static Ring Create(RingOptions? options = null)
+    {
+        options ??= new RingOptions();
+        if (options.Entries is 0 or > 32768)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Entries, "Ring entries must be between 1 and 32768.");
+        }
+
+        int lastErrno = Errno.EINVAL;
+        foreach (uint tier in s_tiers)
+        {
+            uint wanted = tier & ~options.ForbiddenFlags;
+            foreach (uint extra in (ReadOnlySpan<uint>)[SetupNoSqArray, 0])
+            {
+                uint flags = wanted | (extra & ~options.ForbiddenFlags);
+                var p = default(IoUringParams);
+                p.Flags = flags;
+                if ((flags & SetupCqSize) != 0)
+                {
+                    p.CqEntries = options.Entries * 4;
+                }
+
+                int fd = Libc.IoUringSetup(options.Entries, &p);
+                if (fd >= 0)
+                {
+                    try
+                    {
+                        return new Ring(fd, ref p, options);
+                    }
+                    catch
+                    {
+                        Libc.CloseQuietly(fd);
+                        throw;
+                    }
+                }
+
+                lastErrno = Errors.LastErrno;
+                if (lastErrno != Errno.EINVAL)
+                {
+                    // EPERM (seccomp, kernel.io_uring_disabled), ENOSYS, ENOMEM, EMFILE: no tier will do better.
+                    throw new AioException(lastErrno, "io_uring_setup");
+                }
+            }
+        }
+
+        throw new AioException(lastErrno, "io_uring_setup");
+    }
+
+    private void Map(ref IoUringParams p)
+    {
+        _sqRingSize = p.SqOff.Array + (p.SqEntries * sizeof(uint));
+        _cqRingSize = p.CqOff.Cqes + (p.CqEntries * (uint)CqeSize);
+        bool single = (p.Features & FeatSingleMmap) != 0;
+        if (single)
+        {
+            // 5.4+: one mapping holds both rings.
+            _sqRingSize = _cqRingSize = Math.Max(_sqRingSize, _cqRingSize);
+        }
+
+        _sqRing = MapOrThrow(_sqRingSize, OffSqRing);
+        _cqRing = single ? _sqRing : MapOrThrow(_cqRingSize, OffCqRing);
+        _sqesSize = p.SqEntries * (uint)SqeSize;
+        _sqes = (Sqe*)MapOrThrow(_sqesSize, OffSqes);
+
+        byte* sq = _sqRing;
+        _sqHead = (uint*)(sq + p.SqOff.Head);
+        _sqTail = (uint*)(sq + p.SqOff.Tail);
+        _sqMask = *(uint*)(sq + p.SqOff.RingMask);
+        _sqEntries = *(uint*)(sq + p.SqOff.RingEntries);
+        _sqFlags = (uint*)(sq + p.SqOff.Flags);
+        _sqDropped = (uint*)(sq + p.SqOff.Dropped);
+        if ((p.Flags & SetupNoSqArray) == 0)
+        {
+            // The indirection array is filled once with the identity mapping; entries are then used in ring order.
+            uint* array = (uint*)(sq + p.SqOff.Array);
+            for (uint i = 0; i < _sqEntries; i++)
+            {
+                array[i] = i;
+            }
+        }
+
+        byte* cq = _cqRing;
+        _cqHead = (uint*)(cq + p.CqOff.Head);
+        _cqTail = (uint*)(cq + p.CqOff.Tail);
+        _cqMask = *(uint*)(cq + p.CqOff.RingMask);
+        _cqEntries = *(uint*)(cq + p.CqOff.RingEntries);
+        _cqOverflow = (uint*)(cq + p.CqOff.Overflow);
+        _cqes = (Cqe*)(cq + p.CqOff.Cqes);
+
+        // The local tail starts where the kernel's is (0 on a new ring).
+        _sqeTail = *_sqTail;
+    }
+
+    private byte* MapOrThrow(uint size, long offset)
+    {
+        void* ptr = Libc.MMap(null, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_POPULATE, _fd, offset);
+        if (ptr == Libc.MAP_FAILED)
+        {
+            int errno = Errors.LastErrno;
+            Unmap();
+            throw new AioException(errno, "mmap(io_uring)");
+        }
+
+        return (byte*)ptr;
+    }
+
+    private void Unmap()
+    {
+        if (_sqes != null)
+        {
+            _ = Libc.MUnmap(_sqes, _sqesSize);
+            _sqes = null;
+        }
+
+        if (_cqRing != null && _cqRing != _sqRing)
+        {
+            _ = Libc.MUnmap(_cqRing, _cqRingSize);
+        }
+
+        _cqRing = null;
+        if (_sqRing != null)
+        {
+            _ = Libc.MUnmap(_sqRing, _sqRingSize);
+            _sqRing = null;
+        }
+    }
+}

@@ -1,0 +1,239 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Aio.Interop;
+using Aio.Uring;
+using Xunit;
+
+namespace Aio.Tests.Interop;
+
+/// <summary>
+/// Pins every kernel struct layout and constant against include/uapi/linux/io_uring.h, poll.h, eventpoll.h and
+/// fcntl.h. The expected numbers are written out by hand from the headers on purpose: a wrong copy in the source
+/// must disagree with an independent copy here.
+/// </summary>
+public class AbiTests
+{
+    private static int Offset<T>(string field) => (int)Marshal.OffsetOf<T>(field);
+
+    [Fact]
+    public void Sqe_is_64_bytes_with_kernel_field_offsets()
+    {
+        Assert.Equal(64, Unsafe.SizeOf<Sqe>());
+        Assert.Equal(0, Offset<Sqe>("_opcode"));
+        Assert.Equal(1, Offset<Sqe>("_flags"));
+        Assert.Equal(2, Offset<Sqe>("_ioprio"));
+        Assert.Equal(4, Offset<Sqe>("_fd"));
+        Assert.Equal(8, Offset<Sqe>("_off"));
+        Assert.Equal(16, Offset<Sqe>("_addr"));
+        Assert.Equal(24, Offset<Sqe>("_len"));
+        Assert.Equal(28, Offset<Sqe>("_opFlags"));
+        Assert.Equal(32, Offset<Sqe>("_userData"));
+        Assert.Equal(40, Offset<Sqe>("_bufIndex"));
+        Assert.Equal(42, Offset<Sqe>("_personality"));
+        Assert.Equal(44, Offset<Sqe>("_spliceFdIn"));
+        Assert.Equal(48, Offset<Sqe>("_addr3"));
+        Assert.Equal(56, Offset<Sqe>("_pad2"));
+    }
+
+    [Fact]
+    public void Cqe_is_16_bytes_with_kernel_field_offsets()
+    {
+        Assert.Equal(16, Unsafe.SizeOf<Cqe>());
+        Assert.Equal(0, Offset<Cqe>("_userData"));
+        Assert.Equal(8, Offset<Cqe>("_res"));
+        Assert.Equal(12, Offset<Cqe>("_flags"));
+    }
+
+    [Fact]
+    public void Io_uring_params_and_ring_offsets_match_the_header()
+    {
+        Assert.Equal(120, Unsafe.SizeOf<IoUringParams>());
+        Assert.Equal(0, Offset<IoUringParams>(nameof(IoUringParams.SqEntries)));
+        Assert.Equal(4, Offset<IoUringParams>(nameof(IoUringParams.CqEntries)));
+        Assert.Equal(8, Offset<IoUringParams>(nameof(IoUringParams.Flags)));
+        Assert.Equal(12, Offset<IoUringParams>(nameof(IoUringParams.SqThreadCpu)));
+        Assert.Equal(16, Offset<IoUringParams>(nameof(IoUringParams.SqThreadIdle)));
+        Assert.Equal(20, Offset<IoUringParams>(nameof(IoUringParams.Features)));
+        Assert.Equal(24, Offset<IoUringParams>(nameof(IoUringParams.WqFd)));
+        Assert.Equal(28, Offset<IoUringParams>(nameof(IoUringParams.Resv0)));
+        Assert.Equal(40, Offset<IoUringParams>(nameof(IoUringParams.SqOff)));
+        Assert.Equal(80, Offset<IoUringParams>(nameof(IoUringParams.CqOff)));
+
+        Assert.Equal(40, Unsafe.SizeOf<SqRingOffsets>());
+        Assert.Equal(0, Offset<SqRingOffsets>(nameof(SqRingOffsets.Head)));
+        Assert.Equal(4, Offset<SqRingOffsets>(nameof(SqRingOffsets.Tail)));
+        Assert.Equal(8, Offset<SqRingOffsets>(nameof(SqRingOffsets.RingMask)));
+        Assert.Equal(12, Offset<SqRingOffsets>(nameof(SqRingOffsets.RingEntries)));
+        Assert.Equal(16, Offset<SqRingOffsets>(nameof(SqRingOffsets.Flags)));
+        Assert.Equal(20, Offset<SqRingOffsets>(nameof(SqRingOffsets.Dropped)));
+        Assert.Equal(24, Offset<SqRingOffsets>(nameof(SqRingOffsets.Array)));
+        Assert.Equal(32, Offset<SqRingOffsets>(nameof(SqRingOffsets.UserAddr)));
+
+        Assert.Equal(40, Unsafe.SizeOf<CqRingOffsets>());
+        Assert.Equal(0, Offset<CqRingOffsets>(nameof(CqRingOffsets.Head)));
+        Assert.Equal(4, Offset<CqRingOffsets>(nameof(CqRingOffsets.Tail)));
+        Assert.Equal(8, Offset<CqRingOffsets>(nameof(CqRingOffsets.RingMask)));
+        Assert.Equal(12, Offset<CqRingOffsets>(nameof(CqRingOffsets.RingEntries)));
+        Assert.Equal(16, Offset<CqRingOffsets>(nameof(CqRingOffsets.Overflow)));
+        Assert.Equal(20, Offset<CqRingOffsets>(nameof(CqRingOffsets.Cqes)));
+        Assert.Equal(24, Offset<CqRingOffsets>(nameof(CqRingOffsets.Flags)));
+        Assert.Equal(32, Offset<CqRingOffsets>(nameof(CqRingOffsets.UserAddr)));
+    }
+
+    [Fact]
+    public void Small_kernel_structs_match_the_headers()
+    {
+        Assert.Equal(16, Unsafe.SizeOf<IoUringProbeHeader>());
+        Assert.Equal(0, Offset<IoUringProbeHeader>(nameof(IoUringProbeHeader.LastOp)));
+        Assert.Equal(1, Offset<IoUringProbeHeader>(nameof(IoUringProbeHeader.OpsLen)));
+        Assert.Equal(8, Unsafe.SizeOf<IoUringProbeOp>());
+        Assert.Equal(2, Offset<IoUringProbeOp>(nameof(IoUringProbeOp.Flags)));
+        Assert.Equal(1, IoUringProbeOp.Supported);
+
+        Assert.Equal(16, Unsafe.SizeOf<KernelTimespec>());
+        Assert.Equal(8, Offset<KernelTimespec>(nameof(KernelTimespec.Nanoseconds)));
+
+        Assert.Equal(24, Unsafe.SizeOf<GetEventsArg>());
+        Assert.Equal(8, Offset<GetEventsArg>(nameof(GetEventsArg.SigMaskSize)));
+        Assert.Equal(12, Offset<GetEventsArg>(nameof(GetEventsArg.MinWaitUsec)));
+        Assert.Equal(16, Offset<GetEventsArg>(nameof(GetEventsArg.Ts)));
+
+        Assert.Equal(8, Unsafe.SizeOf<NativePollFd>());
+        Assert.Equal(4, Offset<NativePollFd>(nameof(NativePollFd.Events)));
+        Assert.Equal(6, Offset<NativePollFd>(nameof(NativePollFd.REvents)));
+
+        Assert.Equal(16, Unsafe.SizeOf<IoVec>());
+        Assert.Equal(8, Offset<IoVec>(nameof(IoVec.Length)));
+
+        Assert.Equal(16, Unsafe.SizeOf<RsrcUpdate>());
+        Assert.Equal(8, Offset<RsrcUpdate>(nameof(RsrcUpdate.Data)));
+
+        Assert.Equal(144, Unsafe.SizeOf<RUsage>());
+        Assert.Equal(16, Offset<RUsage>(nameof(RUsage.SystemSeconds)));
+    }
+
+    [Fact]
+    public void Epoll_event_is_packed_on_x86_64()
+    {
+        if (RuntimeInformation.ProcessArchitecture == Architecture.X64)
+        {
+            Assert.Equal(12, EpollEvent.Size);
+            Assert.Equal(4, EpollEvent.DataOffset);
+        }
+        else
+        {
+            Assert.Equal(16, EpollEvent.Size);
+            Assert.Equal(8, EpollEvent.DataOffset);
+        }
+    }
+
+    [Fact]
+    public void Io_uring_constants_match_the_header()
+    {
+        Assert.Equal(1u << 6, IoUringConstants.SetupRDisabled);
+        Assert.Equal(1u << 7, IoUringConstants.SetupSubmitAll);
+        Assert.Equal(1u << 3, IoUringConstants.SetupCqSize);
+        Assert.Equal(1u << 8, IoUringConstants.SetupCoopTaskrun);
+        Assert.Equal(1u << 9, IoUringConstants.SetupTaskrunFlag);
+        Assert.Equal(1u << 12, IoUringConstants.SetupSingleIssuer);
+        Assert.Equal(1u << 13, IoUringConstants.SetupDeferTaskrun);
+        Assert.Equal(1u << 16, IoUringConstants.SetupNoSqArray);
+        Assert.Equal(1u << 0, IoUringConstants.FeatSingleMmap);
+        Assert.Equal(1u << 1, IoUringConstants.FeatNoDrop);
+        Assert.Equal(1u << 8, IoUringConstants.FeatExtArg);
+        Assert.Equal(1u << 0, IoUringConstants.EnterGetEvents);
+        Assert.Equal(1u << 3, IoUringConstants.EnterExtArg);
+        Assert.Equal(1u << 4, IoUringConstants.EnterRegisteredRing);
+        Assert.Equal(1u << 1, IoUringConstants.SqCqOverflow);
+        Assert.Equal(1u << 2, IoUringConstants.SqTaskrun);
+        Assert.Equal(1u << 1, IoUringConstants.CqeFMore);
+        Assert.Equal(0L, IoUringConstants.OffSqRing);
+        Assert.Equal(0x8000000L, IoUringConstants.OffCqRing);
+        Assert.Equal(0x10000000L, IoUringConstants.OffSqes);
+        Assert.Equal(8u, IoUringConstants.RegisterProbe);
+        Assert.Equal(12u, IoUringConstants.RegisterEnableRings);
+        Assert.Equal(20u, IoUringConstants.RegisterRingFds);
+        Assert.Equal(21u, IoUringConstants.UnregisterRingFds);
+        Assert.Equal(1u, IoUringConstants.FsyncDatasync);
+        Assert.Equal(1u, IoUringConstants.PollAddMulti);
+        Assert.Equal(1u << 1, IoUringConstants.AsyncCancelFd);
+        Assert.Equal(425L, Libc.SYS_io_uring_setup);
+        Assert.Equal(426L, Libc.SYS_io_uring_enter);
+        Assert.Equal(427L, Libc.SYS_io_uring_register);
+    }
+
+    [Fact]
+    public void Opcode_values_match_the_kernel_enum()
+    {
+        Assert.Equal(0, (int)IoUringOpcode.Nop);
+        Assert.Equal(1, (int)IoUringOpcode.Readv);
+        Assert.Equal(2, (int)IoUringOpcode.Writev);
+        Assert.Equal(3, (int)IoUringOpcode.Fsync);
+        Assert.Equal(6, (int)IoUringOpcode.PollAdd);
+        Assert.Equal(7, (int)IoUringOpcode.PollRemove);
+        Assert.Equal(11, (int)IoUringOpcode.Timeout);
+        Assert.Equal(13, (int)IoUringOpcode.Accept);
+        Assert.Equal(14, (int)IoUringOpcode.AsyncCancel);
+        Assert.Equal(16, (int)IoUringOpcode.Connect);
+        Assert.Equal(19, (int)IoUringOpcode.Close);
+        Assert.Equal(22, (int)IoUringOpcode.Read);
+        Assert.Equal(23, (int)IoUringOpcode.Write);
+        Assert.Equal(26, (int)IoUringOpcode.Send);
+        Assert.Equal(27, (int)IoUringOpcode.Recv);
+        Assert.Equal(47, (int)IoUringOpcode.SendZc);
+        Assert.Equal(49, (int)IoUringOpcode.ReadMultishot);
+        Assert.Equal(61, (int)IoUringOpcode.WritevFixed);
+
+        // The enum is dense from NOP to its last member, like the kernel's.
+        var values = Enum.GetValues<IoUringOpcode>().Select(v => (int)v).Order().ToArray();
+        Assert.Equal(Enumerable.Range(0, values.Length), values);
+    }
+
+    [Fact]
+    public void Sqe_and_poll_flag_values_match_the_headers()
+    {
+        Assert.Equal(1, (int)SqeFlags.FixedFile);
+        Assert.Equal(2, (int)SqeFlags.IoDrain);
+        Assert.Equal(4, (int)SqeFlags.IoLink);
+        Assert.Equal(8, (int)SqeFlags.IoHardlink);
+        Assert.Equal(16, (int)SqeFlags.Async);
+        Assert.Equal(32, (int)SqeFlags.BufferSelect);
+        Assert.Equal(64, (int)SqeFlags.CqeSkipSuccess);
+        Assert.Equal(Libc.POLLIN, (short)PollEvents.In);
+        Assert.Equal(Libc.POLLPRI, (short)PollEvents.Pri);
+        Assert.Equal(Libc.POLLOUT, (short)PollEvents.Out);
+        Assert.Equal(Libc.POLLERR, (short)PollEvents.Err);
+        Assert.Equal(Libc.POLLHUP, (short)PollEvents.Hup);
+        Assert.Equal(0x20, Libc.POLLNVAL);
+        Assert.Equal(0x80000, Libc.O_CLOEXEC);
+        Assert.Equal(0x800, Libc.O_NONBLOCK);
+        Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000, Libc.O_DIRECT);
+    }
+
+    [Fact]
+    public void Prep_helpers_fill_the_documented_fields()
+    {
+        var sqe = default(Sqe);
+        sqe.PrepRead(7, 0x1000, 4096, 8192);
+        Assert.Equal(IoUringOpcode.Read, sqe.Opcode);
+        Assert.Equal(7, sqe.Fd);
+        Assert.Equal(0x1000UL, sqe.Address);
+        Assert.Equal(4096u, sqe.Length);
+        Assert.Equal(8192UL, sqe.Offset);
+
+        sqe.Flags = SqeFlags.Async;
+        sqe.PrepFsync(3, dataOnly: true);
+        Assert.Equal(SqeFlags.None, sqe.Flags);
+        Assert.Equal(1u, sqe.OpFlags);
+
+        sqe.PrepPollAdd(5, PollEvents.In | PollEvents.Out, multishot: true);
+        Assert.Equal(IoUringOpcode.PollAdd, sqe.Opcode);
+        Assert.Equal(5u, sqe.OpFlags);
+        Assert.Equal(1u, sqe.Length);
+
+        sqe.PrepTimeout(0x2000, 3, 1);
+        Assert.Equal(1u, sqe.Length);
+        Assert.Equal(3UL, sqe.Offset);
+        Assert.Equal(1u, sqe.OpFlags);
+    }
+}

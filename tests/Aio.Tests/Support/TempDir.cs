@@ -1,0 +1,34 @@
+namespace Aio.Tests.Support;
+
+/// <summary>A directory under the system temp dir, removed with everything in it on dispose.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "aio-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    /// <summary>A file of <paramref name="length"/> deterministic pseudo-random bytes; returns its path and content.</summary>
+    public (string Path, byte[] Content) CreateFile(string name, int length, int seed = 42)
+    {
+        var content = new byte[length];
+        new Random(seed).NextBytes(content);
+        string path = System.IO.Path.Combine(Path, name);
+        File.WriteAllBytes(path, content);
+        return (path, content);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Aio.Tests.Support;
+
+/// <summary>Bounded waits: every wait in the suite ends, and says what it was waiting for when it fails.</summary>
+public static class Wait
+{
+    public static readonly TimeSpan Default = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs <paramref name="step"/> until <paramref name="condition"/> holds, or fails after <paramref name="timeout"/>.</summary>
+    public static void Until(Func<bool> condition, Action step, string what, TimeSpan? timeout = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var limit = timeout ?? Default;
+        while (!condition())
+        {
+            if (sw.Elapsed > limit)
+            {
+                Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
+            }
+
+            step();
+        }
+    }
+
+    /// <summary>Waits for a task, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static void For(Task task, string what, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? Default;
+        if (!task.Wait(limit))
+        {
+            Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
+        }
+    }
+
+    /// <summary>Joins a thread, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static void Join(Thread thread, string what, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? Default;
+        if (!thread.Join(limit))
+        {
+            Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
+        }
+    }
+}
