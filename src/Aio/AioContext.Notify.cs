@@ -1,0 +1,63 @@
+namespace Aio;
+
+/// <summary>
+/// The wake-up protocol (QEMU aio_notify / aio_notify_accept). Two variables:
+/// <list type="bullet">
+/// <item><c>_notifyMe</c>: raised by 2 by the home thread just before a real wait (bit 0 by an outer loop's
+/// Prepare); non-zero means "someone may be asleep, write the eventfd".</item>
+/// <item><c>_notified</c>: set by every Notify, cleared by the loop after each wait. Busy-polling watches it directly,
+/// so producers make no syscall while the loop spins.</item>
+/// </list>
+/// Notify: store <c>_notified</c>, full fence, read <c>_notifyMe</c>. Loop: store <c>_notifyMe</c>, full fence, read
+/// <c>_notified</c>. Whatever the interleaving, either the producer sees the sleeper and writes the eventfd, or the
+/// sleeper sees the flag and does not sleep. <c>_notified</c> may let the loop skip the eventfd read, never the write.
+/// </summary>
+public sealed partial class AioContext
+{
+    private int _notifyMe;
+    private int _notified;
+
+    /// <summary>Wakes a blocked <see cref="Poll(bool)"/> (which then returns false unless other work ran). Any thread; cheap when nobody sleeps.</summary>
+    public void Notify()
+    {
+        ThrowIfDisposed();
+        Interlocked.Increment(ref _notifies);
+
+        // Interlocked.Exchange is a full fence on both sides: whatever work the caller published (a bottom half, an
+        // SQE, a handler) is visible before notified, and notified is written before notifyMe is read below.
+        Interlocked.Exchange(ref _notified, 1);
+        if (Volatile.Read(ref _notifyMe) != 0)
+        {
+            Interlocked.Increment(ref _notifyWrites);
+            _notifier.Set();
+        }
+    }
+
+    /// <summary>
+    /// Wakes the loop after giving it work (a bottom half, a timer, a handler, an SQE). On the home thread this is
+    /// unnecessary: the home thread cannot be asleep, and the next iteration re-evaluates all work before sleeping.
+    /// Skipping it there also keeps a stale <c>notified</c> flag from cutting the next blocking Poll short.
+    /// </summary>
+    internal void NotifyWork()
+    {
+        if (Environment.CurrentManagedThreadId != _homeThreadId)
+        {
+            Notify();
+        }
+    }
+
+    /// <summary>Step 5: clear notified (full fence, so later reads of the work lists are not hoisted above it).</summary>
+    private void AcceptNotify()
+    {
+        if (Volatile.Read(ref _notified) != 0)
+        {
+            Interlocked.Exchange(ref _notified, 0);
+        }
+    }
+
+    /// <summary>The internal notifier's read handler: drain the eventfd. Never progress.</summary>
+    private void DrainNotifier() => _notifier.TestAndClear();
+
+    /// <summary>The internal notifier's busy-poll check: the flag, no syscall.</summary>
+    private bool PollNotified() => Volatile.Read(ref _notified) != 0;
+}

@@ -1,0 +1,209 @@
+namespace Aio;
+
+/// <summary>The loop iteration, one method per step of DESIGN.md "One loop iteration".</summary>
+public sealed partial class AioContext
+{
+    private readonly List<ReadyCollector> _readyLists = [];
+    private volatile bool _switchToPoll;
+
+    /// <summary>
+    /// Runs one loop iteration: waits (only if <paramref name="blocking"/> and nothing is ready) for fds, timers,
+    /// completions or <see cref="Notify"/>, then runs completions, bottom halves, fd handlers and expired timers.
+    /// Returns whether any callback ran; the context's own wake-up is not progress. Callbacks may call
+    /// <c>Poll</c> again (nested loops). An exception thrown by a callback propagates; the context stays usable.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from a thread other than the context's home thread.</exception>
+    /// <exception cref="ObjectDisposedException">The context was disposed.</exception>
+    public bool Poll(bool blocking)
+    {
+        ThrowIfDisposed();
+        BindHomeThread();
+        var savedCurrent = t_current;
+        var savedSync = SynchronizationContext.Current;
+        t_current = this;
+        SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
+        int depth = ++_pollDepth;
+        var ready = RentReadyList(depth);
+        try
+        {
+            if (depth == 1)
+            {
+                MaybeSwitchMonitor();
+            }
+
+            long startNs = MonotonicNs();
+            long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
+            bool progress = TryPollMode(ready, ref timeoutNs, out bool polledEverything);   // step 2
+            WaitForEvents(ready, timeoutNs, polledEverything);       // steps 3-5
+            long blockNs = MonotonicNs() - startNs;
+            progress |= DeliverCompletions();                        // step 6
+            progress |= RunBottomHalves();                           // step 7
+            progress |= DispatchReadyHandlers(ready, blockNs);       // step 8
+            if (depth == 1)
+            {
+                ReclaimDeletedHandlers();                            // step 9
+            }
+
+            progress |= RunTimers();
+            _iterations++;
+            return progress;
+        }
+        finally
+        {
+            ready.Clear();
+            _pollDepth--;
+            t_current = savedCurrent;
+            SynchronizationContext.SetSynchronizationContext(savedSync);
+        }
+    }
+
+    /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer, else -1.</summary>
+    private long ComputeTimeoutNs()
+    {
+        if (HasRunnableBottomHalf() || HasPendingCompletions())
+        {
+            return 0;
+        }
+
+        long timeout = -1;
+        timeout = Soonest(timeout, _monotonicTimers);
+        timeout = Soonest(timeout, _wallClockTimers);
+        return timeout;
+
+        long Soonest(long current, TimerList list)
+        {
+            long first = list.FirstExpire;
+            if (first < 0)
+            {
+                return current;
+            }
+
+            long delta = Math.Max(0, first - Now(list.Clock));
+            return current < 0 ? delta : Math.Min(current, delta);
+        }
+    }
+
+    /// <summary>
+    /// Steps 3-5: announce the sleep (notifyMe), wait in the monitor when there is a reason to, then retract the
+    /// announcement and accept the notification.
+    /// </summary>
+    private void WaitForEvents(ReadyCollector ready, long timeoutNs, bool polledEverything)
+    {
+        bool useNotifyMe = timeoutNs != 0;
+        if (useNotifyMe)
+        {
+            // Full fence: notifyMe is written before notified is read; pairs with the fence in Notify(), so either
+            // Notify sees notifyMe and writes the eventfd, or we see notified and do not sleep.
+            Interlocked.Add(ref _notifyMe, 2);
+            if (Volatile.Read(ref _notified) != 0)
+            {
+                timeoutNs = 0;
+            }
+        }
+
+        try
+        {
+            // Step 4. A non-blocking iteration skips the syscall only when the busy-poll just checked every handler.
+            if (timeoutNs != 0 || !polledEverything || _monitor.NeedWait())
+            {
+                if (timeoutNs != 0)
+                {
+                    _blockingWaits++;
+                    LeavePollMode();
+                }
+
+                _monitor.Wait(ready, timeoutNs);
+            }
+        }
+        finally
+        {
+            if (useNotifyMe)
+            {
+                // Release: nothing below may be seen as happening while we still claimed to sleep.
+                Interlocked.Add(ref _notifyMe, -2);
+            }
+        }
+
+        AcceptNotify();                                              // step 5
+    }
+
+    /// <summary>Step 8: fd handlers, each re-checked for deletion before every callback.</summary>
+    private bool DispatchReadyHandlers(ReadyCollector ready, long blockNs)
+    {
+        bool progress = false;
+        for (int i = 0; i < ready.Count; i++)
+        {
+            var entry = ready[i];
+            var handler = entry.Handler;
+            if (handler.ReadySeq != entry.Seq)
+            {
+                // A nested loop found it ready again and dispatched it (or will): never twice.
+                continue;
+            }
+
+            handler.ReadySeq = 0;
+            progress |= DispatchHandler(handler, entry.Events, blockNs);
+        }
+
+        return progress;
+    }
+
+    private bool DispatchHandler(AioHandler handler, PollEvents revents, long blockNs)
+    {
+        bool progress = false;
+        if (TryDispatchPollReady(handler, revents))
+        {
+            progress = true;
+        }
+        else
+        {
+            if (!handler.IsDeleted && (revents & (PollEvents.In | PollEvents.Hup | PollEvents.Err)) != 0 && handler.OnReadable is { } read)
+            {
+                if (!handler.IsInternal)
+                {
+                    _fdCallbacks++;
+                    progress = true;
+                }
+
+                read();
+            }
+
+            if (!handler.IsDeleted && (revents & (PollEvents.Out | PollEvents.Err)) != 0 && handler.OnWritable is { } write)
+            {
+                _fdCallbacks++;
+                progress = true;
+                write();
+            }
+        }
+
+        AfterDispatch(handler, blockNs);
+        return progress;
+    }
+
+    /// <summary>Step 9 (outermost loop only): forget deleted handlers nobody can be walking any more.</summary>
+    private void ReclaimDeletedHandlers()
+    {
+        if (_handlers.DeletedCount == 0)
+        {
+            return;
+        }
+
+        PrunePollingSet();
+        lock (_handlers.Sync)
+        {
+            _handlers.Reclaim(IsHandlerInUseByMonitor);
+        }
+    }
+
+    private ReadyCollector RentReadyList(int depth)
+    {
+        while (_readyLists.Count < depth)
+        {
+            _readyLists.Add(new ReadyCollector());
+        }
+
+        var list = _readyLists[depth - 1];
+        list.Clear();
+        return list;
+    }
+}

@@ -1,0 +1,290 @@
+namespace Aio;
+
+/// <summary>
+/// Adaptive polling (QEMU try_poll_mode, run_poll_handlers, adjust_polling_time), per handler: each handler in the
+/// polling set keeps its own window; before sleeping, the loop busy-polls the set for the largest window, bounded by
+/// the timeout. Polling never raises notifyMe: it watches the notified flag through the internal notifier's poll.
+/// </summary>
+public sealed partial class AioContext
+{
+    /// <summary>The first window when a handler starts growing (QEMU: 4 µs).</summary>
+    internal const long InitialWindowNs = 4000;
+
+    private readonly List<AioHandler> _pollingSet = [];
+    private long _pollMaxNs;
+    private long _pollGrow;
+    private long _pollShrink;
+    private long _maxBatch;
+
+    /// <summary>How long a polled handler may go without success before it leaves the polling set (io_uring only). 7 s, as in QEMU.</summary>
+    internal long PollIdleIntervalNs { get; set; } = 7_000_000_000;
+
+    /// <summary>Handlers in the polling set (for tests). Home thread.</summary>
+    internal int PollingSetCount => _pollingSet.Count;
+
+    /// <summary>The ceiling, growth factor and divisor of adaptive polling; resets every window to 0. Any thread.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is negative.</exception>
+    public void SetPollParameters(long maxNs, long grow, long shrink)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxNs);
+        ArgumentOutOfRangeException.ThrowIfNegative(grow);
+        ArgumentOutOfRangeException.ThrowIfNegative(shrink);
+        ThrowIfDisposed();
+        Volatile.Write(ref _pollGrow, grow);
+        Volatile.Write(ref _pollShrink, shrink);
+        Volatile.Write(ref _pollMaxNs, maxNs);
+        _resetWindows = true;
+        NotifyWork();
+    }
+
+    /// <summary>Upper bound on the requests a device batches into one submission (QEMU aio-max-batch); 0 = the default.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatch"/> is negative.</exception>
+    public void SetAioParameters(long maxBatch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBatch);
+        ThrowIfDisposed();
+        Volatile.Write(ref _maxBatch, maxBatch);
+        NotifyWork();
+    }
+
+    /// <summary>The batch bound set by <see cref="SetAioParameters(long)"/> (0: default).</summary>
+    internal long MaxBatch => Volatile.Read(ref _maxBatch);
+
+    private volatile bool _resetWindows;
+
+    /// <summary>
+    /// The window rule of DESIGN.md "Adaptive polling, exactly": keep when the block fit in the window; shrink when it
+    /// exceeded the ceiling; grow (from 4 µs, by <paramref name="grow"/> or 2) while both stay under the ceiling.
+    /// </summary>
+    internal static long AdjustWindow(long windowNs, long blockNs, long maxNs, long grow, long shrink)
+    {
+        if (blockNs <= windowNs)
+        {
+            return windowNs;
+        }
+
+        if (blockNs > maxNs)
+        {
+            return shrink == 0 ? 0 : windowNs / shrink;
+        }
+
+        if (windowNs < maxNs && blockNs < maxNs)
+        {
+            long next = windowNs == 0 ? InitialWindowNs : windowNs * (grow == 0 ? 2 : grow);
+            return Math.Min(next, maxNs);
+        }
+
+        return windowNs;
+    }
+
+    /// <summary>
+    /// Step 2. Returns false (progress is counted when the poll-ready callbacks run). On success the timeout becomes 0;
+    /// otherwise it shrinks by the time spent. <paramref name="polledEverything"/> says every handler's poll was checked.
+    /// </summary>
+    private bool TryPollMode(ReadyCollector ready, ref long timeoutNs, out bool polledEverything)
+    {
+        polledEverything = false;
+        if (_resetWindows)
+        {
+            _resetWindows = false;
+            foreach (var h in _pollingSet)
+            {
+                h.PollWindowNs = 0;
+            }
+        }
+
+        long maxNs = LargestWindow();
+        if (timeoutNs >= 0)
+        {
+            maxNs = Math.Min(maxNs, timeoutNs);
+        }
+
+        if (maxNs == 0 || !PollingAllowed() || _monitor.NeedWait())
+        {
+            return false;
+        }
+
+        long start = MonotonicNs();
+        long now = start;
+        bool found;
+        do
+        {
+            found = RunPollHandlersOnce(ready, now);
+            polledEverything = true;
+            now = MonotonicNs();
+        }
+        while (!found && now - start < maxNs && !_monitor.NeedWait());
+
+        if (found)
+        {
+            _pollSuccesses++;
+            timeoutNs = 0;
+        }
+        else
+        {
+            _pollFailures++;
+            if (timeoutNs > 0)
+            {
+                timeoutNs -= Math.Min(timeoutNs, now - start);
+            }
+        }
+
+        RemoveIdlePollHandlers(ready, now, ref timeoutNs);
+        return false;
+    }
+
+    private bool PollingAllowed()
+    {
+        if (Volatile.Read(ref _pollMaxNs) == 0 || _pollingSet.Count == 0)
+        {
+            return false;
+        }
+
+        // poll(2)/epoll: a handler without a poll callback would starve while we spin, so no polling at all.
+        return _monitor.Kind == FdMonitorKind.IoUring || _handlers.WithoutPoll == 0;
+    }
+
+    private long LargestWindow()
+    {
+        long max = 0;
+        foreach (var h in _pollingSet)
+        {
+            max = Math.Max(max, h.PollWindowNs);
+        }
+
+        return max;
+    }
+
+    private bool RunPollHandlersOnce(ReadyCollector ready, long now)
+    {
+        bool found = false;
+        foreach (var h in _pollingSet)
+        {
+            if (h.IsDeleted || h.InPollReady || h.PollReadyPending || h.Poll is not { } poll)
+            {
+                continue;
+            }
+
+            if (poll())
+            {
+                found = true;
+                h.PollIdleDeadline = now + PollIdleIntervalNs;
+                if (!h.IsInternal)
+                {
+                    h.PollReadyPending = true;
+                    ready.Add(h, PollEvents.None);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>io_uring only (d37d0e365a): handlers idle for the interval leave the set after a last poll.</summary>
+    private void RemoveIdlePollHandlers(ReadyCollector ready, long now, ref long timeoutNs)
+    {
+        if (_monitor.Kind != FdMonitorKind.IoUring)
+        {
+            return;
+        }
+
+        for (int i = _pollingSet.Count - 1; i >= 0; i--)
+        {
+            var h = _pollingSet[i];
+            if (h.PollIdleDeadline == 0)
+            {
+                h.PollIdleDeadline = now + PollIdleIntervalNs;
+            }
+            else if (now >= h.PollIdleDeadline && !h.InPollReady)
+            {
+                RemoveFromPollingSet(i);
+                if (!h.IsDeleted && !h.IsInternal && !h.PollReadyPending && h.Poll is { } poll && poll())
+                {
+                    h.PollReadyPending = true;
+                    ready.Add(h, PollEvents.None);
+                    timeoutNs = 0;
+                }
+            }
+        }
+    }
+
+    private void RemoveFromPollingSet(int index)
+    {
+        var h = _pollingSet[index];
+        h.InPollingSet = false;
+        h.PollIdleDeadline = 0;
+        int last = _pollingSet.Count - 1;
+        _pollingSet[index] = _pollingSet[last];
+        _pollingSet.RemoveAt(last);
+    }
+
+    /// <summary>
+    /// Step 8 for a handler whose poll succeeded: run its pollReady (or onReadable when it has none) while it is out of
+    /// the polling set. True if it was such a handler.
+    /// </summary>
+    private bool TryDispatchPollReady(AioHandler handler, PollEvents revents)
+    {
+        if (!handler.PollReadyPending)
+        {
+            return false;
+        }
+
+        handler.PollReadyPending = false;
+        if (handler.IsDeleted)
+        {
+            return true;
+        }
+
+        _fdCallbacks++;
+        handler.InPollReady = true;
+        try
+        {
+            (handler.PollReady ?? handler.OnReadable)?.Invoke();
+        }
+        finally
+        {
+            handler.InPollReady = false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Step 8, after each dispatch: join the polling set, adjust the window with this iteration's block time.</summary>
+    private void AfterDispatch(AioHandler handler, long blockNs)
+    {
+        if (handler.Poll is null || handler.IsDeleted)
+        {
+            return;
+        }
+
+        if (!handler.InPollingSet)
+        {
+            handler.InPollingSet = true;
+            handler.PollIdleDeadline = 0;
+            _pollingSet.Add(handler);
+        }
+
+        long max = Volatile.Read(ref _pollMaxNs);
+        if (max > 0)
+        {
+            handler.PollWindowNs = AdjustWindow(handler.PollWindowNs, blockNs, max, Volatile.Read(ref _pollGrow), Volatile.Read(ref _pollShrink));
+        }
+    }
+
+    /// <summary>Before a real sleep. Nothing to end: Aio has no io_poll_begin/end callbacks.</summary>
+    private static void LeavePollMode()
+    {
+    }
+
+    /// <summary>Deleted handlers leave the polling set (outermost loop, with the reclaim).</summary>
+    private void PrunePollingSet()
+    {
+        for (int i = _pollingSet.Count - 1; i >= 0; i--)
+        {
+            if (_pollingSet[i].IsDeleted)
+            {
+                RemoveFromPollingSet(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace Aio;
+
+/// <summary>Timers and clocks.</summary>
+public sealed partial class AioContext
+{
+    private static readonly double s_tickToNs = 1e9 / Stopwatch.Frequency;
+    private readonly TimerList _monotonicTimers = new(AioClock.Monotonic);
+    private readonly TimerList _wallClockTimers = new(AioClock.WallClock);
+
+    /// <summary>Creates a timer on <paramref name="clock"/> whose <paramref name="callback"/> runs on this context's loop. Any thread.</summary>
+    public AioTimer CreateTimer(AioClock clock, Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ThrowIfDisposed();
+        var list = clock switch
+        {
+            AioClock.Monotonic => _monotonicTimers,
+            AioClock.WallClock => _wallClockTimers,
+            _ => throw new ArgumentOutOfRangeException(nameof(clock), clock, "Unknown clock."),
+        };
+        return new AioTimer(this, list, callback);
+    }
+
+    /// <summary>The current time on <paramref name="clock"/>, in nanoseconds.</summary>
+    public long Now(AioClock clock) => clock switch
+    {
+        AioClock.Monotonic => MonotonicNs(),
+        AioClock.WallClock => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100,
+        _ => throw new ArgumentOutOfRangeException(nameof(clock), clock, "Unknown clock."),
+    };
+
+    /// <summary>CLOCK_MONOTONIC in nanoseconds (what Stopwatch reads on Linux, and what ppoll and io_uring time out on).</summary>
+    internal static long MonotonicNs()
+    {
+        long ticks = Stopwatch.GetTimestamp();
+        return Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * s_tickToNs);
+    }
+
+    /// <summary>Step 9: expired timers, one clock read per list and pass.</summary>
+    private bool RunTimers() => RunTimerList(_monotonicTimers) | RunTimerList(_wallClockTimers);
+
+    private bool RunTimerList(TimerList list)
+    {
+        if (list.FirstExpire < 0)
+        {
+            return false;
+        }
+
+        bool progress = false;
+        long now = Now(list.Clock);
+        while (list.PopExpired(now) is { } timer)
+        {
+            if (timer.IsDisposed)
+            {
+                continue;
+            }
+
+            progress = true;
+            _timersFired++;
+            timer.Invoke();
+        }
+
+        return progress;
+    }
+}

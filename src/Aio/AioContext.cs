@@ -1,0 +1,200 @@
+using Aio.Diagnostics;
+using Aio.Interop;
+using Aio.Monitors;
+
+namespace Aio;
+
+/// <summary>
+/// The event loop (QEMU <c>AioContext</c>): one per thread, watching fds, running bottom halves and timers,
+/// and, with io_uring, submitting kernel requests. The loop iteration is <see cref="Poll(bool)"/>; see
+/// docs/ARCHITECTURE.md for its steps.
+/// </summary>
+/// <remarks>
+/// A context is bound to the first thread that calls <see cref="Poll(bool)"/> (its home thread). Notify, scheduling,
+/// handler changes, timers and <c>AddSqe</c> work from any thread, take effect within one iteration, wake a
+/// sleeping loop, and never block on the loop.
+/// </remarks>
+public sealed partial class AioContext : IDisposable
+{
+    [ThreadStatic]
+    private static AioContext? t_current;
+
+    private static int s_unnamed;
+
+    private readonly HandlerTable _handlers = new();
+    private readonly EventNotifier _notifier;
+    private readonly AioHandler _notifierHandler;
+    private readonly bool _autoMonitor;
+    private IFdMonitor _monitor;
+    private bool _epollDisabled;
+    private int _homeThreadId;
+    private int _pollDepth;
+    private volatile bool _disposed;
+
+    private AioContext(AioContextOptions options)
+    {
+        ValidateOptions(options);
+        Name = options.Name ?? "aio-" + Interlocked.Increment(ref s_unnamed).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _autoMonitor = options.Monitor is null;
+        _pollMaxNs = options.PollMaxNs;
+        _pollGrow = options.PollGrow;
+        _pollShrink = options.PollShrink;
+        _notifier = new EventNotifier();
+        try
+        {
+            _monitor = CreateMonitor(options);
+            _notifierHandler = new AioHandler(_notifier.Fd, DrainNotifier, null, PollNotified, static () => { }, isInternal: true);
+            lock (_handlers.Sync)
+            {
+                _handlers.Swap(_notifier.Fd, _notifierHandler);
+                _monitor.Update(_notifier.Fd, null, _notifierHandler);
+            }
+        }
+        catch
+        {
+            _notifier.Dispose();
+            throw;
+        }
+
+        _synchronizationContext = new Async.AioSynchronizationContext(this);
+        _taskScheduler = new Async.AioTaskScheduler(this);
+        AioEventSource.Log.MonitorSelected(Name, _monitor.Kind.ToString());
+    }
+
+    /// <summary>The context whose loop runs on this thread: a <see cref="Poll(bool)"/> in progress, or an IoThread's.</summary>
+    public static AioContext? Current => t_current;
+
+    /// <summary>The monitor in use now (poll(2) may have become epoll).</summary>
+    public FdMonitorKind Monitor => _monitor.Kind;
+
+    /// <summary>The name from the options, or a generated one.</summary>
+    public string Name { get; }
+
+    /// <summary>Creates a context; see <see cref="AioContextOptions.Monitor"/> for how its monitor is chosen.</summary>
+    /// <exception cref="AioException">The requested monitor cannot be set up, or io_uring is all-or-none in this process.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static AioContext Create(AioContextOptions? options = null) => new(options ?? new AioContextOptions());
+
+    /// <summary>Live fd handlers, the context's own notifier included (for tests).</summary>
+    internal int HandlerCount => _handlers.Count;
+
+    /// <summary>Removed handlers not yet reclaimed (for tests).</summary>
+    internal int DeletedHandlerCount => _handlers.DeletedCount;
+
+    internal bool IsOnHomeThread => _homeThreadId == Environment.CurrentManagedThreadId;
+
+    /// <summary>
+    /// Removes all handlers, deletes bottom halves and timers, and closes the monitor and notifier. From the home
+    /// thread, or from any thread while no loop runs. Safe to call twice.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from another thread while the loop is running.</exception>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _pollDepth) > 0 && !IsOnHomeThread)
+        {
+            throw new InvalidOperationException($"AioContext '{Name}' is running on its home thread; dispose it there (or stop the loop first).");
+        }
+
+        _disposed = true;
+        DisposeCore();
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(AioContext), $"AioContext '{Name}' was disposed.");
+
+    private static void ValidateOptions(AioContextOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PollMaxNs, nameof(options.PollMaxNs));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PollGrow, nameof(options.PollGrow));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PollShrink, nameof(options.PollShrink));
+        if (options.RingEntries is < 1 or > 32768)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.RingEntries, "RingEntries must be between 1 and 32768.");
+        }
+
+        if (options.Monitor is { } m && !Enum.IsDefined(m))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), m, "Unknown monitor kind.");
+        }
+    }
+
+    private IFdMonitor CreateMonitor(AioContextOptions options)
+    {
+        switch (options.Monitor)
+        {
+            case FdMonitorKind.Poll:
+                return new PollMonitor(_handlers, OnInvalidFd);
+            case FdMonitorKind.Epoll:
+                return new EpollMonitor(_handlers);
+            case FdMonitorKind.IoUring:
+                return CreateIoUringMonitor(options, explicitRequest: true)!;
+            default:
+                return CreateIoUringMonitor(options, explicitRequest: false) ?? new PollMonitor(_handlers, OnInvalidFd);
+        }
+    }
+
+    private void BindHomeThread()
+    {
+        int me = Environment.CurrentManagedThreadId;
+        int home = Interlocked.CompareExchange(ref _homeThreadId, me, 0);
+        if (home == 0)
+        {
+            OnHomeThreadBound();
+            return;
+        }
+
+        if (home != me)
+        {
+            throw new InvalidOperationException(
+                $"AioContext '{Name}' belongs to thread {home}; Poll was called from thread {me}. Use Notify, ScheduleOneShot or InvokeAsync to hand work to it.");
+        }
+    }
+
+    private void DisposeCore()
+    {
+        lock (_handlers.Sync)
+        {
+            var all = new List<AioHandler>();
+            _handlers.CopyTo(all);
+            foreach (var h in all)
+            {
+                _handlers.Swap(h.Fd, null);
+            }
+        }
+
+        DisposeBottomHalves();
+        _monotonicTimers.Clear();
+        _wallClockTimers.Clear();
+        DisposeRequests();
+        _monitor.Dispose();
+        _notifier.Dispose();
+    }
+
+    private void OnInvalidFd(AioHandler handler)
+    {
+        lock (_handlers.Sync)
+        {
+            if (_handlers.Find(handler.Fd) != handler)
+            {
+                return;
+            }
+
+            _handlers.Swap(handler.Fd, null);
+            _monitor.Update(handler.Fd, handler, null);
+        }
+
+        AioEventSource.Log.InvalidFdRemoved(Name, handler.Fd);
+    }
+}

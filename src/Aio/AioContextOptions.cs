@@ -1,0 +1,29 @@
+namespace Aio;
+
+/// <summary>How <see cref="AioContext.Create(AioContextOptions?)"/> sets up a context.</summary>
+public sealed record AioContextOptions
+{
+    /// <summary>
+    /// null: io_uring, else poll(2) upgrading itself to epoll at 64 fds. A value: exactly that monitor, or an
+    /// <see cref="AioException"/> when it cannot be had.
+    /// </summary>
+    public FdMonitorKind? Monitor { get; init; }
+
+    /// <summary>io_uring submission queue size (the completion queue is four times larger).</summary>
+    public int RingEntries { get; init; } = 128;
+
+    /// <summary>Adaptive polling ceiling in nanoseconds; 0 = no userspace polling.</summary>
+    public long PollMaxNs { get; init; }
+
+    /// <summary>Window growth factor; 0 = 2.</summary>
+    public long PollGrow { get; init; }
+
+    /// <summary>Window divisor on a miss; 0 = reset the window to 0.</summary>
+    public long PollShrink { get; init; }
+
+    /// <summary>Shows up in thread names, diagnostics and error messages.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
+    internal int SimulatedIoUringErrno { get; init; }
+}

@@ -1,0 +1,74 @@
+namespace Aio;
+
+/// <summary>
+/// A one-shot timer on a context's loop (QEMU <c>QEMUTimer</c>). It fires once, on the loop, no earlier than its
+/// deadline; the loop's sleep is bounded by the earliest pending timer. All members work from any thread; arming
+/// a timer earlier than the loop's current sleep wakes the loop.
+/// </summary>
+public sealed class AioTimer : IDisposable
+{
+    private readonly AioContext _context;
+    private readonly TimerList _list;
+    private readonly Action _callback;
+    private long _expireNs = -1;
+    private volatile bool _disposed;
+
+    internal AioTimer(AioContext context, TimerList list, Action callback)
+    {
+        _context = context;
+        _list = list;
+        _callback = callback;
+    }
+
+    /// <summary>True while armed and not yet fired.</summary>
+    public bool IsPending => Volatile.Read(ref _expireNs) >= 0;
+
+    /// <summary>The deadline in nanoseconds on the timer's clock; -1 when not pending.</summary>
+    public long ExpireNs => Volatile.Read(ref _expireNs);
+
+    /// <summary>The clock the deadline is measured on.</summary>
+    public AioClock Clock => _list.Clock;
+
+    /// <summary>Written under the list's lock only.</summary>
+    internal long ExpireNsUnsafe
+    {
+        get => _expireNs;
+        set => Volatile.Write(ref _expireNs, value);
+    }
+
+    /// <summary>Arms the timer for the absolute time <paramref name="expireNs"/> on its clock (see <see cref="AioContext.Now(AioClock)"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="expireNs"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The timer or its context was disposed.</exception>
+    public void ArmAt(long expireNs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(expireNs);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _context.ThrowIfDisposed();
+        if (_list.Arm(this, expireNs))
+        {
+            // The earliest deadline moved: a loop asleep with the old timeout must recompute it.
+            _context.NotifyWork();
+        }
+    }
+
+    /// <summary>Arms the timer <paramref name="delay"/> from now.</summary>
+    public void ArmAfter(TimeSpan delay)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        ArmAt(_context.Now(_list.Clock) + (delay.Ticks * 100));
+    }
+
+    /// <summary>Disarms the timer; a pending expiry never fires.</summary>
+    public void Cancel() => _list.Remove(this);
+
+    /// <summary>Cancels and deletes the timer. Safe to call twice.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _list.Remove(this);
+    }
+
+    internal bool IsDisposed => _disposed;
+
+    internal void Invoke() => _callback();
+}

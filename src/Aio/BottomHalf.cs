@@ -1,0 +1,71 @@
+namespace Aio;
+
+/// <summary>
+/// A deferred callback that runs once on its context's loop each time it is scheduled (QEMU <c>QEMUBH</c>).
+/// Scheduling is lock-free from any thread and idempotent while the run is pending.
+/// </summary>
+/// <remarks>
+/// Flags (all changed atomically): <c>Pending</c> means "linked into the context's list" and guards the single
+/// <see cref="Next"/> link; <c>Scheduled</c> means "should run when dequeued" (cleared by <see cref="Cancel"/>);
+/// <c>Deleted</c> means "never run again"; <c>OneShot</c> marks the throwaway ones of
+/// <see cref="AioContext.ScheduleOneShot(Action)"/>.
+/// </remarks>
+public sealed class BottomHalf : IDisposable
+{
+    internal const int FlagPending = 1;
+    internal const int FlagScheduled = 2;
+    internal const int FlagDeleted = 4;
+    internal const int FlagOneShot = 8;
+
+    private readonly AioContext _context;
+    private readonly Action _callback;
+    private int _flags;
+
+    internal BottomHalf(AioContext context, Action callback, string? name, int flags)
+    {
+        _context = context;
+        _callback = callback;
+        Name = name;
+        _flags = flags;
+    }
+
+    /// <summary>The name given at creation, for diagnostics.</summary>
+    public string? Name { get; }
+
+    /// <summary>True while a run is scheduled and not cancelled or deleted.</summary>
+    public bool IsScheduled => (Volatile.Read(ref _flags) & (FlagScheduled | FlagDeleted)) == FlagScheduled;
+
+    /// <summary>Link in the context's lock-free list or in a batch; owned by whoever set <c>Pending</c>.</summary>
+    internal BottomHalf? Next { get; set; }
+
+    internal AioContext Context => _context;
+
+    /// <summary>
+    /// Runs the callback once in the next iteration of the context's loop, after the bottom halves scheduled before
+    /// it. Any thread; wakes a sleeping loop. Scheduling again before it ran changes nothing.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The bottom half or its context was disposed.</exception>
+    public void Schedule()
+    {
+        if ((Volatile.Read(ref _flags) & FlagDeleted) != 0)
+        {
+            throw new ObjectDisposedException(nameof(BottomHalf), $"Bottom half '{Name}' was disposed.");
+        }
+
+        _context.EnqueueBottomHalf(this, FlagScheduled);
+    }
+
+    /// <summary>Drops a pending run. The bottom half stays usable and may be scheduled again. Any thread.</summary>
+    public void Cancel() => Interlocked.And(ref _flags, ~FlagScheduled);
+
+    /// <summary>Deletes the bottom half: a pending run never happens. Allowed from its own callback and from any thread.</summary>
+    public void Dispose() => Interlocked.Or(ref _flags, FlagDeleted);
+
+    /// <summary>Sets <c>Pending</c> plus <paramref name="flags"/>; returns the flags as they were.</summary>
+    internal int SetFlags(int flags) => Interlocked.Or(ref _flags, flags);
+
+    /// <summary>Takes the bottom half off a list: clears <c>Pending</c> and <c>Scheduled</c>, returns the old flags.</summary>
+    internal int Dequeue() => Interlocked.And(ref _flags, ~(FlagPending | FlagScheduled));
+
+    internal void Invoke() => _callback();
+}

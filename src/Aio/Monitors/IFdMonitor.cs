@@ -1,0 +1,43 @@
+namespace Aio.Monitors;
+
+/// <summary>
+/// How a context waits for its fds (QEMU <c>FDMonOps</c>): the only seam between the loop and a backend. Every
+/// implementation has the same level-triggered, poll(2)-like semantics, so the whole context test suite runs
+/// against each one unchanged.
+/// </summary>
+internal interface IFdMonitor : IDisposable
+{
+    /// <summary>Which monitor this is.</summary>
+    FdMonitorKind Kind { get; }
+
+    /// <summary>
+    /// A registration changed for one fd: <paramref name="oldHandler"/> (null when new) is replaced by
+    /// <paramref name="newHandler"/> (null when removed). Called with the handler table's lock held, from any thread.
+    /// May throw <see cref="AioException"/> for an fd the backend cannot watch; the caller then undoes the change.
+    /// </summary>
+    void Update(int fd, AioHandler? oldHandler, AioHandler? newHandler);
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutNs"/> (negative: no limit; 0: do not sleep) and appends ready handlers to
+    /// <paramref name="ready"/>. Home thread only.
+    /// </summary>
+    void Wait(ReadyCollector ready, long timeoutNs);
+
+    /// <summary>
+    /// True when a non-blocking iteration must still call <see cref="Wait"/> (with timeout 0) because the monitor has
+    /// work that userspace polling cannot see.
+    /// </summary>
+    bool NeedWait();
+
+    /// <summary>What an outer main loop must watch for this monitor.</summary>
+    IReadOnlyList<PollFd> OuterFds { get; }
+
+    /// <summary>Outer-loop path, before the outer loop sleeps: push queued work to the kernel. Home thread.</summary>
+    void OuterPrepare();
+
+    /// <summary>Outer-loop path, after it wakes: true if something is ready to dispatch. Home thread.</summary>
+    bool OuterCheck();
+
+    /// <summary>Outer-loop path: collect what is ready without sleeping.</summary>
+    void OuterCollect(ReadyCollector ready);
+}

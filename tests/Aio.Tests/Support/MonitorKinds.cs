@@ -1,0 +1,39 @@
+using Xunit;
+
+namespace Aio.Tests.Support;
+
+/// <summary>Theory data: every context test runs once per monitor.</summary>
+public static class MonitorKinds
+{
+    public static TheoryData<FdMonitorKind> All
+    {
+        get
+        {
+            var data = new TheoryData<FdMonitorKind> { FdMonitorKind.Poll, FdMonitorKind.Epoll };
+            if (IoUringAvailable)
+            {
+                data.Add(FdMonitorKind.IoUring);
+            }
+
+            return data;
+        }
+    }
+
+    /// <summary>Whether this kernel lets the test process set up a ring (false under a seccomp profile that blocks it).</summary>
+    public static bool IoUringAvailable { get; } = Probe();
+
+    public static AioContext Create(FdMonitorKind kind, long pollMaxNs = 0) => AioContext.Create(new AioContextOptions { Monitor = kind, PollMaxNs = pollMaxNs, Name = "test-" + kind });
+
+    private static bool Probe()
+    {
+        try
+        {
+            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+            return true;
+        }
+        catch (AioException)
+        {
+            return false;
+        }
+    }
+}
