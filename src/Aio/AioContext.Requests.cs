@@ -1,57 +1,143 @@
+using Aio.Diagnostics;
+using Aio.Interop;
 using Aio.Monitors;
+using Aio.Uring;
 
 namespace Aio;
 
-/// <summary>io_uring requests (AddSqe / CqeHandler). Filled in by the io_uring monitor.</summary>
+/// <summary>
+/// io_uring requests (QEMU aio_add_sqe / CqeHandler) and monitor selection with the all-or-none rule.
+/// Completions wait in <c>_completions</c>, a FIFO on the context, so a nested Poll delivers its parent's.
+/// </summary>
 public sealed partial class AioContext
 {
+    private static int s_liveIoUringContexts;
+
+    private readonly Queue<Completion> _completions = new();
+    private IoUringMonitor? _uring;
+
     /// <summary>True when <see cref="AddSqe{TState}"/> and ring-backed async operations are available.</summary>
-    public bool HasIoUring => false;
+    public bool HasIoUring => _uring is not null;
 
     /// <summary>The ring's setup in force; null without io_uring.</summary>
-    public IoUringSetup? IoUring => null;
+    public IoUringSetup? IoUring => _uring?.Ring.Setup;
+
+    /// <summary>Requests in the kernel (fd polls included), for tests.</summary>
+    internal int RequestsInFlight => _uring?.InFlight ?? 0;
 
     /// <summary>
     /// Fills one submission entry through <paramref name="prepare"/> and sends it to the kernel by the end of the
-    /// current iteration; <paramref name="handler"/> runs on the home thread for its completion(s). Any thread.
+    /// current loop iteration (a sleeping loop is woken); <paramref name="handler"/> runs on the home thread for its
+    /// completion, or once per completion of a multishot request. From another thread, <paramref name="prepare"/> runs
+    /// later, on the home thread; the caller never touches the ring.
     /// </summary>
     /// <exception cref="NotSupportedException"><see cref="HasIoUring"/> is false.</exception>
+    /// <exception cref="ArgumentException">
+    /// On the home thread, <paramref name="prepare"/> set <see cref="SqeFlags.CqeSkipSuccess"/>, <see cref="SqeFlags.IoLink"/> or
+    /// <see cref="SqeFlags.IoHardlink"/>. (From another thread the handler instead receives one completion with -EINVAL.)
+    /// </exception>
     public void AddSqe<TState>(SqePreparer<TState> prepare, TState state, CqeHandler handler)
     {
         ArgumentNullException.ThrowIfNull(prepare);
         ArgumentNullException.ThrowIfNull(handler);
         ThrowIfDisposed();
-        throw new NotSupportedException($"AioContext '{Name}' has no io_uring (monitor {Monitor}).");
+        var uring = _uring ?? throw new NotSupportedException($"AioContext '{Name}' has no io_uring (monitor {Monitor}); check HasIoUring.");
+        if (IsOnHomeThread && uring.Ring.IsBound)
+        {
+            uring.AddDirect(prepare, state, handler);
+            return;
+        }
+
+        uring.Enqueue(new PendingSqeOf<TState>(prepare, state, handler));
+        Notify();
     }
 
     private IFdMonitor? CreateIoUringMonitor(AioContextOptions options, bool explicitRequest)
     {
-        if (options.SimulatedIoUringErrno != 0 && !explicitRequest)
+        Ring? ring = null;
+        AioException? failure = null;
+        if (options.SimulatedIoUringErrno != 0)
         {
-            return null;
+            failure = new AioException(options.SimulatedIoUringErrno, "io_uring_setup (simulated)");
+        }
+        else
+        {
+            try
+            {
+                ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries });
+            }
+            catch (AioException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        if (ring is not null)
+        {
+            Interlocked.Increment(ref s_liveIoUringContexts);
+            var monitor = new IoUringMonitor(ring, OnInvalidFd, _completions);
+            _uring = monitor;
+            return monitor;
         }
 
         if (explicitRequest)
         {
-            throw new AioException("The io_uring monitor is not available in this build.", Interop.Errno.ENOSYS);
+            throw new AioException($"AioContext '{Name}': the io_uring monitor was requested but {failure!.Message}", failure.Errno, failure);
         }
 
+        // All or none (DESIGN.md rule 7): AddSqe availability must not depend on which context code happens to get.
+        // The simulated failure of the tests is exempt so that they can run beside real io_uring contexts.
+        if (options.SimulatedIoUringErrno == 0 && Volatile.Read(ref s_liveIoUringContexts) > 0)
+        {
+            throw new AioException(
+                $"AioContext '{Name}': {failure!.Message}, but another live AioContext in this process uses io_uring; " +
+                "contexts are all io_uring or none, so that AddSqe availability is uniform.",
+                failure.Errno,
+                failure);
+        }
+
+        AioEventSource.Log.MonitorFallback(Name, "io_uring", "poll", failure!.Message);
         return null;
     }
 
-    private void OnHomeThreadBound()
+    /// <summary>The home thread binds the ring (IORING_REGISTER_ENABLE_RINGS makes it the single issuer).</summary>
+    private void OnHomeThreadBound() => _uring?.Enable();
+
+    private bool HasPendingCompletions() => _completions.Count != 0;
+
+    /// <summary>Step 6: deliver completed requests in FIFO order; a nested Poll continues with the rest.</summary>
+    private bool DeliverCompletions()
     {
+        bool progress = false;
+        while (_completions.TryDequeue(out var completion))
+        {
+            progress = true;
+            var cqe = completion.Cqe;
+            completion.Handler.OnCompletion(in cqe);
+        }
+
+        return progress;
     }
-
-    private bool HasPendingCompletions() => false;
-
-    private bool DeliverCompletions() => false;
 
     private void DisposeRequests()
     {
+        if (_uring is null)
+        {
+            return;
+        }
+
+        // Raw handlers are not called; the kernel must let go of every request before memory it points at goes away.
+        if (!_uring.CancelAll(TimeSpan.FromSeconds(5)))
+        {
+            AioEventSource.Log.MonitorFallback(Name, "io_uring", "none", "requests still in flight at Dispose after 5 s");
+        }
+
+        _completions.Clear();
+        Interlocked.Decrement(ref s_liveIoUringContexts);
     }
 
-    private bool IsHandlerInUseByMonitor(AioHandler handler) => false;
+    private static bool IsHandlerInUseByMonitor(AioHandler handler) => IoUringMonitor.InUse(handler);
 
-    private (long Submitted, long Reaped, long Enters) RingCounters() => (0, 0, 0);
+    private (long Submitted, long Reaped, long Enters) RingCounters()
+        => _uring is { } u ? (u.Ring.Submitted, u.Ring.Reaped, u.Ring.Enters) : (0, 0, 0);
 }

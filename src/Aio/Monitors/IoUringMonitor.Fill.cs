@@ -1,0 +1,144 @@
+using Aio.Interop;
+using Aio.Uring;
+
+namespace Aio.Monitors;
+
+/// <summary>Filling the SQ on the home thread: handler changes, fd polls, and user requests from other threads.</summary>
+internal sealed partial class IoUringMonitor
+{
+    /// <summary>Home thread: turns queued handler changes and foreign requests into SQEs.</summary>
+    public void FillSq()
+    {
+        while (_changes.TryDequeue(out var change))
+        {
+            var state = (UringPollState)change.Handler.MonitorState!;
+            if (change.Add)
+            {
+                if (!state.Removed && !change.Handler.IsDeleted)
+                {
+                    ArmPoll(change.Handler, state);
+                }
+
+                continue;
+            }
+
+            state.Removed = true;
+            if (state.Armed)
+            {
+                ref var sqe = ref NextSqe();
+                sqe.PrepPollRemove(state.ArmedUserData);
+                sqe.UserData = RequestTable.IgnoreUserData;
+            }
+        }
+
+        while (_foreign.TryDequeue(out var pending))
+        {
+            ref var sqe = ref NextSqe();
+            try
+            {
+                pending.Prepare(ref sqe);
+            }
+            catch
+            {
+                MakeHarmless(ref sqe);
+                throw;
+            }
+
+            if (!AcceptUserSqe(ref sqe, pending.Handler))
+            {
+                // The caller is on another thread and cannot be thrown at: the handler hears EINVAL instead.
+                _completions.Enqueue(new Completion(pending.Handler, new Cqe(0, -Errno.EINVAL, 0)));
+                _usefulCompletion = true;
+            }
+        }
+    }
+
+    /// <summary>Home thread, ring enabled: prepares a user request straight into the SQ.</summary>
+    public void AddDirect<TState>(SqePreparer<TState> prepare, TState state, CqeHandler handler)
+    {
+        ref var sqe = ref NextSqe();
+        try
+        {
+            prepare(ref sqe, state);
+        }
+        catch
+        {
+            MakeHarmless(ref sqe);
+            throw;
+        }
+
+        if (!AcceptUserSqe(ref sqe, handler))
+        {
+            throw new ArgumentException(
+                "AddSqe rejects IOSQE_CQE_SKIP_SUCCESS (the handler would never hear of success) and IOSQE_IO_LINK/IO_HARDLINK " +
+                "(a chain needs an API that submits it atomically).", nameof(prepare));
+        }
+    }
+
+    /// <summary>Rejects flags AddSqe cannot honour (turning the entry into an ignored NOP); otherwise tags it with a slot.</summary>
+    private bool AcceptUserSqe(ref Sqe sqe, CqeHandler handler)
+    {
+        if ((sqe.Flags & (SqeFlags.CqeSkipSuccess | SqeFlags.IoLink | SqeFlags.IoHardlink)) != 0)
+        {
+            MakeHarmless(ref sqe);
+            return false;
+        }
+
+        sqe.UserData = _requests.Add(handler, RequestKind.User);
+        return true;
+    }
+
+    /// <summary>An SQE cannot be handed back once taken; a NOP whose completion is ignored is the closest thing.</summary>
+    private static void MakeHarmless(ref Sqe sqe)
+    {
+        sqe.PrepNop();
+        sqe.UserData = RequestTable.IgnoreUserData;
+    }
+
+    private void ArmPoll(AioHandler handler, UringPollState state)
+    {
+        ref var sqe = ref NextSqe();
+        sqe.PrepPollAdd(handler.Fd, handler.Events);
+        ulong userData = _requests.Add(handler, RequestKind.FdPoll);
+        sqe.UserData = userData;
+        state.ArmedUserData = userData;
+    }
+
+    private void CompleteFdPoll(AioHandler handler, in Cqe cqe)
+    {
+        var state = (UringPollState)handler.MonitorState!;
+        state.ArmedUserData = 0;
+        if (state.Removed || handler.IsDeleted)
+        {
+            // Removed meanwhile (also when this completion raced with a queued POLL_REMOVE): reclaimable now.
+            return;
+        }
+
+        if (cqe.Result < 0)
+        {
+            if (cqe.Result == -Errno.ECANCELED)
+            {
+                ArmPoll(handler, state);
+                return;
+            }
+
+            // EBADF and friends: the fd became invalid. Re-arming would fail forever.
+            _onInvalidFd(handler);
+            return;
+        }
+
+        if (_collector is { } ready)
+        {
+            ready.Add(handler, (PollEvents)(short)cqe.Result);
+        }
+        else
+        {
+            // Reaped while making room in the SQ, outside a wait: hand it to the next one.
+            _orphans.Add(handler);
+            _orphanEvents.Add((PollEvents)(short)cqe.Result);
+        }
+
+        // One-shot: re-arm now; if the fd is still ready when this is submitted, it completes at once (level-triggered).
+        ArmPoll(handler, state);
+    }
+}
