@@ -18,6 +18,9 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "syscall", SetLastError = true)]
     private static partial long Syscall(long number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
 
+    /// <summary>A three-argument syscall(2), for calls glibc does not wrap (seccomp).</summary>
+    public static long Syscall3(long number, nint a1, nint a2, nint a3) => Syscall(number, a1, a2, a3, 0, 0, 0);
+
     /// <summary>io_uring_setup(2): returns the ring fd or -1 with errno.</summary>
     public static int IoUringSetup(uint entries, IoUringParams* p)
         => (int)Syscall(SYS_io_uring_setup, (nint)entries, (nint)p, 0, 0, 0, 0);
