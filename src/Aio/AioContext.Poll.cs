@@ -33,8 +33,8 @@ public sealed partial class AioContext
 
             long startNs = MonotonicNs();
             long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
-            bool progress = TryPollMode(ready, ref timeoutNs, out bool polledEverything);   // step 2
-            WaitForEvents(ready, timeoutNs, polledEverything);       // steps 3-5
+            bool progress = TryPollMode(ready, ref timeoutNs);           // step 2
+            WaitForEvents(ready, timeoutNs);                         // steps 3-5
             long blockNs = MonotonicNs() - startNs;
             progress |= DeliverCompletions();                        // step 6
             progress |= RunBottomHalves();                           // step 7
@@ -87,7 +87,7 @@ public sealed partial class AioContext
     /// Steps 3-5: announce the sleep (notifyMe), wait in the monitor when there is a reason to, then retract the
     /// announcement and accept the notification.
     /// </summary>
-    private void WaitForEvents(ReadyCollector ready, long timeoutNs, bool polledEverything)
+    private void WaitForEvents(ReadyCollector ready, long timeoutNs)
     {
         bool useNotifyMe = timeoutNs != 0;
         if (useNotifyMe)
@@ -103,8 +103,9 @@ public sealed partial class AioContext
 
         try
         {
-            // Step 4. A non-blocking iteration skips the syscall only when the busy-poll just checked every handler.
-            if (timeoutNs != 0 || !polledEverything || _monitor.NeedWait())
+            // Step 4. Without a timeout, only the monitor knows whether the kernel has something (QEMU's need_wait):
+            // io_uring reads it from the rings; poll/epoll need the syscall while some handler cannot be busy-polled.
+            if (timeoutNs != 0 || _monitor.NeedWait())
             {
                 if (timeoutNs != 0)
                 {

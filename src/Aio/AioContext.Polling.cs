@@ -22,6 +22,24 @@ public sealed partial class AioContext
     /// <summary>Handlers in the polling set (for tests). Home thread.</summary>
     internal int PollingSetCount => _pollingSet.Count;
 
+    /// <summary>The polling window of the handler registered for <paramref name="fd"/>, -1 if none (for tests).</summary>
+    internal long PollWindowOf(int fd)
+    {
+        lock (_handlers.Sync)
+        {
+            return _handlers.Find(fd)?.PollWindowNs ?? -1;
+        }
+    }
+
+    /// <summary>Whether the handler registered for <paramref name="fd"/> is in the polling set (for tests).</summary>
+    internal bool IsPolled(int fd)
+    {
+        lock (_handlers.Sync)
+        {
+            return _handlers.Find(fd)?.InPollingSet ?? false;
+        }
+    }
+
     /// <summary>The ceiling, growth factor and divisor of adaptive polling; resets every window to 0. Any thread.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is negative.</exception>
     public void SetPollParameters(long maxNs, long grow, long shrink)
@@ -79,11 +97,10 @@ public sealed partial class AioContext
 
     /// <summary>
     /// Step 2. Returns false (progress is counted when the poll-ready callbacks run). On success the timeout becomes 0;
-    /// otherwise it shrinks by the time spent. <paramref name="polledEverything"/> says every handler's poll was checked.
+    /// otherwise it shrinks by the time spent.
     /// </summary>
-    private bool TryPollMode(ReadyCollector ready, ref long timeoutNs, out bool polledEverything)
+    private bool TryPollMode(ReadyCollector ready, ref long timeoutNs)
     {
-        polledEverything = false;
         if (_resetWindows)
         {
             _resetWindows = false;
@@ -99,7 +116,15 @@ public sealed partial class AioContext
             maxNs = Math.Min(maxNs, timeoutNs);
         }
 
-        if (maxNs == 0 || !PollingAllowed() || _monitor.NeedWait())
+        if (maxNs == 0 || !PollingAllowed())
+        {
+            return false;
+        }
+
+        // io_uring: submit what is queued first; otherwise every iteration after an fd event (which re-arms its
+        // POLL_ADD) would skip polling, because an unsubmitted SQE makes the monitor "need" a wait.
+        _uring?.SubmitPending();
+        if (_monitor.NeedWait())
         {
             return false;
         }
@@ -110,7 +135,6 @@ public sealed partial class AioContext
         do
         {
             found = RunPollHandlersOnce(ready, now);
-            polledEverything = true;
             now = MonotonicNs();
         }
         while (!found && now - start < maxNs && !_monitor.NeedWait());

@@ -145,6 +145,14 @@ public sealed partial class AioContext : IDisposable
         }
     }
 
+    /// <summary>An IoThread's context: bound to the calling thread now, and <see cref="Current"/> there for good.</summary>
+    internal void BindAsIoThread()
+    {
+        BindHomeThread();
+        t_current = this;
+        SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
+    }
+
     private void BindHomeThread()
     {
         int me = Environment.CurrentManagedThreadId;

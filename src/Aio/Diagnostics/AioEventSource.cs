@@ -44,4 +44,14 @@ internal sealed class AioEventSource : EventSource
             WriteEvent(3, context, fd);
         }
     }
+
+    /// <summary>A callback threw on an IoThread; the thread keeps serving.</summary>
+    [Event(4, Level = EventLevel.Error, Message = "Context {0}: a callback threw: {1}")]
+    public void CallbackFailed(string context, string exception)
+    {
+        if (IsEnabled())
+        {
+            WriteEvent(4, context, exception);
+        }
+    }
 }

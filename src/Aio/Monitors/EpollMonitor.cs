@@ -72,7 +72,8 @@ internal sealed class EpollMonitor : IFdMonitor
         Collect(ready, timeoutMs);
     }
 
-    public bool NeedWait() => false;
+    // A handler without a busy-poll callback can only be seen through the syscall (QEMU: aio_poll_disabled).
+    public bool NeedWait() => _table.WithoutPoll > 0;
 
     public void OuterPrepare()
     {

@@ -123,6 +123,19 @@ internal sealed partial class IoUringMonitor : IFdMonitor
         }
     }
 
+    /// <summary>
+    /// Home thread, before busy-polling: hands queued work (re-armed polls, handler changes, foreign requests) to the
+    /// kernel without waiting, so that <see cref="NeedWait"/> then means "the kernel has something for us".
+    /// </summary>
+    public void SubmitPending()
+    {
+        if (_ring.SqReady != 0 || !_changes.IsEmpty || !_foreign.IsEmpty)
+        {
+            FillSq();
+            SubmitOrReap();
+        }
+    }
+
     public void OuterPrepare()
     {
         FillSq();

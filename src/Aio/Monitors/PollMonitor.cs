@@ -55,7 +55,8 @@ internal sealed class PollMonitor : IFdMonitor
         }
     }
 
-    public bool NeedWait() => false;
+    // A handler without a busy-poll callback can only be seen through the syscall (QEMU: aio_poll_disabled).
+    public bool NeedWait() => _table.WithoutPoll > 0;
 
     public void OuterPrepare()
     {
