@@ -129,10 +129,14 @@ public sealed partial class AioContext
         // Raw handlers are not called; the kernel must let go of every request before memory it points at goes away.
         if (!_uring.CancelAll(TimeSpan.FromSeconds(5)))
         {
-            AioEventSource.Log.MonitorFallback(Name, "io_uring", "none", "requests still in flight at Dispose after 5 s");
+            AioEventSource.Log.MonitorFallback(Name, "io_uring", "none", "requests still in flight at Dispose (not on the home thread, or the kernel took over 5 s)");
         }
 
-        _completions.Clear();
+        _uring.AbandonQueued();
+        while (_completions.TryDequeue(out var undelivered))
+        {
+            undelivered.Handler.OnAbandoned(kernelReleased: true);
+        }
         Interlocked.Decrement(ref s_liveIoUringContexts);
     }
 

@@ -44,6 +44,12 @@ internal sealed partial class IoUringMonitor
                 throw;
             }
 
+            if (pending.Abandoned)
+            {
+                MakeHarmless(ref sqe);
+                continue;
+            }
+
             if (!AcceptUserSqe(ref sqe, pending.Handler))
             {
                 // The caller is on another thread and cannot be thrown at: the handler hears EINVAL instead.
@@ -84,7 +90,9 @@ internal sealed partial class IoUringMonitor
             return false;
         }
 
-        sqe.UserData = _requests.Add(handler, RequestKind.User);
+        ulong userData = _requests.Add(handler, RequestKind.User);
+        sqe.UserData = userData;
+        handler.OnSubmitted(userData);
         return true;
     }
 

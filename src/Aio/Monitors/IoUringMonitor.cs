@@ -173,9 +173,19 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     /// </summary>
     public bool CancelAll(TimeSpan timeout)
     {
-        if (!_ring.IsBound || _ring.OwnerThreadId != Environment.CurrentManagedThreadId || _requests.InFlight == 0)
+        if (_requests.InFlight == 0)
         {
-            return _requests.InFlight == 0;
+            AbandonQueued();
+            return true;
+        }
+
+        if (!_ring.IsBound || _ring.OwnerThreadId != Environment.CurrentManagedThreadId)
+        {
+            // Only the owner may enter the ring. Closing it makes the kernel cancel what is left, asynchronously,
+            // so whatever those requests point at must stay pinned.
+            _requests.ForEachUser(static h => h.OnAbandoned(kernelReleased: false));
+            AbandonQueued();
+            return false;
         }
 
         ref var sqe = ref _ring.NextSqe();
@@ -197,14 +207,30 @@ internal sealed partial class IoUringMonitor : IFdMonitor
             Enter(1, Math.Min(left, 10_000_000));
             while (_ring.TryGetCqe(out var cqe))
             {
-                if (_requests.TryGet(cqe.UserData, out _, out var kind) && (kind != RequestKind.User || !cqe.HasMore))
+                if (_requests.TryGet(cqe.UserData, out object target, out var kind) && (kind != RequestKind.User || !cqe.HasMore))
                 {
                     _requests.Remove(cqe.UserData);
+                    if (kind == RequestKind.User)
+                    {
+                        // Only now may memory the request points at be released.
+                        ((CqeHandler)target).OnAbandoned(kernelReleased: true);
+                    }
                 }
             }
         }
 
+        AbandonQueued();
         return true;
+    }
+
+    /// <summary>Requests that never reached the kernel are abandoned at once.</summary>
+    public void AbandonQueued()
+    {
+        while (_foreign.TryDequeue(out var pending))
+        {
+            pending.Abandoned = true;
+            pending.Handler.OnAbandoned(kernelReleased: true);
+        }
     }
 
     private void AdoptOrphans(ReadyCollector ready)

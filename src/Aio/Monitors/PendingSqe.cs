@@ -7,6 +7,9 @@ internal abstract class PendingSqe
 
     public CqeHandler Handler { get; }
 
+    /// <summary>Set at Dispose: never submitted; the handler was told.</summary>
+    public bool Abandoned { get; set; }
+
     /// <summary>Runs the caller's preparer on the home thread.</summary>
     public abstract void Prepare(ref Sqe sqe);
 }

@@ -71,6 +71,18 @@ internal sealed class RequestTable
         InFlight--;
     }
 
+    /// <summary>Calls <paramref name="action"/> for every user request in flight.</summary>
+    public void ForEachUser(Action<CqeHandler> action)
+    {
+        for (int i = 0; i < _used; i++)
+        {
+            if (_kinds[i] == RequestKind.User && _targets[i] is CqeHandler h)
+            {
+                action(h);
+            }
+        }
+    }
+
     /// <summary>Forgets every request (the ring is going away).</summary>
     public void Clear()
     {

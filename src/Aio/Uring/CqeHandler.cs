@@ -8,4 +8,19 @@ public abstract class CqeHandler
 {
     /// <summary>Called on the context's home thread once per completion (several times for a multishot request, the last without <see cref="Cqe.HasMore"/>).</summary>
     protected internal abstract void OnCompletion(in Cqe cqe);
+
+    /// <summary>The context tagged a request of this handler with <paramref name="userData"/> (home thread). For cancellation.</summary>
+    internal virtual void OnSubmitted(ulong userData)
+    {
+    }
+
+    /// <summary>
+    /// The context was disposed with this handler's request in flight, after the kernel let go of it. Raw handlers
+    /// hear nothing (API.md); ring-backed async operations complete with <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    /// <param name="kernelReleased">False when the kernel may still hold the request (Dispose off the home thread):
+    /// memory it points at must then stay pinned for good.</param>
+    internal virtual void OnAbandoned(bool kernelReleased)
+    {
+    }
 }

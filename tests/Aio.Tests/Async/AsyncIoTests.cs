@@ -1,0 +1,207 @@
+using Aio.Tests.Support;
+using Microsoft.Win32.SafeHandles;
+using Xunit;
+
+namespace Aio.Tests.Async;
+
+public class AsyncIoTests
+{
+    private static SafeFileHandle OpenFile(string path, FileAccess access = FileAccess.ReadWrite)
+        => File.OpenHandle(path, FileMode.Open, access);
+
+    [IoUringFact]
+    public void Read_awaited_on_the_loop_allocates_nothing_in_steady_state()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("f", 1 << 20);
+        using var file = OpenFile(path, FileAccess.Read);
+        using var io = IoThread.Start("zero-alloc");
+        var buffer = GC.AllocateArray<byte>(4096, pinned: true);
+        var measured = io.Context.InvokeAsync(async () =>
+        {
+            var ctx = AioContext.Current!;
+            for (int i = 0; i < 2000; i++)
+            {
+                await ctx.ReadAsync(file, buffer, (i % 256) * 4096L);
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100_000; i++)
+            {
+                int n = await ctx.ReadAsync(file, buffer, (i % 256) * 4096L);
+                if (n != 4096)
+                {
+                    throw new InvalidDataException($"short read {n}");
+                }
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Wait.For(measured, "100,000 reads", TimeSpan.FromSeconds(120));
+        Assert.Equal(0, measured.Result);
+    }
+
+    [IoUringFact]
+    public void Submit_nop_awaited_on_the_loop_allocates_nothing_in_steady_state()
+    {
+        using var io = IoThread.Start("zero-alloc-nop");
+        var measured = io.Context.InvokeAsync(async () =>
+        {
+            var ctx = AioContext.Current!;
+            SqePreparer<int> nop = static (ref Sqe sqe, int _) => sqe.PrepNop();
+            for (int i = 0; i < 2000; i++)
+            {
+                await ctx.SubmitAsync(nop, 0);
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100_000; i++)
+            {
+                await ctx.SubmitAsync(nop, i);
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Wait.For(measured, "100,000 NOPs", TimeSpan.FromSeconds(120));
+        Assert.Equal(0, measured.Result);
+    }
+
+    [IoUringFact]
+    public void Awaited_on_the_loop_resumes_inline_on_the_home_thread()
+    {
+        using var dir = new TempDir();
+        var (path, content) = dir.CreateFile("f", 8192);
+        using var file = OpenFile(path, FileAccess.Read);
+        using var io = IoThread.Start("inline");
+        var buffer = new byte[4096];
+        var result = io.Context.InvokeAsync(async () =>
+        {
+            int home = Environment.CurrentManagedThreadId;
+            long bhBefore = AioContext.Current!.Statistics.BottomHalvesRun;
+            int n = await AioContext.Current.ReadAsync(file, buffer, 4096);
+            return (n, home, after: Environment.CurrentManagedThreadId, posts: AioContext.Current!.Statistics.BottomHalvesRun - bhBefore);
+        });
+        Wait.For(result, "the read");
+        Assert.Equal(4096, result.Result.n);
+        Assert.Equal(result.Result.home, result.Result.after);
+
+        // Resumed by the completion itself, not by a posted bottom half.
+        Assert.Equal(0, result.Result.posts);
+        Assert.Equal(content.AsSpan(4096).ToArray(), buffer);
+    }
+
+    [IoUringFact]
+    public async Task Awaited_from_the_thread_pool_resumes_off_the_loop()
+    {
+        using var dir = new TempDir();
+        var (path, content) = dir.CreateFile("f", 4096);
+        using var file = OpenFile(path, FileAccess.Read);
+        using var io = IoThread.Start("offloop");
+        int loopThread = await io.Context.InvokeAsync(() => Task.FromResult(Environment.CurrentManagedThreadId));
+        var buffer = new byte[4096];
+        await Task.Run(async () =>
+        {
+            int n = await io.Context.ReadAsync(file, buffer, 0);
+            Assert.Equal(4096, n);
+            Assert.NotEqual(loopThread, Environment.CurrentManagedThreadId);
+            Assert.Null(AioContext.Current);
+        }).WaitAsync(Wait.Default);
+        Assert.Equal(content, buffer);
+    }
+
+    [IoUringFact]
+    public async Task Cancelled_wait_on_a_silent_pipe_throws_and_leaks_no_request()
+    {
+        using var io = IoThread.Start("cancel");
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        using var read = new SafeFileHandle(r, ownsHandle: true);
+        using var write = new SafeFileHandle(w, ownsHandle: true);
+        int baseline = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.RequestsInFlight));
+        using var cts = new CancellationTokenSource();
+        var wait = io.Context.WaitAsync(read, PollEvents.In, cts.Token).AsTask();
+        await Task.Delay(10);
+        Assert.False(wait.IsCompleted);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(Wait.Default));
+
+        // The loop keeps working and the request is gone.
+        int after = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.RequestsInFlight)).WaitAsync(Wait.Default);
+        Assert.Equal(baseline, after);
+        var ready = io.Context.WaitAsync(read, PollEvents.In).AsTask();
+        Assert.Equal(1, Aio.Interop.Libc.WriteSpan(w, [7]));
+        Assert.True((await ready.WaitAsync(Wait.Default) & PollEvents.In) != 0);
+    }
+
+    [IoUringFact]
+    public async Task Negative_result_becomes_AioException_naming_the_operation()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("f", 4096);
+        using var io = IoThread.Start("errors");
+        using var readOnly = OpenFile(path, FileAccess.Read);
+        var ex = await Assert.ThrowsAsync<AioException>(async () => await io.Context.WriteAsync(readOnly, new byte[16], 0));
+        Assert.Equal(Aio.Interop.Errno.EBADF, ex.Errno);
+        Assert.StartsWith("write: EBADF", ex.Message);
+        int raw = await io.Context.SubmitAsync(static (ref Sqe sqe, int _) => sqe.PrepRead(-5, 0, 1, 0), 0);
+        Assert.Equal(-Aio.Interop.Errno.EBADF, raw);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Read_write_and_flush_work_with_and_without_io_uring(bool ioUring)
+    {
+        if (ioUring && !MonitorKinds.IoUringAvailable)
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        var (path, content) = dir.CreateFile("f", 65536);
+        using var file = OpenFile(path);
+        using var io = IoThread.Start("rw-" + ioUring, new AioContextOptions { Monitor = ioUring ? FdMonitorKind.IoUring : FdMonitorKind.Epoll });
+        Assert.Equal(ioUring, io.Context.HasIoUring);
+        var buffer = new byte[8192];
+        Assert.Equal(8192, await io.Context.ReadAsync(file, buffer, 1000));
+        Assert.Equal(content.AsSpan(1000, 8192).ToArray(), buffer);
+        var payload = Enumerable.Range(0, 3000).Select(i => (byte)(i * 7)).ToArray();
+        Assert.Equal(3000, await io.Context.WriteAsync(file, payload, 50_000));
+        await io.Context.FlushAsync(file);
+        await io.Context.FlushAsync(file, dataOnly: true);
+        var check = new byte[3000];
+        Assert.Equal(3000, await io.Context.ReadAsync(file, check, 50_000));
+        Assert.Equal(payload, check);
+        Assert.Equal(0, await io.Context.ReadAsync(file, buffer, 1 << 20));
+    }
+
+    [IoUringFact]
+    public async Task Dispose_with_an_operation_in_flight_completes_it_with_ObjectDisposedException()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        using var read = new SafeFileHandle(r, ownsHandle: true);
+        using var write = new SafeFileHandle(w, ownsHandle: true);
+        ctx.Poll(false);
+        var pending = ctx.ReadAsync(read, new byte[16], 0).AsTask();
+        ctx.Poll(false);
+        ctx.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Wait.Default));
+    }
+
+    [Fact]
+    public async Task InvokeAsync_runs_on_the_loop_with_its_synchronization_context()
+    {
+        using var io = IoThread.Start("invoke");
+        var seen = await io.Context.InvokeAsync(async () =>
+        {
+            var first = (AioContext.Current, SynchronizationContext.Current);
+            await Task.Yield();
+            var second = (AioContext.Current, SynchronizationContext.Current);
+            return (first, second);
+        }).WaitAsync(Wait.Default);
+        Assert.Same(io.Context, seen.first.Item1);
+        Assert.Same(io.Context.SynchronizationContext, seen.first.Item2);
+        Assert.Same(io.Context, seen.second.Item1);
+        Assert.Same(io.Context.SynchronizationContext, seen.second.Item2);
+    }
+}
