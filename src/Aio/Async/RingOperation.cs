@@ -79,6 +79,15 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// <summary>Returns the operation to its pool once the awaiter has the result.</summary>
     protected abstract void ReturnToPool();
 
+    /// <summary>
+    /// Home thread, on each completion: return true after resubmitting to keep the operation going, or adjust
+    /// <paramref name="result"/> (the value or <c>-errno</c> the awaiter will see) and return false to finish.
+    /// </summary>
+    protected virtual bool Continue(ref int result) => false;
+
+    /// <summary>Adds this operation's SQE again (home thread).</summary>
+    protected void Resubmit() => SubmitSelf(Context);
+
     /// <summary>The fd of the file handle the operation was started with.</summary>
     protected int FileDescriptor => (int)_file!.DangerousGetHandle();
 
@@ -98,10 +107,16 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             return;
         }
 
+        int res = cqe.Result;
+        if (!(res == -Errno.ECANCELED && _cancelRequested) && Continue(ref res))
+        {
+            // Resubmitted (a short transfer or EAGAIN): still in flight, buffer still pinned.
+            return;
+        }
+
         _registration.Dispose();
         Release();
         _state = 2;
-        int res = cqe.Result;
         if (res == -Errno.ECANCELED && _cancelRequested)
         {
             _core.SetException(new OperationCanceledException(_token));

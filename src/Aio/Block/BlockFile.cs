@@ -1,0 +1,157 @@
+using Aio.Async;
+using Aio.Block;
+using Aio.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace Aio;
+
+/// <summary>
+/// A file or block device for storage code (QEMU file-posix with aio=io_uring or aio=threads). Reads always return
+/// the full length (past the end of the file, zero-filled); writes write everything or throw.
+/// </summary>
+public sealed class BlockFile : IAsyncDisposable, IDisposable
+{
+    private const int DefaultDirectAlignment = 4096;
+    private readonly AioContext _context;
+    private readonly SafeFileHandle _handle;
+    private readonly bool _direct;
+    private readonly bool _readOnly;
+
+    private BlockFile(AioContext context, SafeFileHandle handle, BlockFileOptions options, BlockEngine engine, int alignment)
+    {
+        _context = context;
+        _handle = handle;
+        _direct = options.Direct;
+        _readOnly = options.ReadOnly;
+        Engine = engine;
+        Alignment = alignment;
+    }
+
+    /// <summary>The file's current size in bytes (BLKGETSIZE64 for a block device).</summary>
+    public long Length
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return Libc.FileOrDeviceSize((int)_handle.DangerousGetHandle());
+        }
+    }
+
+    /// <summary>Required alignment of buffers, offsets and lengths: the file system's O_DIRECT alignment (4096 if it does not say), 1 without <see cref="BlockFileOptions.Direct"/>.</summary>
+    public int Alignment { get; }
+
+    /// <summary>The engine in force.</summary>
+    public BlockEngine Engine { get; }
+
+    /// <summary>The underlying handle (for diagnostics and tools; do not close it).</summary>
+    public SafeFileHandle Handle => _handle;
+
+    /// <summary>Opens <paramref name="path"/> for I/O on <paramref name="ctx"/>.</summary>
+    /// <exception cref="AioException">open(2) failed (ENOENT, EACCES, EINVAL for O_DIRECT on a file system without it, ...).</exception>
+    /// <exception cref="NotSupportedException"><see cref="BlockEngine.IoUring"/> was requested but the context has no io_uring.</exception>
+    public static BlockFile Open(AioContext ctx, string path, BlockFileOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ctx.ThrowIfDisposed();
+        options ??= new BlockFileOptions();
+        var engine = options.Engine switch
+        {
+            BlockEngine.Auto => ctx.HasIoUring ? BlockEngine.IoUring : BlockEngine.Threads,
+            BlockEngine.IoUring when !ctx.HasIoUring => throw new NotSupportedException($"AioContext '{ctx.Name}' has no io_uring for BlockEngine.IoUring."),
+            BlockEngine.IoUring or BlockEngine.Threads => options.Engine,
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Engine, "Unknown engine."),
+        };
+
+        int flags = (options.ReadOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC | (options.Direct ? Libc.O_DIRECT : 0);
+        int fd = Libc.Open(path, flags, 0);
+        if (fd < 0)
+        {
+            throw new AioException(Errors.LastErrno, $"open({path})");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        int alignment = 1;
+        if (options.Direct)
+        {
+            alignment = Libc.DirectIoAlignment(fd);
+            if (alignment <= 0)
+            {
+                alignment = DefaultDirectAlignment;
+            }
+        }
+
+        return new BlockFile(ctx, handle, options, engine, alignment);
+    }
+
+    /// <summary>Reads <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns that length (zero-filled past the end of the file).</summary>
+    /// <exception cref="ArgumentException">With Direct, the buffer address, offset or length is not a multiple of <see cref="Alignment"/>.</exception>
+    /// <exception cref="AioException">The kernel failed the read.</exception>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken ct = default)
+        => Submit(buffer, offset, write: false, ct);
+
+    /// <summary>Writes all of <paramref name="buffer"/> at <paramref name="offset"/>; returns its length.</summary>
+    /// <exception cref="ArgumentException">Misaligned with Direct.</exception>
+    /// <exception cref="AioException">The kernel failed the write, or made no progress (ENOSPC).</exception>
+    /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
+    public ValueTask<int> WriteAsync(ReadOnlyMemory<byte> buffer, long offset, CancellationToken ct = default)
+    {
+        if (_readOnly)
+        {
+            throw new InvalidOperationException("The BlockFile was opened read-only.");
+        }
+
+        return Submit(System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer), offset, write: true, ct);
+    }
+
+    /// <summary>fdatasync: makes written data durable.</summary>
+    /// <exception cref="AioException">The kernel failed the flush.</exception>
+    public ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        return Engine == BlockEngine.IoUring
+            ? _context.FlushAsync(_handle, dataOnly: true, ct)
+            : ThreadPoolIo.FlushAsync(_handle, dataOnly: true, ct);
+    }
+
+    /// <summary>Closes the file (in-flight requests keep it open until they complete).</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <inheritdoc cref="Dispose"/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask<int> Submit(Memory<byte> buffer, long offset, bool write, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(ct);
+        }
+
+        var pin = buffer.Pin();
+        if (_direct)
+        {
+            nint address = pin.Address();
+            if (address % Alignment != 0 || offset % Alignment != 0 || buffer.Length % Alignment != 0)
+            {
+                pin.Dispose();
+                throw new ArgumentException(
+                    $"O_DIRECT needs buffer address, offset and length aligned to {Alignment} bytes (address 0x{address:x}, offset {offset}, length {buffer.Length}).",
+                    nameof(buffer));
+            }
+        }
+
+        if (Engine == BlockEngine.Threads)
+        {
+            pin.Dispose();
+            return ThreadBlockIo.RunAsync(_handle, buffer, offset, write, _direct ? Alignment : 1, ct);
+        }
+
+        return BlockOperation.Rent().Start(_context, new SafeFileHandleRef(_handle), buffer, pin, offset, write, _direct ? Alignment : 1, ct);
+    }
+}

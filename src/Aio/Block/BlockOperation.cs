@@ -1,0 +1,124 @@
+using System.Buffers;
+using Aio.Async;
+using Aio.Interop;
+
+namespace Aio.Block;
+
+/// <summary>
+/// One BlockFile read or write on the ring, with QEMU's io_uring driver semantics (block/io_uring.c): EINTR/EAGAIN
+/// resubmit; a short read resubmits the remainder, and end of file zero-fills it; a short write resubmits the
+/// remainder, and a write that makes no progress fails with ENOSPC. Pooled per thread.
+/// </summary>
+internal sealed class BlockOperation : RingOperation
+{
+    private const int PoolLimit = 256;
+
+    [ThreadStatic]
+    private static Stack<BlockOperation>? t_pool;
+
+    private static readonly SqePreparer<BlockOperation> s_prepare = static (ref Sqe sqe, BlockOperation op) => op.Prepare(ref sqe);
+
+    private Memory<byte> _buffer;
+    private nint _address;
+    private int _total;
+    private int _done;
+    private long _offset;
+    private bool _write;
+    private int _alignment;
+
+    public static BlockOperation Rent()
+    {
+        var pool = t_pool;
+        return pool is not null && pool.TryPop(out var op) ? op : new BlockOperation();
+    }
+
+    public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
+    {
+        _buffer = buffer;
+        _address = pin.Address();
+        _total = buffer.Length;
+        _done = 0;
+        _offset = offset;
+        _write = write;
+        _alignment = alignment;
+        Name = write ? "write" : "read";
+        ThrowOnNegative = true;
+        short version = Version;
+        Start(ctx, file.Handle, pin, ct);
+        return new ValueTask<int>(this, version);
+    }
+
+    protected override void SubmitSelf(AioContext context) => context.AddSqe(s_prepare, this, this);
+
+    protected override bool Continue(ref int result)
+    {
+        if (result == -Errno.EINTR || result == -Errno.EAGAIN)
+        {
+            Resubmit();
+            return true;
+        }
+
+        if (result < 0)
+        {
+            return false;
+        }
+
+        if (_write)
+        {
+            if (result == 0 && _done < _total)
+            {
+                result = -Errno.ENOSPC;
+                return false;
+            }
+
+            _done += result;
+        }
+        else
+        {
+            _done += result;
+            bool aligned = _alignment <= 1 || _done % _alignment == 0;
+            if (result == 0 || !aligned)
+            {
+                // End of file (an unaligned short O_DIRECT read can only be that): pad with zeroes, like QEMU.
+                _buffer.Span[_done..].Clear();
+                _done = _total;
+            }
+        }
+
+        if (_done < _total)
+        {
+            Resubmit();
+            return true;
+        }
+
+        result = _total;
+        return false;
+    }
+
+    protected override void ReturnToPool()
+    {
+        _buffer = default;
+        _address = 0;
+        var pool = t_pool ??= new Stack<BlockOperation>();
+        if (pool.Count < PoolLimit)
+        {
+            pool.Push(this);
+        }
+    }
+
+    private void Prepare(ref Sqe sqe)
+    {
+        int fd = FileDescriptor;
+        nint address = _address + _done;
+        uint length = (uint)(_total - _done);
+        ulong offset = (ulong)(_offset + _done);
+        if (_write)
+        {
+            sqe.PrepWrite(fd, address, length, offset);
+        }
+        else
+        {
+            sqe.PrepRead(fd, address, length, offset);
+        }
+    }
+}

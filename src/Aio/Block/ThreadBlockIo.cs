@@ -1,0 +1,55 @@
+using Aio.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace Aio.Block;
+
+/// <summary>The Threads engine: the same semantics as <see cref="BlockOperation"/>, as blocking calls on the thread pool.</summary>
+internal static class ThreadBlockIo
+{
+    public static ValueTask<int> RunAsync(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment, CancellationToken ct)
+        => new(Task.Run(() => Run(file, buffer, offset, write, alignment), ct));
+
+    public static int Run(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment)
+    {
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            int fd = (int)file.DangerousGetHandle();
+            int done = 0;
+            var span = buffer.Span;
+            while (done < span.Length)
+            {
+                long rc = write ? Libc.PWriteSpan(fd, span[done..], offset + done) : Libc.PReadSpan(fd, span[done..], offset + done);
+                if (rc < 0)
+                {
+                    int errno = Errors.LastErrno;
+                    if (errno == Errno.EAGAIN)
+                    {
+                        continue;
+                    }
+
+                    Errors.Throw(errno, write ? "write" : "read");
+                }
+
+                if (write && rc == 0)
+                {
+                    Errors.Throw(Errno.ENOSPC, "write");
+                }
+
+                done += (int)rc;
+                if (!write && (rc == 0 || (alignment > 1 && done % alignment != 0)))
+                {
+                    span[done..].Clear();
+                    done = span.Length;
+                }
+            }
+
+            return done;
+        }
+        finally
+        {
+            file.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+
+namespace Aio.Interop;
+
+/// <summary>libc imports for BlockFile: statx (direct-I/O alignment) and the block-device size ioctl.</summary>
+internal static unsafe partial class Libc
+{
+    public const int AT_FDCWD = -100;
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const uint STATX_DIOALIGN = 0x2000;          // 6.1
+    public const ulong BLKGETSIZE64 = 0x80081272;       // _IOR(0x12, 114, size_t)
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFBLK = 0x6000;
+
+    // struct statx offsets (include/uapi/linux/stat.h).
+    public const int StatxMaskOffset = 0;
+    public const int StatxDioMemAlignOffset = 152;
+    public const int StatxDioOffsetAlignOffset = 156;
+    public const int StatxSize = 256;
+
+    [LibraryImport(LibraryName, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport(LibraryName, EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int Ioctl(int fd, ulong request, ulong* arg);
+
+    /// <summary>The O_DIRECT alignment the file system reports for <paramref name="fd"/> (statx STATX_DIOALIGN), or 0 if unknown.</summary>
+    public static int DirectIoAlignment(int fd)
+    {
+        byte* buffer = stackalloc byte[StatxSize];
+        new Span<byte>(buffer, StatxSize).Clear();
+        if (Statx(fd, string.Empty, AT_EMPTY_PATH, STATX_DIOALIGN, buffer) != 0 || (*(uint*)(buffer + StatxMaskOffset) & STATX_DIOALIGN) == 0)
+        {
+            return 0;
+        }
+
+        uint mem = *(uint*)(buffer + StatxDioMemAlignOffset);
+        uint off = *(uint*)(buffer + StatxDioOffsetAlignOffset);
+        return (int)Math.Max(mem, off);
+    }
+
+    /// <summary>Size in bytes of a regular file or a block device; throws <see cref="AioException"/>.</summary>
+    public static long FileOrDeviceSize(int fd)
+    {
+        var (size, mode) = FileSizeAndMode(fd);
+        if ((mode & S_IFMT) != S_IFBLK)
+        {
+            return size;
+        }
+
+        ulong bytes;
+        Errors.Check(Ioctl(fd, BLKGETSIZE64, &bytes), "ioctl(BLKGETSIZE64)");
+        return (long)bytes;
+    }
+}
