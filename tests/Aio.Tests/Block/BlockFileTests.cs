@@ -87,6 +87,7 @@ public class BlockFileTests
         using var ctx = AioContext.Create();
         using var file = BlockFile.Open(ctx, path, new BlockFileOptions { Direct = true });
         using var buffer = new AlignedBuffer(16384);
+        ctx.Poll(false);
         long submitted = ctx.Statistics.SqesSubmitted;
         int a = file.Alignment;
         Assert.True(a >= 512, $"alignment {a}");
