@@ -59,6 +59,8 @@ public sealed partial class AioContext : IDisposable
         _synchronizationContext = new Async.AioSynchronizationContext(this);
         _taskScheduler = new Async.AioTaskScheduler(this);
         AioEventSource.Log.MonitorSelected(Name, _monitor.Kind.ToString());
+        AioMetrics.EnsureCreated();
+        ContextRegistry.Add(this);
     }
 
     /// <summary>The context whose loop runs on this thread: a <see cref="Poll(bool)"/> in progress, or an IoThread's.</summary>
@@ -101,6 +103,7 @@ public sealed partial class AioContext : IDisposable
         }
 
         _disposed = true;
+        ContextRegistry.Remove(this);
         DisposeCore();
     }
 

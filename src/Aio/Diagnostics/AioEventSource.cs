@@ -11,8 +11,55 @@ internal sealed class AioEventSource : EventSource
 {
     public static readonly AioEventSource Log = new();
 
+    private IncrementingPollingCounter? _iterations;
+    private IncrementingPollingCounter? _notifies;
+    private IncrementingPollingCounter? _sqes;
+    private IncrementingPollingCounter? _cqes;
+    private PollingCounter? _pollHitRatio;
+    private PollingCounter? _contexts;
+
     private AioEventSource()
     {
+    }
+
+    /// <summary>Creates the counters when a listener (dotnet-counters) enables the source, not before.</summary>
+    protected override void OnEventCommand(EventCommandEventArgs command)
+    {
+        if (command.Command != EventCommand.Enable || _iterations is not null)
+        {
+            return;
+        }
+
+        _iterations = new IncrementingPollingCounter("loop-iterations", this, () => ContextRegistry.Total().Iterations)
+        {
+            DisplayName = "Loop iterations",
+            DisplayRateTimeScale = TimeSpan.FromSeconds(1),
+        };
+        _notifies = new IncrementingPollingCounter("notifies", this, () => ContextRegistry.Total().Notifies)
+        {
+            DisplayName = "Notifies",
+            DisplayRateTimeScale = TimeSpan.FromSeconds(1),
+        };
+        _sqes = new IncrementingPollingCounter("sqes", this, () => ContextRegistry.Total().SqesSubmitted)
+        {
+            DisplayName = "SQEs submitted",
+            DisplayRateTimeScale = TimeSpan.FromSeconds(1),
+        };
+        _cqes = new IncrementingPollingCounter("cqes", this, () => ContextRegistry.Total().CqesReaped)
+        {
+            DisplayName = "CQEs reaped",
+            DisplayRateTimeScale = TimeSpan.FromSeconds(1),
+        };
+        _pollHitRatio = new PollingCounter("poll-hit-ratio", this, () =>
+        {
+            var t = ContextRegistry.Total();
+            long all = t.PollSuccesses + t.PollFailures;
+            return all == 0 ? 0 : (double)t.PollSuccesses / all;
+        })
+        {
+            DisplayName = "Busy-poll hit ratio",
+        };
+        _contexts = new PollingCounter("contexts", this, () => ContextRegistry.Live.Count) { DisplayName = "Live contexts" };
     }
 
     /// <summary>A context chose (or switched to) a monitor.</summary>

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Diagnostics.Tracing;
+using Xunit;
+
+namespace Aio.Tests.Diagnostics;
+
+public class DiagnosticsTests
+{
+    [Fact]
+    public void Meter_reports_each_live_context_by_name()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Name = "metered-" + Guid.NewGuid().ToString("N") });
+        for (int i = 0; i < 5; i++)
+        {
+            ctx.ScheduleOneShot(() => { });
+            ctx.Poll(false);
+        }
+
+        var seen = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Aio")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "aio.context" && (string?)tag.Value == ctx.Name)
+                {
+                    seen[instrument.Name] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(5, seen["aio.loop.iterations"]);
+        Assert.Equal(5, seen["aio.bottom_halves.run"]);
+        Assert.True(seen.ContainsKey("aio.uring.sqes"));
+        Assert.True(seen.ContainsKey("aio.poll.hits"));
+    }
+
+    [Fact]
+    public void Event_source_reports_the_fallback_reason()
+    {
+        using var listener = new Collector();
+        using var ctx = AioContext.Create(new AioContextOptions { Name = "fallback-events", SimulatedIoUringErrno = Aio.Interop.Errno.EPERM });
+        Assert.Contains(listener.Events, e => e.EventName == "MonitorFallback" && (string?)e.Payload![0] == "fallback-events" && ((string?)e.Payload[3])!.Contains("EPERM"));
+        Assert.Contains(listener.Events, e => e.EventName == "MonitorSelected" && (string?)e.Payload![0] == "fallback-events" && (string?)e.Payload[1] == "Poll");
+    }
+
+    private sealed class Collector : EventListener
+    {
+        public ConcurrentQueue<EventWrittenEventArgs> Events { get; } = new();
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Aio")
+            {
+                EnableEvents(source, EventLevel.Verbose);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e) => Events.Enqueue(e);
+    }
+}
