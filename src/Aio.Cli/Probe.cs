@@ -7,18 +7,21 @@ internal static class Probe
 {
     public static int Run()
     {
+        Console.WriteLine($"aio {Program.Version}");
         try
         {
             using var ring = Ring.Create();
             var s = ring.Setup;
             Console.WriteLine($"io_uring: sq {s.SqEntries}, cq {s.CqEntries}, flags 0x{s.Flags:x}, features 0x{s.Features:x}");
             Console.WriteLine($"  single-issuer {s.SingleIssuer}, defer-taskrun {s.DeferTaskrun}, coop-taskrun {s.CoopTaskrun}, taskrun-flag {s.TaskrunFlag}");
-            return 0;
         }
         catch (AioException ex)
         {
-            Console.Error.WriteLine($"aio: io_uring unavailable: {ex.Message}");
-            return 1;
+            Console.WriteLine($"io_uring: unavailable ({ex.Message})");
         }
+
+        using var ctx = AioContext.Create();
+        Console.WriteLine($"default context monitor: {ctx.Monitor}");
+        return 0;
     }
 }

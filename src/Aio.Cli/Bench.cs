@@ -1,0 +1,66 @@
+namespace Aio.Cli;
+
+/// <summary><c>aio bench</c>: validates, prepares the file, runs the engines, prints.</summary>
+internal static class Bench
+{
+    public static int Run(BenchOptions o, bool compare)
+    {
+        if (o.IoDepth is < 1 or > 4096)
+        {
+            throw new UsageException("--iodepth must be between 1 and 4096");
+        }
+
+        if (o.Threads is < 1 or > 64)
+        {
+            throw new UsageException("--threads must be between 1 and 64");
+        }
+
+        if (o.Direct && o.BlockSize % 512 != 0)
+        {
+            throw new UsageException($"--bs {o.BlockSize} is not a multiple of 512, which --direct needs");
+        }
+
+        if (o.File is not null)
+        {
+            Program.RequireFile(o.File);
+        }
+
+        using var cancel = new CancellationTokenSource();
+        using var scratch = o.File is null ? ScratchFile.Create(Math.Max(o.Size, o.BlockSize), o.Json ? null : Output.Line) : null;
+        string path = o.File ?? scratch!.Path;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // Stop the workers and let the finally blocks delete the scratch file.
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var results = new List<BenchResult> { BenchRunner.Run(o, path, cancel.Token) };
+            if (compare)
+            {
+                if (o.Engine != "randomaccess")
+                {
+                    results.Add(BenchRunner.Run(o with { Engine = "randomaccess" }, path, cancel.Token));
+                }
+
+                if (FioRunner.Run(o, path, "io_uring") is { } fio)
+                {
+                    results.Add(fio);
+                }
+                else if (!o.Json)
+                {
+                    Output.Line("fio is not installed (apt-get install fio): no fio comparison");
+                }
+            }
+
+            Output.Bench(o, results, o.Json);
+            return 0;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Aio.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aio.Tests.Cli;
+
+/// <summary>The aio command end to end, on small sizes.</summary>
+public class CliTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
+    private readonly ITestOutputHelper _output;
+
+    public CliTests(ITestOutputHelper output) => _output = output;
+
+    [Theory]
+    [InlineData("io_uring")]
+    [InlineData("threads")]
+    [InlineData("randomaccess")]
+    public void Bench_runs_with_a_scratch_file_prints_sane_json_and_cleans_up(string engine)
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "--size", "16m", "--runtime", "500ms", "--engine", engine, "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var r = doc.RootElement;
+        Assert.Equal(engine, r.GetProperty("engine").GetString());
+        Assert.True(r.GetProperty("iops").GetDouble() > 100, "implausibly few IOPS");
+        Assert.True(r.GetProperty("mbps").GetDouble() > 0);
+        double p50 = r.GetProperty("lat_p50_us").GetDouble();
+        double p99 = r.GetProperty("lat_p99_us").GetDouble();
+        double p999 = r.GetProperty("lat_p999_us").GetDouble();
+        Assert.True(p50 > 0 && p50 <= p99 && p99 <= p999, $"percentiles {p50} {p99} {p999}");
+        Assert.True(r.GetProperty("cpu_user_s").GetDouble() >= 0);
+        Assert.True(r.GetProperty("cpu_sys_s").GetDouble() >= 0);
+        Assert.True(r.GetProperty("allocs_per_io").GetDouble() >= 0);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Bench_on_a_given_file_with_plain_output()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 8 << 20);
+        var (code, stdout, _) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", path, "--runtime", "300ms", "--rw", "randwrite", "--threads", "2", "--iodepth", "4");
+        Assert.Equal(0, code);
+        Assert.Contains("randwrite", stdout);
+        Assert.Contains("io_uring", stdout);
+        Assert.True(File.Exists(path), "a given file is never deleted");
+    }
+
+    [Fact]
+    public void Iotest_reports_elapsed_ideal_and_ratio()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "iotest", "--size", "8m", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        double elapsed = doc.RootElement.GetProperty("elapsed").GetDouble();
+        double ideal = doc.RootElement.GetProperty("ideal").GetDouble();
+        double ratio = doc.RootElement.GetProperty("ratio").GetDouble();
+
+        // 8 MiB = 64 requests = 4 batches: 4 + 64 pauses of 1 ms.
+        Assert.Equal(0.068, ideal, 3);
+        Assert.True(elapsed >= ideal, "the pauses alone take the ideal time");
+        Assert.Equal(elapsed / ideal, ratio, 2);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Theory]
+    [InlineData("bench", "--size", "banana")]
+    [InlineData("bench", "--bs", "1000")]
+    [InlineData("bench", "--rw", "sideways")]
+    [InlineData("bench", "--iodepth", "0")]
+    [InlineData("bench", "/nonexistent/aio/file")]
+    [InlineData("iotest", "--size", "4k")]
+    [InlineData("frobnicate")]
+    public void Bad_arguments_give_one_line_and_exit_code_2(params string[] args)
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, args);
+        Assert.Equal(2, code);
+        string message = stderr.Trim();
+        Assert.StartsWith("aio: ", message);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Probe_and_help_work()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, _) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "probe");
+        Assert.Equal(0, code);
+        Assert.Contains("default context monitor", stdout);
+        (code, stdout, _) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("bench", stdout);
+        Assert.Contains("iotest", stdout);
+    }
+}

@@ -1,0 +1,37 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Aio.Tests.Support;
+
+/// <summary>Runs a .NET assembly from the test output folder as a child process, bounded in time.</summary>
+public static class ChildProcess
+{
+    public static (int ExitCode, string Stdout, string Stderr) RunDll(string dll, string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, dll);
+        Assert.True(File.Exists(path), $"{dll} not built at {path}");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        psi.ArgumentList.Add(path);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{dll} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
