@@ -26,13 +26,13 @@ namespace Aio.Monitors;
 /// </remarks>
 internal sealed partial class IoUringMonitor : IFdMonitor
 {
-    private readonly Ring _ring;
+    private Ring _ring;
     private readonly Action<AioHandler> _onInvalidFd;
     private readonly Queue<Completion> _completions;
     private readonly RequestTable _requests = new();
     private readonly ConcurrentQueue<HandlerChange> _changes = new();
     private readonly ConcurrentQueue<PendingSqe> _foreign = new();
-    private readonly PollFd[] _outer;
+    private PollFd[] _outer;
     private readonly List<AioHandler> _orphans = [];
     private readonly List<PollEvents> _orphanEvents = [];
     private ReadyCollector? _collector;
@@ -142,7 +142,58 @@ internal sealed partial class IoUringMonitor : IFdMonitor
         SubmitOrReap();
     }
 
+    // CQEs posted, or (COOP_TASKRUN/TASKRUN_FLAG) completions pending as task work: seed 000.
     public bool OuterCheck() => NeedWait();
+
+    /// <summary>
+    /// Home thread, the first time an outer loop drives the context: a DEFER_TASKRUN ring is swapped for one of the
+    /// COOP_TASKRUN tier. With DEFER_TASKRUN, completion work waits for the submitter to enter the kernel, and a thread
+    /// that is already asleep in poll(2) on the ring fd is not woken when it arrives (checked on 6.18: the poll slept
+    /// its full timeout and only then saw the fd readable). An outer loop sleeps exactly like that. With COOP_TASKRUN
+    /// the sleeping poller is woken. fd polls are re-armed on the new ring; user requests cannot move, so the swap
+    /// refuses while any is in flight.
+    /// </summary>
+    public void PrepareForOuterLoop()
+    {
+        if (!_ring.Setup.DeferTaskrun)
+        {
+            return;
+        }
+
+        if (_requests.UserInFlight > 0 || !_foreign.IsEmpty || _completions.Count > 0)
+        {
+            throw new InvalidOperationException(
+                "An outer main loop started driving this io_uring context while requests were in flight; attach it before submitting requests.");
+        }
+
+        var replacement = Ring.Create(new RingOptions
+        {
+            Entries = (uint)_ring.Setup.SqEntries,
+            ForbiddenFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
+        });
+        var armed = new List<AioHandler>();
+        _requests.ForEachFdPoll(armed.Add);
+        bool bound = _ring.IsBound;
+        var old = _ring;
+        _ring = replacement;
+        _outer = [new PollFd(replacement.Fd, PollEvents.In)];
+        _requests.Clear();
+        old.Dispose();
+        if (bound)
+        {
+            _ring.Enable();
+        }
+
+        foreach (var handler in armed)
+        {
+            var state = (UringPollState)handler.MonitorState!;
+            state.ArmedUserData = 0;
+            if (!state.Removed && !handler.IsDeleted)
+            {
+                ArmPoll(handler, state);
+            }
+        }
+    }
 
     public void OuterCollect(ReadyCollector ready)
     {

@@ -71,6 +71,36 @@ internal sealed class RequestTable
         InFlight--;
     }
 
+    /// <summary>User requests in flight.</summary>
+    public int UserInFlight
+    {
+        get
+        {
+            int n = 0;
+            for (int i = 0; i < _used; i++)
+            {
+                if (_kinds[i] == RequestKind.User && _targets[i] is not null)
+                {
+                    n++;
+                }
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>Calls <paramref name="action"/> for every fd handler whose POLL_ADD is in flight or queued.</summary>
+    public void ForEachFdPoll(Action<AioHandler> action)
+    {
+        for (int i = 0; i < _used; i++)
+        {
+            if (_kinds[i] == RequestKind.FdPoll && _targets[i] is AioHandler h)
+            {
+                action(h);
+            }
+        }
+    }
+
     /// <summary>Calls <paramref name="action"/> for every user request in flight.</summary>
     public void ForEachUser(Action<CqeHandler> action)
     {

@@ -9,15 +9,20 @@ public static class MonitorKinds
     {
         get
         {
-            var data = new TheoryData<FdMonitorKind> { FdMonitorKind.Poll, FdMonitorKind.Epoll };
-            if (IoUringAvailable)
+            var data = new TheoryData<FdMonitorKind>();
+            foreach (var kind in Kinds)
             {
-                data.Add(FdMonitorKind.IoUring);
+                data.Add(kind);
             }
 
             return data;
         }
     }
+
+    /// <summary>The monitors this machine can run: all three, or poll and epoll where io_uring is refused.</summary>
+    public static IEnumerable<FdMonitorKind> Kinds => IoUringAvailable
+        ? [FdMonitorKind.Poll, FdMonitorKind.Epoll, FdMonitorKind.IoUring]
+        : [FdMonitorKind.Poll, FdMonitorKind.Epoll];
 
     /// <summary>Whether this kernel lets the test process set up a ring (false under a seccomp profile that blocks it).</summary>
     public static bool IoUringAvailable { get; } = Probe();

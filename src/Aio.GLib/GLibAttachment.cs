@@ -1,0 +1,124 @@
+using Aio.GLib.Interop;
+
+namespace Aio.GLib;
+
+/// <summary>
+/// A context attached to a GLib main context as a GSource. Dispose detaches and destroys the source; callbacks that are
+/// pending in GLib's current iteration then find it gone and do nothing.
+/// </summary>
+public sealed class GLibAttachment : IDisposable
+{
+    private readonly AioContext _context;
+    private readonly Dictionary<int, nint> _tags = [];
+    private nint _source;
+
+    internal GLibAttachment(AioContext context, nint source)
+    {
+        _context = context;
+        _source = source;
+    }
+
+    /// <summary>
+    /// A callback threw while GLib was driving the context. The exception cannot travel through GLib's native frames;
+    /// it is reported here (or on standard error when nobody listens) and the loop keeps running.
+    /// </summary>
+    public event Action<Exception>? CallbackException;
+
+    /// <summary>The GSource pointer (for g_source_* calls of your own).</summary>
+    public nint Source => _source;
+
+    /// <summary>Destroys the GSource and detaches the context. Call it on the thread that iterates GLib, or when GLib is idle.</summary>
+    public void Dispose()
+    {
+        nint source = Interlocked.Exchange(ref _source, 0);
+        if (source == 0)
+        {
+            return;
+        }
+
+        GLib.Interop.GLib.SourceDestroy(source);
+        GLib.Interop.GLib.SourceUnref(source);
+    }
+
+    internal bool Prepare(out int timeoutMs)
+    {
+        if (_source == 0 || _context.IsDisposedForAdapters)
+        {
+            // The context's fds are closed (or about to be reused): GLib must stop polling them.
+            RemoveAllFds();
+            timeoutMs = -1;
+            return false;
+        }
+
+        bool ready = _context.Source.Prepare(out timeoutMs);
+        SyncFds();
+        return ready;
+    }
+
+    internal bool Check() => _source != 0 && !_context.IsDisposedForAdapters && _context.Source.Check();
+
+    internal void Dispatch()
+    {
+        if (_source != 0 && !_context.IsDisposedForAdapters)
+        {
+            _context.Source.Dispatch();
+        }
+    }
+
+    internal void Report(Exception ex)
+    {
+        if (CallbackException is { } handler)
+        {
+            handler(ex);
+        }
+        else
+        {
+            Console.Error.WriteLine($"Aio.GLib: a callback of context '{_context.Name}' threw: {ex}");
+        }
+    }
+
+    private void RemoveAllFds()
+    {
+        if (_source == 0)
+        {
+            _tags.Clear();
+            return;
+        }
+
+        foreach (var tag in _tags.Values)
+        {
+            GLib.Interop.GLib.SourceRemoveUnixFd(_source, tag);
+        }
+
+        _tags.Clear();
+    }
+
+    /// <summary>Keeps GLib's unix fds equal to <see cref="AioSource.Fds"/> (on the iterating thread).</summary>
+    internal void SyncFds()
+    {
+        var fds = _context.Source.Fds;
+        var wanted = new HashSet<int>();
+        foreach (var fd in fds)
+        {
+            wanted.Add(fd.Fd);
+            if (!_tags.ContainsKey(fd.Fd))
+            {
+                _tags[fd.Fd] = GLib.Interop.GLib.SourceAddUnixFd(_source, fd.Fd, (uint)(ushort)fd.Events);
+            }
+        }
+
+        if (_tags.Count == wanted.Count)
+        {
+            return;
+        }
+
+        foreach (var (fd, tag) in _tags.ToArray())
+        {
+            if (!wanted.Contains(fd))
+            {
+                GLib.Interop.GLib.SourceRemoveUnixFd(_source, tag);
+                _tags.Remove(fd);
+            }
+        }
+    }
+}

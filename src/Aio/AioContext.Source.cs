@@ -1,0 +1,108 @@
+namespace Aio;
+
+/// <summary>The outer-loop path (QEMU aio_ctx_prepare / aio_ctx_check / aio_ctx_dispatch).</summary>
+public sealed partial class AioContext
+{
+    private AioSource? _source;
+
+    /// <summary>Embeds the context in an outer main loop (GLib or any poll-based loop).</summary>
+    public AioSource Source => _source ??= new AioSource(this);
+
+    internal IReadOnlyList<PollFd> OuterFds => _monitor.OuterFds;
+
+    /// <summary>For adapters in other assemblies (Aio.GLib): true once disposed.</summary>
+    internal bool IsDisposedForAdapters => _disposed;
+
+    internal void ThrowIfDisposedForAdapters() => ThrowIfDisposed();
+
+    internal bool SourcePrepare(out int timeoutMs)
+    {
+        ThrowIfDisposed();
+        BindHomeThread();
+        _uring?.PrepareForOuterLoop();
+        if (_pollDepth == 0)
+        {
+            MaybeSwitchMonitor();
+        }
+
+        // Bit 0: an outer loop may sleep from now on, so Notify must write the eventfd. The full fence orders it before
+        // the reads of the work lists below (pairs with Notify's fence).
+        Interlocked.Or(ref _notifyMe, 1);
+        _monitor.OuterPrepare();
+        long timeoutNs = ComputeTimeoutNs();
+
+        // io_uring shows readiness in memory: completions posted or held as task work mean "dispatch now". (A pending
+        // Notify is no reason: like QEMU, a wake-up that came before the sleep is not work.)
+        if (_monitor.Kind == FdMonitorKind.IoUring && _monitor.NeedWait())
+        {
+            timeoutNs = 0;
+        }
+
+        timeoutMs = timeoutNs < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutNs + 999_999) / 1_000_000);
+        return timeoutMs == 0;
+    }
+
+    internal bool SourceCheck()
+    {
+        ThrowIfDisposed();
+        BindHomeThread();
+        Interlocked.And(ref _notifyMe, ~1);
+        AcceptNotify();
+        if (HasRunnableBottomHalf() || HasPendingCompletions())
+        {
+            return true;
+        }
+
+        // io_uring: CQEs posted, or held as task work (IORING_SQ_TASKRUN, seed 000): the ring fd polled readable but
+        // the CQ can still be empty until we enter the kernel, which Dispatch does.
+        if (_monitor.OuterCheck())
+        {
+            return true;
+        }
+
+        return TimerExpired(_monotonicTimers) || TimerExpired(_wallClockTimers);
+
+        bool TimerExpired(TimerList list)
+        {
+            long first = list.FirstExpire;
+            return first >= 0 && first <= Now(list.Clock);
+        }
+    }
+
+    internal void SourceDispatch()
+    {
+        ThrowIfDisposed();
+        BindHomeThread();
+        var savedCurrent = t_current;
+        var savedSync = SynchronizationContext.Current;
+        t_current = this;
+        SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
+        int depth = ++_pollDepth;
+        var ready = RentReadyList(depth);
+
+        // Not asleep while dispatching (an outer loop skips Check when Prepare said "ready").
+        Interlocked.And(ref _notifyMe, ~1);
+        AcceptNotify();
+        try
+        {
+            RunBottomHalves();
+            _monitor.OuterCollect(ready);
+            DeliverCompletions();
+            DispatchReadyHandlers(ready, 0);
+            if (depth == 1)
+            {
+                ReclaimDeletedHandlers();
+            }
+
+            RunTimers();
+            _iterations++;
+        }
+        finally
+        {
+            ready.Clear();
+            _pollDepth--;
+            t_current = savedCurrent;
+            SynchronizationContext.SetSynchronizationContext(savedSync);
+        }
+    }
+}

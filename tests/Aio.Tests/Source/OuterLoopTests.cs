@@ -1,0 +1,343 @@
+using System.Runtime.InteropServices;
+using Aio.Interop;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Source;
+
+/// <summary>QEMU's aio-gsource expectations, for a plain ppoll outer loop and for real GLib, on every monitor.</summary>
+public class OuterLoopTests
+{
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Nothing_to_do_and_notify(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        Assert.False(loop.Iterate(false));
+        ctx.Notify();
+        loop.IterateUntilIdle();
+        Assert.False(loop.Iterate(false));
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Bottom_half_runs_once(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        int n = 0;
+        using var bh = ctx.CreateBottomHalf(() => n++);
+        bh.Schedule();
+        Assert.True(loop.Iterate(true));
+        Assert.Equal(1, n);
+        Assert.False(loop.Iterate(false));
+        Assert.Equal(1, n);
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Self_rescheduling_bottom_half_reaches_ten(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        int n = 0;
+        BottomHalf? bh = null;
+        bh = ctx.CreateBottomHalf(() =>
+        {
+            if (++n < 10)
+            {
+                bh!.Schedule();
+            }
+        });
+        bh.Schedule();
+        Assert.True(loop.Iterate(false));
+        Assert.Equal(1, n);
+        Assert.True(loop.Iterate(true));
+        Assert.Equal(2, n);
+        loop.IterateUntilIdle();
+        Assert.Equal(10, n);
+        bh.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Cancelled_and_deleted_bottom_halves_never_run(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        int n = 0;
+        using var cancelled = ctx.CreateBottomHalf(() => n++);
+        var deleted = ctx.CreateBottomHalf(() => n++);
+        cancelled.Schedule();
+        cancelled.Cancel();
+        deleted.Schedule();
+        deleted.Dispose();
+        loop.IterateUntilIdle();
+        Assert.Equal(0, n);
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Self_deleting_bottom_halves_reach_their_limits(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        int[] limits = [1, 3, 2, 4];
+        int[] counts = new int[4];
+        var bhs = new BottomHalf[4];
+        for (int i = 0; i < 4; i++)
+        {
+            int me = i;
+            bhs[i] = ctx.CreateBottomHalf(() =>
+            {
+                if (++counts[me] == limits[me])
+                {
+                    bhs[me].Dispose();
+                }
+                else
+                {
+                    bhs[me].Schedule();
+                }
+            });
+        }
+
+        foreach (var b in bhs)
+        {
+            b.Schedule();
+        }
+
+        Assert.True(loop.Iterate(false));
+        Assert.Equal([1, 1, 1, 1], counts);
+        loop.IterateUntilIdle();
+        Assert.Equal(limits, counts);
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Event_notifier_dispatch_and_ten_resets(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        using var e = new EventNotifier();
+        int runs = 0;
+        int counter = 0;
+        ctx.SetEventNotifier(e, en =>
+        {
+            Assert.True(en.TestAndClear());
+            runs++;
+            if (--counter > 0)
+            {
+                en.Set();
+            }
+        });
+        loop.IterateUntilIdle();
+        e.Set();
+        counter = 1;
+        loop.IterateUntil(() => runs == 1, "the notifier");
+        loop.IterateUntilIdle();
+        Assert.Equal(1, runs);
+
+        runs = 0;
+        counter = 10;
+        e.Set();
+        loop.IterateUntil(() => counter == 0, "ten resets");
+        loop.IterateUntilIdle();
+        Assert.Equal(10, runs);
+        ctx.SetEventNotifier(e, null);
+        loop.IterateUntilIdle();
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Timer_fires_only_when_iterated_and_never_early(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        loop.IterateUntilIdle();
+        const long Period = 750_000_000;
+        int fired = 0;
+        long second = 0;
+        AioTimer? timer = null;
+        timer = ctx.CreateTimer(AioClock.Monotonic, () =>
+        {
+            if (++fired == 1)
+            {
+                second = ctx.Now(AioClock.Monotonic) + Period;
+                timer!.ArmAt(second);
+            }
+        });
+        long first = ctx.Now(AioClock.Monotonic) + Period;
+        timer.ArmAt(first);
+        Assert.False(loop.Iterate(false));
+        Thread.Sleep(1000);   // the scenario: time passes while nobody iterates
+        Assert.Equal(0, fired);
+        loop.IterateUntil(() => fired == 1, "the first expiry");
+        loop.IterateUntil(() => fired == 2, "the re-armed expiry");
+        Assert.True(ctx.Now(AioClock.Monotonic) >= second, "fired before its deadline");
+        timer.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Add_sqe_from_the_loop_and_from_another_thread_completes_under_the_outer_loop(bool glib, FdMonitorKind kind)
+    {
+        if (kind != FdMonitorKind.IoUring)
+        {
+            return;   // AddSqe needs io_uring; the other cases above cover the monitor.
+        }
+
+        using var dir = new TempDir();
+        var (path, content) = dir.CreateFile("f", 4096);
+        int fd = Errors.Check(Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open");
+        try
+        {
+            using var ctx = MonitorKinds.Create(kind);
+            using var loop = new OuterDriver(ctx, glib);
+            loop.IterateUntilIdle();
+            var handler = new RecordingHandler();
+            var buffer = GC.AllocateArray<byte>(4096, pinned: true);
+            nint address = Marshal.UnsafeAddrOfPinnedArrayElement(buffer, 0);
+            ctx.AddSqe(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0, handler);
+            ctx.AddSqe(static (ref Sqe sqe, (int Fd, nint A) s) => sqe.PrepRead(s.Fd, s.A, 4096, 0), (fd, address), handler);
+            loop.IterateUntil(() => handler.Count == 2, "home-thread requests");
+            Assert.Equal(content, buffer);
+
+            for (int i = 0; i < 50; i++)
+            {
+                int before = handler.Count;
+                var t = Task.Run(() => ctx.AddSqe(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0, handler));
+                loop.IterateUntil(() => handler.Count == before + 1, $"foreign request {i}");
+                Wait.For(t, "the foreign submitter");
+            }
+
+            // Task work: an fd fires and the outer loop is asked right away.
+            using var e = new EventNotifier();
+            int runs = 0;
+            ctx.SetEventNotifier(e, en => { en.TestAndClear(); runs++; });
+            loop.IterateUntilIdle();
+            e.Set();
+            loop.IterateUntil(() => runs == 1, "the fd completion held as task work");
+            ctx.SetEventNotifier(e, null);
+            loop.IterateUntilIdle();
+        }
+        finally
+        {
+            Libc.CloseQuietly(fd);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Detaching_with_work_pending_and_disposing_while_attached_are_safe(FdMonitorKind kind)
+    {
+        var ctx = MonitorKinds.Create(kind);
+        using (var loop = new OuterDriver(ctx, glib: true))
+        {
+            loop.IterateUntilIdle();
+            int n = 0;
+            ctx.ScheduleOneShot(() => n++);
+            loop.Detach();
+            loop.IterateUntilIdle();
+            Assert.Equal(0, n);
+
+            // The work is still there for the next driver.
+            Assert.True(ctx.Poll(false));
+            Assert.Equal(1, n);
+        }
+
+        var loop2 = new OuterDriver(ctx, glib: true);
+        loop2.IterateUntilIdle();
+        ctx.ScheduleOneShot(() => { });
+        ctx.Dispose();
+        loop2.IterateUntilIdle();   // GLib still holds the source: its callbacks must see the disposed context and do nothing
+        loop2.Dispose();
+    }
+
+    [Fact]
+    public void Exceptions_inside_glib_are_reported_not_fatal()
+    {
+        using var ctx = AioContext.Create();
+        using var loop = new OuterDriver(ctx, glib: true);
+        var reported = new List<Exception>();
+        loop.Attachment!.CallbackException += reported.Add;
+        ctx.ScheduleOneShot(() => throw new FormatException("inside GLib"));
+        loop.IterateUntilIdle();
+        Assert.IsType<FormatException>(Assert.Single(reported));
+        int n = 0;
+        ctx.ScheduleOneShot(() => n++);
+        loop.IterateUntilIdle();
+        Assert.Equal(1, n);
+    }
+
+    [Fact]
+    public void Poll_monitor_shows_every_fd_and_raises_fds_changed()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Poll });
+        int changes = 0;
+        ctx.Source.FdsChanged += () => changes++;
+        ctx.Source.Prepare(out _);
+        int before = ctx.Source.Fds.Count;
+        using var e = new EventNotifier();
+        ctx.SetEventNotifier(e, en => en.TestAndClear());
+        ctx.Source.Prepare(out _);
+        Assert.Equal(before + 1, ctx.Source.Fds.Count);
+        Assert.Contains(ctx.Source.Fds, f => f.Fd == e.Fd && f.Events == PollEvents.In);
+        Assert.True(changes >= 2);
+        ctx.Source.Check();
+        ctx.Source.Dispatch();
+        ctx.SetEventNotifier(e, null);
+
+        using var uring = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll });
+        Assert.Single(uring.Source.Fds);
+    }
+
+    [IoUringFact]
+    public void Outer_loop_moves_a_defer_taskrun_ring_to_coop_taskrun_and_keeps_fd_handlers()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        using var e = new EventNotifier();
+        int runs = 0;
+        ctx.SetEventNotifier(e, en => { en.TestAndClear(); runs++; });
+        ctx.Poll(false);
+        Assert.True(ctx.IoUring!.DeferTaskrun);
+
+        // A sleeping outer loop is not woken by DEFER_TASKRUN task work, so the first Prepare swaps the ring.
+        using var loop = new OuterDriver(ctx, glib: false);
+        loop.IterateUntilIdle();
+        Assert.False(ctx.IoUring!.DeferTaskrun);
+        Assert.True(ctx.IoUring.CoopTaskrun);
+        var setter = Task.Run(async () =>
+        {
+            await Task.Delay(20);
+            e.Set();
+        });
+        loop.IterateUntil(() => runs == 1, "the handler, re-armed on the new ring, woken while the outer loop sleeps");
+        Wait.For(setter, "the setter");
+        ctx.SetEventNotifier(e, null);
+    }
+
+    [IoUringFact]
+    public void Outer_loop_refuses_to_take_over_with_requests_in_flight()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        var (r, w) = Libc.CreatePipe();
+        try
+        {
+            ctx.Poll(false);
+            ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), r, new RecordingHandler());
+            ctx.Poll(false);
+            Assert.Throws<InvalidOperationException>(() => ctx.Source.Prepare(out _));
+        }
+        finally
+        {
+            Libc.CloseQuietly(r);
+            Libc.CloseQuietly(w);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using Aio.Interop;
+
+namespace Aio.Tests.Support;
+
+/// <summary>
+/// The smallest outer main loop: Prepare, ppoll on <see cref="AioSource.Fds"/>, Check, Dispatch; with
+/// g_main_context_iteration's contract (returns whether something was dispatched).
+/// </summary>
+public static class PollOuterLoop
+{
+    public static bool Iterate(AioContext ctx, bool mayBlock)
+    {
+        var source = ctx.Source;
+        bool ready = source.Prepare(out int timeoutMs);
+        if (!ready)
+        {
+            var fds = source.Fds;
+            var pfds = new NativePollFd[fds.Count];
+            for (int i = 0; i < fds.Count; i++)
+            {
+                pfds[i] = new NativePollFd { Fd = fds[i].Fd, Events = (short)fds[i].Events };
+            }
+
+            long timeoutNs = !mayBlock ? 0 : timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
+            Libc.PPollArray(pfds, pfds.Length, timeoutNs);
+            ready = source.Check();
+        }
+
+        if (ready)
+        {
+            source.Dispatch();
+        }
+
+        return ready;
+    }
+}
