@@ -99,7 +99,15 @@ internal static class Output
         w.WriteNumber("lat_p999_us", Math.Round(r.P999Us, 2));
         w.WriteNumber("cpu_user_s", Math.Round(r.CpuUserS, 3));
         w.WriteNumber("cpu_sys_s", Math.Round(r.CpuSysS, 3));
-        w.WriteNumber("allocs_per_io", Math.Round(r.AllocsPerIo, 2));
+        if (double.IsNaN(r.AllocsPerIo))
+        {
+            // fio: no managed allocations to count.
+            w.WriteNull("allocs_per_io");
+        }
+        else
+        {
+            w.WriteNumber("allocs_per_io", Math.Round(r.AllocsPerIo, 2));
+        }
     }
 
     private static string[] Cells(BenchResult r)
@@ -115,7 +123,7 @@ internal static class Output
             r.P999Us.ToString("0.0", s_inv),
             (r.CpuUserS * perK).ToString("0.0000", s_inv),
             (r.CpuSysS * perK).ToString("0.0000", s_inv),
-            r.AllocsPerIo.ToString("0.00", s_inv),
+            double.IsNaN(r.AllocsPerIo) ? "-" : r.AllocsPerIo.ToString("0.00", s_inv),
         ];
     }
 }

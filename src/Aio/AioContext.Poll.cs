@@ -16,45 +16,77 @@ public sealed partial class AioContext
     /// <exception cref="ObjectDisposedException">The context was disposed.</exception>
     public bool Poll(bool blocking)
     {
+        using var scope = EnterLoop();
+        var ready = scope.Ready;
+        if (scope.Depth == 1)
+        {
+            MaybeSwitchMonitor();
+        }
+
+        long startNs = MonotonicNs();
+        long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
+        bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
+        WaitForEvents(ready, timeoutNs);                         // steps 3-5
+        long blockNs = MonotonicNs() - startNs;
+        progress |= DeliverCompletions();                        // step 6
+        progress |= RunBottomHalves();                           // step 7
+        progress |= DispatchReadyHandlers(ready, blockNs);       // step 8
+        if (scope.Depth == 1)
+        {
+            ReclaimDeletedHandlers();                            // step 9
+        }
+
+        progress |= RunTimers();
+        _iterations++;
+        return progress;
+    }
+
+    /// <summary>
+    /// Enters one (possibly nested) loop iteration on the home thread: the context becomes <see cref="Current"/> and its
+    /// SynchronizationContext current, and the iteration gets a ready list of its own. Dispose restores everything,
+    /// also when a callback threw.
+    /// </summary>
+    private LoopScope EnterLoop()
+    {
         ThrowIfDisposed();
         BindHomeThread();
-        var savedCurrent = t_current;
-        var savedSync = SynchronizationContext.Current;
+        var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
-        int depth = ++_pollDepth;
-        var ready = RentReadyList(depth);
-        try
-        {
-            if (depth == 1)
-            {
-                MaybeSwitchMonitor();
-            }
+        return scope;
+    }
 
-            long startNs = MonotonicNs();
-            long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
-            bool progress = TryPollMode(ready, ref timeoutNs);           // step 2
-            WaitForEvents(ready, timeoutNs);                         // steps 3-5
-            long blockNs = MonotonicNs() - startNs;
-            progress |= DeliverCompletions();                        // step 6
-            progress |= RunBottomHalves();                           // step 7
-            progress |= DispatchReadyHandlers(ready, blockNs);       // step 8
-            if (depth == 1)
-            {
-                ReclaimDeletedHandlers();                            // step 9
-            }
+    private void ExitLoop(in LoopScope scope)
+    {
+        scope.Ready.Clear();
+        _pollDepth--;
+        t_current = scope.SavedCurrent;
+        SynchronizationContext.SetSynchronizationContext(scope.SavedSync);
+    }
 
-            progress |= RunTimers();
-            _iterations++;
-            return progress;
-        }
-        finally
+    /// <summary>What <see cref="EnterLoop"/> saved, and this iteration's depth and ready list.</summary>
+    private readonly ref struct LoopScope
+    {
+        private readonly AioContext _owner;
+
+        public LoopScope(AioContext owner, AioContext? savedCurrent, SynchronizationContext? savedSync, int depth)
         {
-            ready.Clear();
-            _pollDepth--;
-            t_current = savedCurrent;
-            SynchronizationContext.SetSynchronizationContext(savedSync);
+            _owner = owner;
+            SavedCurrent = savedCurrent;
+            SavedSync = savedSync;
+            Depth = depth;
+            Ready = owner.RentReadyList(depth);
         }
+
+        public AioContext? SavedCurrent { get; }
+
+        public SynchronizationContext? SavedSync { get; }
+
+        public int Depth { get; }
+
+        public ReadyCollector Ready { get; }
+
+        public void Dispose() => _owner.ExitLoop(in this);
     }
 
     /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer, else -1.</summary>

@@ -71,38 +71,22 @@ public sealed partial class AioContext
 
     internal void SourceDispatch()
     {
-        ThrowIfDisposed();
-        BindHomeThread();
-        var savedCurrent = t_current;
-        var savedSync = SynchronizationContext.Current;
-        t_current = this;
-        SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
-        int depth = ++_pollDepth;
-        var ready = RentReadyList(depth);
+        using var scope = EnterLoop();
+        var ready = scope.Ready;
 
         // Not asleep while dispatching (an outer loop skips Check when Prepare said "ready").
         Interlocked.And(ref _notifyMe, ~1);
         AcceptNotify();
-        try
+        RunBottomHalves();
+        _monitor.OuterCollect(ready);
+        DeliverCompletions();
+        DispatchReadyHandlers(ready, 0);
+        if (scope.Depth == 1)
         {
-            RunBottomHalves();
-            _monitor.OuterCollect(ready);
-            DeliverCompletions();
-            DispatchReadyHandlers(ready, 0);
-            if (depth == 1)
-            {
-                ReclaimDeletedHandlers();
-            }
+            ReclaimDeletedHandlers();
+        }
 
-            RunTimers();
-            _iterations++;
-        }
-        finally
-        {
-            ready.Clear();
-            _pollDepth--;
-            t_current = savedCurrent;
-            SynchronizationContext.SetSynchronizationContext(savedSync);
-        }
+        RunTimers();
+        _iterations++;
     }
 }

@@ -6,11 +6,6 @@ namespace Aio.Async;
 /// <summary>READ, WRITE, FSYNC and POLL_ADD as awaitable ring requests, pooled per thread.</summary>
 internal sealed class IoOperation : RingOperation
 {
-    private const int PoolLimit = 256;
-
-    [ThreadStatic]
-    private static Stack<IoOperation>? t_pool;
-
     private static readonly SqePreparer<IoOperation> s_prepare = static (ref Sqe sqe, IoOperation op) => op.Prepare(ref sqe);
 
     private IoUringOpcode _opcode;
@@ -19,11 +14,7 @@ internal sealed class IoOperation : RingOperation
     private ulong _offset;
     private uint _opFlags;
 
-    public static IoOperation Rent()
-    {
-        var pool = t_pool;
-        return pool is not null && pool.TryPop(out var op) ? op : new IoOperation();
-    }
+    public static IoOperation Rent() => OperationPool<IoOperation>.Rent();
 
     public ValueTask<int> Read(AioContext ctx, SafeHandle file, Memory<byte> buffer, long offset, CancellationToken ct)
     {
@@ -54,11 +45,7 @@ internal sealed class IoOperation : RingOperation
     protected override void ReturnToPool()
     {
         _address = 0;
-        var pool = t_pool ??= new Stack<IoOperation>();
-        if (pool.Count < PoolLimit)
-        {
-            pool.Push(this);
-        }
+        OperationPool<IoOperation>.Return(this);
     }
 
     private ValueTask<int> Begin(AioContext ctx, SafeHandle file, MemoryHandle pin, IoUringOpcode opcode, nint address, uint length, ulong offset, uint opFlags, string name, CancellationToken ct)

@@ -3,21 +3,12 @@ namespace Aio.Async;
 /// <summary><c>SubmitAsync</c>: the caller's preparer as an awaitable request returning the raw result, pooled per thread and state type.</summary>
 internal sealed class SubmitOperation<TState> : RingOperation
 {
-    private const int PoolLimit = 64;
-
-    [ThreadStatic]
-    private static Stack<SubmitOperation<TState>>? t_pool;
-
     private static readonly SqePreparer<SubmitOperation<TState>> s_prepare = static (ref Sqe sqe, SubmitOperation<TState> op) => op._prepare!(ref sqe, op._state!);
 
     private SqePreparer<TState>? _prepare;
     private TState? _state;
 
-    public static SubmitOperation<TState> Rent()
-    {
-        var pool = t_pool;
-        return pool is not null && pool.TryPop(out var op) ? op : new SubmitOperation<TState>();
-    }
+    public static SubmitOperation<TState> Rent() => OperationPool<SubmitOperation<TState>>.Rent();
 
     public ValueTask<int> Submit(AioContext ctx, SqePreparer<TState> prepare, TState state, CancellationToken ct)
     {
@@ -36,10 +27,6 @@ internal sealed class SubmitOperation<TState> : RingOperation
     {
         _prepare = null;
         _state = default;
-        var pool = t_pool ??= new Stack<SubmitOperation<TState>>();
-        if (pool.Count < PoolLimit)
-        {
-            pool.Push(this);
-        }
+        OperationPool<SubmitOperation<TState>>.Return(this);
     }
 }

@@ -11,11 +11,6 @@ namespace Aio.Block;
 /// </summary>
 internal sealed class BlockOperation : RingOperation
 {
-    private const int PoolLimit = 256;
-
-    [ThreadStatic]
-    private static Stack<BlockOperation>? t_pool;
-
     private static readonly SqePreparer<BlockOperation> s_prepare = static (ref Sqe sqe, BlockOperation op) => op.Prepare(ref sqe);
 
     private Memory<byte> _buffer;
@@ -26,11 +21,7 @@ internal sealed class BlockOperation : RingOperation
     private bool _write;
     private int _alignment;
 
-    public static BlockOperation Rent()
-    {
-        var pool = t_pool;
-        return pool is not null && pool.TryPop(out var op) ? op : new BlockOperation();
-    }
+    public static BlockOperation Rent() => OperationPool<BlockOperation>.Rent();
 
     public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
     {
@@ -99,11 +90,7 @@ internal sealed class BlockOperation : RingOperation
     {
         _buffer = default;
         _address = 0;
-        var pool = t_pool ??= new Stack<BlockOperation>();
-        if (pool.Count < PoolLimit)
-        {
-            pool.Push(this);
-        }
+        OperationPool<BlockOperation>.Return(this);
     }
 
     private void Prepare(ref Sqe sqe)

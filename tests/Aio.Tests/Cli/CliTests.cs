@@ -39,6 +39,25 @@ public class CliTests
     }
 
     [Fact]
+    public void Bench_compare_runs_every_engine_on_the_same_file()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "--size", "16m", "--runtime", "1s", "--compare", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var engines = doc.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("engine").GetString()).ToList();
+        Assert.Contains("io_uring", engines);
+        Assert.Contains("randomaccess", engines);
+        if (File.Exists("/usr/bin/fio"))
+        {
+            Assert.Contains("fio-io_uring", engines);
+        }
+
+        Assert.All(doc.RootElement.GetProperty("results").EnumerateArray(), r => Assert.True(r.GetProperty("iops").GetDouble() > 0));
+    }
+
+    [Fact]
     public void Bench_on_a_given_file_with_plain_output()
     {
         using var dir = new TempDir();
