@@ -1,11 +1,8 @@
-using System.Diagnostics;
-
 namespace Aio;
 
 /// <summary>Timers and clocks.</summary>
 public sealed partial class AioContext
 {
-    private static readonly double s_tickToNs = 1e9 / Stopwatch.Frequency;
     private readonly TimerList _monotonicTimers = new(AioClock.Monotonic);
     private readonly TimerList _wallClockTimers = new(AioClock.WallClock);
 
@@ -32,11 +29,7 @@ public sealed partial class AioContext
     };
 
     /// <summary>CLOCK_MONOTONIC in nanoseconds (what Stopwatch reads on Linux, and what ppoll and io_uring time out on).</summary>
-    internal static long MonotonicNs()
-    {
-        long ticks = Stopwatch.GetTimestamp();
-        return Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * s_tickToNs);
-    }
+    internal static long MonotonicNs() => Interop.MonotonicClock.Ns;
 
     /// <summary>Step 9: expired timers, one clock read per list and pass.</summary>
     private bool RunTimers() => RunTimerList(_monotonicTimers) | RunTimerList(_wallClockTimers);

@@ -131,12 +131,24 @@ internal static unsafe partial class Libc
         return ((usage.UserSeconds * 1_000_000) + usage.UserMicroseconds, (usage.SystemSeconds * 1_000_000) + usage.SystemMicroseconds);
     }
 
-    /// <summary>ppoll(2) on one fd with a nanosecond timeout (negative: none); returns the revents, 0 on timeout, -1 on error.</summary>
+    /// <summary>ppoll(2) on one fd with a nanosecond timeout (negative: none), EINTR retried; returns the revents, 0 on timeout, -1 on error.</summary>
     public static int PollOne(int fd, short events, long timeoutNs)
     {
         var pfd = new NativePollFd { Fd = fd, Events = events };
-        var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
-        int rc = PPoll(&pfd, 1, timeoutNs < 0 ? null : &ts, null);
-        return rc > 0 ? pfd.REvents : rc;
+        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
+        while (true)
+        {
+            var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
+            int rc = PPoll(&pfd, 1, timeoutNs < 0 ? null : &ts, null);
+            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+            {
+                return rc > 0 ? pfd.REvents : rc;
+            }
+
+            if (timeoutNs > 0)
+            {
+                timeoutNs = Math.Max(0, deadline - (MonotonicClock.Ns));
+            }
+        }
     }
 }

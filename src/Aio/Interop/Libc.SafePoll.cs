@@ -12,19 +12,29 @@ internal static unsafe partial class Libc
     /// <summary>True if <paramref name="fd"/> is an open descriptor (fcntl F_GETFD does not fail with EBADF).</summary>
     public static bool IsValidFd(int fd) => fd >= 0 && Fcntl(fd, F_GETFD, 0) >= 0;
 
-    /// <summary>ppoll(2) over the first <paramref name="count"/> entries of <paramref name="fds"/>; negative timeout: none. EINTR returns 0.</summary>
+    /// <summary>
+    /// ppoll(2) over the first <paramref name="count"/> entries of <paramref name="fds"/>; negative timeout: none.
+    /// EINTR (the runtime suspends threads with signals) is retried with the time left, so a wait never ends early.
+    /// </summary>
     public static int PPollArray(NativePollFd[] fds, int count, long timeoutNs)
     {
-        var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
+        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
         fixed (NativePollFd* p = fds)
         {
-            int rc = PPoll(p, (nuint)count, timeoutNs < 0 ? null : &ts, null);
-            if (rc < 0 && Errors.LastErrno == Errno.EINTR)
+            while (true)
             {
-                return 0;
-            }
+                var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
+                int rc = PPoll(p, (nuint)count, timeoutNs < 0 ? null : &ts, null);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return rc;
+                }
 
-            return rc;
+                if (timeoutNs > 0)
+                {
+                    timeoutNs = Math.Max(0, deadline - (MonotonicClock.Ns));
+                }
+            }
         }
     }
 
@@ -36,18 +46,22 @@ internal static unsafe partial class Libc
         return EpollCtl(epfd, op, fd, ev);
     }
 
-    /// <summary>epoll_wait(2) into <paramref name="buffer"/> (room for <c>buffer.Length / EpollEvent.Size</c> events). EINTR returns 0.</summary>
+    /// <summary>
+    /// epoll_wait(2) into <paramref name="buffer"/> (room for <c>buffer.Length / EpollEvent.Size</c> events), with a
+    /// timeout of 0 or -1 (positive timeouts are waited for with <see cref="PollOne"/>). EINTR is retried.
+    /// </summary>
     public static int EpollWaitInto(int epfd, byte[] buffer, int timeoutMs)
     {
         fixed (byte* p = buffer)
         {
-            int rc = EpollWait(epfd, p, buffer.Length / EpollEvent.Size, timeoutMs);
-            if (rc < 0 && Errors.LastErrno == Errno.EINTR)
+            while (true)
             {
-                return 0;
+                int rc = EpollWait(epfd, p, buffer.Length / EpollEvent.Size, timeoutMs);
+                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
+                {
+                    return rc;
+                }
             }
-
-            return rc;
         }
     }
 

@@ -243,7 +243,7 @@ internal sealed unsafe partial class Ring : IDisposable
     private int Enter(uint minComplete, uint extraFlags, long timeoutNs, bool wait)
     {
         EnsureOwner();
-        long deadline = timeoutNs > 0 ? Environment.TickCount64 * 1_000_000 + timeoutNs : 0;
+        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
         while (true)
         {
             // Publish the local tail (release: entry contents before the tail the kernel reads with acquire).
@@ -311,7 +311,7 @@ internal sealed unsafe partial class Ring : IDisposable
 
                     if (timeoutNs > 0)
                     {
-                        timeoutNs = deadline - (Environment.TickCount64 * 1_000_000);
+                        timeoutNs = deadline - (MonotonicClock.Ns);
                         if (timeoutNs <= 0)
                         {
                             return 0;
