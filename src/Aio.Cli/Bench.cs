@@ -15,6 +15,11 @@ internal static class Bench
             throw new UsageException("--threads must be between 1 and 64");
         }
 
+        if (o.MaxBatch < 0)
+        {
+            throw new UsageException("--max-batch must not be negative");
+        }
+
         if (o.Direct && o.BlockSize % 512 != 0)
         {
             throw new UsageException($"--bs {o.BlockSize} is not a multiple of 512, which --direct needs");

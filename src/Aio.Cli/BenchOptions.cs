@@ -14,6 +14,7 @@ internal sealed record BenchOptions
     public FdMonitorKind? Monitor { get; init; }
     public int Threads { get; init; } = 1;
     public bool Json { get; init; }
+    public long MaxBatch { get; init; }
 
     public bool IsRandom => Rw.StartsWith("rand", StringComparison.Ordinal);
 

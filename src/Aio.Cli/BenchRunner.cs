@@ -37,6 +37,7 @@ internal static class BenchRunner
             for (int t = 0; t < o.Threads; t++)
             {
                 loops[t] = IoThread.Start($"bench-{t}", new AioContextOptions { Monitor = o.Monitor });
+                loops[t].Context.SetAioParameters(o.MaxBatch);
                 files[t] = BlockFile.Open(loops[t].Context, path, new BlockFileOptions { Direct = o.Direct, Engine = engine, ReadOnly = !o.IsWrite });
                 histograms[t] = new LatencyHistogram();
             }

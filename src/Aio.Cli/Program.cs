@@ -57,9 +57,10 @@ internal static class Program
         var monitor = new Option<string?>("--monitor") { Description = "poll, epoll or io_uring (default: io_uring, falling back)" };
         monitor.AcceptOnlyFromAmong("poll", "epoll", "io_uring");
         var threads = new Option<int>("--threads") { Description = "Number of IoThreads, each with its own queue", DefaultValueFactory = _ => 1 };
+        var maxBatch = new Option<long>("--max-batch") { Description = "aio-max-batch: submit after this many queued requests (0 = the default, 4)" };
         var compare = new Option<bool>("--compare") { Description = "Also run randomaccess and fio (io_uring engine, if installed) on the same file" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("bench", "fio-style benchmark on the loop") { file, rw, bs, iodepth, size, runtime, direct, engine, monitor, threads, compare, json };
+        var cmd = new Command("bench", "fio-style benchmark on the loop") { file, rw, bs, iodepth, size, runtime, direct, engine, monitor, threads, maxBatch, compare, json };
         cmd.SetAction(r =>
         {
             var o = new BenchOptions
@@ -75,6 +76,7 @@ internal static class Program
                 Monitor = ParseMonitor(r.GetValue(monitor)),
                 Threads = r.GetValue(threads),
                 Json = r.GetValue(json),
+                MaxBatch = r.GetValue(maxBatch),
             };
             return Bench.Run(o, r.GetValue(compare));
         });

@@ -62,6 +62,11 @@ public sealed partial class AioContext
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatch);
         ThrowIfDisposed();
         Volatile.Write(ref _maxBatch, maxBatch);
+        if (_uring is { } uring)
+        {
+            uring.MaxBatch = maxBatch == 0 ? Monitors.IoUringMonitor.DefaultMaxBatch : maxBatch;
+        }
+
         NotifyWork();
     }
 

@@ -64,7 +64,7 @@ public sealed partial class AioContext
         {
             try
             {
-                ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries });
+                ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries, ForbiddenFlags = options.ForbiddenRingFlags });
             }
             catch (AioException ex)
             {

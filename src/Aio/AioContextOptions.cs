@@ -24,6 +24,9 @@ public sealed record AioContextOptions
     /// <summary>Shows up in thread names, diagnostics and error messages.</summary>
     public string? Name { get; init; }
 
+    /// <summary>io_uring setup flags never to request (benchmarks compare the flag tiers with it).</summary>
+    internal uint ForbiddenRingFlags { get; init; }
+
     /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
     internal int SimulatedIoUringErrno { get; init; }
 }

@@ -73,7 +73,15 @@ internal sealed partial class IoUringMonitor
             throw;
         }
 
-        if (!AcceptUserSqe(ref sqe, handler))
+        bool accepted = AcceptUserSqe(ref sqe, handler);
+        if (accepted && MaxBatch > 0 && _ring.SqReady >= MaxBatch)
+        {
+            // SetAioParameters: hand batches of at most MaxBatch to the kernel as they fill, instead of all at once at
+            // the end of the iteration (one big submission is plugged and reaches the device as one burst).
+            SubmitOrReap();
+        }
+
+        if (!accepted)
         {
             throw new ArgumentException(
                 "AddSqe rejects IOSQE_CQE_SKIP_SUCCESS (the handler would never hear of success) and IOSQE_IO_LINK/IO_HARDLINK " +

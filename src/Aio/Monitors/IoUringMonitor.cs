@@ -52,6 +52,13 @@ internal sealed partial class IoUringMonitor : IFdMonitor
 
     public Ring Ring => _ring;
 
+    /// <summary>aio-max-batch when the context says 0. Measured with <c>aio bench</c> (4 KiB random reads, queue depth 32,
+    /// virtio disk): one submission per iteration 62k IOPS, batches of 8 70k, of 4 73k, of 1 74k (fio: 72k).</summary>
+    public const long DefaultMaxBatch = 4;
+
+    /// <summary>Submit as soon as this many SQEs are queued (the context's aio-max-batch). Home thread.</summary>
+    public long MaxBatch { get; set; } = DefaultMaxBatch;
+
     /// <summary>Requests in flight in the kernel (fd polls and user requests).</summary>
     public int InFlight => _requests.InFlight;
 
