@@ -42,15 +42,15 @@ internal static class Bench
         Console.CancelKeyPress += onCancel;
         try
         {
-            var results = new List<BenchResult> { BenchRunner.Run(o, path, cancel.Token) };
+            var results = new List<BenchResult> { Live(o, o.Engine, () => BenchRunner.Run(o, path, cancel.Token)) };
             if (compare)
             {
                 if (o.Engine != "randomaccess")
                 {
-                    results.Add(BenchRunner.Run(o with { Engine = "randomaccess" }, path, cancel.Token));
+                    results.Add(Live(o, "randomaccess", () => BenchRunner.Run(o with { Engine = "randomaccess" }, path, cancel.Token)));
                 }
 
-                if (FioRunner.Run(o, path, "io_uring") is { } fio)
+                if (FioRunner.Available && Live(o, "fio", () => FioRunner.Run(o, path, "io_uring")!) is { } fio)
                 {
                     results.Add(fio);
                 }
@@ -67,5 +67,18 @@ internal static class Bench
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>On a terminal, a live status line while one engine runs; plain otherwise.</summary>
+    private static BenchResult Live(BenchOptions o, string engine, Func<BenchResult> run)
+    {
+        if (o.Json || !Output.Fancy)
+        {
+            return run();
+        }
+
+        return Spectre.Console.AnsiConsole.Status().Start(
+            $"{engine}: {o.Rw} bs={Units.FormatSize(o.BlockSize)} iodepth={o.IoDepth} for {o.Runtime.TotalSeconds:0.##} s ...",
+            _ => run());
     }
 }

@@ -43,8 +43,10 @@ internal static class BenchRunner
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+            // Allocations are counted on the loop threads, where the I/O path runs (not the status spinner's).
+            long alloc0 = LoopAllocations(loops);
             var usage0 = Libc.CpuTime(Libc.RUSAGE_SELF);
-            long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
             var sw = Stopwatch.StartNew();
             var tasks = new Task<long>[o.Threads];
             for (int t = 0; t < o.Threads; t++)
@@ -56,8 +58,8 @@ internal static class BenchRunner
             stop.CancelAfter(o.Runtime);
             Task.WaitAll(tasks);
             double seconds = sw.Elapsed.TotalSeconds;
-            long alloc1 = GC.GetTotalAllocatedBytes(precise: true);
             var usage1 = Libc.CpuTime(Libc.RUSAGE_SELF);
+            long alloc1 = LoopAllocations(loops);
             var all = new LatencyHistogram();
             long ios = 0;
             for (int t = 0; t < o.Threads; t++)
@@ -81,6 +83,9 @@ internal static class BenchRunner
             }
         }
     }
+
+    private static long LoopAllocations(IoThread[] loops)
+        => loops.Sum(l => l.Context.InvokeAsync(() => Task.FromResult(GC.GetAllocatedBytesForCurrentThread())).Result);
 
     /// <summary>On the loop: <c>iodepth</c> workers; returns the number of I/Os done.</summary>
     private static async Task<long> LoopWorkers(BenchOptions o, BlockFile file, long blocks, LatencyHistogram histogram, int seed, CancellationToken stop)

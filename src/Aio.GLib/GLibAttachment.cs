@@ -9,7 +9,7 @@ namespace Aio.GLib;
 public sealed class GLibAttachment : IDisposable
 {
     private readonly AioContext _context;
-    private readonly Dictionary<int, nint> _tags = [];
+    private readonly Dictionary<int, (nint Tag, PollEvents Events)> _tags = [];
     private nint _source;
 
     internal GLibAttachment(AioContext context, nint source)
@@ -85,7 +85,7 @@ public sealed class GLibAttachment : IDisposable
             return;
         }
 
-        foreach (var tag in _tags.Values)
+        foreach (var (tag, _) in _tags.Values)
         {
             GLib.Interop.GLib.SourceRemoveUnixFd(_source, tag);
         }
@@ -101,9 +101,14 @@ public sealed class GLibAttachment : IDisposable
         foreach (var fd in fds)
         {
             wanted.Add(fd.Fd);
-            if (!_tags.ContainsKey(fd.Fd))
+            if (!_tags.TryGetValue(fd.Fd, out var known))
             {
-                _tags[fd.Fd] = GLib.Interop.GLib.SourceAddUnixFd(_source, fd.Fd, (uint)(ushort)fd.Events);
+                _tags[fd.Fd] = (GLib.Interop.GLib.SourceAddUnixFd(_source, fd.Fd, (uint)(ushort)fd.Events), fd.Events);
+            }
+            else if (known.Events != fd.Events)
+            {
+                GLib.Interop.GLib.SourceModifyUnixFd(_source, known.Tag, (uint)(ushort)fd.Events);
+                _tags[fd.Fd] = (known.Tag, fd.Events);
             }
         }
 
@@ -112,11 +117,11 @@ public sealed class GLibAttachment : IDisposable
             return;
         }
 
-        foreach (var (fd, tag) in _tags.ToArray())
+        foreach (var (fd, known) in _tags.ToArray())
         {
             if (!wanted.Contains(fd))
             {
-                GLib.Interop.GLib.SourceRemoveUnixFd(_source, tag);
+                GLib.Interop.GLib.SourceRemoveUnixFd(_source, known.Tag);
                 _tags.Remove(fd);
             }
         }

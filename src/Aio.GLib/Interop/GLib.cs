@@ -28,6 +28,9 @@ internal static unsafe partial class GLib
     [LibraryImport(Library, EntryPoint = "g_source_add_unix_fd")]
     public static partial nint SourceAddUnixFd(nint source, int fd, uint events);
 
+    [LibraryImport(Library, EntryPoint = "g_source_modify_unix_fd")]
+    public static partial void SourceModifyUnixFd(nint source, nint tag, uint newEvents);
+
     [LibraryImport(Library, EntryPoint = "g_source_remove_unix_fd")]
     public static partial void SourceRemoveUnixFd(nint source, nint tag);
 

@@ -340,4 +340,34 @@ public class OuterLoopTests
             Libc.CloseQuietly(w);
         }
     }
+
+    [Theory]
+    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
+    public void Changing_a_handler_from_writable_to_readable_is_followed_by_the_outer_loop(bool glib, FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        using var loop = new OuterDriver(ctx, glib);
+        using var pair = new SocketPair();
+        int writable = 0;
+        int readable = 0;
+        ctx.SetFdHandler(pair.A, null, () => writable++);
+        loop.IterateUntil(() => writable > 0, "the writable callback");
+        ctx.SetFdHandler(pair.A, () =>
+        {
+            readable++;
+            pair.ReadA(new byte[16]);
+        }, null);
+        loop.IterateUntilIdle();
+        int writesBefore = writable;
+        var writer = Task.Run(async () =>
+        {
+            await Task.Delay(20);
+            pair.WriteB([1, 2, 3]);
+        });
+        loop.IterateUntil(() => readable == 1, "the readable callback after the events changed");
+        Wait.For(writer, "the writer");
+        Assert.Equal(writesBefore, writable);
+        ctx.RemoveFdHandler(pair.A);
+        loop.IterateUntilIdle();
+    }
 }
