@@ -241,9 +241,12 @@ internal sealed partial class IoUringMonitor : IFdMonitor
         {
             // Only the owner may enter the ring. Closing it makes the kernel cancel what is left, asynchronously,
             // so whatever those requests point at must stay pinned.
+            int users = _requests.UserInFlight;
             _requests.ForEachUser(static h => h.OnAbandoned(kernelReleased: false));
             AbandonQueued();
-            return false;
+
+            // fd polls point at no user memory: only user requests make this worth reporting.
+            return users == 0;
         }
 
         ref var sqe = ref _ring.NextSqe();
