@@ -88,30 +88,7 @@ public class OuterLoopTests
         using var ctx = MonitorKinds.Create(kind);
         using var loop = new OuterDriver(ctx, glib);
         loop.IterateUntilIdle();
-        int[] limits = [1, 3, 2, 4];
-        int[] counts = new int[4];
-        var bhs = new BottomHalf[4];
-        for (int i = 0; i < 4; i++)
-        {
-            int me = i;
-            bhs[i] = ctx.CreateBottomHalf(() =>
-            {
-                if (++counts[me] == limits[me])
-                {
-                    bhs[me].Dispose();
-                }
-                else
-                {
-                    bhs[me].Schedule();
-                }
-            });
-        }
-
-        foreach (var b in bhs)
-        {
-            b.Schedule();
-        }
-
+        var (limits, counts) = Scenarios.ScheduleSelfDeletingBottomHalves(ctx);
         Assert.True(loop.Iterate(false));
         Assert.Equal([1, 1, 1, 1], counts);
         loop.IterateUntilIdle();

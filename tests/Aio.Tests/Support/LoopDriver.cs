@@ -9,34 +9,24 @@ public static class LoopDriver
     public static void PollUntil(AioContext ctx, Func<bool> condition, string what, TimeSpan? timeout = null)
     {
         var limit = timeout ?? Wait.Default;
-        bool fired = false;
-        using var watchdog = new Timer(_ =>
-        {
-            fired = true;
-            SafeNotify(ctx);
-        }, null, limit, TimeSpan.FromMilliseconds(100));
+        using var watchdog = new Watchdog(ctx, limit);
         while (!condition())
         {
-            Assert.False(fired, $"Timed out after {limit.TotalSeconds:0.#} s polling for {what}.");
+            Assert.False(watchdog.Fired, $"Timed out after {limit.TotalSeconds:0.#} s polling for {what}.");
             ctx.Poll(true);
         }
 
         // Reaching the condition only because the watchdog woke the loop means a wake-up was missing.
-        Assert.False(fired, $"The loop slept through {what} until the {limit.TotalSeconds:0.#} s watchdog woke it.");
+        Assert.False(watchdog.Fired, $"The loop slept through {what} until the {limit.TotalSeconds:0.#} s watchdog woke it.");
     }
 
     /// <summary>Runs one blocking Poll with a watchdog that fails the test if it has not returned within <paramref name="timeout"/>.</summary>
     public static bool PollBlockingBounded(AioContext ctx, string what, TimeSpan? timeout = null)
     {
         var limit = timeout ?? Wait.Default;
-        bool fired = false;
-        using var watchdog = new Timer(_ =>
-        {
-            fired = true;
-            SafeNotify(ctx);
-        }, null, limit, TimeSpan.FromMilliseconds(100));
+        using var watchdog = new Watchdog(ctx, limit);
         bool progress = ctx.Poll(true);
-        Assert.False(fired, $"Poll(true) blocked for more than {limit.TotalSeconds:0.#} s waiting for {what}.");
+        Assert.False(watchdog.Fired, $"Poll(true) blocked for more than {limit.TotalSeconds:0.#} s waiting for {what}.");
         return progress;
     }
 
@@ -50,5 +40,25 @@ public static class LoopDriver
         catch (ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>After <c>limit</c>, marks itself fired and keeps notifying the context every 100 ms.</summary>
+    private sealed class Watchdog : IDisposable
+    {
+        private readonly Timer _timer;
+        private volatile bool _fired;
+
+        public Watchdog(AioContext ctx, TimeSpan limit)
+        {
+            _timer = new Timer(_ =>
+            {
+                _fired = true;
+                SafeNotify(ctx);
+            }, null, limit, TimeSpan.FromMilliseconds(100));
+        }
+
+        public bool Fired => _fired;
+
+        public void Dispose() => _timer.Dispose();
     }
 }
