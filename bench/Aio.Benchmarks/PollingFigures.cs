@@ -88,6 +88,9 @@ internal static class PollingFigures
 
             pp.Run(5000);
             Thread.Sleep(700);   // past the idle interval
+            pp.Run(5000);
+            int polled = pp.A.InvokeAsync(() => Task.FromResult(pp.A.PollingSetCount)).Result;
+            Console.WriteLine(string.Create(s_inv, $"  {idle} idle handlers registered; polling set now holds {polled} handler(s)"));
             var sw = Stopwatch.StartNew();
             long trips = 0;
             while (sw.Elapsed.TotalSeconds < seconds)
