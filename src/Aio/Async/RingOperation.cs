@@ -25,7 +25,6 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private MemoryHandle _pin;
     private SafeHandle? _file;
     private AioContext? _context;
-    private Action? _cancelOnLoop;
     private ulong _userData;
     private bool _cancelRequested;
     private int _state;   // 0 idle, 1 in flight, 2 completed
@@ -198,19 +197,21 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             return;
         }
 
-        _cancelOnLoop ??= CancelOnLoop;
+        // The version pins this use of the pooled object: by the time the loop runs the cancel, the operation may have
+        // completed and been rented again for another request, which must not be cancelled.
+        short version = _core.Version;
         try
         {
-            ctx.ScheduleOneShot(_cancelOnLoop);
+            ctx.ScheduleOneShot(() => CancelOnLoop(version));
         }
         catch (ObjectDisposedException)
         {
         }
     }
 
-    private void CancelOnLoop()
+    private void CancelOnLoop(short version)
     {
-        if (_state != 1)
+        if (_state != 1 || _core.Version != version)
         {
             return;
         }

@@ -132,6 +132,69 @@ public class AsyncIoTests
         Assert.True((await ready.WaitAsync(Wait.Default) & PollEvents.In) != 0);
     }
 
+    private static readonly SqePreparer<int> s_pollIn = static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In);
+
+    [IoUringFact]
+    public async Task A_late_cancel_never_reaches_the_next_use_of_a_pooled_operation()
+    {
+        using var io = IoThread.Start("late-cancel");
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        using var read = new SafeFileHandle(r, ownsHandle: true);
+        using var write = new SafeFileHandle(w, ownsHandle: true);
+        int stale = await io.Context.InvokeAsync(async () =>
+        {
+            var ctx = AioContext.Current!;
+            var drain = new byte[16];
+            int wrongly = 0;
+            for (int i = 0; i < 300; i++)
+            {
+                using var cts = new CancellationTokenSource();
+                var first = ctx.SubmitAsync(s_pollIn, r, cts.Token);
+
+                // Data and cancel arrive together while the loop sleeps: the cancel is requested while the wait is in
+                // flight, and the wait then completes normally before the loop gets to the cancel.
+                var racer = Task.Run(() =>
+                {
+                    Aio.Interop.Libc.WriteSpan(w, [1]);
+                    cts.Cancel();
+                });
+                try
+                {
+                    await first;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                Aio.Interop.Libc.ReadSpan(r, drain);
+                await racer;
+
+                // The same pooled operation object serves this wait; a cancel meant for the first must not hit it.
+                var second = ctx.SubmitAsync(s_pollIn, r);
+                var feeder = Task.Run(async () =>
+                {
+                    await Task.Delay(1);
+                    Aio.Interop.Libc.WriteSpan(w, [2]);
+                });
+                try
+                {
+                    await second;
+                }
+                catch (OperationCanceledException)
+                {
+                    wrongly++;
+                }
+
+                await feeder;
+
+                Aio.Interop.Libc.ReadSpan(r, drain);
+            }
+
+            return wrongly;
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, stale);
+    }
+
     [IoUringFact]
     public async Task Negative_result_becomes_AioException_naming_the_operation()
     {
