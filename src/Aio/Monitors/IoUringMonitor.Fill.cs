@@ -6,6 +6,8 @@ namespace Aio.Monitors;
 /// <summary>Filling the SQ on the home thread: handler changes, fd polls, and user requests from other threads.</summary>
 internal sealed partial class IoUringMonitor
 {
+    private bool _inPrepare;
+
     /// <summary>Home thread: turns queued handler changes and foreign requests into SQEs.</summary>
     public void FillSq()
     {
@@ -34,6 +36,7 @@ internal sealed partial class IoUringMonitor
         while (_foreign.TryDequeue(out var pending))
         {
             ref var sqe = ref NextSqe();
+            _inPrepare = true;
             try
             {
                 pending.Prepare(ref sqe);
@@ -42,6 +45,10 @@ internal sealed partial class IoUringMonitor
             {
                 MakeHarmless(ref sqe);
                 throw;
+            }
+            finally
+            {
+                _inPrepare = false;
             }
 
             if (pending.Abandoned)
@@ -62,7 +69,15 @@ internal sealed partial class IoUringMonitor
     /// <summary>Home thread, ring enabled: prepares a user request straight into the SQ.</summary>
     public void AddDirect<TState>(SqePreparer<TState> prepare, TState state, CqeHandler handler)
     {
+        if (_inPrepare)
+        {
+            // The entry being prepared is already counted in the SQ tail: a nested submission would hand it to the
+            // kernel half-filled.
+            throw new InvalidOperationException("AddSqe cannot be called from inside an SqePreparer.");
+        }
+
         ref var sqe = ref NextSqe();
+        _inPrepare = true;
         try
         {
             prepare(ref sqe, state);
@@ -71,6 +86,10 @@ internal sealed partial class IoUringMonitor
         {
             MakeHarmless(ref sqe);
             throw;
+        }
+        finally
+        {
+            _inPrepare = false;
         }
 
         bool accepted = AcceptUserSqe(ref sqe, handler);

@@ -164,6 +164,25 @@ public class AddSqeTests
     }
 
     [IoUringFact]
+    public void A_preparer_that_throws_or_nests_AddSqe_leaves_the_ring_usable()
+    {
+        using var ctx = NewContext();
+        ctx.Poll(false);
+        var handler = new RecordingHandler();
+        Assert.Throws<InvalidDataException>(() => ctx.AddSqe(static (ref Sqe sqe, int _) => throw new InvalidDataException("prep"), 0, handler));
+        InvalidOperationException? nested = null;
+        ctx.AddSqe((ref Sqe sqe, int _) =>
+        {
+            sqe.PrepNop();
+            nested = Assert.Throws<InvalidOperationException>(() => ctx.AddSqe(static (ref Sqe s, int _) => s.PrepNop(), 0, handler));
+        }, 0, handler);
+        Assert.NotNull(nested);
+        LoopDriver.PollUntil(ctx, () => handler.Count == 1, "the outer NOP");
+        ctx.Poll(false);
+        Assert.Equal(1, handler.Count);
+    }
+
+    [IoUringFact]
     public void Rejected_flags_from_a_foreign_thread_complete_with_EINVAL()
     {
         using var ctx = NewContext();
