@@ -142,7 +142,6 @@ public sealed partial class AioContext
                 if (timeoutNs != 0)
                 {
                     _blockingWaits++;
-                    LeavePollMode();
                 }
 
                 _monitor.Wait(ready, timeoutNs);

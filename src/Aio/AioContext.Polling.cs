@@ -300,11 +300,6 @@ public sealed partial class AioContext
         }
     }
 
-    /// <summary>Before a real sleep. Nothing to end: Aio has no io_poll_begin/end callbacks.</summary>
-    private static void LeavePollMode()
-    {
-    }
-
     /// <summary>Deleted handlers leave the polling set (outermost loop, with the reclaim).</summary>
     private void PrunePollingSet()
     {

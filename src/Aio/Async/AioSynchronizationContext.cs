@@ -47,7 +47,8 @@ internal sealed class AioSynchronizationContext : SynchronizationContext
         done.Wait();
         if (error is not null)
         {
-            throw new AggregateException(error);
+            // Like an inline Send: the callback's own exception, with its original stack.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }
     }
 

@@ -252,6 +252,30 @@ public class AsyncIoTests
     }
 
     [Fact]
+    public void Synchronization_context_send_runs_on_the_loop_and_rethrows_and_post_runs_later()
+    {
+        using var io = IoThread.Start("sync");
+        var sync = io.Context.SynchronizationContext;
+        int loopThread = io.Context.InvokeAsync(() => Task.FromResult(Environment.CurrentManagedThreadId)).Result;
+        int ranOn = 0;
+        sync.Send(_ => ranOn = Environment.CurrentManagedThreadId, null);
+        Assert.Equal(loopThread, ranOn);
+        Assert.Throws<FormatException>(() => sync.Send(_ => throw new FormatException("from the loop"), null));
+        using var posted = new ManualResetEventSlim();
+        sync.Post(_ => posted.Set(), null);
+        Assert.True(posted.Wait(Wait.Default), "a posted callback never ran");
+
+        // From the loop itself, Send runs inline.
+        bool inline = io.Context.InvokeAsync(() =>
+        {
+            bool ran = false;
+            SynchronizationContext.Current!.Send(_ => ran = true, null);
+            return Task.FromResult(ran);
+        }).Result;
+        Assert.True(inline);
+    }
+
+    [Fact]
     public async Task InvokeAsync_runs_on_the_loop_with_its_synchronization_context()
     {
         using var io = IoThread.Start("invoke");
