@@ -48,7 +48,7 @@ public sealed partial class AioContext
             return;
         }
 
-        uring.Enqueue(new PendingSqeOf<TState>(prepare, state, handler));
+        uring.Enqueue(PendingSqeOf<TState>.Rent(prepare, state, handler));
         Notify();
     }
 

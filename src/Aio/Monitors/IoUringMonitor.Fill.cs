@@ -35,6 +35,7 @@ internal sealed partial class IoUringMonitor
 
         while (_foreign.TryDequeue(out var pending))
         {
+            var handler = pending.Handler;
             ref var sqe = ref NextSqe();
             _inPrepare = true;
             try
@@ -44,6 +45,7 @@ internal sealed partial class IoUringMonitor
             catch
             {
                 MakeHarmless(ref sqe);
+                pending.Return();
                 throw;
             }
             finally
@@ -51,16 +53,11 @@ internal sealed partial class IoUringMonitor
                 _inPrepare = false;
             }
 
-            if (pending.Abandoned)
-            {
-                MakeHarmless(ref sqe);
-                continue;
-            }
-
-            if (!AcceptUserSqe(ref sqe, pending.Handler))
+            pending.Return();
+            if (!AcceptUserSqe(ref sqe, handler))
             {
                 // The caller is on another thread and cannot be thrown at: the handler hears EINVAL instead.
-                _completions.Enqueue(new Completion(pending.Handler, new Cqe(0, -Errno.EINVAL, 0)));
+                _completions.Enqueue(new Completion(handler, new Cqe(0, -Errno.EINVAL, 0)));
                 _usefulCompletion = true;
             }
         }

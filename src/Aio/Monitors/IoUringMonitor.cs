@@ -289,8 +289,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     {
         while (_foreign.TryDequeue(out var pending))
         {
-            pending.Abandoned = true;
-            pending.Handler.OnAbandoned(kernelReleased: true);
+            var handler = pending.Handler;
+            pending.Return();
+            handler.OnAbandoned(kernelReleased: true);
         }
     }
 

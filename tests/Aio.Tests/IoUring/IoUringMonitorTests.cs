@@ -100,6 +100,44 @@ public class IoUringMonitorTests
     }
 
     [IoUringFact]
+    public void Foreign_AddSqe_allocates_nothing_on_the_calling_thread_in_steady_state()
+    {
+        using var loop = new LoopThread();
+        var handler = new CountingHandler();
+        SqePreparer<int> nop = static (ref Sqe sqe, int _) => sqe.PrepNop();
+        long allocated = -1;
+        var t = new Thread(() =>
+        {
+            for (int i = 0; i < 5000; i++)
+            {
+                loop.Context.AddSqe(nop, i, handler);
+            }
+
+            Wait.Until(() => Volatile.Read(ref handler.Count) == 5000, () => Thread.Yield(), "the warm-up completions");
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20_000; i++)
+            {
+                loop.Context.AddSqe(nop, i, handler);
+                if (i % 64 == 63)
+                {
+                    // Keep the number in flight bounded, as a real producer would.
+                    int target = 5000 + i + 1 - 64;
+                    while (Volatile.Read(ref handler.Count) < target)
+                    {
+                        Thread.Yield();
+                    }
+                }
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        t.Start();
+        Wait.Join(t, "the producer", TimeSpan.FromSeconds(60));
+        Wait.Until(() => Volatile.Read(ref handler.Count) == 25_000, () => Thread.Sleep(1), "every completion");
+        Assert.Equal(0, allocated);
+    }
+
+    [IoUringFact]
     public void Add_and_remove_while_the_fd_fires_never_calls_after_removal_and_leaks_nothing()
     {
         using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
