@@ -71,7 +71,7 @@ public static class AioContextIo
     /// <summary>Waits until <paramref name="fd"/> has one of <paramref name="events"/> (one-shot POLL_ADD); returns the ready events.</summary>
     /// <exception cref="NotSupportedException">The context has no io_uring.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> cancelled the wait.</exception>
-    public static async ValueTask<PollEvents> WaitAsync(this AioContext ctx, SafeHandle fd, PollEvents events, CancellationToken ct = default)
+    public static ValueTask<PollEvents> WaitAsync(this AioContext ctx, SafeHandle fd, PollEvents events, CancellationToken ct = default)
     {
         Validate(ctx, fd, 0);
         if (!ctx.HasIoUring)
@@ -79,8 +79,12 @@ public static class AioContextIo
             throw new NotSupportedException($"AioContext '{ctx.Name}' has no io_uring; WaitAsync needs it.");
         }
 
-        ct.ThrowIfCancellationRequested();
-        return (PollEvents)(short)await IoOperation.Rent().PollAdd(ctx, fd, events, ct).ConfigureAwait(false);
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<PollEvents>(ct);
+        }
+
+        return IoOperation.Rent().PollAdd(ctx, fd, events, ct);
     }
 
     /// <summary>Submits the entry <paramref name="prepare"/> fills and returns the raw <see cref="Cqe.Result"/> (negative allowed).</summary>

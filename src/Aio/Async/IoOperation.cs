@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 
 namespace Aio.Async;
 
 /// <summary>READ, WRITE, FSYNC and POLL_ADD as awaitable ring requests, pooled per thread.</summary>
-internal sealed class IoOperation : RingOperation
+internal sealed class IoOperation : RingOperation, IValueTaskSource<PollEvents>
 {
     private static readonly SqePreparer<IoOperation> s_prepare = static (ref Sqe sqe, IoOperation op) => op.Prepare(ref sqe);
 
@@ -37,8 +38,16 @@ internal sealed class IoOperation : RingOperation
         return new ValueTask(this, version);
     }
 
-    public ValueTask<int> PollAdd(AioContext ctx, SafeHandle fd, PollEvents events, CancellationToken ct)
-        => Begin(ctx, fd, default, IoUringOpcode.PollAdd, 0, 0, 0, (ushort)events, "poll", ct);
+    public ValueTask<PollEvents> PollAdd(AioContext ctx, SafeHandle fd, PollEvents events, CancellationToken ct)
+    {
+        short version = Version;
+        _ = Begin(ctx, fd, default, IoUringOpcode.PollAdd, 0, 0, 0, (ushort)events, "poll", ct);
+
+        // The same source seen as returning PollEvents: no wrapper, no allocation.
+        return new ValueTask<PollEvents>(this, version);
+    }
+
+    PollEvents IValueTaskSource<PollEvents>.GetResult(short token) => (PollEvents)(short)GetResult(token);
 
     protected override void SubmitSelf(AioContext context) => context.AddSqe(s_prepare, this, this);
 

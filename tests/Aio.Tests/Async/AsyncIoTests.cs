@@ -67,6 +67,37 @@ public class AsyncIoTests
     }
 
     [IoUringFact]
+    public void Wait_awaited_on_the_loop_allocates_nothing_in_steady_state()
+    {
+        using var io = IoThread.Start("zero-alloc-wait");
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        using var read = new SafeFileHandle(r, ownsHandle: true);
+        using var write = new SafeFileHandle(w, ownsHandle: true);
+        Aio.Interop.Libc.WriteSpan(w, [1]);   // stays readable: every wait completes
+        var measured = io.Context.InvokeAsync(async () =>
+        {
+            var ctx = AioContext.Current!;
+            for (int i = 0; i < 2000; i++)
+            {
+                await ctx.WaitAsync(read, PollEvents.In);
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20_000; i++)
+            {
+                if ((await ctx.WaitAsync(read, PollEvents.In) & PollEvents.In) == 0)
+                {
+                    throw new InvalidDataException("not readable");
+                }
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Wait.For(measured, "20,000 waits", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, measured.Result);
+    }
+
+    [IoUringFact]
     public void Awaited_on_the_loop_resumes_inline_on_the_home_thread()
     {
         using var dir = new TempDir();
