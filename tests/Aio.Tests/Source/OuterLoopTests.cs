@@ -347,4 +347,29 @@ public class OuterLoopTests
         ctx.RemoveFdHandler(pair.A);
         loop.IterateUntilIdle();
     }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Prepare_rounds_the_timeout_up_and_reports_ready_work(FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind);
+        var source = ctx.Source;
+        Assert.False(source.Prepare(out int none));
+        Assert.Equal(-1, none);
+        source.Check();
+
+        using var timer = ctx.CreateTimer(AioClock.Monotonic, () => { });
+        timer.ArmAt(ctx.Now(AioClock.Monotonic) + 1_500_000);
+        Assert.False(source.Prepare(out int ms));
+        Assert.InRange(ms, 1, 2);   // 1.5 ms rounds up, never down to a busy 0 or 1 ms early
+        source.Check();
+        timer.Cancel();
+
+        ctx.ScheduleOneShot(() => { });
+        Assert.True(source.Prepare(out int zero));
+        Assert.Equal(0, zero);
+        source.Dispatch();
+        Assert.False(source.Prepare(out _));
+        Assert.False(source.Check());
+    }
 }
