@@ -52,6 +52,12 @@ public sealed partial class AioContext : IDisposable
         }
         catch
         {
+            if (_uring is not null)
+            {
+                _uring.Dispose();
+                Interlocked.Decrement(ref s_liveIoUringContexts);
+            }
+
             _notifier.Dispose();
             throw;
         }
