@@ -15,6 +15,9 @@ public class WakeBenchmarks
     private Thread _echo = null!;
     private int _ping;
     private int _pong;
+    private int _pollPing;
+    private int _pollPong;
+    private Thread _pollEcho = null!;
     private volatile bool _stop;
 
     [Params(0L, 32768L)]
@@ -38,6 +41,20 @@ public class WakeBenchmarks
             }
         }) { IsBackground = true };
         _echo.Start();
+
+        // The same ping-pong, but each side sleeps in ppoll before reading, as any event loop must.
+        _pollPing = Errors.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        _pollPong = Errors.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        _pollEcho = new Thread(() =>
+        {
+            while (!_stop)
+            {
+                Libc.PollOne(_pollPing, Libc.POLLIN, -1);
+                Libc.EventFdRead(_pollPing, out _);
+                Libc.EventFdWrite(_pollPong, 1);
+            }
+        }) { IsBackground = true };
+        _pollEcho.Start();
     }
 
     [GlobalCleanup]
@@ -46,8 +63,12 @@ public class WakeBenchmarks
         _stop = true;
         Libc.EventFdWrite(_ping, 1);
         _echo.Join();
+        Libc.EventFdWrite(_pollPing, 1);
+        _pollEcho.Join();
         Libc.CloseQuietly(_ping);
         Libc.CloseQuietly(_pong);
+        Libc.CloseQuietly(_pollPing);
+        Libc.CloseQuietly(_pollPong);
         _io.Dispose();
         _reply.Dispose();
     }
@@ -61,6 +82,14 @@ public class WakeBenchmarks
         }
 
         _reply.TestAndClear();
+    }
+
+    [Benchmark(Description = "raw eventfd ping-pong, both sides sleeping in ppoll")]
+    public void PollingEventFdPingPong()
+    {
+        Libc.EventFdWrite(_pollPing, 1);
+        Libc.PollOne(_pollPong, Libc.POLLIN, -1);
+        Libc.EventFdRead(_pollPong, out _);
     }
 
     [Benchmark(Baseline = true, Description = "raw eventfd ping-pong between two threads")]
