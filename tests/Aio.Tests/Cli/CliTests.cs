@@ -70,6 +70,50 @@ public class CliTests
     }
 
     [Fact]
+    public void Ctrl_c_stops_the_bench_and_deletes_the_scratch_file()
+    {
+        using var dir = new TempDir();
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dir.Path,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Aio.Cli.dll"), "bench", "--size", "16m", "--runtime", "60s" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            // The scratch file exists once the run has started.
+            Wait.Until(() => Directory.GetFiles(dir.Path).Length > 0 || p.HasExited, () => Thread.Sleep(20), "the scratch file", TimeSpan.FromSeconds(60));
+            Assert.False(p.HasExited, "bench exited early: " + stderr.Result);
+            Thread.Sleep(500);   // the scenario: let it run a little before the user presses Ctrl-C
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                kill.WaitForExit();
+            }
+
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "bench did not stop after SIGINT");
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+
+        _output.WriteLine(stdout.Result + stderr.Result);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
     public void Iotest_reports_elapsed_ideal_and_ratio()
     {
         using var dir = new TempDir();
