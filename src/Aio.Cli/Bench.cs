@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Aio.Cli;
 
 /// <summary><c>aio bench</c>: validates, prepares the file, runs the engines, prints.</summary>
@@ -33,13 +35,10 @@ internal static class Bench
         using var cancel = new CancellationTokenSource();
         using var scratch = o.File is null ? ScratchFile.Create(Math.Max(o.Size, o.BlockSize), o.Json ? null : Output.Line) : null;
         string path = o.File ?? scratch!.Path;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // Stop the workers and let the finally blocks delete the scratch file.
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        // SIGINT (Ctrl-C) and SIGTERM: stop the workers, print what was measured, let the finally blocks delete the
+        // scratch file.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         try
         {
             var results = new List<BenchResult> { Live(o, o.Engine, () => BenchRunner.Run(o, path, cancel.Token)) };
@@ -65,7 +64,13 @@ internal static class Bench
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            cancel.Cancel();
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancel.Cancel();
         }
     }
 

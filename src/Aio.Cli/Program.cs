@@ -25,7 +25,13 @@ internal static class Program
 
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parsed.Invoke(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+
+                // Ctrl-C is ours: bench stops its workers and deletes its scratch file (see Bench.Run).
+                ProcessTerminationTimeout = null,
+            });
         }
         catch (UsageException ex)
         {

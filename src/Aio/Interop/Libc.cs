@@ -37,6 +37,10 @@ internal static unsafe partial class Libc
     public const int PR_SET_NO_NEW_PRIVS = 38;
     public const int PR_SET_SECCOMP = 22;
 
+    // signal.h
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
+
     // sys/resource.h
     public const int RUSAGE_SELF = 0;
     public const int RUSAGE_THREAD = 1;
@@ -88,6 +92,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "getrusage", SetLastError = true)]
     public static partial int GetRUsage(int who, RUsage* usage);
+
+    [LibraryImport(LibraryName, EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
 
     [LibraryImport(LibraryName, EntryPoint = "gettid")]
     public static partial int GetTid();

@@ -44,8 +44,8 @@ public class FallbackTests
             UseShellExecute = false,
         };
         using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = Task.Run(process.StandardOutput.ReadToEnd);
+        var stderr = Task.Run(process.StandardError.ReadToEnd);
         if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
         {
             process.Kill(entireProcessTree: true);

@@ -24,8 +24,8 @@ public static class ChildProcess
         }
 
         using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = Task.Run(process.StandardOutput.ReadToEnd);
+        var stderr = Task.Run(process.StandardError.ReadToEnd);
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
