@@ -83,12 +83,18 @@ public class AdaptivePollingTests
         using var ctx = MonitorKinds.Create(kind, pollMaxNs: 50_000);
         using var e = new EventNotifier();
         int pollReady = 0;
+        int reads = 0;
         ctx.SetEventNotifier(
             e,
-            en => en.TestAndClear(),
-            _ => true,
-            _ =>
+            en =>
             {
+                en.TestAndClear();
+                reads++;
+            },
+            _ => true,
+            en =>
+            {
+                en.TestAndClear();
                 pollReady++;
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 while (sw.Elapsed.TotalMicroseconds < 200)
@@ -103,17 +109,29 @@ public class AdaptivePollingTests
 
         Assert.True(ctx.PollWindowOf(e.Fd) > 0, "the window never started");
         pollReady = 0;
+        int restarts = 0;
         long successes = ctx.Statistics.PollSuccesses;
+        using var fallback = ctx.CreateTimer(AioClock.Monotonic, () => { });
         for (int i = 0; i < 30; i++)
         {
+            if (ctx.PollWindowOf(e.Fd) == 0)
+            {
+                // A genuinely slow iteration (a GC, a preemption) shrinks the window like any long block; the fd
+                // firing restarts it. Count these: with handler time counted as block time, every pollReady would
+                // shrink the window and every other round would need a restart.
+                restarts++;
+                e.Set();
+                LoopDriver.PollBlockingBounded(ctx, "a restart through the fd");
+            }
+
+            // If the window is still 0, the timer ends the wait instead of letting it sleep forever.
+            fallback.ArmAfter(TimeSpan.FromMilliseconds(5));
             LoopDriver.PollBlockingBounded(ctx, "a poll-ready round");
         }
 
-        Assert.Equal(30, pollReady);
-        Assert.Equal(successes + 30, ctx.Statistics.PollSuccesses);
-
-        // 200 µs per pollReady is four times the 50 µs ceiling: counted as block time it would reset the window to 0.
-        Assert.True(ctx.PollWindowOf(e.Fd) > 0, "the window collapsed: handler time was counted as polling time");
+        Assert.True(restarts <= 5, $"{restarts} of 30 rounds had to restart the window: handler time was counted as polling time");
+        Assert.True(pollReady >= 25, $"only {pollReady} of 30 rounds found work by polling");
+        Assert.True(ctx.Statistics.PollSuccesses - successes >= pollReady);
         ctx.SetEventNotifier(e, null);
     }
 
