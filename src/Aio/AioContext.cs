@@ -195,6 +195,7 @@ public sealed partial class AioContext : IDisposable
         _monotonicTimers.Clear();
         _wallClockTimers.Clear();
         DisposeRequests();
+        DisposeNet();
         _monitor.Dispose();
         _notifier.Dispose();
     }

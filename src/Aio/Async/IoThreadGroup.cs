@@ -1,0 +1,106 @@
+namespace Aio;
+
+/// <summary>
+/// Several <see cref="IoThread"/>s, one loop per core by default, handed out round robin: a server accepts on one
+/// loop and gives each connection to <see cref="Next"/>.
+/// </summary>
+public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
+{
+    private readonly IoThread[] _threads;
+    private int _next = -1;
+    private int _disposed;
+
+    private IoThreadGroup(IoThread[] threads) => _threads = threads;
+
+    /// <summary>The loops, in start order.</summary>
+    public IReadOnlyList<IoThread> Threads => _threads;
+
+    /// <summary>
+    /// Starts <paramref name="count"/> IoThreads named <c>name-0</c>, <c>name-1</c>, ... (0: one per processor).
+    /// If one fails to start, those already started are stopped and the error is thrown.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="AioException">A context could not be created.</exception>
+    public static IoThreadGroup Start(string name, int count = 0, AioContextOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            count = Environment.ProcessorCount;
+        }
+
+        var threads = new IoThread[count];
+        int started = 0;
+        try
+        {
+            for (; started < count; started++)
+            {
+                string threadName = name + "-" + started.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                threads[started] = IoThread.Start(threadName, options is null ? null : options with { Name = options.Name is null ? null : threadName });
+            }
+        }
+        catch
+        {
+            for (int i = 0; i < started; i++)
+            {
+                threads[i].Dispose();
+            }
+
+            throw;
+        }
+
+        return new IoThreadGroup(threads);
+    }
+
+    /// <summary>The next loop, round robin; exactly balanced across callers on any threads.</summary>
+    /// <exception cref="ObjectDisposedException">The group was disposed.</exception>
+    public IoThread Next()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        uint n = (uint)Interlocked.Increment(ref _next);
+        return _threads[n % (uint)_threads.Length];
+    }
+
+    /// <summary>Stops and joins every loop (each first ends its in-flight ring operations).</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return default;
+        }
+
+        // Joining blocks: do it off the caller's thread, which may be one of the loops' callers.
+        return new ValueTask(Task.Run(DisposeThreads));
+    }
+
+    /// <summary>Stops and joins every loop.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            DisposeThreads();
+        }
+    }
+
+    private void DisposeThreads()
+    {
+        List<Exception>? errors = null;
+        foreach (var thread in _threads)
+        {
+            try
+            {
+                thread.Dispose();
+            }
+            catch (Exception ex)
+            {
+                (errors ??= []).Add(ex);
+            }
+        }
+
+        if (errors is not null)
+        {
+            throw new AggregateException("Some IoThreads failed to stop.", errors);
+        }
+    }
+}

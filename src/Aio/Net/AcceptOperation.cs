@@ -1,0 +1,220 @@
+using Aio.Interop;
+using Aio.Uring;
+
+namespace Aio.Net;
+
+/// <summary>
+/// The accept side of an <see cref="AioListener"/>; its result is the new connection's fd. On the ring one multishot
+/// ACCEPT (5.19+; single ACCEPTs before) stays armed and queues connections that arrive before anyone asks, up to the
+/// backlog, after which it is cancelled until the queue drains; without io_uring, accept4(2) on readability.
+/// </summary>
+internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
+{
+    private static readonly SqePreparer<AcceptOperation> s_prepare = static (ref Sqe sqe, AcceptOperation op) => op.Prepare(ref sqe);
+
+    private readonly AioListener _listener;
+    private readonly KernelRequest _request;
+    private readonly Queue<int> _accepted = new();
+    private readonly Action _onReadable;
+    private readonly int _backlog;
+    private Exception? _closeReason;
+    private bool _multishot;
+    private bool _confirmed;
+
+    public AcceptOperation(AioListener listener, int backlog)
+        : base(listener.Context, "accept")
+    {
+        _listener = listener;
+        _backlog = backlog;
+        _request = new KernelRequest(this, listener.Context);
+        _onReadable = OnReadable;
+    }
+
+    public bool KernelIdle => !_request.InFlight;
+
+    /// <summary>Starts an accept. Any thread.</summary>
+    public ValueTask<int> Accept(CancellationToken ct)
+    {
+        Begin(ct, "accept");
+        short version = Version;
+        Dispatch();
+        return new ValueTask<int>(this, version);
+    }
+
+    /// <summary>Loop thread: the listener is closing.</summary>
+    public void BeginClose(Exception reason)
+    {
+        _closeReason = reason;
+        _request.Cancel();
+        if (!Context.HasIoUring)
+        {
+            _listener.Readiness.ClearRead();
+        }
+
+        if (IsPending)
+        {
+            Fail(reason);
+        }
+    }
+
+    /// <summary>Loop thread, once the kernel is idle: closes the connections nobody accepted.</summary>
+    public void Release()
+    {
+        while (_accepted.TryDequeue(out int fd))
+        {
+            Libc.CloseQuietly(fd);
+        }
+    }
+
+    protected override void StartOnLoop()
+    {
+        if (!IsPending)
+        {
+            return;
+        }
+
+        if (_closeReason is not null)
+        {
+            Fail(_closeReason);
+            return;
+        }
+
+        if (_accepted.TryDequeue(out int fd))
+        {
+            Complete(fd);
+            return;
+        }
+
+        if (!Context.HasIoUring)
+        {
+            TryAccept();
+        }
+        else if (!_request.InFlight)
+        {
+            _multishot = Context.NetLoop.MultishotAccept;
+            _request.Submit(s_prepare, this);
+        }
+    }
+
+    protected override void CancelPending()
+    {
+        if (!Context.HasIoUring)
+        {
+            _listener.Readiness.ClearRead();
+        }
+        else if (!_multishot)
+        {
+            // A single ACCEPT would take a connection nobody waits for any more; a multishot one queues it.
+            _request.Cancel();
+            return;
+        }
+
+        FailCancelled();
+    }
+
+    public void OnKernelCompletion(KernelRequest request, in Cqe cqe)
+    {
+        int result = cqe.Result;
+        if (result >= 0)
+        {
+            _confirmed = true;
+            if (_closeReason is not null)
+            {
+                Libc.CloseQuietly(result);
+            }
+            else if (IsPending)
+            {
+                Complete(result);
+            }
+            else
+            {
+                _accepted.Enqueue(result);
+            }
+        }
+        else if (result == -Errno.EINVAL && _multishot && !_confirmed)
+        {
+            // No multishot ACCEPT on this kernel (before 5.19): single ones from now on.
+            Context.NetLoop.MultishotAccept = false;
+        }
+        else if (result == -Errno.ECANCELED && IsPending && _closeReason is null)
+        {
+            FailCancelled();
+        }
+        else if (result < 0 && result != -Errno.ECANCELED && result != -103 && IsPending)   // ECONNABORTED: try the next one
+        {
+            Fail(SocketErrors.Exception(-result));
+        }
+
+        if (_closeReason is not null)
+        {
+            _listener.TryFinishClose();
+            return;
+        }
+
+        if (_request.InFlight && _accepted.Count >= _backlog)
+        {
+            // Nobody accepts: leave further connections in the kernel's backlog.
+            _request.Cancel();
+        }
+        else if (!_request.InFlight && IsPending)
+        {
+            _multishot = Context.NetLoop.MultishotAccept;
+            _request.Submit(s_prepare, this);
+        }
+    }
+
+    public void OnKernelAbandoned(KernelRequest request, bool kernelReleased)
+    {
+        if (IsPending)
+        {
+            Fail(new ObjectDisposedException(nameof(AioContext), "The listener's AioContext was disposed with the accept in flight."));
+        }
+    }
+
+    private void Prepare(ref Sqe sqe)
+    {
+        sqe.PrepAccept(_listener.Fd, 0, 0, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+        if (_multishot)
+        {
+            sqe.IoPriority = IoUringNetConstants.AcceptMultishot;
+        }
+    }
+
+    private void OnReadable()
+    {
+        if (!IsPending || _closeReason is not null)
+        {
+            _listener.Readiness.ClearRead();
+            return;
+        }
+
+        TryAccept();
+    }
+
+    private void TryAccept()
+    {
+        while (true)
+        {
+            int result = Libc.AcceptNonBlocking(_listener.Fd);
+            if (result >= 0)
+            {
+                _listener.Readiness.ClearRead();
+                Complete(result);
+                return;
+            }
+
+            if (result == -Errno.EAGAIN)
+            {
+                _listener.Readiness.WantRead(_onReadable);
+                return;
+            }
+
+            if (result != -Errno.EINTR && result != -103)
+            {
+                _listener.Readiness.ClearRead();
+                Fail(SocketErrors.Exception(-result));
+                return;
+            }
+        }
+    }
+}

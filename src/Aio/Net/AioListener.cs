@@ -1,0 +1,230 @@
+using System.Net;
+using System.Net.Sockets;
+using Aio.Interop;
+
+namespace Aio.Net;
+
+/// <summary>
+/// A listening stream socket whose accepts run on an <see cref="AioContext"/>'s loop (multishot ACCEPT on the ring
+/// where the kernel has it). Connections can be handed to other loops with <see cref="AcceptAsync(AioContext, CancellationToken)"/>.
+/// </summary>
+/// <remarks>
+/// <para>Two ways to spread connections over an <see cref="IoThreadGroup"/>: one listener that accepts on one loop and
+/// hands each connection to <c>group.Next().Context</c> (simple, balanced, one extra hop per connection), or one
+/// listener per loop on the same port with SO_REUSEPORT set by the caller through a bound <see cref="System.Net.Sockets.Socket"/> (the kernel
+/// spreads connections by hash; no hop, best under connection churn, but an idle loop cannot help a busy one).</para>
+/// <para><see cref="Bind"/> sets SO_REUSEADDR only (so a busy port gives <see cref="SocketError.AddressAlreadyInUse"/>),
+/// and for the IPv6 any-address also accepts IPv4 (dual mode).</para>
+/// </remarks>
+public sealed class AioListener : IAsyncDisposable, IDisposable
+{
+    private readonly SafeSocketHandle _handle;
+    private readonly int _domain;
+    private readonly AcceptOperation _accept;
+    private readonly BottomHalf _closeStart;
+    private readonly string? _unixPath;
+    private FdReadiness? _readiness;
+    private TaskCompletionSource? _closed;
+    private int _closeRequested;
+    private bool _closeStarted;
+    private bool _closeFinished;
+
+    private AioListener(AioContext context, SafeSocketHandle handle, int domain, int backlog, EndPoint localEndPoint, string? unixPath)
+    {
+        Context = context;
+        _handle = handle;
+        _domain = domain;
+        _unixPath = unixPath;
+        Fd = (int)handle.DangerousGetHandle();
+        LocalEndPoint = localEndPoint;
+        _accept = new AcceptOperation(this, backlog);
+        _closeStart = context.CreateBottomHalf(CloseOnLoop, "listener-close");
+    }
+
+    /// <summary>The loop the accepts run on.</summary>
+    public AioContext Context { get; }
+
+    /// <summary>The bound end point; the real port when port 0 was asked.</summary>
+    public EndPoint LocalEndPoint { get; }
+
+    internal int Fd { get; }
+
+    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd);
+
+    /// <summary>
+    /// Binds and listens on <paramref name="endPoint"/>: an <see cref="IPEndPoint"/> (port 0 picks a free port) or a
+    /// <see cref="UnixDomainSocketEndPoint"/>.
+    /// </summary>
+    /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
+    /// <exception cref="ArgumentException">The end point is of another kind.</exception>
+    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog = 512)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
+        context.ThrowIfDisposed();
+        int domain = SocketEndPoints.Domain(endPoint);
+        byte[] address = SocketEndPoints.Serialize(endPoint);
+        var handle = SocketFactory.Create(domain);
+        try
+        {
+            int fd = (int)handle.DangerousGetHandle();
+            if (domain != Libc.AF_UNIX)
+            {
+                Check(Libc.SetSockOptInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1));
+            }
+
+            if (endPoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))
+            {
+                Check(Libc.SetSockOptInt(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0));
+            }
+
+            Check(Libc.Bind(fd, address));
+            if (Libc.Listen(fd, backlog) != 0)
+            {
+                Check(-Errors.LastErrno);
+            }
+
+            var local = SocketEndPoints.Query(fd, domain, peer: false) ?? endPoint;
+            string? path = endPoint is UnixDomainSocketEndPoint unix ? unix.ToString() : null;
+            return new AioListener(context, handle, domain, backlog, local, path);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
+        static void Check(int result)
+        {
+            if (result < 0)
+            {
+                throw SocketErrors.Exception(-result);
+            }
+        }
+    }
+
+    /// <summary>Accepts a connection; the socket belongs to <see cref="Context"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The listener was disposed (also while this accept was pending).</exception>
+    public ValueTask<AioSocket> AcceptAsync(CancellationToken ct = default) => AcceptAsync(Context, ct);
+
+    /// <summary>Accepts a connection whose I/O will run on <paramref name="target"/>, another loop.</summary>
+    /// <inheritdoc cref="AcceptAsync(CancellationToken)"/>
+    public ValueTask<AioSocket> AcceptAsync(AioContext target, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (Volatile.Read(ref _closeRequested) != 0)
+        {
+            throw new ObjectDisposedException(nameof(AioListener));
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<AioSocket>(ct);
+        }
+
+        var pending = _accept.Accept(ct);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return new ValueTask<AioSocket>(Wrap(pending.Result, target));
+        }
+
+        return AwaitAccepted(pending, target);
+    }
+
+    /// <summary>Stops listening: pending accepts end with <see cref="ObjectDisposedException"/>; connections nobody accepted are closed.</summary>
+    public ValueTask DisposeAsync() => new(RequestClose());
+
+    /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
+    public void Dispose() => _ = RequestClose();
+
+    /// <summary>Loop thread: closes once the kernel holds no accept of this listener.</summary>
+    internal void TryFinishClose()
+    {
+        if (!_closeStarted || _closeFinished || !_accept.KernelIdle)
+        {
+            return;
+        }
+
+        _closeFinished = true;
+        _accept.Release();
+        _accept.DisposeHandOver();
+        _closeStart.Dispose();
+        _handle.Dispose();
+        if (_unixPath is not null && !_unixPath.StartsWith('\0'))
+        {
+            try
+            {
+                File.Delete(_unixPath);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        _closed!.TrySetResult();
+    }
+
+    private async ValueTask<AioSocket> AwaitAccepted(ValueTask<int> pending, AioContext target) => Wrap(await pending, target);
+
+    private AioSocket Wrap(int fd, AioContext target)
+    {
+        var handle = SocketFactory.Own(fd);
+        try
+        {
+            return new AioSocket(target, handle, _domain);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private Task RequestClose()
+    {
+        if (_closed is null)
+        {
+            Interlocked.CompareExchange(ref _closed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+        }
+
+        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
+        {
+            return _closed.Task;
+        }
+
+        if (Context.IsOnHomeThread)
+        {
+            CloseOnLoop();
+        }
+        else
+        {
+            try
+            {
+                _closeStart.Schedule();
+            }
+            catch (ObjectDisposedException)
+            {
+                CloseOnLoop();
+            }
+        }
+
+        return _closed.Task;
+    }
+
+    private void CloseOnLoop()
+    {
+        if (_closeStarted)
+        {
+            return;
+        }
+
+        _closeStarted = true;
+        _accept.BeginClose(new ObjectDisposedException(nameof(AioListener), "The listener was disposed with the accept pending."));
+        _readiness?.Remove();
+        TryFinishClose();
+    }
+}

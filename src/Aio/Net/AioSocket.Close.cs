@@ -1,0 +1,128 @@
+using Aio.Interop;
+
+namespace Aio.Net;
+
+/// <summary>
+/// Closing. <c>close()</c> does not cancel io_uring requests (the kernel holds its own file reference), so a socket
+/// closes in three steps on its loop: end the pending operations and cancel their kernel requests; wait until every
+/// completion that still references a buffer has arrived (multishot terminations included); then give the buffers
+/// back and close the fd. <see cref="DisposeAsync"/> completes only after the last step.
+/// </summary>
+public sealed partial class AioSocket
+{
+    private const int Open = 0;
+    private const int Disposing = 1;
+    private const int Aborting = 2;
+
+    private readonly BottomHalf _closeStart;
+    private TaskCompletionSource? _closed;
+    private int _closeRequest;
+    private bool _closeStarted;
+    private bool _closeFinished;
+
+    internal bool IsDisposed => Volatile.Read(ref _closeRequest) != Open;
+
+    /// <summary>
+    /// Ends pending operations with <see cref="ObjectDisposedException"/>, waits until the kernel let go of every buffer,
+    /// and closes the socket (the peer sees an orderly end of stream). Any thread; idempotent.
+    /// </summary>
+    public ValueTask DisposeAsync() => new(RequestClose(Disposing));
+
+    /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
+    public void Dispose() => _ = RequestClose(Disposing);
+
+    /// <summary>Resets the connection (RST, through SO_LINGER 0) and closes; pending operations end with <see cref="System.Net.Sockets.SocketException"/>.</summary>
+    public void Abort() => _ = RequestClose(Aborting);
+
+    private Task RequestClose(int how)
+    {
+        if (_closed is null)
+        {
+            Interlocked.CompareExchange(ref _closed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+        }
+
+        if (Interlocked.CompareExchange(ref _closeRequest, how, Open) != Open)
+        {
+            return _closed.Task;
+        }
+
+        if (Context.IsOnHomeThread)
+        {
+            CloseOnLoop();
+        }
+        else
+        {
+            try
+            {
+                _closeStart.Schedule();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The loop is gone (its context was disposed, which already ended every kernel request): close here.
+                CloseOnLoop();
+            }
+        }
+
+        return _closed.Task;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(AioSocket));
+        }
+    }
+
+    private void CloseOnLoop()
+    {
+        if (_closeStarted)
+        {
+            return;
+        }
+
+        _closeStarted = true;
+        Exception reason;
+        if (Volatile.Read(ref _closeRequest) == Aborting)
+        {
+            _ = Libc.SetLingerZero(Fd);
+            reason = SocketErrors.Aborted();
+        }
+        else
+        {
+            reason = new ObjectDisposedException(nameof(AioSocket), "The socket was disposed with the operation pending.");
+        }
+
+        _receive.BeginClose(reason);
+        _send.BeginClose(reason);
+        _readiness?.Remove();
+        TryFinishClose();
+    }
+
+    /// <summary>Loop thread: the last step, once the kernel holds nothing of this socket any more.</summary>
+    internal void TryFinishClose()
+    {
+        if (!_closeStarted || _closeFinished || !_receive.KernelIdle || !_send.KernelIdle)
+        {
+            return;
+        }
+
+        _closeFinished = true;
+        _receive.Release();
+        _send.Release();
+        _receive.DisposeHandOver();
+        _send.DisposeHandOver();
+        _closeStart.Dispose();
+        _view?.Dispose();
+        if (_adopted is not null)
+        {
+            _adopted.Dispose();
+        }
+        else
+        {
+            _handle.Dispose();
+        }
+
+        _closed!.TrySetResult();
+    }
+}

@@ -1,0 +1,250 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Aio.Interop;
+
+namespace Aio.Net;
+
+/// <summary>
+/// A connected stream socket whose I/O runs on an <see cref="AioContext"/>'s loop: on the io_uring ring where the
+/// context has one (multishot receive into shared provided buffers, SEND/SENDMSG), otherwise on non-blocking syscalls
+/// driven by the loop's fd handlers. Any thread may call any member.
+/// </summary>
+/// <remarks>
+/// <para>At most one <see cref="ReceiveAsync"/> and one <c>SendAsync</c> may be pending at a time; a second
+/// concurrent one throws <see cref="InvalidOperationException"/>. Steady-state receives and sends allocate nothing.</para>
+/// <para>Errors are <see cref="SocketException"/>s with the <see cref="SocketError"/> .NET's <see cref="System.Net.Sockets.Socket"/>
+/// gives for the same errno. Cancellation cancels the kernel request and ends the operation with
+/// <see cref="OperationCanceledException"/>; no byte is lost or duplicated by it.</para>
+/// <para><b>Closing.</b> <see cref="DisposeAsync"/> ends pending operations (<see cref="ObjectDisposedException"/>),
+/// cancels the kernel's requests, waits until the kernel let go of every buffer, then closes the fd; the peer sees an
+/// orderly end of stream (unless unread data was left, which TCP answers with a reset). <see cref="Abort"/> resets the
+/// connection (RST).</para>
+/// </remarks>
+public sealed partial class AioSocket : IAsyncDisposable, IDisposable
+{
+    private readonly SafeSocketHandle _handle;
+    private readonly Socket? _adopted;
+    private readonly int _domain;
+    private readonly ReceiveOperation _receive;
+    private readonly SendOperation _send;
+    private FdReadiness? _readiness;
+    private Socket? _view;
+    private EndPoint? _localEndPoint;
+    private EndPoint? _remoteEndPoint;
+
+    internal AioSocket(AioContext context, SafeSocketHandle handle, int domain, Socket? adopted = null)
+    {
+        Context = context;
+        _handle = handle;
+        _adopted = adopted;
+        _domain = domain;
+        Fd = (int)handle.DangerousGetHandle();
+        if (context.HasIoUring)
+        {
+            _receive = new UringReceiveOperation(this);
+            _send = new UringSendOperation(this);
+        }
+        else
+        {
+            _receive = new PollReceiveOperation(this);
+            _send = new PollSendOperation(this);
+        }
+
+        _closeStart = context.CreateBottomHalf(CloseOnLoop, "socket-close");
+    }
+
+    /// <summary>The loop this socket's I/O runs on.</summary>
+    public AioContext Context { get; }
+
+    /// <summary>
+    /// A <see cref="System.Net.Sockets.Socket"/> over the same fd, for options (<c>NoDelay</c>, buffer sizes, keep-alive); not for
+    /// I/O, which would race with the loop's. For an adopted socket, the socket that was adopted.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    public Socket Socket
+    {
+        get
+        {
+            ThrowIfDisposed();
+            if (_adopted is not null)
+            {
+                return _adopted;
+            }
+
+            if (_view is null)
+            {
+                var view = new Socket(new SafeSocketHandle(Fd, ownsHandle: false));
+                if (Interlocked.CompareExchange(ref _view, view, null) is not null)
+                {
+                    view.Dispose();
+                }
+            }
+
+            return _view!;
+        }
+    }
+
+    /// <summary>The local end point (the kernel's answer, cached); null if it has none.</summary>
+    public EndPoint? LocalEndPoint => _localEndPoint ??= IsDisposed ? null : SocketEndPoints.Query(Fd, _domain, peer: false);
+
+    /// <summary>The peer's end point (cached); null if not connected.</summary>
+    public EndPoint? RemoteEndPoint => _remoteEndPoint ??= IsDisposed ? null : SocketEndPoints.Query(Fd, _domain, peer: true);
+
+    /// <summary>The fd, valid until the close completes.</summary>
+    internal int Fd { get; }
+
+    /// <summary>The fallback path's fd handler (no io_uring).</summary>
+    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd);
+
+    /// <summary>Provided buffers this socket holds unread (for tests; 0 on the fallback path).</summary>
+    internal int QueuedReceiveBuffers => (_receive as UringReceiveOperation)?.QueuedBuffers ?? 0;
+
+    /// <summary>
+    /// Connects to <paramref name="remote"/> (an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>)
+    /// and returns the socket, owned by <paramref name="context"/>.
+    /// </summary>
+    /// <exception cref="SocketException">The connection failed (<see cref="SocketError.ConnectionRefused"/>, ...).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; the connection attempt is abandoned.</exception>
+    public static async ValueTask<AioSocket> ConnectAsync(AioContext context, EndPoint remote, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(remote);
+        context.ThrowIfDisposed();
+        ct.ThrowIfCancellationRequested();
+        int domain = SocketEndPoints.Domain(remote);
+        byte[] address = SocketEndPoints.Serialize(remote);
+        var handle = SocketFactory.Create(domain);
+        try
+        {
+            await SocketConnector.ConnectAsync(context, handle, address, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
+        var socket = new AioSocket(context, handle, domain);
+        socket._remoteEndPoint = remote;
+        return socket;
+    }
+
+    /// <summary>
+    /// Takes over a connected <paramref name="socket"/>: from now on its I/O runs on <paramref name="context"/>, and
+    /// disposing the <see cref="AioSocket"/> disposes it. Do no I/O through <paramref name="socket"/> afterwards.
+    /// </summary>
+    /// <exception cref="ArgumentException">The socket is not a connected stream socket.</exception>
+    public static AioSocket Adopt(AioContext context, Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(socket);
+        context.ThrowIfDisposed();
+        if (socket.SocketType != SocketType.Stream || !socket.Connected)
+        {
+            throw new ArgumentException("Adopt takes a connected stream socket.", nameof(socket));
+        }
+
+        int domain = socket.AddressFamily switch
+        {
+            AddressFamily.InterNetwork => Libc.AF_INET,
+            AddressFamily.InterNetworkV6 => Libc.AF_INET6,
+            AddressFamily.Unix => Libc.AF_UNIX,
+            _ => throw new ArgumentException($"Address family {socket.AddressFamily} is not supported.", nameof(socket)),
+        };
+
+        // The loop's fallback path needs a non-blocking fd; the ring does not mind one.
+        socket.Blocking = false;
+        return new AioSocket(context, socket.SafeHandle, domain, socket);
+    }
+
+    /// <summary>Receives up to <c>buffer.Length</c> bytes; 0 when the peer has shut down its sending side.</summary>
+    /// <remarks>An empty <paramref name="buffer"/> waits until data can be read, and returns 0 then.</remarks>
+    /// <exception cref="SocketException">The connection failed (reset, ...).</exception>
+    /// <exception cref="InvalidOperationException">Another receive is pending.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(ct);
+        }
+
+        return _receive.Receive(buffer, ct);
+    }
+
+    /// <summary>Sends all of <paramref name="buffer"/>; returns its length.</summary>
+    /// <exception cref="SocketException">The connection failed (<see cref="SocketError.Shutdown"/> after a shutdown, reset, ...).</exception>
+    /// <exception cref="InvalidOperationException">Another send is pending.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(ct);
+        }
+
+        return buffer.IsEmpty ? ValueTask.FromResult(0) : _send.Send(buffer, ct);
+    }
+
+    /// <summary>Sends every segment of <paramref name="buffers"/>, in order, gathered into as few sendmsg calls as possible.</summary>
+    /// <inheritdoc cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+    public ValueTask SendAsync(ReadOnlySequence<byte> buffers, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(ct);
+        }
+
+        return buffers.IsEmpty ? default : _send.Send(in buffers, ct);
+    }
+
+    /// <summary>shutdown(2): <see cref="SocketShutdown.Send"/> sends a FIN after the data already sent; the peer then receives 0.</summary>
+    /// <exception cref="SocketException">The kernel refused (for example <see cref="SocketError.NotConnected"/>).</exception>
+    public void Shutdown(SocketShutdown how)
+    {
+        ThrowIfDisposed();
+        int mode = how switch
+        {
+            SocketShutdown.Receive => Libc.SHUT_RD,
+            SocketShutdown.Send => Libc.SHUT_WR,
+            SocketShutdown.Both => Libc.SHUT_RDWR,
+            _ => throw new ArgumentOutOfRangeException(nameof(how)),
+        };
+
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            if (Libc.Shutdown(Fd, mode) != 0)
+            {
+                throw SocketErrors.Exception(Errors.LastErrno);
+            }
+        }
+        finally
+        {
+            _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>A <see cref="Stream"/> over the socket that behaves like <see cref="NetworkStream"/>; disposing it disposes the socket.</summary>
+    public Stream AsStream()
+    {
+        ThrowIfDisposed();
+        return new AioSocketStream(this);
+    }
+
+    /// <summary>
+    /// An <see cref="IDuplexPipe"/> over the socket: its input fills from the socket, its output drains to it, with
+    /// backpressure both ways (the options' pause thresholds). Completing both ends disposes the socket.
+    /// </summary>
+    public IDuplexPipe AsPipe(PipeOptions? receiveOptions = null, PipeOptions? sendOptions = null)
+    {
+        ThrowIfDisposed();
+        return SocketPipe.Start(this, receiveOptions ?? PipeOptions.Default, sendOptions ?? PipeOptions.Default);
+    }
+}

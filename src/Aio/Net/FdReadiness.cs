@@ -1,0 +1,91 @@
+namespace Aio.Net;
+
+/// <summary>
+/// The fallback path's view of one socket fd (no io_uring): which of its operations wait for readability and
+/// writability, kept registered as one fd handler. Interest is dropped as soon as nobody waits, because fd handlers
+/// are level-triggered: a socket left registered for writability would call back on every iteration. Loop thread.
+/// </summary>
+internal sealed class FdReadiness
+{
+    private readonly AioContext _context;
+    private readonly int _fd;
+    private Action? _onReadable;
+    private Action? _onWritable;
+    private bool _registered;
+
+    public FdReadiness(AioContext context, int fd)
+    {
+        _context = context;
+        _fd = fd;
+    }
+
+    /// <summary>Calls <paramref name="callback"/> (once per readiness, until cleared) while the fd is readable.</summary>
+    public void WantRead(Action callback)
+    {
+        if (_onReadable != callback)
+        {
+            _onReadable = callback;
+            Apply();
+        }
+    }
+
+    /// <summary>Calls <paramref name="callback"/> while the fd is writable.</summary>
+    public void WantWrite(Action callback)
+    {
+        if (_onWritable != callback)
+        {
+            _onWritable = callback;
+            Apply();
+        }
+    }
+
+    public void ClearRead()
+    {
+        if (_onReadable is not null)
+        {
+            _onReadable = null;
+            Apply();
+        }
+    }
+
+    public void ClearWrite()
+    {
+        if (_onWritable is not null)
+        {
+            _onWritable = null;
+            Apply();
+        }
+    }
+
+    /// <summary>Forgets the fd (before it is closed).</summary>
+    public void Remove()
+    {
+        _onReadable = null;
+        _onWritable = null;
+        Apply();
+    }
+
+    private void Apply()
+    {
+        if (_onReadable is null && _onWritable is null)
+        {
+            if (_registered)
+            {
+                _registered = false;
+                try
+                {
+                    _context.RemoveFdHandler(_fd);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The context went first: it dropped every handler itself.
+                }
+            }
+
+            return;
+        }
+
+        _registered = true;
+        _context.SetFdHandler(_fd, _onReadable, _onWritable);
+    }
+}

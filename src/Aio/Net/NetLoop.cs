@@ -1,0 +1,68 @@
+using Aio.Diagnostics;
+using Aio.Uring;
+
+namespace Aio.Net;
+
+/// <summary>
+/// What a loop's sockets share: the provided-buffer ring their multishot receives draw from, and what this kernel
+/// turned out to support. Loop thread only; created on first use, disposed with the context after the kernel let go
+/// of every request.
+/// </summary>
+internal sealed class NetLoop
+{
+    /// <summary>Buffers in the loop's ring. With <see cref="BufferSize"/>, 4 MiB per loop.</summary>
+    public const int BufferCount = 512;
+
+    /// <summary>Bytes per provided buffer: one completion carries at most this much.</summary>
+    public const int BufferSize = 8192;
+
+    private readonly AioContext _context;
+    private BufferRing? _buffers;
+    private bool _buffersRefused;
+    private bool _leakBuffers;
+
+    public NetLoop(AioContext context) => _context = context;
+
+    /// <summary>Multishot RECV works here (6.0+); cleared when the kernel answers EINVAL.</summary>
+    public bool MultishotReceive { get; set; } = true;
+
+    /// <summary>Multishot ACCEPT works here (5.19+); cleared when the kernel answers EINVAL.</summary>
+    public bool MultishotAccept { get; set; } = true;
+
+    /// <summary>The loop's provided-buffer ring, registered on first use; null where the kernel refuses one (before 5.19).</summary>
+    public BufferRing? Buffers
+    {
+        get
+        {
+            if (_buffers is null && !_buffersRefused && _context.RingForNet is { } ring)
+            {
+                _buffers = BufferRing.TryCreate(ring, groupId: 0, BufferCount, BufferSize, out int errno);
+                if (_buffers is null)
+                {
+                    _buffersRefused = true;
+                    MultishotReceive = false;
+                    AioEventSource.Log.MonitorFallback(_context.Name, "multishot recv", "recv", $"IORING_REGISTER_PBUF_RING failed with errno {errno}");
+                }
+            }
+
+            return _buffers;
+        }
+    }
+
+    /// <summary>A receive drawing from the buffer ring was abandoned while the kernel still held it.</summary>
+    public void KernelMayStillWrite() => _leakBuffers = true;
+
+    /// <summary>
+    /// Frees the buffer ring, unless a receive was abandoned in flight (the context was disposed off its thread): the
+    /// kernel may then still write into the buffers, so their memory is left alone for good.
+    /// </summary>
+    public void Dispose()
+    {
+        if (!_leakBuffers)
+        {
+            _buffers?.Dispose();
+        }
+
+        _buffers = null;
+    }
+}

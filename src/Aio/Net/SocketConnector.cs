@@ -1,0 +1,68 @@
+using System.Net.Sockets;
+using Aio.Async;
+using Aio.Interop;
+
+namespace Aio.Net;
+
+/// <summary>
+/// connect(2) on the loop: IORING_OP_CONNECT on the ring (the kernel waits for the handshake), or a non-blocking
+/// connect followed by a wait for writability and SO_ERROR on the fallback path.
+/// </summary>
+internal static class SocketConnector
+{
+    private static readonly SqePreparer<(int Fd, nint Address, int Length)> s_prepare =
+        static (ref Sqe sqe, (int Fd, nint Address, int Length) s) => sqe.PrepConnect(s.Fd, s.Address, (uint)s.Length);
+
+    public static async ValueTask ConnectAsync(AioContext context, SafeSocketHandle handle, byte[] address, CancellationToken ct)
+    {
+        int fd = (int)handle.DangerousGetHandle();
+        int result;
+        if (context.HasIoUring)
+        {
+            // The kernel copies the address when it prepares the request; it stays pinned until the completion anyway.
+            using var pin = address.AsMemory().Pin();
+            result = await context.SubmitAsync(s_prepare, (fd, pin.Address(), address.Length), ct).ConfigureAwait(false);
+        }
+        else
+        {
+            result = Libc.Connect(fd, address);
+            if (result == -115)   // -EINPROGRESS
+            {
+                result = await WaitConnectedAsync(context, fd, ct).ConfigureAwait(false);
+            }
+        }
+
+        if (result == -Errno.ECANCELED)
+        {
+            ct.ThrowIfCancellationRequested();
+        }
+
+        if (result < 0)
+        {
+            throw SocketErrors.Exception(-result);
+        }
+    }
+
+    private static async Task<int> WaitConnectedAsync(AioContext context, int fd, CancellationToken ct)
+    {
+        var writable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.SetFdHandler(fd, null, () => writable.TrySetResult());
+        try
+        {
+            await writable.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            try
+            {
+                context.RemoveFdHandler(fd);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        int error = Libc.GetSockOptInt(fd, Libc.SOL_SOCKET, Libc.SO_ERROR, "getsockopt(SO_ERROR)");
+        return -error;
+    }
+}

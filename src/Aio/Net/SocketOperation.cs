@@ -1,0 +1,212 @@
+using System.Threading.Tasks.Sources;
+
+namespace Aio.Net;
+
+/// <summary>
+/// One kind of operation of one socket (its receive, its send, its accept): a reusable
+/// <see cref="IValueTaskSource{TResult}"/> whose state lives on the socket's loop. At most one is pending at a time,
+/// so the object is the socket's own, never pooled across sockets: steady-state operations allocate nothing.
+/// </summary>
+/// <remarks>
+/// <para><b>States.</b> <c>Idle → Pending</c> (<see cref="Begin"/>, any thread, by compare-and-swap: a second
+/// concurrent operation is refused) <c>→ Completing → Completed</c> (<see cref="Complete"/> or <see cref="Fail"/>,
+/// on the loop; compare-and-swap, so exactly one finisher publishes)
+/// <c>→ Idle</c> (<see cref="GetResult(short)"/>, by the awaiter). Nothing else moves it.</para>
+/// <para><b>Hand-over.</b> Work is done on the loop. A caller on another thread schedules the operation's own bottom
+/// half (created once, so the hop allocates nothing); on the home thread the work runs at once.</para>
+/// <para><b>Cancellation.</b> The token is registered before the hand-over. Its callback only nudges the loop
+/// (another bottom half); the loop then checks whether the <i>current</i> use's token is cancelled. A callback that
+/// fires late, after the use it was registered for has finished, therefore cancels nothing else: a later use with
+/// another token is not cancelled, and one with the same (cancelled) token rightly is. The registration is undone
+/// exactly once, at completion, before the result is published.</para>
+/// </remarks>
+internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSource
+{
+    private const int Idle = 0;
+    private const int Pending = 1;
+    private const int Completed = 2;
+    private const int Completing = 3;
+
+    private readonly BottomHalf _start;
+    private readonly BottomHalf _cancel;
+    private ManualResetValueTaskSourceCore<int> _core;
+    private CancellationTokenRegistration _registration;
+    private int _state;
+
+    protected SocketOperation(AioContext context, string name)
+    {
+        Context = context;
+        _start = context.CreateBottomHalf(StartOnLoop, name);
+        _cancel = context.CreateBottomHalf(CancelOnLoop, name + "-cancel");
+    }
+
+    /// <summary>The loop the socket belongs to.</summary>
+    public AioContext Context { get; }
+
+    /// <summary>True while a use is in progress (between <see cref="Begin"/> and its completion).</summary>
+    public bool IsPending => Volatile.Read(ref _state) == Pending;
+
+    /// <summary>The current use's token.</summary>
+    protected CancellationToken Token { get; private set; }
+
+    /// <summary>The version of the current use (what the returned ValueTask carries).</summary>
+    protected short Version => _core.Version;
+
+    /// <summary>
+    /// Claims the operation for a new use and registers <paramref name="ct"/>. Any thread. Throws when one is
+    /// already pending (the contract allows one receive and one send at a time).
+    /// </summary>
+    protected void Begin(CancellationToken ct, string what)
+    {
+        if (Interlocked.CompareExchange(ref _state, Pending, Idle) != Idle)
+        {
+            throw new InvalidOperationException($"Another {what} is already pending on this socket; at most one may be.");
+        }
+
+        Token = ct;
+        if (ct.CanBeCanceled)
+        {
+            _registration = ct.UnsafeRegister(static (s, token) => ((SocketOperation)s!).OnTokenCancelled(token), this);
+        }
+    }
+
+    /// <summary>Runs <see cref="StartOnLoop"/> now on the home thread, or through the bottom half elsewhere.</summary>
+    protected void Dispatch()
+    {
+        if (Context.IsOnHomeThread)
+        {
+            StartOnLoop();
+        }
+        else
+        {
+            try
+            {
+                _start.Schedule();
+            }
+            catch (ObjectDisposedException ex)
+            {
+                Fail(ex);
+            }
+        }
+    }
+
+    /// <summary>Loop thread: begin (or continue) the work of the pending use.</summary>
+    protected abstract void StartOnLoop();
+
+    /// <summary>Loop thread: the current use's token is cancelled; end it (or ask the kernel to) as the backend can.</summary>
+    protected abstract void CancelPending();
+
+    /// <summary>Loop thread: publishes the result of the pending use.</summary>
+    protected void Complete(int result)
+    {
+        if (!Finish())
+        {
+            return;
+        }
+
+        _core.SetResult(result);
+    }
+
+    /// <summary>Loop thread (or the caller's, before anything was handed over): publishes an error.</summary>
+    protected void Fail(Exception error)
+    {
+        if (!Finish())
+        {
+            return;
+        }
+
+        _core.SetException(error);
+    }
+
+    /// <summary>Loop thread: ends the pending use with <see cref="OperationCanceledException"/> for its token.</summary>
+    protected void FailCancelled() => Fail(new OperationCanceledException(Token));
+
+    /// <summary>Drops the bottom halves (the socket is closed).</summary>
+    public void DisposeHandOver()
+    {
+        _start.Dispose();
+        _cancel.Dispose();
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        var ctx = Context;
+        bool onLoop = ctx.IsOnHomeThread && SynchronizationContext.Current == ctx.SynchronizationContext;
+        if (onLoop)
+        {
+            // Completions are delivered on this loop: run the continuation inline there.
+            flags &= ~ValueTaskSourceOnCompletedFlags.UseSchedulingContext;
+        }
+
+        // Off the loop, the awaiter's code never runs inline on the loop thread.
+        _core.RunContinuationsAsynchronously = !onLoop;
+        _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    public int GetResult(short token)
+    {
+        if (Volatile.Read(ref _state) != Completed || token != _core.Version || _core.GetStatus(token) == ValueTaskSourceStatus.Pending)
+        {
+            // Misuse (an unfinished or already consumed ValueTask): refuse without releasing anything.
+            throw new InvalidOperationException("The socket operation has not completed, or its result was already consumed.");
+        }
+
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            _core.Reset();
+            Token = default;
+
+            // Pairs with the compare-and-swap in Begin: the reset above is visible before the next use can start.
+            Volatile.Write(ref _state, Idle);
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    private bool Finish()
+    {
+        // Only one finisher wins (the loop, or a caller whose hand-over failed).
+        if (Interlocked.CompareExchange(ref _state, Completing, Pending) != Pending)
+        {
+            return false;
+        }
+
+        // Undo the registration before publishing: afterwards the token cannot reach this use.
+        _registration.Unregister();
+        _registration = default;
+        Volatile.Write(ref _state, Completed);
+        return true;
+    }
+
+    private void OnTokenCancelled(CancellationToken token)
+    {
+        // Any thread. Only a nudge: the loop decides with the current use's own token.
+        if (token != Token || Volatile.Read(ref _state) != Pending)
+        {
+            return;
+        }
+
+        try
+        {
+            _cancel.Schedule();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The socket is closing; its close ends the use.
+        }
+    }
+
+    private void CancelOnLoop()
+    {
+        if (Volatile.Read(ref _state) == Pending && Token.IsCancellationRequested)
+        {
+            CancelPending();
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.IO.Pipelines;
+
+namespace Aio.Net;
+
+/// <summary>
+/// <see cref="AioSocket.AsPipe"/>: two pumps between the socket and a pair of pipes. The receive pump fills the input
+/// pipe and stops reading the socket while the pipe is above its pause threshold (backpressure to the peer through
+/// TCP's window); the send pump drains the output pipe, one gathered send per read. When the application completes
+/// the output, the socket's sending side is shut down (FIN); when both pumps have ended, the socket is disposed.
+/// </summary>
+internal sealed class SocketPipe : IDuplexPipe
+{
+    private readonly AioSocket _socket;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private int _pumpsLeft = 2;
+
+    private SocketPipe(AioSocket socket, PipeOptions receiveOptions, PipeOptions sendOptions)
+    {
+        _socket = socket;
+        _input = new Pipe(receiveOptions);
+        _output = new Pipe(sendOptions);
+    }
+
+    public PipeReader Input => _input.Reader;
+
+    public PipeWriter Output => _output.Writer;
+
+    public static SocketPipe Start(AioSocket socket, PipeOptions receiveOptions, PipeOptions sendOptions)
+    {
+        var pipe = new SocketPipe(socket, receiveOptions, sendOptions);
+        _ = pipe.ReceivePumpAsync();
+        _ = pipe.SendPumpAsync();
+        return pipe;
+    }
+
+    private async Task ReceivePumpAsync()
+    {
+        Exception? error = null;
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory();
+                int received = await _socket.ReceiveAsync(memory).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(received);
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The socket was closed under the pump: the input simply ends.
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+            await PumpEndedAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendPumpAsync()
+    {
+        Exception? error = null;
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    await _socket.SendAsync(buffer).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            _socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+            await PumpEndedAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask PumpEndedAsync()
+    {
+        if (Interlocked.Decrement(ref _pumpsLeft) == 0)
+        {
+            await _socket.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

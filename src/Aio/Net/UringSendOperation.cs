@@ -1,0 +1,121 @@
+using Aio.Interop;
+using Aio.Uring;
+
+namespace Aio.Net;
+
+/// <summary>
+/// Sends on the ring: SEND for one segment, SENDMSG for several (at most IOV_MAX per request), always with
+/// MSG_NOSIGNAL; a short send resubmits the rest, so the awaiter sees all bytes or an error.
+/// </summary>
+internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
+{
+    private static readonly SqePreparer<UringSendOperation> s_prepare = static (ref Sqe sqe, UringSendOperation op) => op.Prepare(ref sqe);
+
+    private readonly KernelRequest _request;
+    private Exception? _closeReason;
+
+    public UringSendOperation(AioSocket socket)
+        : base(socket)
+    {
+        _request = new KernelRequest(this, socket.Context);
+    }
+
+    public override bool KernelIdle => !_request.InFlight;
+
+    public override void BeginClose(Exception reason)
+    {
+        _closeReason = reason;
+        _request.Cancel();
+        if (IsPending && !_request.InFlight)
+        {
+            SendFailed(reason);
+        }
+    }
+
+    protected override void StartOnLoop()
+    {
+        if (!IsPending)
+        {
+            return;
+        }
+
+        if (_closeReason is not null)
+        {
+            SendFailed(_closeReason);
+            return;
+        }
+
+        if (Done)
+        {
+            Succeed();
+            return;
+        }
+
+        _request.Submit(s_prepare, this);
+    }
+
+    protected override void CancelPending() => _request.Cancel();
+
+    public void OnKernelCompletion(KernelRequest request, in Cqe cqe)
+    {
+        int result = cqe.Result;
+        if (result > 0)
+        {
+            Advance(result);
+        }
+
+        if (_closeReason is not null)
+        {
+            SendFailed(_closeReason);
+            Socket.TryFinishClose();
+        }
+        else if (result < 0 && result == -Errno.ECANCELED && _request.CancelRequested)
+        {
+            SendCancelled();
+        }
+        else if (result < 0)
+        {
+            SendFailed(SocketErrors.Exception(-result));
+        }
+        else if (Done)
+        {
+            Succeed();
+        }
+        else if (Token.IsCancellationRequested)
+        {
+            // A short send raced with the cancellation: stop here.
+            SendCancelled();
+        }
+        else
+        {
+            _request.Submit(s_prepare, this);
+        }
+    }
+
+    public void OnKernelAbandoned(KernelRequest request, bool kernelReleased)
+    {
+        if (!kernelReleased)
+        {
+            ForgetPins();
+        }
+
+        if (IsPending)
+        {
+            SendFailed(new ObjectDisposedException(nameof(AioContext), "The socket's AioContext was disposed with the send in flight."));
+        }
+    }
+
+    private void Prepare(ref Sqe sqe)
+    {
+        int count = Math.Min(Gather.Count - Index, Libc.IOV_MAX);
+        if (count == 1)
+        {
+            sqe.PrepSend(Socket.Fd, Gather.BaseAt(Index), (uint)Gather.LengthAt(Index), Libc.MSG_NOSIGNAL);
+            return;
+        }
+
+        Gather.PrepareHeader(Index, count);
+        sqe.PrepSend(Socket.Fd, Gather.HeaderAddress, 1, Libc.MSG_NOSIGNAL);
+        sqe.Opcode = IoUringOpcode.SendMsg;
+    }
+}

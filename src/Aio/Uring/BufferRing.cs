@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using Aio.Interop;
+using static Aio.Uring.IoUringNetConstants;
+
+namespace Aio.Uring;
+
+/// <summary>
+/// A provided-buffer ring (IORING_REGISTER_PBUF_RING, 5.19): buffers the kernel picks from for multishot receives.
+/// One per loop, shared by its sockets. Home thread only: the tail is a single-producer index that only this thread
+/// moves.
+/// </summary>
+/// <remarks>
+/// The kernel reads an entry only after it sees the tail move past it, so entries are written first and the tail is
+/// published with a store-release (pairs with the kernel's smp_load_acquire of the tail). A buffer handed to the
+/// application by a completion belongs to it until <see cref="Recycle"/> puts it back.
+/// </remarks>
+internal sealed unsafe class BufferRing : IDisposable
+{
+    private readonly Ring _ring;
+    private readonly byte* _entries;
+    private readonly byte* _buffers;
+    private readonly int _count;
+    private readonly int _mask;
+    private ushort _tail;
+
+    private BufferRing(Ring ring, ushort groupId, int count, int bufferSize, byte* entries, byte* buffers)
+    {
+        _ring = ring;
+        GroupId = groupId;
+        _count = count;
+        _mask = count - 1;
+        BufferSize = bufferSize;
+        _entries = entries;
+        _buffers = buffers;
+    }
+
+    /// <summary>sqe->buf_group of receives that draw from this ring.</summary>
+    public ushort GroupId { get; }
+
+    /// <summary>Bytes per buffer.</summary>
+    public int BufferSize { get; }
+
+    /// <summary>Buffers the application holds (handed out by completions, not yet recycled).</summary>
+    public int Outstanding { get; private set; }
+
+    /// <summary>The ring this buffer ring is registered with.</summary>
+    public Ring Ring => _ring;
+
+    /// <summary>
+    /// Allocates and registers a ring of <paramref name="count"/> (a power of two) buffers of
+    /// <paramref name="bufferSize"/> bytes; returns null with the errno when the kernel refuses (EINVAL before 5.19).
+    /// </summary>
+    public static BufferRing? TryCreate(Ring ring, ushort groupId, int count, int bufferSize, out int errno)
+    {
+        if (count <= 0 || (count & (count - 1)) != 0 || count > 32768)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, "A buffer ring holds a power of two of at most 32768 buffers.");
+        }
+
+        byte* entries = (byte*)NativeMemory.AlignedAlloc((nuint)(count * BufSize), 4096);
+        byte* buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * (nuint)bufferSize, 4096);
+        new Span<byte>(entries, count * BufSize).Clear();
+        byte* reg = stackalloc byte[BufRegSize];
+        new Span<byte>(reg, BufRegSize).Clear();
+        *(ulong*)reg = (ulong)entries;              // ring_addr
+        *(uint*)(reg + 8) = (uint)count;            // ring_entries
+        *(ushort*)(reg + 12) = groupId;             // bgid
+        int rc = Libc.IoUringRegister(ring.Fd, RegisterPbufRing, reg, 1);
+        if (rc < 0)
+        {
+            errno = Errors.LastErrno;
+            NativeMemory.AlignedFree(entries);
+            NativeMemory.AlignedFree(buffers);
+            return null;
+        }
+
+        errno = 0;
+        var result = new BufferRing(ring, groupId, count, bufferSize, entries, buffers);
+        for (int i = 0; i < count; i++)
+        {
+            result.Add((ushort)i);
+        }
+
+        result.Publish();
+        return result;
+    }
+
+    /// <summary>The first <paramref name="length"/> bytes of buffer <paramref name="id"/>, which a completion handed out.</summary>
+    public ReadOnlySpan<byte> Buffer(ushort id, int length) => new(_buffers + ((nint)id * BufferSize), length);
+
+    /// <summary>A completion handed one buffer to the application.</summary>
+    public void Taken() => Outstanding++;
+
+    /// <summary>Gives buffer <paramref name="id"/> back to the kernel.</summary>
+    public void Recycle(ushort id)
+    {
+        Outstanding--;
+        Add(id);
+        Publish();
+    }
+
+    public void Dispose()
+    {
+        byte* reg = stackalloc byte[BufRegSize];
+        new Span<byte>(reg, BufRegSize).Clear();
+        *(ushort*)(reg + 12) = GroupId;
+        if (_ring.Fd >= 0)
+        {
+            _ = Libc.IoUringRegister(_ring.Fd, UnregisterPbufRing, reg, 1);
+        }
+
+        NativeMemory.AlignedFree(_entries);
+        NativeMemory.AlignedFree(_buffers);
+    }
+
+    private void Add(ushort id)
+    {
+        byte* entry = _entries + ((_tail & _mask) * BufSize);
+        *(ulong*)entry = (ulong)(_buffers + ((nint)id * BufferSize));
+        *(uint*)(entry + 8) = (uint)BufferSize;
+        *(ushort*)(entry + 12) = id;
+        _tail++;
+    }
+
+    private void Publish() => Volatile.Write(ref *(ushort*)(_entries + BufRingTailOffset), _tail);
+}

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Net;
+
+public class SocketEchoTests
+{
+    public static TheoryData<FdMonitorKind, bool> KindsAndTransports
+    {
+        get
+        {
+            var data = new TheoryData<FdMonitorKind, bool>();
+            foreach (var kind in MonitorKinds.Kinds)
+            {
+                data.Add(kind, false);
+                data.Add(kind, true);
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KindsAndTransports))]
+    public async Task Echo_round_trips_every_message_in_order(FdMonitorKind kind, bool unix)
+    {
+        using var dir = new TempDir();
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, NetLoops.Loopback(unix, dir));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            var echo = EchoAsync(server);
+            var message = new byte[1000];
+            var reply = new byte[1000];
+            for (int i = 0; i < 200; i++)
+            {
+                message.AsSpan().Fill((byte)i);
+                BitConverter.TryWriteBytes(message, i);
+                Assert.Equal(message.Length, await client.SendAsync(message));
+                await NetLoops.ReceiveExactlyAsync(client, reply);
+                Assert.True(message.AsSpan().SequenceEqual(reply), $"message {i} came back changed");
+            }
+
+            client.Shutdown(SocketShutdown.Send);
+            Assert.Equal(200 * 1000L, await echo.WaitAsync(Wait.Default));
+            Assert.Equal(0, await client.ReceiveAsync(reply));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Port_zero_reports_the_real_port_and_ipv6_works(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var v4 = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)v4.LocalEndPoint).Port;
+        Assert.NotEqual(0, port);
+        await using var v6 = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(v6);
+        await using (client)
+        await using (server)
+        {
+            Assert.Equal(AddressFamily.InterNetworkV6, ((IPEndPoint)client.RemoteEndPoint!).AddressFamily);
+            Assert.Equal(((IPEndPoint)v6.LocalEndPoint).Port, ((IPEndPoint)client.RemoteEndPoint!).Port);
+            Assert.Equal(((IPEndPoint)server.RemoteEndPoint!).Port, ((IPEndPoint)client.LocalEndPoint!).Port);
+            await client.SendAsync("hi"u8.ToArray());
+            var buffer = new byte[2];
+            await NetLoops.ReceiveExactlyAsync(server, buffer);
+            Assert.Equal("hi"u8.ToArray(), buffer);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_busy_port_is_AddressAlreadyInUse_and_refused_connect_is_ConnectionRefused(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var first = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var busy = Assert.Throws<SocketException>(() => AioListener.Bind(loops.Server.Context, first.LocalEndPoint));
+        Assert.Equal(SocketError.AddressAlreadyInUse, busy.SocketErrorCode);
+
+        // What .NET's own Socket says for the same errors is the oracle.
+        using var dotnet = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        var dotnetBusy = Assert.Throws<SocketException>(() => dotnet.Bind(first.LocalEndPoint));
+        Assert.Equal(dotnetBusy.SocketErrorCode, busy.SocketErrorCode);
+
+        var closedPort = FreePort();
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await AioSocket.ConnectAsync(loops.Client.Context, closedPort));
+        using var dotnetClient = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        var dotnetRefused = await Assert.ThrowsAsync<SocketException>(async () => await dotnetClient.ConnectAsync(closedPort));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.Equal(dotnetRefused.SocketErrorCode, refused.SocketErrorCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task After_the_peer_shuts_down_every_receive_returns_zero_and_half_close_still_receives(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            client.Shutdown(SocketShutdown.Send);
+            var buffer = new byte[16];
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal(0, await server.ReceiveAsync(buffer));
+            }
+
+            // Half-close: the client no longer sends, but still receives what the server sends.
+            await server.SendAsync("after FIN"u8.ToArray());
+            var reply = new byte[9];
+            await NetLoops.ReceiveExactlyAsync(client, reply);
+            Assert.Equal("after FIN"u8.ToArray(), reply);
+            var afterShutdown = await Assert.ThrowsAsync<SocketException>(async () => await client.SendAsync(new byte[1]));
+            Assert.Equal(SocketError.Shutdown, afterShutdown.SocketErrorCode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_peer_reset_fails_the_pending_receive_and_later_sends_with_ConnectionReset(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (server)
+        {
+            var pending = server.ReceiveAsync(new byte[64]).AsTask();
+            client.Abort();
+            var reset = await Assert.ThrowsAsync<SocketException>(() => pending.WaitAsync(Wait.Default));
+            Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+
+            // Mid-send: the peer is gone, so a large send fails instead of hanging.
+            var error = await Assert.ThrowsAsync<SocketException>(async () =>
+            {
+                var big = new byte[1 << 20];
+                for (int i = 0; i < 64; i++)
+                {
+                    await server.SendAsync(big).AsTask().WaitAsync(Wait.Default);
+                }
+            });
+            Assert.Contains(error.SocketErrorCode, new[] { SocketError.ConnectionReset, SocketError.Shutdown });
+        }
+    }
+
+    private static IPEndPoint FreePort()
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (IPEndPoint)probe.LocalEndPoint!;
+    }
+
+    private static async Task<long> EchoAsync(AioSocket socket)
+    {
+        var buffer = new byte[4096];
+        long total = 0;
+        while (true)
+        {
+            int n = await socket.ReceiveAsync(buffer);
+            if (n == 0)
+            {
+                socket.Shutdown(SocketShutdown.Send);
+                return total;
+            }
+
+            total += n;
+            await socket.SendAsync(buffer.AsMemory(0, n));
+        }
+    }
+}
