@@ -18,7 +18,7 @@ namespace Aio.Net;
 /// </remarks>
 public sealed class AioListener : IAsyncDisposable, IDisposable
 {
-    private readonly SafeSocketHandle _handle;
+    private readonly SocketHandle _handle;
     private readonly int _domain;
     private readonly AcceptOperation _accept;
     private readonly BottomHalf _closeStart;
@@ -29,13 +29,13 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     private bool _closeStarted;
     private bool _closeFinished;
 
-    private AioListener(AioContext context, SafeSocketHandle handle, int domain, int backlog, EndPoint localEndPoint, string? unixPath)
+    private AioListener(AioContext context, SocketHandle handle, int domain, int backlog, EndPoint localEndPoint, string? unixPath)
     {
         Context = context;
         _handle = handle;
         _domain = domain;
         _unixPath = unixPath;
-        Fd = (int)handle.DangerousGetHandle();
+        Fd = handle.Fd;
         LocalEndPoint = localEndPoint;
         _accept = new AcceptOperation(this, backlog);
         _closeStart = context.CreateBottomHalf(CloseOnLoop, "listener-close");
@@ -68,7 +68,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         var handle = SocketFactory.Create(domain);
         try
         {
-            int fd = (int)handle.DangerousGetHandle();
+            int fd = handle.Fd;
             if (domain != Libc.AF_UNIX)
             {
                 Check(Libc.SetSockOptInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1));

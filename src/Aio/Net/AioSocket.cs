@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Aio.Interop;
 
 namespace Aio.Net;
@@ -24,7 +25,7 @@ namespace Aio.Net;
 /// </remarks>
 public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 {
-    private readonly SafeSocketHandle _handle;
+    private readonly SafeHandle _handle;
     private readonly Socket? _adopted;
     private readonly int _domain;
     private readonly ReceiveOperation _receive;
@@ -34,7 +35,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     private EndPoint? _localEndPoint;
     private EndPoint? _remoteEndPoint;
 
-    internal AioSocket(AioContext context, SafeSocketHandle handle, int domain, Socket? adopted = null)
+    internal AioSocket(AioContext context, SafeHandle handle, int domain, Socket? adopted = null)
     {
         Context = context;
         _handle = handle;

@@ -13,9 +13,9 @@ internal static class SocketConnector
     private static readonly SqePreparer<(int Fd, nint Address, int Length)> s_prepare =
         static (ref Sqe sqe, (int Fd, nint Address, int Length) s) => sqe.PrepConnect(s.Fd, s.Address, (uint)s.Length);
 
-    public static async ValueTask ConnectAsync(AioContext context, SafeSocketHandle handle, byte[] address, CancellationToken ct)
+    public static async ValueTask ConnectAsync(AioContext context, SocketHandle handle, byte[] address, CancellationToken ct)
     {
-        int fd = (int)handle.DangerousGetHandle();
+        int fd = handle.Fd;
         int result;
         if (context.HasIoUring)
         {

@@ -3,12 +3,12 @@ using Aio.Interop;
 
 namespace Aio.Net;
 
-/// <summary>New non-blocking, close-on-exec stream sockets, owned by a <see cref="SafeSocketHandle"/>.</summary>
+/// <summary>New non-blocking, close-on-exec stream sockets, owned by a <see cref="SocketHandle"/>.</summary>
 internal static class SocketFactory
 {
     /// <summary>socket(domain, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0).</summary>
     /// <exception cref="SocketException">The kernel refused (EMFILE: <see cref="SocketError.TooManyOpenSockets"/>, ...).</exception>
-    public static SafeSocketHandle Create(int domain)
+    public static SocketHandle Create(int domain)
     {
         int fd = Libc.Socket(domain, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -16,9 +16,9 @@ internal static class SocketFactory
             throw SocketErrors.Exception(Errors.LastErrno);
         }
 
-        return new SafeSocketHandle(fd, ownsHandle: true);
+        return new SocketHandle(fd);
     }
 
     /// <summary>Wraps an fd the kernel handed over (accept).</summary>
-    public static SafeSocketHandle Own(int fd) => new(fd, ownsHandle: true);
+    public static SocketHandle Own(int fd) => new(fd);
 }

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Net;
+
+public class SocketLifecycleTests
+{
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_with_operations_pending_ends_them_and_the_peer_sees_an_orderly_end(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        {
+            var pending = server.ReceiveAsync(new byte[64]).AsTask();
+            await server.DisposeAsync();
+            var ended = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
+            Assert.True(ended is ObjectDisposedException or OperationCanceledException, $"the pending receive ended with {ended.GetType().Name}");
+            Assert.Equal(0, await client.ReceiveAsync(new byte[1]).AsTask().WaitAsync(Wait.Default));
+            Assert.Throws<ObjectDisposedException>(() => { _ = server.ReceiveAsync(new byte[1]); });
+            Assert.Throws<ObjectDisposedException>(() => { _ = server.SendAsync(new byte[1]); });
+            Assert.Throws<ObjectDisposedException>(() => server.Shutdown(SocketShutdown.Both));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Abort_resets_the_connection_and_fails_pending_operations_with_SocketException(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        {
+            var pending = server.ReceiveAsync(new byte[64]).AsTask();
+            server.Abort();
+            await Assert.ThrowsAsync<SocketException>(() => pending.WaitAsync(Wait.Default));
+            var reset = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[1]).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_second_concurrent_receive_or_send_is_refused(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            var first = server.ReceiveAsync(new byte[8]);
+            Assert.Throws<InvalidOperationException>(() => { _ = server.ReceiveAsync(new byte[8]); });
+            await client.SendAsync(new byte[] { 1, 2, 3 });
+            Assert.Equal(3, await first.AsTask().WaitAsync(Wait.Default));
+
+            // The refused call changed nothing: the next receive works.
+            await client.SendAsync(new byte[] { 4 });
+            var buffer = new byte[8];
+            Assert.Equal(1, await server.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(4, buffer[0]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_a_listener_ends_a_pending_accept_with_ObjectDisposedException(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var pending = listener.AcceptAsync().AsTask();
+        await listener.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Wait.Default));
+        Assert.Throws<ObjectDisposedException>(() => { _ = listener.AcceptAsync(); });
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_a_listener_closes_the_connections_nobody_accepted(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+
+        // One accept arms the listener (a multishot ACCEPT then queues what follows); the rest are never accepted.
+        var accept = listener.AcceptAsync().AsTask();
+        var first = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint);
+        var taken = await accept.WaitAsync(Wait.Default);
+        var orphans = new List<AioSocket>();
+        for (int i = 0; i < 3; i++)
+        {
+            orphans.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint));
+        }
+
+        await listener.DisposeAsync();
+        foreach (var orphan in orphans)
+        {
+            var end = await ReceiveEndAsync(orphan);
+            Assert.True(end is 0 or (int)SocketError.ConnectionReset, $"an unaccepted connection was not closed ({end})");
+            await orphan.DisposeAsync();
+        }
+
+        await first.DisposeAsync();
+        await taken.DisposeAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Ten_thousand_connections_accepted_and_closed_leak_no_fd(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        await RoundAsync(loops, listener, 100);
+        int before = NetLoops.OpenFds();
+        int served = await RoundAsync(loops, listener, 10_000);
+        Assert.Equal(10_000, served);
+        Wait.Until(() => NetLoops.OpenFds() <= before, () => Thread.Sleep(1), $"the fd count to return to {before} (now {NetLoops.OpenFds()})");
+    }
+
+    private static async Task<int> RoundAsync(NetLoops loops, AioListener listener, int count)
+    {
+        var server = Task.Run(async () =>
+        {
+            int n = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var s = await listener.AcceptAsync();
+                var b = new byte[1];
+                if (await s.ReceiveAsync(b) == 1)
+                {
+                    n++;
+                }
+
+                await s.DisposeAsync();
+            }
+
+            return n;
+        });
+        for (int i = 0; i < count; i++)
+        {
+            var c = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint);
+            await c.SendAsync(new byte[] { 7 });
+            await c.DisposeAsync();
+        }
+
+        return await server.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task<int> ReceiveEndAsync(AioSocket socket)
+    {
+        try
+        {
+            return await socket.ReceiveAsync(new byte[1]).AsTask().WaitAsync(Wait.Default);
+        }
+        catch (SocketException ex)
+        {
+            return (int)ex.SocketErrorCode;
+        }
+    }
+}
