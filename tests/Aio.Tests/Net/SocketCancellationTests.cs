@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Net;
+
+public class SocketCancellationTests
+{
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Cancelling_a_pending_receive_ends_it_and_loses_no_byte(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            using var cts = new CancellationTokenSource();
+            var pending = server.ReceiveAsync(new byte[16], cts.Token).AsTask();
+            cts.Cancel();
+            var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(Wait.Default));
+            Assert.Equal(cts.Token, cancelled.CancellationToken);
+
+            await client.SendAsync("abc"u8.ToArray());
+            var buffer = new byte[3];
+            await NetLoops.ReceiveExactlyAsync(server, buffer);
+            Assert.Equal("abc"u8.ToArray(), buffer);
+        }
+    }
+
+    /// <summary>
+    /// Receives are cancelled at random moments while a sender streams numbered bytes: every receive ends exactly once
+    /// (data or cancelled), and the bytes that arrive are exactly the bytes sent, in order.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Cancellations_racing_with_data_lose_and_duplicate_nothing(FdMonitorKind kind)
+    {
+        const int Total = 200_000;
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            var sender = Task.Run(async () =>
+            {
+                var chunk = new byte[1000];
+                for (int sent = 0; sent < Total; sent += chunk.Length)
+                {
+                    for (int i = 0; i < chunk.Length; i++)
+                    {
+                        chunk[i] = (byte)((sent + i) % 251);
+                    }
+
+                    await client.SendAsync(chunk);
+                }
+            });
+
+            var random = new Random(12345);
+            var buffer = new byte[777];
+            int received = 0, completions = 0, cancellations = 0, attempts = 0;
+            while (received < Total)
+            {
+                attempts++;
+                using var cts = new CancellationTokenSource();
+                var pending = server.ReceiveAsync(buffer, cts.Token).AsTask();
+                if (random.Next(3) == 0)
+                {
+                    cts.Cancel();
+                }
+
+                try
+                {
+                    int n = await pending.WaitAsync(Wait.Default);
+                    Assert.True(n > 0, "the stream ended early");
+                    for (int i = 0; i < n; i++)
+                    {
+                        Assert.True(buffer[i] == (byte)((received + i) % 251), $"byte {received + i} is wrong: a byte was lost or duplicated");
+                    }
+
+                    received += n;
+                    completions++;
+                }
+                catch (OperationCanceledException)
+                {
+                    cancellations++;
+                }
+            }
+
+            await sender.WaitAsync(Wait.Default);
+            Assert.Equal(Total, received);
+            Assert.Equal(attempts, completions + cancellations);
+            Assert.True(cancellations > 0, "no receive was cancelled");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_hundred_thousand_cancelled_receives_each_end_exactly_once(FdMonitorKind kind)
+    {
+        const int Rounds = 100_000;
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            var buffer = new byte[8];
+            int cancelled = 0;
+            using var cts = new CancellationTokenSource();
+            for (int i = 0; i < Rounds; i++)
+            {
+                using var round = new CancellationTokenSource();
+                var pending = server.ReceiveAsync(buffer, round.Token);
+                round.Cancel();
+                try
+                {
+                    await pending;
+                    Assert.Fail("a receive with no data completed");
+                }
+                catch (OperationCanceledException ex) when (ex.CancellationToken == round.Token)
+                {
+                    cancelled++;
+                }
+            }
+
+            Assert.Equal(Rounds, cancelled);
+
+            // Nothing stale is left behind: the next receive gets the next data.
+            await client.SendAsync(new byte[] { 42 });
+            Assert.Equal(1, await server.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(42, buffer[0]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_token_cancelled_after_its_receive_completed_cancels_nothing_later(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            using var first = new CancellationTokenSource();
+            var buffer = new byte[8];
+            await client.SendAsync(new byte[] { 1 });
+            Assert.Equal(1, await server.ReceiveAsync(buffer, first.Token));
+            var second = server.ReceiveAsync(buffer).AsTask();
+            first.Cancel();
+            await client.SendAsync(new byte[] { 2 });
+            Assert.Equal(1, await second.WaitAsync(Wait.Default));
+            Assert.Equal(2, buffer[0]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Cancelling_a_blocked_send_ends_it_with_OperationCanceledException(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            // Nobody reads on the server: a large enough send blocks once the socket buffers are full.
+            using var cts = new CancellationTokenSource();
+            var big = new byte[64 << 20];
+            var pending = client.SendAsync(big, cts.Token).AsTask();
+            Assert.False(pending.IsCompleted, "64 MiB fit in the socket buffers");
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(Wait.Default));
+        }
+    }
+}
