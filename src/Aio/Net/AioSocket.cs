@@ -102,6 +102,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// <summary>Provided buffers this socket holds unread (for tests; 0 on the fallback path).</summary>
     internal int QueuedReceiveBuffers => (_receive as UringReceiveOperation)?.QueuedBuffers ?? 0;
 
+    /// <summary>A multishot receive is armed (for tests; false on the fallback path).</summary>
+    internal bool ReceiveArmed => (_receive as UringReceiveOperation)?.MultishotArmed ?? false;
+
     /// <summary>
     /// Connects to <paramref name="remote"/> (an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>)
     /// and returns the socket, owned by <paramref name="context"/>.

@@ -66,7 +66,14 @@ internal sealed class AioSocketStream : Stream
             throw Wrap(ex, "write to");
         }
 
-        return pending.IsCompletedSuccessfully ? default : AwaitWrite(pending);
+        if (pending.IsCompletedSuccessfully)
+        {
+            // Consume the result: that is what frees the socket's send for the next write.
+            _ = pending.Result;
+            return default;
+        }
+
+        return AwaitWrite(pending);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)

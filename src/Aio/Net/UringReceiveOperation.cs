@@ -56,6 +56,9 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
     /// <summary>Buffers this socket holds unread (for tests).</summary>
     internal int QueuedBuffers => _queue.Count;
 
+    /// <summary>The multishot RECV is in flight (for tests).</summary>
+    internal bool MultishotArmed => _multishot.InFlight;
+
     public override void BeginClose(Exception reason)
     {
         _closeReason = reason;
