@@ -66,7 +66,7 @@ internal static class Program
         var maxBatch = new Option<long>("--max-batch") { Description = "aio-max-batch: submit after this many queued requests (0 = the default, 4)" };
         var compare = new Option<bool>("--compare") { Description = "Also run randomaccess and fio (io_uring engine, if installed) on the same file" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("bench", "fio-style benchmark on the loop") { file, rw, bs, iodepth, size, runtime, direct, engine, monitor, threads, maxBatch, compare, json };
+        var cmd = new Command("bench", "fio-style benchmark on the loop") { file, rw, bs, iodepth, size, runtime, direct, engine, monitor, threads, maxBatch, compare, json, Net.NetCommands.Bench(), Net.NetCommands.Server(), Net.NetCommands.Load() };
         cmd.SetAction(r =>
         {
             var o = new BenchOptions

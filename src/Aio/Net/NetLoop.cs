@@ -11,10 +11,10 @@ namespace Aio.Net;
 internal sealed class NetLoop
 {
     /// <summary>Buffers in the loop's ring. With <see cref="BufferSize"/>, 4 MiB per loop.</summary>
-    public const int BufferCount = 512;
+    public const int BufferCount = 256;
 
     /// <summary>Bytes per provided buffer: one completion carries at most this much.</summary>
-    public const int BufferSize = 8192;
+    public const int BufferSize = 16384;
 
     private readonly AioContext _context;
     private BufferRing? _buffers;
