@@ -47,6 +47,9 @@ internal sealed class RequestLedger
         Settle(id);
     }
 
+    /// <summary>How many requests were refused or completed so far.</summary>
+    public int Settled => Volatile.Read(ref _settled);
+
     public int Completed => _completions.Count(c => c > 0);
 
     public int Refused => _refused.Count(r => r > 0);

@@ -76,8 +76,15 @@ internal static class Requests
     }
 
     /// <summary>"N ran to completion with 0, N faulted (reasons), N still pending" for NOP tasks.</summary>
-    public static (int Ok, int Faulted, int Pending, string Text) Summarize(List<Task<int>> tasks)
+    public static (int Ok, int Faulted, int Pending, string Text) Summarize(List<Task<int>> shared)
     {
+        // The foreign threads add to the list under its lock; the watchdog may ask before they are done.
+        List<Task<int>> tasks;
+        lock (shared)
+        {
+            tasks = [.. shared];
+        }
+
         int ok = tasks.Count(t => t.IsCompletedSuccessfully && t.Result == 0);
         int wrong = tasks.Count(t => t.IsCompletedSuccessfully && t.Result != 0);
         var faulted = tasks.Where(t => t.IsFaulted || t.IsCanceled).ToList();
@@ -86,6 +93,15 @@ internal static class Requests
             .GroupBy(t => t.Exception?.InnerException is { } e ? $"{e.GetType().Name}: {e.Message}" : "canceled")
             .Select(g => $"{g.Count()}x {g.Key}"));
         return (ok, faulted.Count + wrong, pending, $"{tasks.Count} SubmitAsync: {ok} completed with 0, {wrong} with another result, {faulted.Count} faulted ({reasons}), {pending} never completed");
+    }
+
+    /// <summary>How many of the tasks finished (any way).</summary>
+    public static int CountCompleted(List<Task<int>> shared)
+    {
+        lock (shared)
+        {
+            return shared.Count(t => t.IsCompleted);
+        }
     }
 
     /// <summary>Whether a faulted SubmitAsync was refused clearly: an AioException with one of <paramref name="errnos"/>.</summary>
