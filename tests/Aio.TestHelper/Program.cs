@@ -1,117 +1,55 @@
-using Aio;
-using Aio.Interop;
-
 namespace Aio.TestHelper;
 
 /// <summary>
-/// Child-process scenarios for the fallback tests: each installs a real seccomp filter that refuses io_uring_setup
-/// with EPERM (what Docker's default profile does) and checks what AioContext.Create does next. Prints "OK: ..." and
-/// exits 0 on success; prints "FAIL: ..." and exits 1 otherwise.
+/// The child process of the tests that need a process of their own: a seccomp filter (the fallback tests) or real
+/// syscall faults injected by strace (tests/Aio.Tests/FaultInjection). The first argument names the scenario, the
+/// rest are its parameters. Prints "OK: ..." per check that held and "FAIL: ..." per check that did not (see
+/// <see cref="Report"/>), and exits 0 only if nothing failed.
 /// </summary>
 internal static class Program
 {
+    /// <summary>Well under the tests' 20 s child timeout, so that a hang reports itself.</summary>
+    private static readonly TimeSpan s_watchdog = TimeSpan.FromSeconds(12);
+
+    private static readonly Dictionary<string, Action<string[]>> s_scenarios = new(StringComparer.Ordinal)
+    {
+        ["fallback"] = _ => SeccompScenarios.Fallback(),
+        ["all-or-none"] = _ => SeccompScenarios.AllOrNone(),
+        ["explicit"] = _ => SeccompScenarios.Explicit(),
+        ["setup-fallback"] = a => SetupFaultScenarios.AutoFallsBack(Errnos.Parse(a[0])),
+        ["setup-explicit"] = a => SetupFaultScenarios.ExplicitThrows(Errnos.Parse(a[0])),
+        ["eventfd-create"] = a => EventFdFaultScenarios.CreateThrowsThenRecovers(Errnos.Parse(a[0])),
+        ["eventfd-notifier"] = a => EventFdFaultScenarios.NotifierThrowsThenRecovers(Errnos.Parse(a[0])),
+        ["epoll-explicit"] = a => EpollFaultScenarios.ExplicitThrows(Errnos.Parse(a[0])),
+        ["epoll-upgrade"] = _ => EpollFaultScenarios.UpgradeFailureStaysOnPoll(),
+        ["enter-eintr"] = _ => EnterFaultScenarios.InterruptedRequestsCompleteOnce(),
+        ["enter-eintr-timer"] = _ => EnterFaultScenarios.InterruptedWaitsHonourTimers(),
+        ["enter-backpressure"] = a => BackPressureScenarios.FullRingBurst(Errnos.Parse(a[0])),
+        ["enter-enomem"] = _ => BackPressureScenarios.OutOfMemory(),
+        ["register-enable"] = a => RegisterFaultScenarios.EnableFailsOnce(Errnos.Parse(a[0])),
+    };
+
     private static int Main(string[] args)
     {
-        try
+        string scenario = args.FirstOrDefault() ?? string.Empty;
+        if (!s_scenarios.TryGetValue(scenario, out var run))
         {
-            return args.FirstOrDefault() switch
+            Report.Fail($"unknown scenario '{string.Join(' ', args)}'");
+            return 1;
+        }
+
+        using (new Watchdog(s_watchdog, () => Progress.Current))
+        {
+            try
             {
-                "fallback" => Fallback(),
-                "all-or-none" => AllOrNone(),
-                "explicit" => Explicit(),
-                _ => Fail($"unknown scenario '{string.Join(' ', args)}'"),
-            };
-        }
-        catch (Exception ex)
-        {
-            return Fail(ex.ToString());
-        }
-    }
-
-    private static int Fallback()
-    {
-        Seccomp.DenyIoUringSetup();
-        using var ctx = AioContext.Create();
-        if (ctx.HasIoUring || ctx.Monitor == FdMonitorKind.IoUring)
-        {
-            return Fail($"expected a poll/epoll context, got {ctx.Monitor}");
+                run(args[1..]);
+            }
+            catch (Exception ex)
+            {
+                Report.Fail($"{scenario} threw {ex}");
+            }
         }
 
-        try
-        {
-            ctx.AddSqe(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0, new NullHandler());
-            return Fail("AddSqe did not throw");
-        }
-        catch (NotSupportedException)
-        {
-        }
-
-        using var e = new EventNotifier();
-        int runs = 0;
-        ctx.SetEventNotifier(e, n =>
-        {
-            n.TestAndClear();
-            runs++;
-        });
-        e.Set();
-        if (!ctx.Poll(false) || runs != 1)
-        {
-            return Fail($"the fd handler did not run (runs={runs})");
-        }
-
-        return Ok($"fell back to {ctx.Monitor}; AddSqe not supported; fd handlers work");
-    }
-
-    private static int AllOrNone()
-    {
-        using var first = AioContext.Create();
-        if (!first.HasIoUring)
-        {
-            return Fail("the first context has no io_uring: the kernel refuses it even before the filter");
-        }
-
-        Seccomp.DenyIoUringSetup();
-        try
-        {
-            using var second = AioContext.Create();
-            return Fail($"the second Create succeeded with {second.Monitor}");
-        }
-        catch (AioException ex) when (ex.Errno == Errno.EPERM && ex.Message.Contains("all io_uring or none", StringComparison.Ordinal))
-        {
-            return Ok(ex.Message);
-        }
-    }
-
-    private static int Explicit()
-    {
-        Seccomp.DenyIoUringSetup();
-        try
-        {
-            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
-            return Fail("Create(Monitor = IoUring) succeeded under the filter");
-        }
-        catch (AioException ex) when (ex.Errno == Errno.EPERM)
-        {
-            return Ok(ex.Message);
-        }
-    }
-
-    private static int Ok(string message)
-    {
-        Console.WriteLine("OK: " + message);
-        return 0;
-    }
-
-    private static int Fail(string message)
-    {
-        Console.WriteLine("FAIL: " + message);
-        return 1;
-    }
-
-    private sealed class NullHandler : CqeHandler
-    {
-        protected internal override void OnCompletion(in Cqe cqe)
-        {
-        }
+        return Report.ExitCode;
     }
 }
