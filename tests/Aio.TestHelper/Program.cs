@@ -27,6 +27,7 @@ internal static class Program
         ["enter-backpressure"] = a => BackPressureScenarios.FullRingBurst(Errnos.Parse(a[0])),
         ["enter-enomem"] = _ => BackPressureScenarios.OutOfMemory(),
         ["register-enable"] = a => RegisterFaultScenarios.EnableFailsOnce(Errnos.Parse(a[0])),
+        ["net-fallback"] = _ => NetScenarios.FallbackEcho(),
     };
 
     private static int Main(string[] args)
