@@ -136,8 +136,10 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
             // No multishot ACCEPT on this kernel (before 5.19): single ones from now on.
             Context.NetLoop.MultishotAccept = false;
         }
-        else if (result == -Errno.ECANCELED && IsPending && _closeReason is null)
+        else if (result == -Errno.ECANCELED && IsPending && _closeReason is null && !_multishot && Token.IsCancellationRequested)
         {
+            // Only a single ACCEPT is cancelled for the caller's token; a multishot one is cancelled for backpressure,
+            // and a pending accept then simply re-arms it below.
             FailCancelled();
         }
         else if (result < 0 && result != -Errno.ECANCELED && result != -103 && IsPending)   // ECONNABORTED: try the next one
