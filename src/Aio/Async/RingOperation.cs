@@ -33,6 +33,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private AioContext? _context;
     private ulong _userData;
     private bool _cancelRequested;
+    private bool _continuationOnLoop;
     private int _state;   // OperationState, as int for Interlocked
 
     /// <summary>The operation's name in error messages (<c>"read"</c>, <c>"write"</c>, ...).</summary>
@@ -61,6 +62,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         _context = context;
         _userData = 0;
         _cancelRequested = false;
+        _continuationOnLoop = false;
         _token = ct;
         if (file is not null)
         {
@@ -168,6 +170,30 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         }
     }
 
+    internal override bool OnPrepareFailed(Exception exception)
+    {
+        // The entry was turned into a NOP before the kernel saw it: everything can be released.
+        if (!TryFinish(releasePin: true))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _continuationOnLoop))
+        {
+            // We are inside the monitor's SQ filling: the awaiter's code must not run inline here (it could add SQEs
+            // or poll). Loop-bound continuations run from a bottom half instead; others go to the pool anyway.
+            var ctx = Context;
+            ctx.ScheduleOneShot(() => _core.SetException(exception));
+        }
+        else
+        {
+            _core.SetException(exception);
+        }
+
+        // The caller hears of it through its awaiter: the loop need not rethrow it.
+        return true;
+    }
+
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
@@ -178,6 +204,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         {
             // Completion is delivered on this loop: run the continuation inline there (no Post, no allocation).
             flags &= ~ValueTaskSourceOnCompletedFlags.UseSchedulingContext;
+            _continuationOnLoop = true;
         }
 
         // Off the loop, never run the awaiter's code inline on the loop thread.
@@ -210,6 +237,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             _core.Reset();
             _context = null;
             _token = default;
+            _continuationOnLoop = false;
             ReturnToPool();
         }
     }

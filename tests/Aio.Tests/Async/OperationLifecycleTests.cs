@@ -6,11 +6,13 @@ using Xunit;
 namespace Aio.Tests.Async;
 
 /// <summary>
-/// Issue 10 items 1, 7 and 13: one use of a pooled ring operation never leaks into another (cancellation,
-/// misused GetResult), and disposal releases what it may.
+/// Issue 10 items 1, 4, 7 and 13: one use of a pooled ring operation never leaks into another (cancellation,
+/// misused GetResult), a throwing preparer fails its own caller, and disposal releases what it may.
 /// </summary>
 public class OperationLifecycleTests
 {
+    private static readonly SqePreparer<int> s_nop = static (ref Sqe sqe, int _) => sqe.PrepNop();
+
     private static SafeFileHandle OpenFile(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
 
     /// <summary>A blocking pipe (io_uring returns EAGAIN at once for a non-blocking one): reads on it stay in flight.</summary>
@@ -172,6 +174,38 @@ public class OperationLifecycleTests
             Assert.Equal(1, Libc.WriteSpan((int)writeEnd.DangerousGetHandle(), [1]));
             Assert.True((Completed(second, "the wait") & PollEvents.In) != 0);
         });
+    }
+
+    [IoUringFact]
+    public async Task A_throwing_preparer_on_a_foreign_thread_fails_its_SubmitAsync_and_the_loop_goes_on()
+    {
+        using var io = IoThread.Start("foreign-prep-throws");
+        int loopErrors = 0;
+        io.CallbackException += (_, _) => Interlocked.Increment(ref loopErrors);
+        var failing = Task.Run(() => io.Context.SubmitAsync(static (ref Sqe sqe, int _) => throw new InvalidDataException("prep"), 0).AsTask());
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => failing.WaitAsync(Wait.Default));
+        Assert.Equal("prep", ex.Message);
+
+        // The loop goes on, for foreign and loop submitters alike.
+        Assert.Equal(0, await Task.Run(() => io.Context.SubmitAsync(s_nop, 0).AsTask()).WaitAsync(Wait.Default));
+        Assert.Equal(0, await io.Context.InvokeAsync(async () => await AioContext.Current!.SubmitAsync(s_nop, 0)).WaitAsync(Wait.Default));
+
+        // The exception belongs to its awaiter: the loop does not report it a second time.
+        Assert.Equal(0, Volatile.Read(ref loopErrors));
+    }
+
+    [IoUringFact]
+    public void A_throwing_preparer_of_a_raw_foreign_AddSqe_still_surfaces_from_Poll()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        ctx.Poll(false);
+        var handler = new RecordingHandler();
+        Task.Run(() => ctx.AddSqe(static (ref Sqe sqe, int _) => throw new InvalidDataException("raw"), 0, handler)).Wait(Wait.Default);
+        Assert.Throws<InvalidDataException>(() => ctx.Poll(false));
+
+        // Nobody else would ever hear of it; the ring stays usable and the handler hears nothing.
+        ctx.AddSqe(s_nop, 0, handler);
+        LoopDriver.PollUntil(ctx, () => handler.Count == 1, "a NOP after the failure");
     }
 
     [IoUringFact]
