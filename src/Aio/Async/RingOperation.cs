@@ -34,6 +34,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private ulong _userData;
     private bool _cancelRequested;
     private bool _continuationOnLoop;
+    private object? _continuationState;
     private int _state;   // OperationState, as int for Interlocked
 
     /// <summary>The operation's name in error messages (<c>"read"</c>, <c>"write"</c>, ...).</summary>
@@ -49,8 +50,14 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// <summary>The fd of the file handle the operation was started with.</summary>
     protected int FileDescriptor => (int)_file!.DangerousGetHandle();
 
-    /// <summary>This use's state (for tests).</summary>
+    /// <summary>This use's state (tests and the loop-blocking guard).</summary>
     internal OperationState State => (OperationState)Volatile.Read(ref _state);
+
+    /// <summary>What this use's completion resumes (the state the awaiter passed to OnCompleted), for the loop-blocking guard.</summary>
+    internal object? ContinuationState => Volatile.Read(ref _continuationState);
+
+    /// <summary>This operation's slot in <see cref="LoopBlockingGuard"/>, or -1. Guarded by the guard's lock.</summary>
+    internal int GuardSlot { get; set; } = -1;
 
     /// <summary>
     /// Starts the request (any thread): references the file, registers on the token, hands the request to the loop.
@@ -63,6 +70,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         _userData = 0;
         _cancelRequested = false;
         _continuationOnLoop = false;
+        _continuationState = null;
         _token = ct;
         if (file is not null)
         {
@@ -94,6 +102,12 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             _registration = ct.UnsafeRegister(s_requestCancel, this);
         }
 
+        var guard = GuardOf(context);
+        if (context.IsOnHomeThread)
+        {
+            guard.Track(this);
+        }
+
         try
         {
             SubmitSelf(context);
@@ -104,6 +118,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             // object is not pooled, so nothing scheduled for this use can reach another.
             _registration.Dispose();
             _registration = default;
+            guard.Untrack(this);
             Release();
             Volatile.Write(ref _state, (int)OperationState.Idle);
             throw;
@@ -205,7 +220,13 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             // Completion is delivered on this loop: run the continuation inline there (no Post, no allocation).
             flags &= ~ValueTaskSourceOnCompletedFlags.UseSchedulingContext;
             _continuationOnLoop = true;
+            if (GuardSlot < 0 && State == OperationState.InFlight)
+            {
+                GuardOf(ctx!).Track(this);
+            }
         }
+
+        Volatile.Write(ref _continuationState, state);
 
         // Off the loop, never run the awaiter's code inline on the loop thread.
         _core.RunContinuationsAsynchronously = !onLoop;
@@ -237,12 +258,15 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             _core.Reset();
             _context = null;
             _token = default;
+            _continuationState = null;
             _continuationOnLoop = false;
             ReturnToPool();
         }
     }
 
     void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    private static LoopBlockingGuard GuardOf(AioContext context) => ((AioSynchronizationContext)context.SynchronizationContext).Guard;
 
     /// <summary>
     /// InFlight -> Completed (compare-exchange: abandonment can run on a disposing thread). Disposes the token
@@ -257,6 +281,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
         _registration.Dispose();
         _registration = default;
+        GuardOf(Context).Untrack(this);
         if (releasePin)
         {
             Release();
