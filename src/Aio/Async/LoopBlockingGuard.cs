@@ -20,8 +20,11 @@ namespace Aio.Async;
 /// waiter (what <c>Task.Wait</c>, <c>Task.Result</c>, <c>GetAwaiter().GetResult()</c> and <c>Task.WaitAll</c> add to a
 /// task before blocking) means the blocked thread waits, directly or through continuations, for the loop's own work.</para>
 /// <para><b>Precision.</b> Nothing is timed. Waits that are not on the loop's work (a contended lock, a task another
-/// thread completes, a bounded wait) are never refused. The graph walk reads <c>Task</c>'s private continuation field;
-/// should a runtime rename it, detection switches itself off (false negatives only, never false positives).</para>
+/// thread completes, a bounded wait) are not refused, with one exotic exception: a synchronous waiter found in the
+/// graph is not known to be this thread's, so if another thread is blocked on a task that depends on this loop at the
+/// very moment the loop thread starts an unbounded wait on something else, that wait is refused too (both would
+/// otherwise wait on a loop that does not run). The graph walk reads <c>Task</c>'s private continuation field; should
+/// a runtime rename it, detection switches itself off (false negatives only).</para>
 /// </remarks>
 internal sealed class LoopBlockingGuard
 {
