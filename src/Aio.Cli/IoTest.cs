@@ -29,6 +29,8 @@ internal static class IoTest
         long requests = Math.Max(1, Math.Min(size, file.Length) / RequestSize);
         var buffers = Enumerable.Range(0, BatchSize).Select(_ => new AlignedBuffer(RequestSize, Math.Max(4096, file.Alignment))).ToArray();
         var pending = new ValueTask<int>[BatchSize];
+        int issued = 0;
+        int consumed = 0;
         long pauses = 0;
         long sleptTicks = 0;
         try
@@ -38,13 +40,17 @@ internal static class IoTest
             {
                 int batch = (int)Math.Min(BatchSize, requests - done);
                 Pause(ref pauses, ref sleptTicks);
+                issued = 0;
+                consumed = 0;
                 for (int i = 0; i < batch; i++)
                 {
                     pending[i] = file.ReadAsync(buffers[i].Memory, (done + i) * RequestSize);
+                    issued++;
                 }
 
                 for (int i = 0; i < batch; i++)
                 {
+                    consumed++;
                     int n = pending[i].AsTask().GetAwaiter().GetResult();
                     if (n != RequestSize)
                     {
@@ -61,6 +67,20 @@ internal static class IoTest
         }
         finally
         {
+            // A failure mid-batch leaves later reads of the batch in flight: the kernel may still write into their
+            // buffers, so they are freed only once every read issued on them has completed.
+            for (int i = consumed; i < issued; i++)
+            {
+                try
+                {
+                    pending[i].AsTask().GetAwaiter().GetResult();
+                }
+                catch (Exception)
+                {
+                    // The first failure is the one being reported.
+                }
+            }
+
             foreach (var b in buffers)
             {
                 ((IDisposable)b).Dispose();

@@ -10,6 +10,16 @@ namespace Aio;
 /// they resume inline on the loop, elsewhere on the captured context or the thread pool. Without io_uring,
 /// <see cref="ReadAsync"/>, <see cref="WriteAsync"/> and <see cref="FlushAsync"/> run the blocking call on the thread pool.
 /// </summary>
+/// <remarks>
+/// <para><b>Await, never block, on the loop.</b> A completion is delivered by the loop iteration that runs it, so the
+/// loop thread blocking on its own operation (<c>ReadAsync(...).AsTask().Result</c> or <c>.Wait()</c> in a loop callback,
+/// or on a task that depends on it) could never wake up. Such an unbounded wait throws
+/// <see cref="InvalidOperationException"/> ("the loop thread is blocking on its own loop's work") instead of hanging;
+/// <c>GetAwaiter().GetResult()</c> on an unfinished operation's ValueTask throws <see cref="InvalidOperationException"/>
+/// anywhere. Blocking the loop on other threads' work is not refused (docs/ARCHITECTURE.md, "Sync-over-async").</para>
+/// <para><b>Each ValueTask once.</b> Like any pooled ValueTask: await it (or read its result) exactly once; a second
+/// read throws <see cref="InvalidOperationException"/> and never affects the operation's next use.</para>
+/// </remarks>
 public static class AioContextIo
 {
     /// <summary>pread: reads up to <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns the count (0 at end of file).</summary>

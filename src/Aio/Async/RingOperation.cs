@@ -10,15 +10,21 @@ namespace Aio.Async;
 /// one object, so an operation awaited on the loop allocates nothing in steady state.
 /// </summary>
 /// <remarks>
+/// <para><b>Lifecycle.</b> One use of the object goes Idle → InFlight → Completed → Idle (see <see cref="OperationState"/>
+/// for the legal transitions and who makes them). Each use has its own <see cref="Version"/>: the token of the
+/// ValueTask handed out, and the key that keeps a late cancel or a misused GetResult away from the next use.</para>
 /// <para><b>Where continuations run.</b> Awaited on the loop (the context's SynchronizationContext is current), the
 /// continuation runs inline on the loop when the completion is delivered (QEMU aio_co_wake): the context is not
 /// captured, because delivery already happens on it. Awaited anywhere else, the continuation goes to the captured
 /// context, or the thread pool; it never runs user code from another thread on the loop.</para>
 /// <para><b>Memory.</b> The buffer stays pinned until the kernel's completion has arrived, including after a
-/// cancellation; only then is the operation reset and returned to its pool.</para>
+/// cancellation; only then is the operation reset and returned to its pool. The caller's file handle is referenced
+/// for as long as the request may still be prepared from it.</para>
 /// </remarks>
 internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValueTaskSource
 {
+    private static readonly Action<object?> s_requestCancel = static s => ((RingOperation)s!).RequestCancel();
+
     private ManualResetValueTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
@@ -27,7 +33,9 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private AioContext? _context;
     private ulong _userData;
     private bool _cancelRequested;
-    private int _state;   // 0 idle, 1 in flight, 2 completed
+    private bool _continuationOnLoop;
+    private object? _continuationState;
+    private int _state;   // OperationState, as int for Interlocked
 
     /// <summary>The operation's name in error messages (<c>"read"</c>, <c>"write"</c>, ...).</summary>
     protected string Name { get; set; } = "io";
@@ -39,20 +47,65 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
     protected short Version => _core.Version;
 
-    /// <summary>Starts the request: pins, registers cancellation, adds the SQE. Any thread.</summary>
+    /// <summary>The fd of the file handle the operation was started with.</summary>
+    protected int FileDescriptor => (int)_file!.DangerousGetHandle();
+
+    /// <summary>This use's state (tests and the loop-blocking guard).</summary>
+    internal OperationState State => (OperationState)Volatile.Read(ref _state);
+
+    /// <summary>What this use's completion resumes (the state the awaiter passed to OnCompleted), for the loop-blocking guard.</summary>
+    internal object? ContinuationState => Volatile.Read(ref _continuationState);
+
+    /// <summary>This operation's slot in <see cref="LoopBlockingGuard"/>, or -1. Guarded by the guard's lock.</summary>
+    internal int GuardSlot { get; set; } = -1;
+
+    /// <summary>
+    /// Starts the request (any thread): references the file, registers on the token, hands the request to the loop.
+    /// If the hand-over throws, everything is released again and the exception propagates; the object is then
+    /// dropped rather than pooled.
+    /// </summary>
     protected void Start(AioContext context, SafeHandle? file, MemoryHandle pin, CancellationToken ct)
     {
         _context = context;
-        _pin = pin;
         _userData = 0;
         _cancelRequested = false;
+        _continuationOnLoop = false;
+        _continuationState = null;
         _token = ct;
-        _state = 1;
         if (file is not null)
         {
             bool added = false;
-            file.DangerousAddRef(ref added);
+            try
+            {
+                file.DangerousAddRef(ref added);
+            }
+            catch
+            {
+                // Closed meanwhile (ObjectDisposedException): nothing else was taken yet.
+                pin.Dispose();
+                _context = null;
+                throw;
+            }
+
             _file = file;
+        }
+
+        _pin = pin;
+
+        // Idle -> InFlight before the registration: a token cancelled meanwhile runs the callback right here, and it
+        // must see the request as live (the cancel then waits on the loop until the request is submitted).
+        Volatile.Write(ref _state, (int)OperationState.InFlight);
+        if (ct.CanBeCanceled)
+        {
+            // Before the hand-over: once the loop has the request, it may complete it (and dispose the registration)
+            // before this thread runs another instruction.
+            _registration = ct.UnsafeRegister(s_requestCancel, this);
+        }
+
+        var guard = GuardOf(context);
+        if (context.IsOnHomeThread)
+        {
+            guard.Track(this);
         }
 
         try
@@ -61,14 +114,14 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         }
         catch
         {
+            // InFlight -> Idle: nothing reached the loop. Dispose waits for a cancel callback already running, and the
+            // object is not pooled, so nothing scheduled for this use can reach another.
+            _registration.Dispose();
+            _registration = default;
+            guard.Untrack(this);
             Release();
-            _state = 0;
+            Volatile.Write(ref _state, (int)OperationState.Idle);
             throw;
-        }
-
-        if (ct.CanBeCanceled)
-        {
-            _registration = ct.UnsafeRegister(static s => ((RingOperation)s!).RequestCancel(), this);
         }
     }
 
@@ -87,9 +140,6 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// <summary>Adds this operation's SQE again (home thread).</summary>
     protected void Resubmit() => SubmitSelf(Context);
 
-    /// <summary>The fd of the file handle the operation was started with.</summary>
-    protected int FileDescriptor => (int)_file!.DangerousGetHandle();
-
     internal override void OnSubmitted(ulong userData)
     {
         _userData = userData;
@@ -101,68 +151,82 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
     protected internal override void OnCompletion(in Cqe cqe)
     {
-        if (cqe.HasMore)
+        if (cqe.HasMore || State != OperationState.InFlight)
         {
+            // A completion for a use that has already ended (abandoned meanwhile) has nobody to tell.
             return;
         }
 
         int res = cqe.Result;
-        if (!(res == -Errno.ECANCELED && _cancelRequested) && Continue(ref res))
+        bool cancelled = res == -Errno.ECANCELED && _cancelRequested;
+        if (!cancelled && Continue(ref res))
         {
             // Resubmitted (a short transfer or EAGAIN): still in flight, buffer still pinned.
             return;
         }
 
-        _registration.Dispose();
-        Release();
-        _state = 2;
-        if (res == -Errno.ECANCELED && _cancelRequested)
+        Exception? error = cancelled ? new OperationCanceledException(_token)
+            : res < 0 && ThrowOnNegative ? new AioException(-res, Name)
+            : null;
+        if (TryFinish(releasePin: true))
         {
-            _core.SetException(new OperationCanceledException(_token));
-        }
-        else if (res < 0 && ThrowOnNegative)
-        {
-            _core.SetException(new AioException(-res, Name));
-        }
-        else
-        {
-            _core.SetResult(res);
+            Publish(res, error);
         }
     }
 
     internal override void OnAbandoned(bool kernelReleased)
     {
-        if (_state != 1)
+        // Without kernelReleased the kernel may still write into the buffer while it tears the ring down: the pin is
+        // kept for good. The file reference is not: the kernel holds its own reference to the file of a request it
+        // has, so the caller's SafeHandle may close.
+        if (TryFinish(releasePin: kernelReleased))
         {
-            return;
+            Publish(0, new ObjectDisposedException(nameof(AioContext), "The AioContext was disposed with the operation in flight."));
+        }
+    }
+
+    internal override bool OnPrepareFailed(Exception exception)
+    {
+        // The entry was turned into a NOP before the kernel saw it: everything can be released.
+        if (!TryFinish(releasePin: true))
+        {
+            return false;
         }
 
-        _registration.Dispose();
-        if (kernelReleased)
+        if (Volatile.Read(ref _continuationOnLoop))
         {
-            Release();
+            // We are inside the monitor's SQ filling: the awaiter's code must not run inline here (it could add SQEs
+            // or poll). Loop-bound continuations run from a bottom half instead; others go to the pool anyway.
+            var ctx = Context;
+            ctx.ScheduleOneShot(() => _core.SetException(exception));
         }
         else
         {
-            // The kernel may still write into the buffer while it tears the ring down: keep it pinned for good.
-            _pin = default;
-            _file = null;
+            _core.SetException(exception);
         }
 
-        _state = 2;
-        _core.SetException(new ObjectDisposedException(nameof(AioContext), "The AioContext was disposed with the operation in flight."));
+        // The caller hears of it through its awaiter: the loop need not rethrow it.
+        return true;
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
-        bool onLoop = _context is { } ctx && SynchronizationContext.Current == ctx.SynchronizationContext && ctx.IsOnHomeThread;
+        var ctx = _context;
+        bool onLoop = ctx is not null && SynchronizationContext.Current == ctx.SynchronizationContext && ctx.IsOnHomeThread;
         if (onLoop)
         {
             // Completion is delivered on this loop: run the continuation inline there (no Post, no allocation).
             flags &= ~ValueTaskSourceOnCompletedFlags.UseSchedulingContext;
+            _continuationOnLoop = true;
+            if (GuardSlot < 0 && State == OperationState.InFlight)
+            {
+                GuardOf(ctx!).Track(this);
+            }
         }
+
+        Volatile.Write(ref _continuationState, state);
 
         // Off the loop, never run the awaiter's code inline on the loop thread.
         _core.RunContinuationsAsynchronously = !onLoop;
@@ -171,6 +235,20 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
     public int GetResult(short token)
     {
+        // Misuse is refused before anything is touched (as ManualResetValueTaskSourceCore users guard it): a token of
+        // another use makes GetStatus throw; an unfinished use is still the kernel's.
+        if (_core.GetStatus(token) == ValueTaskSourceStatus.Pending)
+        {
+            throw new InvalidOperationException(
+                $"GetResult was called on a {Name} operation that has not completed; await the ValueTask (or wait until IsCompleted) first.");
+        }
+
+        // Completed -> Idle exactly once, even if two threads race here with the same token.
+        if (Interlocked.CompareExchange(ref _state, (int)OperationState.Idle, (int)OperationState.Completed) != (int)OperationState.Completed)
+        {
+            throw new InvalidOperationException($"The result of this {Name} operation was already consumed.");
+        }
+
         try
         {
             return _core.GetResult(token);
@@ -178,30 +256,71 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         finally
         {
             _core.Reset();
-            _state = 0;
             _context = null;
-            _registration = default;
             _token = default;
+            _continuationState = null;
+            _continuationOnLoop = false;
             ReturnToPool();
         }
     }
 
     void IValueTaskSource.GetResult(short token) => GetResult(token);
 
+    private static LoopBlockingGuard GuardOf(AioContext context) => ((AioSynchronizationContext)context.SynchronizationContext).Guard;
+
+    /// <summary>
+    /// InFlight -> Completed (compare-exchange: abandonment can run on a disposing thread). Disposes the token
+    /// registration, waiting for a callback already running, so no callback outlives this use; then releases.
+    /// </summary>
+    private bool TryFinish(bool releasePin)
+    {
+        if (Interlocked.CompareExchange(ref _state, (int)OperationState.Completed, (int)OperationState.InFlight) != (int)OperationState.InFlight)
+        {
+            return false;
+        }
+
+        _registration.Dispose();
+        _registration = default;
+        GuardOf(Context).Untrack(this);
+        if (releasePin)
+        {
+            Release();
+        }
+        else
+        {
+            _pin = default;
+            ReleaseFile();
+        }
+
+        return true;
+    }
+
+    private void Publish(int result, Exception? error)
+    {
+        if (error is null)
+        {
+            _core.SetResult(result);
+        }
+        else
+        {
+            _core.SetException(error);
+        }
+    }
+
     private void RequestCancel()
     {
-        // Any thread: the cancel SQE is added from the loop, where the request's user_data is known.
-        var ctx = _context;
-        if (ctx is null || _state != 1)
+        // Any thread. This runs only while this use's registration is live (TryFinish disposes it, waiting for a
+        // running callback, before the version can change), so the version read here is this use's.
+        if (State != OperationState.InFlight)
         {
             return;
         }
 
-        // The version pins this use of the pooled object: by the time the loop runs the cancel, the operation may have
-        // completed and been rented again for another request, which must not be cancelled.
+        var ctx = Context;
         short version = _core.Version;
         try
         {
+            // The cancel SQE is added from the loop, where the request's user_data is known.
             ctx.ScheduleOneShot(() => CancelOnLoop(version));
         }
         catch (ObjectDisposedException)
@@ -211,7 +330,8 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
     private void CancelOnLoop(short version)
     {
-        if (_state != 1 || _core.Version != version)
+        // The bottom half may run after this use ended and the object was rented again: the version tells.
+        if (State != OperationState.InFlight || _core.Version != version)
         {
             return;
         }
@@ -233,6 +353,11 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     {
         _pin.Dispose();
         _pin = default;
+        ReleaseFile();
+    }
+
+    private void ReleaseFile()
+    {
         if (_file is { } f)
         {
             _file = null;

@@ -4,13 +4,20 @@ using System.Runtime.InteropServices;
 namespace Aio;
 
 /// <summary>
-/// Native memory at a given alignment, for O_DIRECT I/O. Never moves, so pinning is free; <see cref="IDisposable.Dispose"/>
-/// frees it (do not dispose while an operation on it is in flight).
+/// Native memory at a given alignment, for O_DIRECT I/O. Never moves, so pinning costs only a reference count;
+/// <see cref="IDisposable.Dispose"/> frees it, or, while an operation still has it pinned, makes it unusable at once
+/// and frees it when the last pin is released (so an I/O in flight never writes into freed memory).
 /// </summary>
 public sealed unsafe class AlignedBuffer : MemoryManager<byte>
 {
+    private const int DisposedBit = 1;
+    private const int OnePin = 2;
     private readonly int _length;
     private byte* _pointer;
+
+    // Pins outstanding (times OnePin) and the disposed bit, changed together with Interlocked: whoever sees "disposed
+    // and no pin" on its own transition (Dispose, or the last Unpin after it) frees, exactly once.
+    private int _state;
 
     /// <summary>Allocates <paramref name="length"/> zeroed bytes aligned to <paramref name="alignment"/> (a power of two).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative or <paramref name="alignment"/> is not a positive power of two.</exception>
@@ -35,43 +42,73 @@ public sealed unsafe class AlignedBuffer : MemoryManager<byte>
     public int Length => _length;
 
     /// <summary>The buffer's address.</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
     public nint Address
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_pointer == null, this);
+            ThrowIfDisposed();
             return (nint)_pointer;
         }
     }
 
+    /// <summary>Pins outstanding (for tests).</summary>
+    internal int PinCount => Volatile.Read(ref _state) / OnePin;
+
+    /// <summary>Whether the memory has been freed (for tests).</summary>
+    internal bool IsFreed => Volatile.Read(ref _state) == DisposedBit && _pointer == null;
+
     /// <inheritdoc/>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
     public override Span<byte> GetSpan()
     {
-        ObjectDisposedException.ThrowIf(_pointer == null, this);
+        ThrowIfDisposed();
         return new Span<byte>(_pointer, _length);
     }
 
-    /// <inheritdoc/>
+    /// <summary>Pins the buffer (a reference count: the memory never moves) until the handle is disposed.</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementIndex"/> is outside the buffer.</exception>
     public override MemoryHandle Pin(int elementIndex = 0)
     {
-        ObjectDisposedException.ThrowIf(_pointer == null, this);
         ArgumentOutOfRangeException.ThrowIfNegative(elementIndex);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(elementIndex, _length);
-        return new MemoryHandle(_pointer + elementIndex);
+        int state;
+        do
+        {
+            state = Volatile.Read(ref _state);
+            ObjectDisposedException.ThrowIf((state & DisposedBit) != 0, this);
+        }
+        while (Interlocked.CompareExchange(ref _state, state + OnePin, state) != state);
+
+        // With this manager as the pinnable, disposing the handle calls Unpin.
+        return new MemoryHandle(_pointer + elementIndex, default, this);
     }
 
-    /// <inheritdoc/>
+    /// <summary>Releases one pin; the last one after <see cref="IDisposable.Dispose"/> frees the memory.</summary>
     public override void Unpin()
     {
+        if (Interlocked.Add(ref _state, -OnePin) == DisposedBit)
+        {
+            Free();
+        }
     }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (_pointer != null)
+        int before = Interlocked.Or(ref _state, DisposedBit);
+        if (before == 0)
         {
-            NativeMemory.AlignedFree(_pointer);
-            _pointer = null;
+            Free();
         }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf((Volatile.Read(ref _state) & DisposedBit) != 0, this);
+
+    private void Free()
+    {
+        NativeMemory.AlignedFree(_pointer);
+        _pointer = null;
     }
 }

@@ -9,6 +9,11 @@ namespace Aio;
 /// A file or block device for storage code (QEMU file-posix with aio=io_uring or aio=threads). Reads always return
 /// the full length (past the end of the file, zero-filled); writes write everything or throw.
 /// </summary>
+/// <remarks>
+/// Every request holds a reference to the file from the moment it is accepted until it has completed, so
+/// <see cref="Dispose"/> never closes the fd under a request in flight: the last one to finish closes it. After
+/// Dispose, every member but <see cref="Handle"/> throws <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class BlockFile : IAsyncDisposable, IDisposable
 {
     private const int DefaultDirectAlignment = 4096;
@@ -16,6 +21,7 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     private readonly SafeFileHandle _handle;
     private readonly bool _direct;
     private readonly bool _readOnly;
+    private int _disposed;
 
     private BlockFile(AioContext context, SafeFileHandle handle, BlockFileOptions options, BlockEngine engine, int alignment)
     {
@@ -28,12 +34,25 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The file's current size in bytes (BLKGETSIZE64 for a block device).</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public long Length
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-            return Libc.FileOrDeviceSize((int)_handle.DangerousGetHandle());
+            ThrowIfDisposed();
+
+            // A reference for the duration of the call: a concurrent Dispose must not close the fd (and let its number
+            // be reused by another open) between reading the number and fstat.
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try
+            {
+                return Libc.FileOrDeviceSize((int)_handle.DangerousGetHandle());
+            }
+            finally
+            {
+                _handle.DangerousRelease();
+            }
         }
     }
 
@@ -85,17 +104,20 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Reads <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns that length (zero-filled past the end of the file).</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="ArgumentException">With Direct, the buffer address, offset or length is not a multiple of <see cref="Alignment"/>.</exception>
     /// <exception cref="AioException">The kernel failed the read.</exception>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken ct = default)
         => Submit(buffer, offset, write: false, ct);
 
     /// <summary>Writes all of <paramref name="buffer"/> at <paramref name="offset"/>; returns its length.</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="ArgumentException">Misaligned with Direct.</exception>
     /// <exception cref="AioException">The kernel failed the write, or made no progress (ENOSPC).</exception>
     /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
     public ValueTask<int> WriteAsync(ReadOnlyMemory<byte> buffer, long offset, CancellationToken ct = default)
     {
+        ThrowIfDisposed();
         if (_readOnly)
         {
             throw new InvalidOperationException("The BlockFile was opened read-only.");
@@ -105,17 +127,27 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     }
 
     /// <summary>fdatasync: makes written data durable.</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="AioException">The kernel failed the flush.</exception>
     public ValueTask FlushAsync(CancellationToken ct = default)
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ThrowIfDisposed();
         return Engine == BlockEngine.IoUring
             ? _context.FlushAsync(_handle, dataOnly: true, ct)
             : ThreadPoolIo.FlushAsync(_handle, dataOnly: true, ct);
     }
 
-    /// <summary>Closes the file (in-flight requests keep it open until they complete).</summary>
-    public void Dispose() => _handle.Dispose();
+    /// <summary>
+    /// Refuses further calls at once and closes the file; requests already accepted keep the fd open until each has
+    /// completed (the last one closes it), so none of them ever reads or writes a closed or reused fd. Does not wait.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _handle.Dispose();
+        }
+    }
 
     /// <inheritdoc cref="Dispose"/>
     public ValueTask DisposeAsync()
@@ -124,9 +156,11 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
     private ValueTask<int> Submit(Memory<byte> buffer, long offset, bool write, CancellationToken ct)
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (ct.IsCancellationRequested)
         {

@@ -71,7 +71,15 @@ internal sealed class BlockOperation : RingOperation
             if (result == 0 || !aligned)
             {
                 // End of file (an unaligned short O_DIRECT read can only be that): pad with zeroes, like QEMU.
-                _buffer.Span[_done..].Clear();
+                try
+                {
+                    _buffer.Span[_done..].Clear();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The caller disposed its buffer (an AlignedBuffer) with the read in flight: nobody can read the
+                    // padding, and the memory stays allocated until this operation unpins it.
+                }
                 _done = _total;
             }
         }

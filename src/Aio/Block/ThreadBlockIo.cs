@@ -6,8 +6,18 @@ namespace Aio.Block;
 /// <summary>The Threads engine: the same semantics as <see cref="BlockOperation"/>, as blocking calls on the thread pool.</summary>
 internal static class ThreadBlockIo
 {
+    /// <summary>Queues the request; the file is referenced from now until the task has ended, ran or not (a Dispose meanwhile cannot close it).</summary>
+    /// <exception cref="ObjectDisposedException">The handle is closed.</exception>
     public static ValueTask<int> RunAsync(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment, CancellationToken ct)
-        => new(Task.Run(() => Run(file, buffer, offset, write, alignment), ct));
+    {
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        var task = Task.Run(() => Run(file, buffer, offset, write, alignment), ct);
+
+        // Also when the token cancels the task before it starts (the delegate then never runs).
+        task.ContinueWith(static (_, h) => ((SafeFileHandle)h!).DangerousRelease(), file, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return new(task);
+    }
 
     public static int Run(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment)
     {

@@ -42,10 +42,18 @@ internal sealed partial class IoUringMonitor
             {
                 pending.Prepare(ref sqe);
             }
-            catch
+            catch (Exception ex)
             {
                 MakeHarmless(ref sqe);
                 pending.Return();
+
+                // The caller is on another thread: an async operation completes its awaiter with the exception (and the
+                // loop goes on); a raw handler cannot be told, so the exception surfaces from Poll as before.
+                if (handler.OnPrepareFailed(ex))
+                {
+                    continue;
+                }
+
                 throw;
             }
             finally

@@ -23,4 +23,12 @@ public abstract class CqeHandler
     internal virtual void OnAbandoned(bool kernelReleased)
     {
     }
+
+    /// <summary>
+    /// Home thread: the preparer of a request handed over from another thread threw, and the entry was turned into an
+    /// ignored NOP (the kernel never saw the request). Raw handlers hear nothing and the exception propagates out of
+    /// <c>Poll</c>, as a callback exception does; ring-backed async operations complete their awaiter with it instead.
+    /// </summary>
+    /// <returns>True if the handler delivered <paramref name="exception"/> to its caller, so the loop must not rethrow it.</returns>
+    internal virtual bool OnPrepareFailed(Exception exception) => false;
 }
