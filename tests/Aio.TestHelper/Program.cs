@@ -19,6 +19,7 @@ internal static class Program
                 "fallback" => Fallback(),
                 "all-or-none" => AllOrNone(),
                 "explicit" => Explicit(),
+                { } ring when ring.StartsWith("ring-", StringComparison.Ordinal) => RingScenarios.Run(ring),
                 _ => Fail($"unknown scenario '{string.Join(' ', args)}'"),
             };
         }

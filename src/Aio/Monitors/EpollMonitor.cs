@@ -25,6 +25,13 @@ internal sealed class EpollMonitor : IFdMonitor
 
     public FdMonitorKind Kind => FdMonitorKind.Epoll;
 
+    // Readiness lives in the kernel until the wait asks for it; no preparers run here; every fd wakes an outer loop.
+    public bool HasReadyWork => false;
+
+    public bool IsPreparing => false;
+
+    public long OuterMaxTimeoutNs => -1;
+
     public IReadOnlyList<PollFd> OuterFds => _outer;
 
     public void Update(int fd, AioHandler? oldHandler, AioHandler? newHandler)
