@@ -16,6 +16,7 @@ public sealed partial class AioContext
     private readonly Queue<Completion> _completions = new();
     private IoUringMonitor? _uring;
     private TimeSpan _disposeTimeout;
+    private TimeSpan _epollSweepInterval;
 
     /// <summary>True when <see cref="AddSqe{TState}"/> and ring-backed async operations are available.</summary>
     public bool HasIoUring => _uring is not null;
@@ -106,6 +107,9 @@ public sealed partial class AioContext
         AioEventSource.Log.MonitorFallback(Name, "io_uring", "poll", failure!.Message);
         return null;
     }
+
+    /// <summary>An epoll monitor that reports fds closed behind its back through <see cref="OnInvalidFd"/>.</summary>
+    private EpollMonitor NewEpollMonitor() => new(_handlers, OnInvalidFd) { SweepIntervalNs = (long)_epollSweepInterval.TotalNanoseconds };
 
     /// <summary>
     /// The home thread binds the ring (IORING_REGISTER_ENABLE_RINGS makes it the single issuer). If that fails, the

@@ -36,6 +36,9 @@ public sealed record AioContextOptions
     /// <summary>How Dispose cancels requests in flight (tests force the pre-5.19 path, or a kernel that cancels nothing).</summary>
     internal Monitors.CancelStrategy DisposeCancel { get; init; }
 
+    /// <summary>Least time between two epoll sweeps for fds closed behind the monitor's back (tests set zero).</summary>
+    internal TimeSpan EpollSweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long Dispose waits for the kernel to let go of cancelled requests before it abandons them.</summary>
     internal TimeSpan DisposeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -88,6 +88,19 @@ internal static unsafe partial class Libc
         return (*(long*)(buffer + 48), *(uint*)(buffer + modeOffset));
     }
 
+    /// <summary>
+    /// st_dev and st_ino of the file <paramref name="fd"/> names (offsets 0 and 8 on x86_64 and arm64 alike): two fds
+    /// name the same file exactly when both agree. Returns 0, or -1 with errno (EBADF for a closed fd).
+    /// </summary>
+    public static int FileIdentity(int fd, out ulong device, out ulong inode)
+    {
+        byte* buffer = stackalloc byte[256];
+        int rc = FStat(fd, buffer);
+        device = rc == 0 ? *(ulong*)buffer : 0;
+        inode = rc == 0 ? *(ulong*)(buffer + 8) : 0;
+        return rc;
+    }
+
     /// <summary>CPU time of this thread (<paramref name="who"/> = RUSAGE_THREAD) or process, in microseconds; throws <see cref="AioException"/>.</summary>
     public static (long UserUs, long SystemUs) CpuTime(int who)
     {

@@ -25,11 +25,11 @@ internal static unsafe partial class Libc
         }
     }
 
-    /// <summary>epoll_ctl(2) with a native event built from <paramref name="events"/> and the fd as data.</summary>
-    public static int EpollCtlFd(int epfd, int op, int fd, uint events)
+    /// <summary>epoll_ctl(2) with a native event built from <paramref name="events"/> and <paramref name="data"/> (default: the fd).</summary>
+    public static int EpollCtlFd(int epfd, int op, int fd, uint events, ulong? data = null)
     {
         byte* ev = stackalloc byte[16];
-        EpollEvent.Write(ev, events, (ulong)(uint)fd);
+        EpollEvent.Write(ev, events, data ?? (uint)fd);
         return EpollCtl(epfd, op, fd, ev);
     }
 
@@ -46,12 +46,12 @@ internal static unsafe partial class Libc
         }
     }
 
-    /// <summary>The events and the fd (data) of entry <paramref name="index"/> in an epoll_wait buffer.</summary>
-    public static (uint Events, int Fd) EpollEntry(byte[] buffer, int index)
+    /// <summary>The events and the data of entry <paramref name="index"/> in an epoll_wait buffer.</summary>
+    public static (uint Events, ulong Data) EpollEntry(byte[] buffer, int index)
     {
         fixed (byte* p = buffer)
         {
-            return (EpollEvent.ReadEvents(p, index), (int)EpollEvent.ReadData(p, index));
+            return (EpollEvent.ReadEvents(p, index), EpollEvent.ReadData(p, index));
         }
     }
 
