@@ -27,6 +27,9 @@ public sealed partial class AioContext
     /// <summary>Requests in the kernel (fd polls included), for tests.</summary>
     internal int RequestsInFlight => _uring?.InFlight ?? 0;
 
+    /// <summary>User requests in the kernel (fd polls not counted: their re-arming follows the iteration), for tests.</summary>
+    internal int UserRequestsInFlight => _uring?.UserInFlight ?? 0;
+
     /// <summary>
     /// Fills one submission entry through <paramref name="prepare"/> and sends it to the kernel by the end of the
     /// current loop iteration (a sleeping loop is woken); <paramref name="handler"/> runs on the home thread for its

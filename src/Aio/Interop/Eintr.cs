@@ -9,8 +9,9 @@ internal static class Eintr
 {
     /// <summary>
     /// Calls <paramref name="call"/> until it does not fail with EINTR. A positive <paramref name="timeoutNs"/> is a
-    /// deadline: each retry gets the time left, and once it has passed, one last call with 0 (a non-blocking look, so a
-    /// wait interrupted at its very end still reports what became ready). Negative and 0 are passed on unchanged.
+    /// deadline: each retry gets the time left, and once it has passed the call counts as timed out (returns 0: for
+    /// ppoll and epoll_wait nothing ready, for io_uring_enter nothing submitted, which an EINTR also means). Negative
+    /// and 0 are passed on unchanged.
     /// Returns the last result; errno is in <see cref="Errors.LastErrno"/> when it is negative.
     /// </summary>
     public static long Retry<TCall>(ref TCall call, long timeoutNs)
@@ -27,7 +28,13 @@ internal static class Eintr
 
             if (timeoutNs > 0)
             {
-                timeoutNs = Math.Max(0, deadline - MonotonicClock.Ns);
+                timeoutNs = deadline - MonotonicClock.Ns;
+                if (timeoutNs <= 0)
+                {
+                    // Interrupted at (or after) its deadline: the wait is over, with nothing ready. Another call could
+                    // be interrupted again and push every timer back; the caller's next iteration looks anyway.
+                    return 0;
+                }
             }
         }
     }

@@ -75,6 +75,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     /// <summary>Submit as soon as this many SQEs are queued (the context's aio-max-batch). Home thread.</summary>
     public long MaxBatch { get; set; } = DefaultMaxBatch;
 
+    /// <summary>User requests in flight in the kernel.</summary>
+    public int UserInFlight => _requests.UserInFlight;
+
     /// <summary>Requests in flight in the kernel (fd polls and user requests).</summary>
     public int InFlight => _requests.InFlight;
 

@@ -42,12 +42,13 @@ public class EintrTests
     }
 
     [Fact]
-    public void An_interruption_after_the_deadline_ends_with_one_non_blocking_call()
+    public void An_interruption_after_the_deadline_ends_the_wait_as_timed_out_without_another_call()
     {
-        var call = new ScriptedCall(interruptions: 1, result: 0, sleepMs: 30);
+        // Another call could be interrupted again (a signal storm, or strace's injected delays) and push every timer
+        // of the loop back by its duration: the wait is over, and the loop's next iteration looks anyway.
+        var call = new ScriptedCall(interruptions: 5, result: 3, sleepMs: 30);
         Assert.Equal(0, Eintr.Retry(ref call, 10_000_000));
-        Assert.Equal(2, call.Calls);
-        Assert.Equal(0, call.Timeouts[1]);
+        Assert.Equal(1, call.Calls);
     }
 
     [Fact]
