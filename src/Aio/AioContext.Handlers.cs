@@ -123,7 +123,7 @@ public sealed partial class AioContext
         EpollMonitor? epoll = null;
         try
         {
-            epoll = new EpollMonitor(_handlers);
+            epoll = NewEpollMonitor();
             IFdMonitor old;
             lock (_handlers.Sync)
             {

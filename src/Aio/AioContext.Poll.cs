@@ -50,6 +50,7 @@ public sealed partial class AioContext
     {
         ThrowIfDisposed();
         BindHomeThread();
+        ThrowIfInsideSqePreparer();
         var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
@@ -92,7 +93,7 @@ public sealed partial class AioContext
     /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer, else -1.</summary>
     private long ComputeTimeoutNs()
     {
-        if (HasRunnableBottomHalf() || HasPendingCompletions())
+        if (HasRunnableBottomHalf() || HasPendingCompletions() || _monitor.HasReadyWork)
         {
             return 0;
         }

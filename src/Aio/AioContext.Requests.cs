@@ -15,6 +15,8 @@ public sealed partial class AioContext
 
     private readonly Queue<Completion> _completions = new();
     private IoUringMonitor? _uring;
+    private TimeSpan _disposeTimeout;
+    private TimeSpan _epollSweepInterval;
 
     /// <summary>True when <see cref="AddSqe{TState}"/> and ring-backed async operations are available.</summary>
     public bool HasIoUring => _uring is not null;
@@ -25,6 +27,9 @@ public sealed partial class AioContext
     /// <summary>Requests in the kernel (fd polls included), for tests.</summary>
     internal int RequestsInFlight => _uring?.InFlight ?? 0;
 
+    /// <summary>User requests in the kernel (fd polls not counted: their re-arming follows the iteration), for tests.</summary>
+    internal int UserRequestsInFlight => _uring?.UserInFlight ?? 0;
+
     /// <summary>
     /// Fills one submission entry through <paramref name="prepare"/> and sends it to the kernel by the end of the
     /// current loop iteration (a sleeping loop is woken); <paramref name="handler"/> runs on the home thread for its
@@ -32,6 +37,11 @@ public sealed partial class AioContext
     /// later, on the home thread; the caller never touches the ring.
     /// </summary>
     /// <exception cref="NotSupportedException"><see cref="HasIoUring"/> is false.</exception>
+    /// <exception cref="AioException">
+    /// On the home thread, the submission queue is full and the kernel refuses submissions for now (EAGAIN/EBUSY) or
+    /// fails them (ENOMEM, ...). Nothing of the request was taken: it may be retried. Once AddSqe returns, the request
+    /// is accepted and completes exactly once.
+    /// </exception>
     /// <exception cref="ArgumentException">
     /// On the home thread, <paramref name="prepare"/> set <see cref="SqeFlags.CqeSkipSuccess"/>, <see cref="SqeFlags.IoLink"/> or
     /// <see cref="SqeFlags.IoHardlink"/>. (From another thread the handler instead receives one completion with -EINVAL.)
@@ -75,7 +85,8 @@ public sealed partial class AioContext
         if (ring is not null)
         {
             Interlocked.Increment(ref s_liveIoUringContexts);
-            var monitor = new IoUringMonitor(ring, OnInvalidFd, _completions);
+            var monitor = new IoUringMonitor(ring, OnInvalidFd, _completions) { CancelStrategy = options.DisposeCancel };
+            _disposeTimeout = options.DisposeTimeout;
             _uring = monitor;
             return monitor;
         }
@@ -100,8 +111,23 @@ public sealed partial class AioContext
         return null;
     }
 
-    /// <summary>The home thread binds the ring (IORING_REGISTER_ENABLE_RINGS makes it the single issuer).</summary>
+    /// <summary>An epoll monitor that reports fds closed behind its back through <see cref="OnInvalidFd"/>.</summary>
+    private EpollMonitor NewEpollMonitor() => new(_handlers, OnInvalidFd) { SweepIntervalNs = (long)_epollSweepInterval.TotalNanoseconds };
+
+    /// <summary>
+    /// The home thread binds the ring (IORING_REGISTER_ENABLE_RINGS makes it the single issuer). If that fails, the
+    /// monitor enables the ring again at the start of the next iteration (it checks before every entry).
+    /// </summary>
     private void OnHomeThreadBound() => _uring?.Enable();
+
+    /// <summary>A nested Poll from an SqePreparer would submit the half-filled entry (issue 10, item 14).</summary>
+    private void ThrowIfInsideSqePreparer()
+    {
+        if (_monitor.IsPreparing)
+        {
+            throw new InvalidOperationException($"AioContext '{Name}': Poll cannot be called from inside an SqePreparer (the entry being prepared would be submitted half-filled).");
+        }
+    }
 
     private bool HasPendingCompletions() => _completions.Count != 0;
 
@@ -127,9 +153,13 @@ public sealed partial class AioContext
         }
 
         // Raw handlers are not called; the kernel must let go of every request before memory it points at goes away.
-        if (!_uring.CancelAll(TimeSpan.FromSeconds(5)))
+        if (!_uring.CancelAll(_disposeTimeout))
         {
-            AioEventSource.Log.MonitorFallback(Name, "io_uring", "none", "requests still in flight at Dispose (not on the home thread, or the kernel took over 5 s)");
+            AioEventSource.Log.MonitorFallback(
+                Name,
+                "io_uring",
+                "none",
+                $"requests abandoned in flight at Dispose (not on the home thread, or the kernel took over {_disposeTimeout.TotalSeconds:0.###} s); their memory stays pinned");
         }
 
         _uring.AbandonQueued();

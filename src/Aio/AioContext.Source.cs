@@ -38,6 +38,13 @@ public sealed partial class AioContext
             timeoutNs = 0;
         }
 
+        // Some completions cannot wake a sleeping outer loop (a DEFER_TASKRUN ring not swapped yet): come back soon enough.
+        long maxNs = _monitor.OuterMaxTimeoutNs;
+        if (maxNs >= 0 && (timeoutNs < 0 || timeoutNs > maxNs))
+        {
+            timeoutNs = maxNs;
+        }
+
         timeoutMs = timeoutNs < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutNs + 999_999) / 1_000_000);
         return timeoutMs == 0;
     }

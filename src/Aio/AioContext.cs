@@ -36,6 +36,7 @@ public sealed partial class AioContext : IDisposable
         ValidateOptions(options);
         Name = options.Name ?? "aio-" + Interlocked.Increment(ref s_unnamed).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _autoMonitor = options.Monitor is null;
+        _epollSweepInterval = options.EpollSweepInterval;
         _pollMaxNs = options.PollMaxNs;
         _pollGrow = options.PollGrow;
         _pollShrink = options.PollShrink;
@@ -146,7 +147,7 @@ public sealed partial class AioContext : IDisposable
             case FdMonitorKind.Poll:
                 return new PollMonitor(_handlers, OnInvalidFd);
             case FdMonitorKind.Epoll:
-                return new EpollMonitor(_handlers);
+                return NewEpollMonitor();
             case FdMonitorKind.IoUring:
                 return CreateIoUringMonitor(options, explicitRequest: true)!;
             default:

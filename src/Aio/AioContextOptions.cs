@@ -9,7 +9,10 @@ public sealed record AioContextOptions
     /// </summary>
     public FdMonitorKind? Monitor { get; init; }
 
-    /// <summary>io_uring submission queue size (the completion queue is four times larger).</summary>
+    /// <summary>
+    /// io_uring submission queue size, 1 to 32768 (the kernel rounds it up to a power of two). The completion queue is
+    /// four times larger, capped at the kernel's maximum of 65536.
+    /// </summary>
     public int RingEntries { get; init; } = 128;
 
     /// <summary>Adaptive polling ceiling in nanoseconds; 0 = no userspace polling.</summary>
@@ -29,4 +32,13 @@ public sealed record AioContextOptions
 
     /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
     internal int SimulatedIoUringErrno { get; init; }
+
+    /// <summary>How Dispose cancels requests in flight (tests force the pre-5.19 path, or a kernel that cancels nothing).</summary>
+    internal Monitors.CancelStrategy DisposeCancel { get; init; }
+
+    /// <summary>Least time between two epoll sweeps for fds closed behind the monitor's back (tests set zero).</summary>
+    internal TimeSpan EpollSweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long Dispose waits for the kernel to let go of cancelled requests before it abandons them.</summary>
+    internal TimeSpan DisposeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

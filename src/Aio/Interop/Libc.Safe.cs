@@ -9,29 +9,18 @@ internal static unsafe partial class Libc
     /// <summary>Adds <paramref name="value"/> to an eventfd counter; retries EINTR. Returns 8, or -1 (EAGAIN when the counter would overflow).</summary>
     public static int EventFdWrite(int fd, ulong value)
     {
-        while (true)
-        {
-            nint rc = Write(fd, &value, sizeof(ulong));
-            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-            {
-                return (int)rc;
-            }
-        }
+        var call = new ReadWriteCall(fd, &value, sizeof(ulong), write: true);
+        return (int)Eintr.Retry(ref call);
     }
 
     /// <summary>Reads and resets an eventfd counter; retries EINTR. Returns 8, or -1 (EAGAIN when it was zero).</summary>
     public static int EventFdRead(int fd, out ulong value)
     {
         ulong v = 0;
-        while (true)
-        {
-            nint rc = Read(fd, &v, sizeof(ulong));
-            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-            {
-                value = v;
-                return (int)rc;
-            }
-        }
+        var call = new ReadWriteCall(fd, &v, sizeof(ulong), write: false);
+        int rc = (int)Eintr.Retry(ref call);
+        value = v;
+        return rc;
     }
 
     /// <summary>read(2) into a span; retries EINTR.</summary>
@@ -39,14 +28,8 @@ internal static unsafe partial class Libc
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint rc = Read(fd, p, (nuint)buffer.Length);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return (int)rc;
-                }
-            }
+            var call = new ReadWriteCall(fd, p, (nuint)buffer.Length, write: false);
+            return (int)Eintr.Retry(ref call);
         }
     }
 
@@ -55,14 +38,8 @@ internal static unsafe partial class Libc
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint rc = Write(fd, p, (nuint)buffer.Length);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return (int)rc;
-                }
-            }
+            var call = new ReadWriteCall(fd, p, (nuint)buffer.Length, write: true);
+            return (int)Eintr.Retry(ref call);
         }
     }
 
@@ -71,14 +48,8 @@ internal static unsafe partial class Libc
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint rc = PRead(fd, p, (nuint)buffer.Length, offset);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return rc;
-                }
-            }
+            var call = new ReadWriteCall(fd, p, (nuint)buffer.Length, write: false, offset);
+            return Eintr.Retry(ref call);
         }
     }
 
@@ -87,14 +58,8 @@ internal static unsafe partial class Libc
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint rc = PWrite(fd, p, (nuint)buffer.Length, offset);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return rc;
-                }
-            }
+            var call = new ReadWriteCall(fd, p, (nuint)buffer.Length, write: true, offset);
+            return Eintr.Retry(ref call);
         }
     }
 
@@ -123,6 +88,19 @@ internal static unsafe partial class Libc
         return (*(long*)(buffer + 48), *(uint*)(buffer + modeOffset));
     }
 
+    /// <summary>
+    /// st_dev and st_ino of the file <paramref name="fd"/> names (offsets 0 and 8 on x86_64 and arm64 alike): two fds
+    /// name the same file exactly when both agree. Returns 0, or -1 with errno (EBADF for a closed fd).
+    /// </summary>
+    public static int FileIdentity(int fd, out ulong device, out ulong inode)
+    {
+        byte* buffer = stackalloc byte[256];
+        int rc = FStat(fd, buffer);
+        device = rc == 0 ? *(ulong*)buffer : 0;
+        inode = rc == 0 ? *(ulong*)(buffer + 8) : 0;
+        return rc;
+    }
+
     /// <summary>CPU time of this thread (<paramref name="who"/> = RUSAGE_THREAD) or process, in microseconds; throws <see cref="AioException"/>.</summary>
     public static (long UserUs, long SystemUs) CpuTime(int who)
     {
@@ -135,20 +113,30 @@ internal static unsafe partial class Libc
     public static int PollOne(int fd, short events, long timeoutNs)
     {
         var pfd = new NativePollFd { Fd = fd, Events = events };
-        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
-        while (true)
+        var call = new PPollCall(&pfd, 1);
+        int rc = (int)Eintr.Retry(ref call, timeoutNs);
+        return rc > 0 ? pfd.REvents : rc;
+    }
+
+    /// <summary>read/write/pread/pwrite(2) for <see cref="Eintr"/>: a negative offset means the file position.</summary>
+    private readonly struct ReadWriteCall(int fd, void* buffer, nuint count, bool write, long offset = -1) : IInterruptibleCall
+    {
+        public long Invoke(long timeoutNs) => (write, offset >= 0) switch
+        {
+            (false, false) => Read(fd, buffer, count),
+            (true, false) => Write(fd, buffer, count),
+            (false, true) => PRead(fd, buffer, count, offset),
+            (true, true) => PWrite(fd, buffer, count, offset),
+        };
+    }
+
+    /// <summary>ppoll(2) for <see cref="Eintr"/>: each attempt gets the time left.</summary>
+    private readonly struct PPollCall(NativePollFd* fds, nuint count) : IInterruptibleCall
+    {
+        public long Invoke(long timeoutNs)
         {
             var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
-            int rc = PPoll(&pfd, 1, timeoutNs < 0 ? null : &ts, null);
-            if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-            {
-                return rc > 0 ? pfd.REvents : rc;
-            }
-
-            if (timeoutNs > 0)
-            {
-                timeoutNs = Math.Max(0, deadline - (MonotonicClock.Ns));
-            }
+            return PPoll(fds, count, timeoutNs < 0 ? null : &ts, null);
         }
     }
 }

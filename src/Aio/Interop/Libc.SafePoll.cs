@@ -18,31 +18,18 @@ internal static unsafe partial class Libc
     /// </summary>
     public static int PPollArray(NativePollFd[] fds, int count, long timeoutNs)
     {
-        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
         fixed (NativePollFd* p = fds)
         {
-            while (true)
-            {
-                var ts = KernelTimespec.FromNanoseconds(Math.Max(0, timeoutNs));
-                int rc = PPoll(p, (nuint)count, timeoutNs < 0 ? null : &ts, null);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return rc;
-                }
-
-                if (timeoutNs > 0)
-                {
-                    timeoutNs = Math.Max(0, deadline - (MonotonicClock.Ns));
-                }
-            }
+            var call = new PPollCall(p, (nuint)count);
+            return (int)Eintr.Retry(ref call, timeoutNs);
         }
     }
 
-    /// <summary>epoll_ctl(2) with a native event built from <paramref name="events"/> and the fd as data.</summary>
-    public static int EpollCtlFd(int epfd, int op, int fd, uint events)
+    /// <summary>epoll_ctl(2) with a native event built from <paramref name="events"/> and <paramref name="data"/> (default: the fd).</summary>
+    public static int EpollCtlFd(int epfd, int op, int fd, uint events, ulong? data = null)
     {
         byte* ev = stackalloc byte[16];
-        EpollEvent.Write(ev, events, (ulong)(uint)fd);
+        EpollEvent.Write(ev, events, data ?? (uint)fd);
         return EpollCtl(epfd, op, fd, ev);
     }
 
@@ -54,23 +41,24 @@ internal static unsafe partial class Libc
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                int rc = EpollWait(epfd, p, buffer.Length / EpollEvent.Size, timeoutMs);
-                if (rc >= 0 || Errors.LastErrno != Errno.EINTR)
-                {
-                    return rc;
-                }
-            }
+            var call = new EpollWaitCall(epfd, p, buffer.Length / EpollEvent.Size);
+            return (int)Eintr.Retry(ref call, timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L);
         }
     }
 
-    /// <summary>The events and the fd (data) of entry <paramref name="index"/> in an epoll_wait buffer.</summary>
-    public static (uint Events, int Fd) EpollEntry(byte[] buffer, int index)
+    /// <summary>The events and the data of entry <paramref name="index"/> in an epoll_wait buffer.</summary>
+    public static (uint Events, ulong Data) EpollEntry(byte[] buffer, int index)
     {
         fixed (byte* p = buffer)
         {
-            return (EpollEvent.ReadEvents(p, index), (int)EpollEvent.ReadData(p, index));
+            return (EpollEvent.ReadEvents(p, index), EpollEvent.ReadData(p, index));
         }
+    }
+
+    /// <summary>epoll_wait(2) for <see cref="Eintr"/>, in whole milliseconds rounded up (its unit).</summary>
+    private readonly struct EpollWaitCall(int epfd, byte* events, int maxEvents) : IInterruptibleCall
+    {
+        public long Invoke(long timeoutNs)
+            => EpollWait(epfd, events, maxEvents, timeoutNs < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutNs + 999_999) / 1_000_000));
     }
 }

@@ -29,11 +29,29 @@ internal interface IFdMonitor : IDisposable
     /// </summary>
     bool NeedWait();
 
+    /// <summary>
+    /// True when the monitor holds ready handlers it has not handed to a <see cref="Wait"/> yet (io_uring: polls reaped
+    /// while making room in the SQ): the next iteration must not sleep (DESIGN.md step 1).
+    /// </summary>
+    bool HasReadyWork { get; }
+
+    /// <summary>
+    /// True while a request's SqePreparer runs on the home thread. The entry it fills is already in the SQ, so a nested
+    /// loop iteration (which would submit it half-filled) must be refused.
+    /// </summary>
+    bool IsPreparing { get; }
+
     /// <summary>What an outer main loop must watch for this monitor.</summary>
     IReadOnlyList<PollFd> OuterFds { get; }
 
     /// <summary>Outer-loop path, before the outer loop sleeps: push queued work to the kernel. Home thread.</summary>
     void OuterPrepare();
+
+    /// <summary>
+    /// Outer-loop path: the longest the outer loop may sleep (nanoseconds) even with nothing to do, because some
+    /// completion would not wake it; -1 for no limit.
+    /// </summary>
+    long OuterMaxTimeoutNs { get; }
 
     /// <summary>Outer-loop path, after it wakes: true if something is ready to dispatch. Home thread.</summary>
     bool OuterCheck();

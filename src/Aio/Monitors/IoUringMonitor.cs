@@ -13,11 +13,17 @@ namespace Aio.Monitors;
 /// <para><b>fd readiness</b> uses one-shot IORING_OP_POLL_ADD, re-armed after every completion. That keeps poll(2)'s
 /// level-triggered semantics: a handler that does not drain its fd gets a new completion as soon as the re-armed poll
 /// is submitted. Multishot poll is edge-triggered after its first event (QEMU dropped it after it hung the FUSE
-/// export), so it is not used here.</para>
+/// export), so it is not used here. The re-arm waits for the next fill of the SQ (after dispatch), never happens inside
+/// the reap: a poll on a ready fd completes during its own submission, so re-arming while reaping would feed the reap
+/// for ever once more fds are ready than the SQ has entries (issue 10, item 9).</para>
 /// <para><b>Who touches the ring.</b> Only the home thread: it fills the SQ, enters the kernel and reaps. Other threads
 /// hand over handler changes (<see cref="Update"/>) and user requests (<see cref="Enqueue"/>) through lock-free queues,
 /// and the context notifies the loop (seed 002: without the notify, a sleeping loop found the SQE only at its next
 /// timer).</para>
+/// <para><b>Back-pressure.</b> A request is accepted exactly once or refused with nothing left behind. Work is taken
+/// off a queue only once an SQE slot is free for it (<see cref="TryMakeRoom"/>); when the kernel refuses submissions
+/// (EAGAIN/EBUSY) the rest stays queued for the next iteration. An entry in the SQ is accepted: a later submission
+/// failure leaves it there to be submitted again, and is never reported to the caller who added it.</para>
 /// <para><b>Removal is asynchronous.</b> A removed handler's POLL_ADD may still complete; the handler is reclaimed only
 /// once that completion has arrived (the POLL_REMOVE's own completion is ignored). A completion that races with a
 /// queued removal finds the handler deleted and does not re-arm.</para>
@@ -26,6 +32,12 @@ namespace Aio.Monitors;
 /// </remarks>
 internal sealed partial class IoUringMonitor : IFdMonitor
 {
+    /// <summary>user_data of the CANCEL_ALL|CANCEL_ANY entry of <see cref="CancelAll"/>, whose result decides the fallback.</summary>
+    private const ulong CancelAnyUserData = ulong.MaxValue - 1;
+
+    /// <summary>How long an outer loop may sleep while a DEFER_TASKRUN ring waits to be swapped (its completions do not wake it).</summary>
+    private const long DeferredSwapPollNs = 1_000_000;
+
     private Ring _ring;
     private readonly Action<AioHandler> _onInvalidFd;
     private readonly Queue<Completion> _completions;
@@ -37,6 +49,10 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     private readonly List<PollEvents> _orphanEvents = [];
     private ReadyCollector? _collector;
     private bool _usefulCompletion;
+    private bool _submitRefused;
+    private int _refusedErrno;
+    private bool _outerSwapPending;
+    private bool _disposed;
 
     public IoUringMonitor(Ring ring, Action<AioHandler> onInvalidFd, Queue<Completion> completions)
     {
@@ -59,10 +75,28 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     /// <summary>Submit as soon as this many SQEs are queued (the context's aio-max-batch). Home thread.</summary>
     public long MaxBatch { get; set; } = DefaultMaxBatch;
 
+    /// <summary>User requests in flight in the kernel.</summary>
+    public int UserInFlight => _requests.UserInFlight;
+
     /// <summary>Requests in flight in the kernel (fd polls and user requests).</summary>
     public int InFlight => _requests.InFlight;
 
-    /// <summary>Binds the ring to the calling (home) thread.</summary>
+    /// <summary>How <see cref="CancelAll"/> cancels (tests force the pre-5.19 path or a kernel that cancels nothing).</summary>
+    public CancelStrategy CancelStrategy { get; init; }
+
+    /// <summary>Handlers reaped outside a wait, waiting for the next one: the next iteration must not sleep.</summary>
+    public bool HasReadyWork => _orphans.Count != 0;
+
+    /// <summary>An SqePreparer is running (home thread): the entry it fills is already counted in the SQ tail.</summary>
+    public bool IsPreparing => _inPrepare;
+
+    /// <summary>
+    /// While a DEFER_TASKRUN ring waits for its requests to finish before the outer-loop swap, an outer loop sleeping on
+    /// the ring fd is not woken by their completions: it must come back within this many nanoseconds. -1 otherwise.
+    /// </summary>
+    public long OuterMaxTimeoutNs => _outerSwapPending ? DeferredSwapPollNs : -1;
+
+    /// <summary>Binds the ring to the calling (home) thread. May throw <see cref="AioException"/>; calling it again retries.</summary>
     public void Enable() => _ring.Enable();
 
     public void Update(int fd, AioHandler? oldHandler, AioHandler? newHandler)
@@ -84,20 +118,29 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     public void Enqueue(PendingSqe pending) => _foreign.Enqueue(pending);
 
     public bool NeedWait()
-        => _ring.CqReady != 0
-        || (_ring.SqFlags & (IoUringConstants.SqTaskrun | IoUringConstants.SqCqOverflow)) != 0
-        || _ring.SqReady != 0
-        || !_changes.IsEmpty
-        || !_foreign.IsEmpty
-        || _orphans.Count != 0;
+        => !_disposed
+        && (_ring.CqReady != 0
+            || (_ring.SqFlags & (IoUringConstants.SqTaskrun | IoUringConstants.SqCqOverflow)) != 0
+            || _ring.SqReady != 0
+            || _rearm.Count != 0
+            || !_changes.IsEmpty
+            || !_foreign.IsEmpty
+            || _orphans.Count != 0);
 
     /// <summary>True if the monitor holds a reference the kernel may still complete (the POLL_ADD in flight).</summary>
     public static bool InUse(AioHandler handler) => handler.MonitorState is UringPollState { Armed: true };
 
     public void Wait(ReadyCollector ready, long timeoutNs)
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        EnsureEnabled();
         _collector = ready;
         _usefulCompletion = false;
+        _submitRefused = false;
         AdoptOrphans(ready);
         try
         {
@@ -108,8 +151,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor
                 Enter(timeoutNs == 0 ? 0u : 1u, timeoutNs);
                 Reap();
 
-                // Completions nobody waits for (a POLL_REMOVE's, a stale one) must not end a blocking wait early.
-                if (_usefulCompletion || ready.Count > 0 || timeoutNs == 0 || !_foreign.IsEmpty || !_changes.IsEmpty)
+                // Completions nobody waits for (a POLL_REMOVE's, a stale one) must not end a blocking wait early. A refused
+                // submission ends it: the iteration runs what was reaped, and the next one submits again.
+                if (_usefulCompletion || ready.Count > 0 || timeoutNs == 0 || _submitRefused || !_foreign.IsEmpty || !_changes.IsEmpty)
                 {
                     return;
                 }
@@ -136,41 +180,55 @@ internal sealed partial class IoUringMonitor : IFdMonitor
     /// </summary>
     public void SubmitPending()
     {
-        if (_ring.SqReady != 0 || !_changes.IsEmpty || !_foreign.IsEmpty)
+        if (_disposed)
+        {
+            return;
+        }
+
+        EnsureEnabled();
+        if (_ring.SqReady != 0 || _rearm.Count != 0 || !_changes.IsEmpty || !_foreign.IsEmpty)
         {
             FillSq();
-            SubmitOrReap();
+            SubmitOrRelieve();
         }
     }
 
     public void OuterPrepare()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        EnsureEnabled();
         FillSq();
-        SubmitOrReap();
+        SubmitOrRelieve();
     }
 
     // CQEs posted, or (COOP_TASKRUN/TASKRUN_FLAG) completions pending as task work: seed 000.
     public bool OuterCheck() => NeedWait();
 
     /// <summary>
-    /// Home thread, the first time an outer loop drives the context: a DEFER_TASKRUN ring is swapped for one of the
+    /// Home thread, whenever an outer loop prepares to drive the context: a DEFER_TASKRUN ring is swapped for one of the
     /// COOP_TASKRUN tier. With DEFER_TASKRUN, completion work waits for the submitter to enter the kernel, and a thread
     /// that is already asleep in poll(2) on the ring fd is not woken when it arrives (checked on 6.18: the poll slept
     /// its full timeout and only then saw the fd readable). An outer loop sleeps exactly like that. With COOP_TASKRUN
-    /// the sleeping poller is woken. fd polls are re-armed on the new ring; user requests cannot move, so the swap
-    /// refuses while any is in flight.
+    /// the sleeping poller is woken. fd polls are re-armed on the new ring; user requests cannot move, so while any is
+    /// in flight or queued the swap waits, and meanwhile <see cref="OuterMaxTimeoutNs"/> keeps the outer loop's sleeps
+    /// short enough that its Check and Dispatch enter the kernel and run the completions.
     /// </summary>
     public void PrepareForOuterLoop()
     {
-        if (!_ring.Setup.DeferTaskrun)
+        if (_disposed || !_ring.Setup.DeferTaskrun)
         {
+            _outerSwapPending = false;
             return;
         }
 
         if (_requests.UserInFlight > 0 || !_foreign.IsEmpty || _completions.Count > 0)
         {
-            throw new InvalidOperationException(
-                "An outer main loop started driving this io_uring context while requests were in flight; attach it before submitting requests.");
+            _outerSwapPending = true;
+            return;
         }
 
         var replacement = Ring.Create(new RingOptions
@@ -186,24 +244,30 @@ internal sealed partial class IoUringMonitor : IFdMonitor
         _outer = [new PollFd(replacement.Fd, PollEvents.In)];
         _requests.Clear();
         old.Dispose();
-        if (bound)
-        {
-            _ring.Enable();
-        }
-
+        _outerSwapPending = false;
         foreach (var handler in armed)
         {
             var state = (UringPollState)handler.MonitorState!;
             state.ArmedUserData = 0;
-            if (!state.Removed && !handler.IsDeleted)
-            {
-                ArmPoll(handler, state);
-            }
+
+            // Armed again by the next FillSq, like any completed poll.
+            _rearm.Add(handler);
+        }
+
+        if (bound)
+        {
+            _ring.Enable();
         }
     }
 
     public void OuterCollect(ReadyCollector ready)
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        EnsureEnabled();
         _collector = ready;
         AdoptOrphans(ready);
         try
@@ -220,68 +284,19 @@ internal sealed partial class IoUringMonitor : IFdMonitor
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        // First: from here on the loop finds nothing to do (NeedWait false, Wait returns), so a Poll that a callback
+        // disposed under its feet never touches the closed ring.
+        _disposed = true;
         _requests.Clear();
+        _rearm.Clear();
+        _orphans.Clear();
+        _orphanEvents.Clear();
         _ring.Dispose();
-    }
-
-    /// <summary>
-    /// Cancels every request in flight and waits (bounded) until the kernel has let go of them, discarding the
-    /// completions: memory a request points at must not be released while the kernel may still write it.
-    /// Home thread only; returns false if the kernel did not finish in time.
-    /// </summary>
-    public bool CancelAll(TimeSpan timeout)
-    {
-        if (_requests.InFlight == 0)
-        {
-            AbandonQueued();
-            return true;
-        }
-
-        if (!_ring.IsBound || _ring.OwnerThreadId != Environment.CurrentManagedThreadId)
-        {
-            // Only the owner may enter the ring. Closing it makes the kernel cancel what is left, asynchronously,
-            // so whatever those requests point at must stay pinned.
-            int users = _requests.UserInFlight;
-            _requests.ForEachUser(static h => h.OnAbandoned(kernelReleased: false));
-            AbandonQueued();
-
-            // fd polls point at no user memory: only user requests make this worth reporting.
-            return users == 0;
-        }
-
-        ref var sqe = ref _ring.NextSqe();
-        sqe.PrepCancelFd(0, all: true);
-
-        // ANY matches every request regardless of fd (5.19+); on older kernels the cancel fails and we just wait.
-        sqe.OpFlags = IoUringConstants.AsyncCancelAll | IoUringConstants.AsyncCancelAny;
-        sqe.Fd = -1;
-        sqe.UserData = RequestTable.IgnoreUserData;
-        long deadline = AioContext.MonotonicNs() + (long)timeout.TotalNanoseconds;
-        while (_requests.InFlight > 0)
-        {
-            long left = deadline - AioContext.MonotonicNs();
-            if (left <= 0)
-            {
-                return false;
-            }
-
-            Enter(1, Math.Min(left, 10_000_000));
-            while (_ring.TryGetCqe(out var cqe))
-            {
-                if (_requests.TryGet(cqe.UserData, out object target, out var kind) && (kind != RequestKind.User || !cqe.HasMore))
-                {
-                    _requests.Remove(cqe.UserData);
-                    if (kind == RequestKind.User)
-                    {
-                        // Only now may memory the request points at be released.
-                        ((CqeHandler)target).OnAbandoned(kernelReleased: true);
-                    }
-                }
-            }
-        }
-
-        AbandonQueued();
-        return true;
     }
 
     /// <summary>Requests that never reached the kernel are abandoned at once.</summary>
@@ -292,6 +307,18 @@ internal sealed partial class IoUringMonitor : IFdMonitor
             var handler = pending.Handler;
             pending.Return();
             handler.OnAbandoned(kernelReleased: true);
+        }
+    }
+
+    /// <summary>
+    /// The ring is created disabled and bound by <see cref="Enable"/>; a failed enable (a transient ENOMEM, say) left it
+    /// unbound, and the next iteration tries again instead of bricking the context.
+    /// </summary>
+    private void EnsureEnabled()
+    {
+        if (!_ring.IsBound)
+        {
+            _ring.Enable();
         }
     }
 
@@ -306,34 +333,60 @@ internal sealed partial class IoUringMonitor : IFdMonitor
         _orphanEvents.Clear();
     }
 
+    /// <summary>Submits and waits. A refusal (EAGAIN/EBUSY) leaves the entries queued: relieve the pressure, end the wait.</summary>
     private void Enter(uint minComplete, long timeoutNs)
     {
-        while (true)
+        if (_ring.SubmitAndWait(minComplete, timeoutNs) < 0)
         {
-            int rc = _ring.SubmitAndWait(minComplete, timeoutNs);
-            if (rc >= 0)
-            {
-                return;
-            }
-
-            // EAGAIN/EBUSY: the kernel needs us to consume completions before it takes more submissions.
-            Reap();
-            minComplete = 0;
-            timeoutNs = 0;
+            RelieveBackPressure();
         }
     }
 
-    private void SubmitOrReap()
+    private void SubmitOrRelieve()
     {
-        if (_ring.SqReady == 0)
+        if (_ring.SqReady != 0 && _ring.Submit() < 0)
         {
-            return;
+            RelieveBackPressure();
+        }
+    }
+
+    /// <summary>
+    /// The kernel refused a submission (EAGAIN/EBUSY: "consume completions first"). Nothing was consumed: the entries stay
+    /// in the SQ. Run the completion work the kernel holds (task work, overflow) without submitting, and reap it.
+    /// </summary>
+    private void RelieveBackPressure()
+    {
+        _submitRefused = true;
+        _ = _ring.GetEvents();
+        Reap();
+    }
+
+    /// <summary>
+    /// Makes sure the SQ has a free entry, submitting when it is full (and relieving back-pressure once if the kernel
+    /// refuses). False if it is still full: the caller leaves its work queued. Throws <see cref="AioException"/> for a
+    /// submission failure other than EAGAIN/EBUSY, before the caller has taken anything.
+    /// </summary>
+    private bool TryMakeRoom()
+    {
+        if (_ring.SqSpaceLeft != 0)
+        {
+            return true;
         }
 
-        if (_ring.Submit() < 0)
+        _refusedErrno = Errno.EBUSY;
+        int rc = _ring.Submit();
+        if (rc < 0)
         {
-            Reap();
+            _refusedErrno = -rc;
+            RelieveBackPressure();
+            rc = _ring.Submit();
+            if (rc < 0)
+            {
+                _refusedErrno = -rc;
+            }
         }
+
+        return _ring.SqSpaceLeft != 0;
     }
 
     private void Reap()
@@ -365,16 +418,5 @@ internal sealed partial class IoUringMonitor : IFdMonitor
 
         _usefulCompletion = true;
         _completions.Enqueue(new Completion((CqeHandler)target, cqe));
-    }
-
-    /// <summary>Takes a free SQE, making room by submitting (and reaping, if the kernel asks) when the SQ is full.</summary>
-    private ref Sqe NextSqe()
-    {
-        if (_ring.SqSpaceLeft == 0)
-        {
-            SubmitOrReap();
-        }
-
-        return ref _ring.NextSqe();
     }
 }

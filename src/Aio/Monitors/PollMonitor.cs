@@ -26,6 +26,13 @@ internal sealed class PollMonitor : IFdMonitor
 
     public FdMonitorKind Kind => FdMonitorKind.Poll;
 
+    // Readiness lives in the kernel until the wait asks for it; no preparers run here; every fd wakes an outer loop.
+    public bool HasReadyWork => false;
+
+    public bool IsPreparing => false;
+
+    public long OuterMaxTimeoutNs => -1;
+
     public IReadOnlyList<PollFd> OuterFds
     {
         get

@@ -113,6 +113,18 @@ internal sealed class RequestTable
         }
     }
 
+    /// <summary>Calls <paramref name="action"/> with the user_data of every request in flight.</summary>
+    public void ForEachUserData(Action<ulong> action)
+    {
+        for (int i = 0; i < _used; i++)
+        {
+            if (_targets[i] is not null)
+            {
+                action(((ulong)_generations[i] << 32) | (uint)(i + 1));
+            }
+        }
+    }
+
     /// <summary>Forgets every request (the ring is going away).</summary>
     public void Clear()
     {

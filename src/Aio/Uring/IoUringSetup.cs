@@ -6,7 +6,7 @@ namespace Aio;
 /// <param name="Flags">The IORING_SETUP_* flags the kernel accepted.</param>
 /// <param name="Features">The IORING_FEAT_* bits the kernel reported.</param>
 /// <param name="SqEntries">Submission queue entries.</param>
-/// <param name="CqEntries">Completion queue entries (at least four times <paramref name="SqEntries"/> when CQSIZE was accepted).</param>
+/// <param name="CqEntries">Completion queue entries (four times <paramref name="SqEntries"/> when CQSIZE was accepted, capped at the kernel's 65536).</param>
 public sealed record IoUringSetup(uint Flags, uint Features, int SqEntries, int CqEntries)
 {
     /// <summary>IORING_SETUP_SINGLE_ISSUER (6.0) is in force: only the home thread may submit.</summary>

@@ -19,6 +19,9 @@ internal sealed unsafe partial class Ring
         0,
     ];
 
+    /// <summary>IORING_MAX_CQ_ENTRIES (2 x IORING_MAX_ENTRIES), the largest CQ the kernel accepts.</summary>
+    internal const uint MaxCqEntries = 65536;
+
     /// <summary>Sets up a ring, probing the flag tiers. Throws <see cref="AioException"/> for anything but EINVAL.</summary>
     public static Ring Create(RingOptions? options = null)
     {
@@ -39,7 +42,9 @@ internal sealed unsafe partial class Ring
                 p.Flags = flags;
                 if ((flags & SetupCqSize) != 0)
                 {
-                    p.CqEntries = options.Entries * 4;
+                    // The kernel refuses (EINVAL, without IORING_SETUP_CLAMP) a CQ above IORING_MAX_CQ_ENTRIES: past 16384
+                    // entries 4x would exceed it, and every tier with CQSIZE (all the modern ones) would be lost.
+                    p.CqEntries = Math.Min(options.Entries * 4, MaxCqEntries);
                 }
 
                 int fd = Libc.IoUringSetup(options.Entries, &p);
@@ -126,24 +131,37 @@ internal sealed unsafe partial class Ring
         return (byte*)ptr;
     }
 
+    /// <summary>
+    /// Unmaps the three regions. Every pointer into them is cleared first, so that the accessors read a disposed ring as
+    /// empty instead of dereferencing freed memory.
+    /// </summary>
     private void Unmap()
     {
-        if (_sqes != null)
-        {
-            _ = Libc.MUnmap(_sqes, _sqesSize);
-            _sqes = null;
-        }
-
-        if (_cqRing != null && _cqRing != _sqRing)
-        {
-            _ = Libc.MUnmap(_cqRing, _cqRingSize);
-        }
-
+        byte* sqRing = _sqRing;
+        byte* cqRing = _cqRing;
+        Sqe* sqes = _sqes;
+        _sqes = null;
+        _sqRing = null;
         _cqRing = null;
-        if (_sqRing != null)
+        _sqHead = _sqTail = _sqFlags = _sqDropped = null;
+        _cqHead = _cqTail = _cqOverflow = null;
+        _cqes = null;
+
+        // Full fence: the cleared pointers are visible before the memory goes away (pairs with the single loads in the accessors).
+        Interlocked.MemoryBarrier();
+        if (sqes != null)
         {
-            _ = Libc.MUnmap(_sqRing, _sqRingSize);
-            _sqRing = null;
+            _ = Libc.MUnmap(sqes, _sqesSize);
+        }
+
+        if (cqRing != null && cqRing != sqRing)
+        {
+            _ = Libc.MUnmap(cqRing, _cqRingSize);
+        }
+
+        if (sqRing != null)
+        {
+            _ = Libc.MUnmap(sqRing, _sqRingSize);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Aio.Interop;
 using static Aio.Uring.IoUringConstants;
 
@@ -53,7 +54,13 @@ internal sealed unsafe partial class Ring : IDisposable
     private Cqe* _cqes;
 
     private readonly bool[] _supportedOps = new bool[256];
-    private KernelTimespec _fallbackTimeout;
+
+    /// <summary>
+    /// The timespec of the TIMEOUT entry that bounds a wait on kernels without EXT_ARG (pre-5.11), in native memory: the
+    /// kernel reads it when it consumes the entry, which may be a later enter than the one that queued it, so it must
+    /// not live in a managed object the GC can move. Null when EXT_ARG is used.
+    /// </summary>
+    private KernelTimespec* _fallbackTimeout;
 
     private long _enters;
     private long _submitted;
@@ -67,6 +74,10 @@ internal sealed unsafe partial class Ring : IDisposable
         _useExtArg = (p.Features & FeatExtArg) != 0 && !options.DisableExtArg;
         Map(ref p);
         Probe();
+        if (!_useExtArg)
+        {
+            _fallbackTimeout = (KernelTimespec*)NativeMemory.AllocZeroed((nuint)sizeof(KernelTimespec));
+        }
     }
 
     /// <summary>What the kernel accepted.</summary>
@@ -81,29 +92,78 @@ internal sealed unsafe partial class Ring : IDisposable
     /// <summary>The managed thread id of the owner, 0 before binding.</summary>
     public int OwnerThreadId => _ownerThreadId;
 
-    /// <summary>The SQ ring's flags word (IORING_SQ_*), read with acquire semantics.</summary>
-    public uint SqFlags => Volatile.Read(ref *_sqFlags);
+    // Every accessor below loads its pointer once and treats null as "unmapped": a disposed ring reads as empty and is
+    // never dereferenced (Unmap clears the pointers before it unmaps).
+
+    /// <summary>The SQ ring's flags word (IORING_SQ_*), read with acquire semantics; 0 once disposed.</summary>
+    public uint SqFlags
+    {
+        get
+        {
+            uint* flags = _sqFlags;
+            return flags == null ? 0 : Volatile.Read(ref *flags);
+        }
+    }
 
     /// <summary>IORING_SQ_TASKRUN: completions are waiting as task work and appear only after entering the kernel (seed 000).</summary>
-    public bool TaskrunPending => (Volatile.Read(ref *_sqFlags) & SqTaskrun) != 0;
+    public bool TaskrunPending => (SqFlags & SqTaskrun) != 0;
 
     /// <summary>IORING_SQ_CQ_OVERFLOW: completions are held in the kernel's overflow list.</summary>
-    public bool CqOverflowPending => (Volatile.Read(ref *_sqFlags) & SqCqOverflow) != 0;
+    public bool CqOverflowPending => (SqFlags & SqCqOverflow) != 0;
 
-    /// <summary>Entries prepared and not yet consumed by the kernel.</summary>
-    public uint SqReady => _sqeTail - Volatile.Read(ref *_sqHead);
+    /// <summary>Entries prepared and not yet consumed by the kernel; 0 once disposed.</summary>
+    public uint SqReady
+    {
+        get
+        {
+            uint* head = _sqHead;
+            return head == null ? 0 : _sqeTail - Volatile.Read(ref *head);
+        }
+    }
 
-    /// <summary>Free submission slots.</summary>
-    public uint SqSpaceLeft => _sqEntries - SqReady;
+    /// <summary>Free submission slots; 0 once disposed.</summary>
+    public uint SqSpaceLeft
+    {
+        get
+        {
+            uint* head = _sqHead;
+            return head == null ? 0 : _sqEntries - (_sqeTail - Volatile.Read(ref *head));
+        }
+    }
 
-    /// <summary>Completions posted and not yet consumed.</summary>
-    public uint CqReady => Volatile.Read(ref *_cqTail) - *_cqHead;
+    /// <summary>Completions posted and not yet consumed; 0 once disposed.</summary>
+    public uint CqReady
+    {
+        get
+        {
+            uint* head = _cqHead;
+            uint* tail = _cqTail;
+            return head == null || tail == null ? 0 : Volatile.Read(ref *tail) - *head;
+        }
+    }
 
     /// <summary>Completions dropped by kernels without IORING_FEAT_NODROP (the CQ ring's overflow counter).</summary>
-    public uint CqOverflowCount => Volatile.Read(ref *_cqOverflow);
+    public uint CqOverflowCount
+    {
+        get
+        {
+            uint* overflow = _cqOverflow;
+            return overflow == null ? 0 : Volatile.Read(ref *overflow);
+        }
+    }
 
     /// <summary>Entries the kernel dropped as invalid (the SQ ring's dropped counter).</summary>
-    public uint SqDropped => Volatile.Read(ref *_sqDropped);
+    public uint SqDropped
+    {
+        get
+        {
+            uint* dropped = _sqDropped;
+            return dropped == null ? 0 : Volatile.Read(ref *dropped);
+        }
+    }
+
+    /// <summary>True once <see cref="Dispose"/> ran: the queues are unmapped and every operation throws <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed => _sqes == null;
 
     /// <summary>io_uring_enter calls made.</summary>
     public long Enters => Volatile.Read(ref _enters);
@@ -119,7 +179,8 @@ internal sealed unsafe partial class Ring : IDisposable
 
     /// <summary>
     /// Binds the calling thread as the owner. For a ring created with IORING_SETUP_R_DISABLED this is
-    /// IORING_REGISTER_ENABLE_RINGS, which makes the caller the single issuer.
+    /// IORING_REGISTER_ENABLE_RINGS, which makes the caller the single issuer. EINTR is retried; any other failure throws
+    /// <see cref="AioException"/> and leaves the ring disabled and unbound, so that a later call can try again.
     /// </summary>
     public void Enable()
     {
@@ -137,7 +198,12 @@ internal sealed unsafe partial class Ring : IDisposable
 
         if (_disabled)
         {
-            Errors.Check(Libc.IoUringRegister(_fd, RegisterEnableRings, null, 0), "io_uring_register(ENABLE_RINGS)");
+            var call = new RegisterCall(_fd, RegisterEnableRings, null, 0);
+            if (Eintr.Retry(ref call) < 0)
+            {
+                Errors.ThrowLast("io_uring_register(ENABLE_RINGS)");
+            }
+
             _disabled = false;
         }
 
@@ -192,16 +258,30 @@ internal sealed unsafe partial class Ring : IDisposable
 
     /// <summary>
     /// Submits the prepared entries. Returns how many the kernel consumed, or a negative errno for EAGAIN/EBUSY
-    /// ("reap completions, then submit again"); other failures throw. EINTR is retried.
+    /// ("reap completions, then submit again"; nothing was consumed); other failures throw. EINTR is retried.
     /// </summary>
-    public int Submit() => Enter(0, 0, -1, wait: false);
+    public int Submit() => ThrowUnlessBackPressure(Enter(0, 0, wait: false, submit: true));
+
+    /// <summary>
+    /// Submits the prepared entries and never throws for a failed io_uring_enter: returns how many the kernel consumed,
+    /// or the negative errno (the entries then stay in the queue for a later submission). For callers that have already
+    /// told their caller "accepted" and must not take it back.
+    /// </summary>
+    public int TrySubmit() => Enter(0, 0, wait: false, submit: true);
 
     /// <summary>
     /// Submits the prepared entries and waits until <paramref name="minComplete"/> completions are posted,
     /// <paramref name="timeoutNs"/> passes (negative: no limit; 0: do not sleep, but run pending task work and flush
     /// overflowed completions), or a signal arrives. Returns as <see cref="Submit"/> does.
     /// </summary>
-    public int SubmitAndWait(uint minComplete, long timeoutNs) => Enter(minComplete, 0, timeoutNs, wait: true);
+    public int SubmitAndWait(uint minComplete, long timeoutNs) => ThrowUnlessBackPressure(Enter(minComplete, timeoutNs, wait: true, submit: true));
+
+    /// <summary>
+    /// Enters without submitting and without sleeping: runs pending task work and flushes overflowed completions into
+    /// the CQ. What to do when the kernel refuses submissions (EAGAIN/EBUSY) until completions are consumed. Returns 0 or
+    /// the negative errno; never throws for a failed io_uring_enter.
+    /// </summary>
+    public int GetEvents() => Enter(0, 0, wait: true, submit: false);
 
     /// <summary>
     /// Copies out the next completion. Internal TIMEOUT completions are skipped. If the CQ is empty but the kernel
@@ -217,7 +297,7 @@ internal sealed unsafe partial class Ring : IDisposable
             {
                 if ((Volatile.Read(ref *_sqFlags) & SqCqOverflow) != 0 && _ownerThreadId == Environment.CurrentManagedThreadId)
                 {
-                    _ = Enter(0, 0, 0, wait: true);
+                    _ = GetEvents();
                     if (head != Volatile.Read(ref *_cqTail))
                     {
                         continue;
@@ -240,115 +320,141 @@ internal sealed unsafe partial class Ring : IDisposable
         }
     }
 
-    private int Enter(uint minComplete, uint extraFlags, long timeoutNs, bool wait)
+    /// <summary>
+    /// io_uring_enter: publishes the SQ tail, submits (when <paramref name="submit"/>) and waits (when
+    /// <paramref name="wait"/>). Returns the number consumed (0 when a wait timed out), or the negative errno; throws only
+    /// for misuse (wrong thread, disposed).
+    /// </summary>
+    private int Enter(uint minComplete, long timeoutNs, bool wait, bool submit)
     {
         EnsureOwner();
-        long deadline = timeoutNs > 0 ? MonotonicClock.Ns + timeoutNs : 0;
-        while (true)
+
+        // Publish the local tail (release: entry contents before the tail the kernel reads with acquire).
+        Volatile.Write(ref *_sqTail, _sqeTail);
+        uint toSubmit = submit ? _sqeTail - Volatile.Read(ref *_sqHead) : 0;
+        uint flags = 0;
+        if (wait)
         {
-            // Publish the local tail (release: entry contents before the tail the kernel reads with acquire).
-            Volatile.Write(ref *_sqTail, _sqeTail);
-            uint toSubmit = _sqeTail - Volatile.Read(ref *_sqHead);
-            uint flags = extraFlags;
-            void* arg = null;
-            nuint argSize = 0;
-            var ts = default(KernelTimespec);
-            var ext = default(GetEventsArg);
-            if (wait)
+            flags |= EnterGetEvents;
+            if (timeoutNs > 0 && !_useExtArg)
             {
-                flags |= EnterGetEvents;
-                if (timeoutNs >= 0)
+                int rc = QueueFallbackTimeout(timeoutNs, ref toSubmit);
+                if (rc < 0)
                 {
-                    ts = KernelTimespec.FromNanoseconds(timeoutNs);
-                    if (timeoutNs == 0)
-                    {
-                        minComplete = 0;
-                    }
-                    else if (_useExtArg)
-                    {
-                        ext.Ts = (ulong)&ts;
-                        flags |= EnterExtArg;
-                        arg = &ext;
-                        argSize = (nuint)sizeof(GetEventsArg);
-                    }
-                    else
-                    {
-                        toSubmit += QueueFallbackTimeout(timeoutNs);
-                    }
+                    return rc;
                 }
             }
-            else if (toSubmit == 0)
-            {
-                return 0;
-            }
-
-            int fd = _fd;
-            if (_registeredIndex >= 0)
-            {
-                fd = _registeredIndex;
-                flags |= EnterRegisteredRing;
-            }
-
-            _enters++;
-            int rc = Libc.IoUringEnter(fd, toSubmit, minComplete, flags, arg, argSize);
-            if (rc >= 0)
-            {
-                _submitted += rc;
-                return rc;
-            }
-
-            int errno = Errors.LastErrno;
-            switch (errno)
-            {
-                case Errno.ETIME:
-                    // The wait timed out (EXT_ARG); entries were still submitted, so count them from the head.
-                    return 0;
-                case Errno.EINTR:
-                    if (!wait || timeoutNs == 0)
-                    {
-                        continue;
-                    }
-
-                    if (timeoutNs > 0)
-                    {
-                        timeoutNs = deadline - (MonotonicClock.Ns);
-                        if (timeoutNs <= 0)
-                        {
-                            return 0;
-                        }
-                    }
-
-                    continue;
-                case Errno.EAGAIN:
-                case Errno.EBUSY:
-                    return -errno;
-                default:
-                    Errors.Throw(errno, "io_uring_enter");
-                    return -errno;
-            }
         }
-    }
-
-    private uint QueueFallbackTimeout(long timeoutNs)
-    {
-        // Kernels before 5.11 have no EXT_ARG: bound the wait with a TIMEOUT entry whose completion TryGetCqe hides.
-        if (_sqeTail - Volatile.Read(ref *_sqHead) >= _sqEntries)
+        else if (toSubmit == 0)
         {
             return 0;
         }
 
-        _fallbackTimeout = KernelTimespec.FromNanoseconds(timeoutNs);
-        ref Sqe sqe = ref _sqes[_sqeTail & _sqMask];
-        _sqeTail++;
-        fixed (KernelTimespec* ts = &_fallbackTimeout)
+        int fd = _fd;
+        if (_registeredIndex >= 0)
         {
-            // The kernel copies the timespec during submission, so pinning it for this call is enough.
-            sqe.PrepTimeout((nint)ts, 1, 0);
+            fd = _registeredIndex;
+            flags |= EnterRegisteredRing;
         }
 
+        var call = new EnterCall(this, fd, toSubmit, minComplete, flags, useExtArg: wait && _useExtArg);
+        long result = Eintr.Retry(ref call, wait ? timeoutNs : 0);
+        if (result >= 0)
+        {
+            _submitted += result;
+            return (int)result;
+        }
+
+        int errno = Errors.LastErrno;
+
+        // ETIME: the wait timed out (EXT_ARG); entries were still submitted, and the caller counts them from the head.
+        return errno == Errno.ETIME ? 0 : -errno;
+    }
+
+    /// <summary>EAGAIN/EBUSY pass through as negative errnos; anything else throws.</summary>
+    private static int ThrowUnlessBackPressure(int rc)
+    {
+        if (rc < 0 && rc != -Errno.EAGAIN && rc != -Errno.EBUSY)
+        {
+            Errors.Throw(-rc, "io_uring_enter");
+        }
+
+        return rc;
+    }
+
+    /// <summary>
+    /// Kernels before 5.11 have no EXT_ARG: a wait is bounded by a TIMEOUT entry whose completion TryGetCqe hides. With a
+    /// full SQ the entries go first (a plain submit), so that the timeout always fits: a timed wait never turns into an
+    /// unbounded one. Returns 0, or the negative errno of that submit.
+    /// </summary>
+    private int QueueFallbackTimeout(long timeoutNs, ref uint toSubmit)
+    {
+        if (_sqeTail - Volatile.Read(ref *_sqHead) >= _sqEntries)
+        {
+            var submitAll = new EnterCall(this, _fd, toSubmit, 0, 0, useExtArg: false);
+            long rc = Eintr.Retry(ref submitAll, 0);
+            if (rc < 0)
+            {
+                return -Errors.LastErrno;
+            }
+
+            _submitted += rc;
+            toSubmit = _sqeTail - Volatile.Read(ref *_sqHead);
+            if (toSubmit >= _sqEntries)
+            {
+                // The kernel consumed nothing and said nothing: wait unbounded rather than overwrite an entry.
+                return 0;
+            }
+        }
+
+        *_fallbackTimeout = KernelTimespec.FromNanoseconds(timeoutNs);
+        ref Sqe sqe = ref _sqes[_sqeTail & _sqMask];
+        _sqeTail++;
+        sqe = default;
+        sqe.PrepTimeout((nint)_fallbackTimeout, 1, 0);
         sqe.UserData = InternalTimeoutUserData;
         Volatile.Write(ref *_sqTail, _sqeTail);
-        return 1;
+        toSubmit++;
+        return 0;
+    }
+
+    /// <summary>Where the TIMEOUT entries of pre-5.11 waits point (for tests); 0 when EXT_ARG is used.</summary>
+    internal nint FallbackTimeoutAddress => (nint)_fallbackTimeout;
+
+    /// <summary>One io_uring_enter attempt for <see cref="Eintr"/>: a retry after EINTR waits only for the time left.</summary>
+    private readonly struct EnterCall(Ring ring, int fd, uint toSubmit, uint minComplete, uint flags, bool useExtArg) : IInterruptibleCall
+    {
+        public long Invoke(long timeoutNs)
+        {
+            uint min = minComplete;
+            uint enterFlags = flags;
+            void* arg = null;
+            nuint argSize = 0;
+            var ts = default(KernelTimespec);
+            var ext = default(GetEventsArg);
+            if ((flags & EnterGetEvents) != 0 && timeoutNs == 0)
+            {
+                // Do not sleep: run task work, flush overflow, return.
+                min = 0;
+            }
+            else if (useExtArg && timeoutNs > 0)
+            {
+                ts = KernelTimespec.FromNanoseconds(timeoutNs);
+                ext.Ts = (ulong)&ts;
+                enterFlags |= EnterExtArg;
+                arg = &ext;
+                argSize = (nuint)sizeof(GetEventsArg);
+            }
+
+            ring._enters++;
+            return Libc.IoUringEnter(fd, toSubmit, min, enterFlags, arg, argSize);
+        }
+    }
+
+    /// <summary>One io_uring_register attempt for <see cref="Eintr"/>.</summary>
+    private readonly struct RegisterCall(int fd, uint opcode, void* arg, uint count) : IInterruptibleCall
+    {
+        public long Invoke(long timeoutNs) => Libc.IoUringRegister(fd, opcode, arg, count);
     }
 
     private void Probe()
@@ -445,5 +551,9 @@ internal sealed unsafe partial class Ring : IDisposable
         Unmap();
         Libc.CloseQuietly(_fd);
         _fd = -1;
+
+        // After the close: the kernel has copied the timespec of every TIMEOUT it consumed, and consumes no more.
+        NativeMemory.Free(_fallbackTimeout);
+        _fallbackTimeout = null;
     }
 }

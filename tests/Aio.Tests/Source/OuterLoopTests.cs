@@ -300,16 +300,59 @@ public class OuterLoopTests
     }
 
     [IoUringFact]
-    public void Outer_loop_refuses_to_take_over_with_requests_in_flight()
+    public void Outer_loop_attached_with_a_request_in_flight_serves_it_and_swaps_the_ring_once_it_is_done()
+        => ServesInFlightRequestThenSwaps(glib: false);
+
+    [IoUringFact]
+    public void GLib_attached_with_a_request_in_flight_serves_it_and_swaps_the_ring_once_it_is_done()
+        => ServesInFlightRequestThenSwaps(glib: true);
+
+    private static void ServesInFlightRequestThenSwaps(bool glib)
     {
+        // Before: Prepare threw on every iteration while a request was in flight (under GLib: one line on stderr per
+        // iteration, and the DEFER_TASKRUN ring was never swapped). Now the swap waits, and meanwhile the outer loop's
+        // sleeps are short enough for the completion (task work that does not wake it) to be run by Check/Dispatch.
         using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
         var (r, w) = Libc.CreatePipe();
         try
         {
             ctx.Poll(false);
-            ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), r, new RecordingHandler());
+            var handler = new RecordingHandler();
+            ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), r, handler);
             ctx.Poll(false);
-            Assert.Throws<InvalidOperationException>(() => ctx.Source.Prepare(out _));
+            Assert.True(ctx.IoUring!.DeferTaskrun);
+
+            using var loop = new OuterDriver(ctx, glib);
+            var errors = new List<Exception>();
+            if (loop.Attachment is { } attachment)
+            {
+                attachment.CallbackException += errors.Add;
+            }
+
+            for (int i = 0; i < 5; i++)
+            {
+                loop.Iterate(false);
+            }
+
+            Assert.Empty(errors);
+            Assert.True(ctx.IoUring!.DeferTaskrun, "the ring was swapped with a request in flight");
+            var writer = Task.Run(async () =>
+            {
+                await Task.Delay(20);
+                Libc.WriteSpan(w, [1]);
+            });
+            loop.IterateUntil(() => handler.Count == 1, "the poll request's completion, while the outer loop sleeps");
+            Wait.For(writer, "the writer");
+            loop.IterateUntilIdle();
+            loop.Iterate(false);
+            Assert.Empty(errors);
+            Assert.False(ctx.IoUring!.DeferTaskrun, "the ring was not swapped once nothing was in flight");
+            Assert.True(ctx.IoUring.CoopTaskrun);
+
+            // The new ring serves requests too.
+            var nop = new RecordingHandler();
+            ctx.AddSqe(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0, nop);
+            loop.IterateUntil(() => nop.Count == 1, "a NOP on the swapped ring");
         }
         finally
         {
