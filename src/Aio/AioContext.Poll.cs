@@ -166,29 +166,29 @@ public sealed partial class AioContext
         for (int i = 0; i < ready.Count; i++)
         {
             var entry = ready[i];
-            var handler = entry.Handler;
-            if (handler.ReadySeq != entry.Seq)
+            if (!entry.Handler.Ticket.TryRedeem(entry.Ticket))
             {
                 // A nested loop found it ready again and dispatched it (or will): never twice.
                 continue;
             }
 
-            handler.ReadySeq = 0;
-            progress |= DispatchHandler(handler, entry.Events, blockNs);
+            progress |= DispatchHandler(entry, blockNs);
         }
 
         return progress;
     }
 
-    private bool DispatchHandler(AioHandler handler, PollEvents revents, long blockNs)
+    private bool DispatchHandler(in ReadyEvent entry, long blockNs)
     {
+        var handler = entry.Handler;
         bool progress = false;
-        if (TryDispatchPollReady(handler, revents))
+        if (entry.Polled)
         {
-            progress = true;
+            progress = DispatchPollReady(handler);
         }
         else
         {
+            var revents = entry.Events;
             if (!handler.IsDeleted && (revents & (PollEvents.In | PollEvents.Hup | PollEvents.Err)) != 0 && handler.OnReadable is { } read)
             {
                 if (!handler.IsInternal)

@@ -27,7 +27,7 @@ public sealed partial class AioContext
     {
         lock (_handlers.Sync)
         {
-            return _handlers.Find(fd)?.PollWindowNs ?? -1;
+            return _handlers.Find(fd) is { } h ? h.Polling?.WindowNs ?? 0 : -1;
         }
     }
 
@@ -36,7 +36,7 @@ public sealed partial class AioContext
     {
         lock (_handlers.Sync)
         {
-            return _handlers.Find(fd)?.InPollingSet ?? false;
+            return _handlers.Find(fd)?.Polling?.InSet ?? false;
         }
     }
 
@@ -111,7 +111,7 @@ public sealed partial class AioContext
             _resetWindows = false;
             foreach (var h in _pollingSet)
             {
-                h.PollWindowNs = 0;
+                h.Polling!.WindowNs = 0;
             }
         }
 
@@ -178,7 +178,7 @@ public sealed partial class AioContext
         long max = 0;
         foreach (var h in _pollingSet)
         {
-            max = Math.Max(max, h.PollWindowNs);
+            max = Math.Max(max, h.Polling!.WindowNs);
         }
 
         return max;
@@ -189,7 +189,8 @@ public sealed partial class AioContext
         bool found = false;
         foreach (var h in _pollingSet)
         {
-            if (h.IsDeleted || h.InPollReady || h.PollReadyPending || h.Poll is not { } poll)
+            var state = h.Polling!;
+            if (h.IsDeleted || state.InPollReady || h.Poll is not { } poll)
             {
                 continue;
             }
@@ -197,11 +198,10 @@ public sealed partial class AioContext
             if (poll())
             {
                 found = true;
-                h.PollIdleDeadline = now + PollIdleIntervalNs;
+                state.IdleDeadline = now + PollIdleIntervalNs;
                 if (!h.IsInternal)
                 {
-                    h.PollReadyPending = true;
-                    ready.Add(h, PollEvents.None);
+                    ready.AddPolled(h);
                 }
             }
         }
@@ -220,17 +220,17 @@ public sealed partial class AioContext
         for (int i = _pollingSet.Count - 1; i >= 0; i--)
         {
             var h = _pollingSet[i];
-            if (h.PollIdleDeadline == 0)
+            var state = h.Polling!;
+            if (state.IdleDeadline == 0)
             {
-                h.PollIdleDeadline = now + PollIdleIntervalNs;
+                state.IdleDeadline = now + PollIdleIntervalNs;
             }
-            else if (now >= h.PollIdleDeadline && !h.InPollReady)
+            else if (now >= state.IdleDeadline && !state.InPollReady)
             {
                 RemoveFromPollingSet(i);
-                if (!h.IsDeleted && !h.IsInternal && !h.PollReadyPending && h.Poll is { } poll && poll())
+                if (!h.IsDeleted && !h.IsInternal && h.Poll is { } poll && poll())
                 {
-                    h.PollReadyPending = true;
-                    ready.Add(h, PollEvents.None);
+                    ready.AddPolled(h);
                     timeoutNs = 0;
                 }
             }
@@ -239,40 +239,35 @@ public sealed partial class AioContext
 
     private void RemoveFromPollingSet(int index)
     {
-        var h = _pollingSet[index];
-        h.InPollingSet = false;
-        h.PollIdleDeadline = 0;
+        var state = _pollingSet[index].Polling!;
+        state.InSet = false;
+        state.IdleDeadline = 0;
         int last = _pollingSet.Count - 1;
         _pollingSet[index] = _pollingSet[last];
         _pollingSet.RemoveAt(last);
     }
 
     /// <summary>
-    /// Step 8 for a handler whose poll succeeded: run its pollReady (or onReadable when it has none) while it is out of
-    /// the polling set. True if it was such a handler.
+    /// Step 8 for a handler whose busy-poll check saw work: run its pollReady (or onReadable when it has none) while
+    /// it is out of the polling set. Progress, even when the handler was removed meanwhile (its poll saw work).
     /// </summary>
-    private bool TryDispatchPollReady(AioHandler handler, PollEvents revents)
+    private bool DispatchPollReady(AioHandler handler)
     {
-        if (!handler.PollReadyPending)
-        {
-            return false;
-        }
-
-        handler.PollReadyPending = false;
         if (handler.IsDeleted)
         {
             return true;
         }
 
+        var state = handler.Polling!;
         _fdCallbacks++;
-        handler.InPollReady = true;
+        state.InPollReady = true;
         try
         {
             (handler.PollReady ?? handler.OnReadable)?.Invoke();
         }
         finally
         {
-            handler.InPollReady = false;
+            state.InPollReady = false;
         }
 
         return true;
@@ -281,22 +276,22 @@ public sealed partial class AioContext
     /// <summary>Step 8, after each dispatch: join the polling set, adjust the window with this iteration's block time.</summary>
     private void AfterDispatch(AioHandler handler, long blockNs)
     {
-        if (handler.Poll is null || handler.IsDeleted)
+        if (handler.Polling is not { } state || handler.IsDeleted)
         {
             return;
         }
 
-        if (!handler.InPollingSet)
+        if (!state.InSet)
         {
-            handler.InPollingSet = true;
-            handler.PollIdleDeadline = 0;
+            state.InSet = true;
+            state.IdleDeadline = 0;
             _pollingSet.Add(handler);
         }
 
         long max = Volatile.Read(ref _pollMaxNs);
         if (max > 0)
         {
-            handler.PollWindowNs = AdjustWindow(handler.PollWindowNs, blockNs, max, Volatile.Read(ref _pollGrow), Volatile.Read(ref _pollShrink));
+            state.WindowNs = AdjustWindow(state.WindowNs, blockNs, max, Volatile.Read(ref _pollGrow), Volatile.Read(ref _pollShrink));
         }
     }
 
