@@ -11,6 +11,7 @@ public sealed partial class AioContext
     /// completions or <see cref="Notify"/>, then runs completions, bottom halves, fd handlers and expired timers.
     /// Returns whether any callback ran; the context's own wake-up is not progress. Callbacks may call
     /// <c>Poll</c> again (nested loops). An exception thrown by a callback propagates; the context stays usable.
+    /// A callback that disposes the context ends the iteration (every nested level included) right after it returns.
     /// </summary>
     /// <exception cref="InvalidOperationException">Called from a thread other than the context's home thread.</exception>
     /// <exception cref="ObjectDisposedException">The context was disposed.</exception>
@@ -23,14 +24,36 @@ public sealed partial class AioContext
             MaybeSwitchMonitor();
         }
 
+        // After every step that runs callbacks: a callback may have disposed the context, and then the monitor and
+        // the ring are gone. Return without touching them (the scope restores Current and the depth).
         long startNs = MonotonicNs();
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         WaitForEvents(ready, timeoutNs);                         // steps 3-5
         long blockNs = MonotonicNs() - startNs;
         progress |= DeliverCompletions();                        // step 6
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         progress |= RunBottomHalves();                           // step 7
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         progress |= DispatchReadyHandlers(ready, blockNs);       // step 8
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         if (scope.Depth == 1)
         {
             ReclaimDeletedHandlers();                            // step 9
@@ -42,14 +65,14 @@ public sealed partial class AioContext
     }
 
     /// <summary>
-    /// Enters one (possibly nested) loop iteration on the home thread: the context becomes <see cref="Current"/> and its
-    /// SynchronizationContext current, and the iteration gets a ready list of its own. Dispose restores everything,
-    /// also when a callback threw.
+    /// Enters one (possibly nested) loop iteration on the home thread, as a section of the lifecycle (see
+    /// AioContext.Lifecycle.cs): the context becomes <see cref="Current"/> and its SynchronizationContext current, and
+    /// the iteration gets a ready list of its own. Dispose restores everything, also when a callback threw.
     /// </summary>
     private LoopScope EnterLoop()
     {
         ThrowIfDisposed();
-        BindHomeThread();
+        EnterBoundSection();
         var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
@@ -60,6 +83,7 @@ public sealed partial class AioContext
     {
         scope.Ready.Clear();
         _pollDepth--;
+        ExitSection();
         t_current = scope.SavedCurrent;
         SynchronizationContext.SetSynchronizationContext(scope.SavedSync);
     }
@@ -144,7 +168,16 @@ public sealed partial class AioContext
                     _blockingWaits++;
                 }
 
-                _monitor.Wait(ready, timeoutNs);
+                // SqePreparers of foreign AddSqe calls run in here: Dispose is refused inside them.
+                _monitorCalls++;
+                try
+                {
+                    _monitor.Wait(ready, timeoutNs);
+                }
+                finally
+                {
+                    _monitorCalls--;
+                }
             }
         }
         finally
@@ -173,6 +206,10 @@ public sealed partial class AioContext
             }
 
             progress |= DispatchHandler(entry, blockNs);
+            if (IsDisposed)
+            {
+                break;
+            }
         }
 
         return progress;

@@ -128,7 +128,19 @@ public sealed partial class AioContext
 
         // io_uring: submit what is queued first; otherwise every iteration after an fd event (which re-arms its
         // POLL_ADD) would skip polling, because an unsubmitted SQE makes the monitor "need" a wait.
-        _uring?.SubmitPending();
+        if (_uring is { } uring)
+        {
+            _monitorCalls++;
+            try
+            {
+                uring.SubmitPending();
+            }
+            finally
+            {
+                _monitorCalls--;
+            }
+        }
+
         if (_monitor.NeedWait())
         {
             return false;
@@ -140,6 +152,12 @@ public sealed partial class AioContext
         do
         {
             found = RunPollHandlersOnce(ready, now);
+            if (IsDisposed)
+            {
+                // A poll callback disposed the context: the monitor is gone.
+                return false;
+            }
+
             now = MonotonicNs();
         }
         while (!found && now - start < maxNs && !_monitor.NeedWait());
@@ -204,6 +222,11 @@ public sealed partial class AioContext
                     ready.AddPolled(h);
                 }
             }
+
+            if (IsDisposed)
+            {
+                break;
+            }
         }
 
         return found;
@@ -232,6 +255,11 @@ public sealed partial class AioContext
                 {
                     ready.AddPolled(h);
                     timeoutNs = 0;
+                }
+
+                if (IsDisposed)
+                {
+                    return;
                 }
             }
         }
