@@ -35,6 +35,14 @@ public sealed partial class AioContext
     /// thread (also from inside a callback: the running <see cref="Poll(bool)"/> then returns at once), or from any
     /// thread while the home thread is not inside the context. Safe to call twice.
     /// </summary>
+    /// <remarks>
+    /// Work queued to the loop that never ran is abandoned, and nobody waits for it for good:
+    /// <see cref="InvokeAsync(Func{Task})"/> tasks fail and <c>SynchronizationContext.Send</c> throws, with
+    /// <see cref="ObjectDisposedException"/>; callbacks posted with <c>SynchronizationContext.Post</c> and tasks queued
+    /// to <see cref="TaskScheduler"/> run on the thread pool (they cannot be failed from outside, and are mostly await
+    /// continuations: their next use of the context throws <see cref="ObjectDisposedException"/>). Plain bottom halves
+    /// and <see cref="ScheduleOneShot(Action)"/> callbacks are dropped.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">
     /// Called from another thread while the home thread is inside the context (a Poll, an outer-loop call, an AddSqe),
     /// or from inside an <see cref="SqePreparer{TState}"/>. Nothing changed; the context stays usable.
