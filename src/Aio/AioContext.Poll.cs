@@ -113,7 +113,14 @@ public sealed partial class AioContext
         public void Dispose() => _owner.ExitLoop(in this);
     }
 
-    /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer, else -1.</summary>
+    /// <summary>
+    /// The longest timeout a wait is given (2^62 ns, 146 years): a farther deadline is waited for in steps of it. The
+    /// monitors and the kernel add the timeout to the current time, in signed 64-bit nanoseconds; with a timer armed at
+    /// <see cref="long.MaxValue"/> that sum would overflow into a deadline in the past.
+    /// </summary>
+    private const long MaxTimeoutNs = 1L << 62;
+
+    /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer (at most <see cref="MaxTimeoutNs"/>), else -1.</summary>
     private long ComputeTimeoutNs()
     {
         if (HasRunnableBottomHalf() || HasPendingCompletions())
@@ -134,7 +141,7 @@ public sealed partial class AioContext
                 return current;
             }
 
-            long delta = Math.Max(0, first - Now(list.Clock));
+            long delta = Math.Clamp(first - Now(list.Clock), 0, MaxTimeoutNs);
             return current < 0 ? delta : Math.Min(current, delta);
         }
     }
