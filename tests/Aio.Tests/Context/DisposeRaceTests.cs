@@ -12,7 +12,7 @@ public class DisposeRaceTests
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public void Foreign_Dispose_racing_the_home_thread_either_wins_or_is_refused_and_never_crashes(FdMonitorKind monitor)
     {
-        const int Rounds = 200;
+        const int Rounds = 100;
         int refusals = 0;
         var handler = new RecordingHandler();
         for (int round = 0; round < Rounds; round++)
@@ -63,7 +63,7 @@ public class DisposeRaceTests
                     }
 
                     // Other work between iterations, of varying length: the windows in which a foreign Dispose may win.
-                    Thread.SpinWait(i % 64);
+                    Thread.SpinWait((i % 16) * 50);
                 }
             });
             Wait.Join(disposer, "the foreign Dispose");
