@@ -13,18 +13,32 @@ public sealed partial class AioContext
     public TaskScheduler TaskScheduler => _taskScheduler;
 
     /// <summary>Starts <paramref name="work"/> on the loop (any thread); its awaits resume on the loop.</summary>
+    /// <remarks>If the context is disposed before the work started, the task fails with <see cref="ObjectDisposedException"/>.</remarks>
+    /// <exception cref="ObjectDisposedException">The context is disposed.</exception>
     public Task InvokeAsync(Func<Task> work)
     {
         ArgumentNullException.ThrowIfNull(work);
-        ThrowIfDisposed();
-        return Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _taskScheduler).Unwrap();
+        var invocation = new Async.LoopInvocation<Task>(work, _taskScheduler, Name);
+        if (!TryScheduleOneShot(invocation.Run, invocation.Abandon))
+        {
+            ThrowDisposed();
+        }
+
+        return invocation.Started.Unwrap();
     }
 
     /// <summary>Starts <paramref name="work"/> on the loop (any thread) and returns its result.</summary>
+    /// <remarks>If the context is disposed before the work started, the task fails with <see cref="ObjectDisposedException"/>.</remarks>
+    /// <exception cref="ObjectDisposedException">The context is disposed.</exception>
     public Task<T> InvokeAsync<T>(Func<Task<T>> work)
     {
         ArgumentNullException.ThrowIfNull(work);
-        ThrowIfDisposed();
-        return Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _taskScheduler).Unwrap();
+        var invocation = new Async.LoopInvocation<Task<T>>(work, _taskScheduler, Name);
+        if (!TryScheduleOneShot(invocation.Run, invocation.Abandon))
+        {
+            ThrowDisposed();
+        }
+
+        return invocation.Started.Unwrap();
     }
 }

@@ -20,17 +20,40 @@ public sealed partial class AioContext
         return new BottomHalf(this, callback, name, 0);
     }
 
-    /// <summary>Runs <paramref name="callback"/> once on the loop, in the next iteration, then forgets it. Any thread; wakes the loop.</summary>
+    /// <summary>
+    /// Runs <paramref name="callback"/> once on the loop, in the next iteration, then forgets it. Any thread; wakes the
+    /// loop. If the context is disposed first, the callback never runs.
+    /// </summary>
     public void ScheduleOneShot(Action callback)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        ThrowIfDisposed();
         EnqueueBottomHalf(new BottomHalf(this, callback, null, BottomHalf.FlagOneShot), BottomHalf.FlagScheduled);
     }
 
+    /// <summary>
+    /// Like <see cref="ScheduleOneShot(Action)"/>, for work somebody waits for: if the context is disposed before the
+    /// one-shot ran, <paramref name="onAbandoned"/> runs instead (on the disposing thread). Returns false, having queued
+    /// nothing, if the context was disposed already.
+    /// </summary>
+    internal bool TryScheduleOneShot(Action callback, Action onAbandoned)
+        => TryEnqueueBottomHalf(new BottomHalf(this, callback, null, BottomHalf.FlagOneShot, onAbandoned), BottomHalf.FlagScheduled);
+
     internal void EnqueueBottomHalf(BottomHalf bh, int flags)
     {
-        ThrowIfDisposed();
+        if (!TryEnqueueBottomHalf(bh, flags))
+        {
+            ThrowDisposed();
+        }
+    }
+
+    /// <summary>Queues <paramref name="bh"/>; false, with nothing queued, once the context is disposed.</summary>
+    private bool TryEnqueueBottomHalf(BottomHalf bh, int flags)
+    {
+        if (IsDisposed)
+        {
+            return false;
+        }
+
         int old = bh.SetFlags(BottomHalf.FlagPending | flags);
         if ((old & BottomHalf.FlagPending) == 0)
         {
@@ -42,9 +65,19 @@ public sealed partial class AioContext
                 bh.Next = head;
             }
             while (Interlocked.CompareExchange(ref _bhHead, bh, head) != head);
+
+            // The CAS above is a full fence, and so is Dispose's on the lifecycle word before it takes the stack: either
+            // Dispose's take sees this push, or this read sees Dispose. In the second case nobody may ever take the
+            // stack again, so abandon what is on it here (a take is an exchange: each item goes to exactly one taker).
+            if (IsDisposed)
+            {
+                AbandonQueuedStack();
+                return true;
+            }
         }
 
         NotifyWork();
+        return true;
     }
 
     /// <summary>True if a bottom half will run in the next iteration (cancelled and deleted ones do not count).</summary>
@@ -117,23 +150,59 @@ public sealed partial class AioContext
 
                 // If this throws, the rest of the batch stays queued and runs in the next iteration.
                 bh.Invoke();
+                if (IsDisposed)
+                {
+                    // It disposed the context, which abandoned the rest.
+                    break;
+                }
             }
         }
 
         return progress;
     }
 
+    /// <summary>
+    /// Dispose: every bottom half still queued is deleted; the one-shots that were going to run are abandoned, oldest
+    /// first (see <see cref="BottomHalf.Abandon"/>). The batches are the home thread's, and no section runs now.
+    /// </summary>
     private void DisposeBottomHalves()
     {
-        var taken = Interlocked.Exchange(ref _bhHead, null);
-        while (taken is not null)
+        foreach (var batch in _bhBatches)
         {
-            var next = taken.Next;
-            taken.Next = null;
-            taken.Dispose();
-            taken = next;
+            var bh = batch.Head;
+            batch.Head = null;
+            while (bh is not null)
+            {
+                var next = bh.Next;
+                bh.Next = null;
+                bh.Abandon();
+                bh = next;
+            }
         }
 
         _bhBatches.Clear();
+        AbandonQueuedStack();
+    }
+
+    /// <summary>Takes the whole lock-free stack and abandons it in FIFO order. Any thread, once the context is disposed.</summary>
+    private void AbandonQueuedStack()
+    {
+        var taken = Interlocked.Exchange(ref _bhHead, null);
+        BottomHalf? fifo = null;
+        while (taken is not null)
+        {
+            var next = taken.Next;
+            taken.Next = fifo;
+            fifo = taken;
+            taken = next;
+        }
+
+        while (fifo is not null)
+        {
+            var next = fifo.Next;
+            fifo.Next = null;
+            fifo.Abandon();
+            fifo = next;
+        }
     }
 }

@@ -21,6 +21,34 @@ public sealed partial class AioContext
     public void Notify()
     {
         ThrowIfDisposed();
+        NotifyCore();
+    }
+
+    /// <summary>
+    /// Wakes the loop after giving it work (a bottom half, a timer, a handler, an SQE). On the home thread this is
+    /// unnecessary: the home thread cannot be asleep, and the next iteration re-evaluates all work before sleeping.
+    /// Skipping it there also keeps a stale <c>notified</c> flag from cutting the next blocking Poll short. Never throws
+    /// <see cref="ObjectDisposedException"/>: the work was handed over already, and a disposed loop has nobody to wake.
+    /// </summary>
+    internal void NotifyWork()
+    {
+        if (Environment.CurrentManagedThreadId == _homeThreadId || IsDisposed)
+        {
+            return;
+        }
+
+        try
+        {
+            NotifyCore();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile (the notifier closed under us): nothing left to wake.
+        }
+    }
+
+    private void NotifyCore()
+    {
         Interlocked.Increment(ref _notifies);
 
         // Interlocked.Exchange is a full fence on both sides: whatever work the caller published (a bottom half, an
@@ -30,19 +58,6 @@ public sealed partial class AioContext
         {
             Interlocked.Increment(ref _notifyWrites);
             _notifier.Set();
-        }
-    }
-
-    /// <summary>
-    /// Wakes the loop after giving it work (a bottom half, a timer, a handler, an SQE). On the home thread this is
-    /// unnecessary: the home thread cannot be asleep, and the next iteration re-evaluates all work before sleeping.
-    /// Skipping it there also keeps a stale <c>notified</c> flag from cutting the next blocking Poll short.
-    /// </summary>
-    internal void NotifyWork()
-    {
-        if (Environment.CurrentManagedThreadId != _homeThreadId)
-        {
-            Notify();
         }
     }
 

@@ -11,6 +11,7 @@ public sealed partial class AioContext
     /// completions or <see cref="Notify"/>, then runs completions, bottom halves, fd handlers and expired timers.
     /// Returns whether any callback ran; the context's own wake-up is not progress. Callbacks may call
     /// <c>Poll</c> again (nested loops). An exception thrown by a callback propagates; the context stays usable.
+    /// A callback that disposes the context ends the iteration (every nested level included) right after it returns.
     /// </summary>
     /// <exception cref="InvalidOperationException">Called from a thread other than the context's home thread.</exception>
     /// <exception cref="ObjectDisposedException">The context was disposed.</exception>
@@ -23,14 +24,36 @@ public sealed partial class AioContext
             MaybeSwitchMonitor();
         }
 
+        // After every step that runs callbacks: a callback may have disposed the context, and then the monitor and
+        // the ring are gone. Return without touching them (the scope restores Current and the depth).
         long startNs = MonotonicNs();
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         WaitForEvents(ready, timeoutNs);                         // steps 3-5
         long blockNs = MonotonicNs() - startNs;
         progress |= DeliverCompletions();                        // step 6
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         progress |= RunBottomHalves();                           // step 7
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         progress |= DispatchReadyHandlers(ready, blockNs);       // step 8
+        if (IsDisposed)
+        {
+            return progress;
+        }
+
         if (scope.Depth == 1)
         {
             ReclaimDeletedHandlers();                            // step 9
@@ -42,15 +65,16 @@ public sealed partial class AioContext
     }
 
     /// <summary>
-    /// Enters one (possibly nested) loop iteration on the home thread: the context becomes <see cref="Current"/> and its
-    /// SynchronizationContext current, and the iteration gets a ready list of its own. Dispose restores everything,
-    /// also when a callback threw.
+    /// Enters one (possibly nested) loop iteration on the home thread, as a section of the lifecycle (see
+    /// AioContext.Lifecycle.cs): the context becomes <see cref="Current"/> and its SynchronizationContext current, and
+    /// the iteration gets a ready list of its own. Dispose restores everything, also when a callback threw.
     /// </summary>
     private LoopScope EnterLoop()
     {
         ThrowIfDisposed();
-        BindHomeThread();
+        // Before the section: a refused Poll must leave nothing counted.
         ThrowIfInsideSqePreparer();
+        EnterBoundSection();
         var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);
@@ -61,6 +85,7 @@ public sealed partial class AioContext
     {
         scope.Ready.Clear();
         _pollDepth--;
+        ExitSection();
         t_current = scope.SavedCurrent;
         SynchronizationContext.SetSynchronizationContext(scope.SavedSync);
     }
@@ -90,7 +115,14 @@ public sealed partial class AioContext
         public void Dispose() => _owner.ExitLoop(in this);
     }
 
-    /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer, else -1.</summary>
+    /// <summary>
+    /// The longest timeout a wait is given (2^62 ns, 146 years): a farther deadline is waited for in steps of it. The
+    /// monitors and the kernel add the timeout to the current time, in signed 64-bit nanoseconds; with a timer armed at
+    /// <see cref="long.MaxValue"/> that sum would overflow into a deadline in the past.
+    /// </summary>
+    private const long MaxTimeoutNs = 1L << 62;
+
+    /// <summary>Step 1: 0 if a scheduled bottom half or a completion is pending, else the time to the earliest timer (at most <see cref="MaxTimeoutNs"/>), else -1.</summary>
     private long ComputeTimeoutNs()
     {
         if (HasRunnableBottomHalf() || HasPendingCompletions() || _monitor.HasReadyWork)
@@ -111,7 +143,7 @@ public sealed partial class AioContext
                 return current;
             }
 
-            long delta = Math.Max(0, first - Now(list.Clock));
+            long delta = Math.Clamp(first - Now(list.Clock), 0, MaxTimeoutNs);
             return current < 0 ? delta : Math.Min(current, delta);
         }
     }
@@ -145,7 +177,16 @@ public sealed partial class AioContext
                     _blockingWaits++;
                 }
 
-                _monitor.Wait(ready, timeoutNs);
+                // SqePreparers of foreign AddSqe calls run in here: Dispose is refused inside them.
+                _monitorCalls++;
+                try
+                {
+                    _monitor.Wait(ready, timeoutNs);
+                }
+                finally
+                {
+                    _monitorCalls--;
+                }
             }
         }
         finally
@@ -167,29 +208,33 @@ public sealed partial class AioContext
         for (int i = 0; i < ready.Count; i++)
         {
             var entry = ready[i];
-            var handler = entry.Handler;
-            if (handler.ReadySeq != entry.Seq)
+            if (!entry.Handler.Ticket.TryRedeem(entry.Ticket))
             {
                 // A nested loop found it ready again and dispatched it (or will): never twice.
                 continue;
             }
 
-            handler.ReadySeq = 0;
-            progress |= DispatchHandler(handler, entry.Events, blockNs);
+            progress |= DispatchHandler(entry, blockNs);
+            if (IsDisposed)
+            {
+                break;
+            }
         }
 
         return progress;
     }
 
-    private bool DispatchHandler(AioHandler handler, PollEvents revents, long blockNs)
+    private bool DispatchHandler(in ReadyEvent entry, long blockNs)
     {
+        var handler = entry.Handler;
         bool progress = false;
-        if (TryDispatchPollReady(handler, revents))
+        if (entry.Polled)
         {
-            progress = true;
+            progress = DispatchPollReady(handler);
         }
         else
         {
+            var revents = entry.Events;
             if (!handler.IsDeleted && (revents & (PollEvents.In | PollEvents.Hup | PollEvents.Err)) != 0 && handler.OnReadable is { } read)
             {
                 if (!handler.IsInternal)

@@ -27,7 +27,7 @@ public sealed partial class AioContext
     {
         lock (_handlers.Sync)
         {
-            return _handlers.Find(fd)?.PollWindowNs ?? -1;
+            return _handlers.Find(fd) is { } h ? h.Polling?.WindowNs ?? 0 : -1;
         }
     }
 
@@ -36,7 +36,7 @@ public sealed partial class AioContext
     {
         lock (_handlers.Sync)
         {
-            return _handlers.Find(fd)?.InPollingSet ?? false;
+            return _handlers.Find(fd)?.Polling?.InSet ?? false;
         }
     }
 
@@ -111,7 +111,7 @@ public sealed partial class AioContext
             _resetWindows = false;
             foreach (var h in _pollingSet)
             {
-                h.PollWindowNs = 0;
+                h.Polling!.WindowNs = 0;
             }
         }
 
@@ -128,7 +128,19 @@ public sealed partial class AioContext
 
         // io_uring: submit what is queued first; otherwise every iteration after an fd event (which re-arms its
         // POLL_ADD) would skip polling, because an unsubmitted SQE makes the monitor "need" a wait.
-        _uring?.SubmitPending();
+        if (_uring is { } uring)
+        {
+            _monitorCalls++;
+            try
+            {
+                uring.SubmitPending();
+            }
+            finally
+            {
+                _monitorCalls--;
+            }
+        }
+
         if (_monitor.NeedWait())
         {
             return false;
@@ -140,6 +152,12 @@ public sealed partial class AioContext
         do
         {
             found = RunPollHandlersOnce(ready, now);
+            if (IsDisposed)
+            {
+                // A poll callback disposed the context: the monitor is gone.
+                return false;
+            }
+
             now = MonotonicNs();
         }
         while (!found && now - start < maxNs && !_monitor.NeedWait());
@@ -178,7 +196,7 @@ public sealed partial class AioContext
         long max = 0;
         foreach (var h in _pollingSet)
         {
-            max = Math.Max(max, h.PollWindowNs);
+            max = Math.Max(max, h.Polling!.WindowNs);
         }
 
         return max;
@@ -189,7 +207,8 @@ public sealed partial class AioContext
         bool found = false;
         foreach (var h in _pollingSet)
         {
-            if (h.IsDeleted || h.InPollReady || h.PollReadyPending || h.Poll is not { } poll)
+            var state = h.Polling!;
+            if (h.IsDeleted || state.InPollReady || h.Poll is not { } poll)
             {
                 continue;
             }
@@ -197,12 +216,16 @@ public sealed partial class AioContext
             if (poll())
             {
                 found = true;
-                h.PollIdleDeadline = now + PollIdleIntervalNs;
+                state.IdleDeadline = now + PollIdleIntervalNs;
                 if (!h.IsInternal)
                 {
-                    h.PollReadyPending = true;
-                    ready.Add(h, PollEvents.None);
+                    ready.AddPolled(h);
                 }
+            }
+
+            if (IsDisposed)
+            {
+                break;
             }
         }
 
@@ -220,18 +243,23 @@ public sealed partial class AioContext
         for (int i = _pollingSet.Count - 1; i >= 0; i--)
         {
             var h = _pollingSet[i];
-            if (h.PollIdleDeadline == 0)
+            var state = h.Polling!;
+            if (state.IdleDeadline == 0)
             {
-                h.PollIdleDeadline = now + PollIdleIntervalNs;
+                state.IdleDeadline = now + PollIdleIntervalNs;
             }
-            else if (now >= h.PollIdleDeadline && !h.InPollReady)
+            else if (now >= state.IdleDeadline && !state.InPollReady)
             {
                 RemoveFromPollingSet(i);
-                if (!h.IsDeleted && !h.IsInternal && !h.PollReadyPending && h.Poll is { } poll && poll())
+                if (!h.IsDeleted && !h.IsInternal && h.Poll is { } poll && poll())
                 {
-                    h.PollReadyPending = true;
-                    ready.Add(h, PollEvents.None);
+                    ready.AddPolled(h);
                     timeoutNs = 0;
+                }
+
+                if (IsDisposed)
+                {
+                    return;
                 }
             }
         }
@@ -239,40 +267,35 @@ public sealed partial class AioContext
 
     private void RemoveFromPollingSet(int index)
     {
-        var h = _pollingSet[index];
-        h.InPollingSet = false;
-        h.PollIdleDeadline = 0;
+        var state = _pollingSet[index].Polling!;
+        state.InSet = false;
+        state.IdleDeadline = 0;
         int last = _pollingSet.Count - 1;
         _pollingSet[index] = _pollingSet[last];
         _pollingSet.RemoveAt(last);
     }
 
     /// <summary>
-    /// Step 8 for a handler whose poll succeeded: run its pollReady (or onReadable when it has none) while it is out of
-    /// the polling set. True if it was such a handler.
+    /// Step 8 for a handler whose busy-poll check saw work: run its pollReady (or onReadable when it has none) while
+    /// it is out of the polling set. Progress, even when the handler was removed meanwhile (its poll saw work).
     /// </summary>
-    private bool TryDispatchPollReady(AioHandler handler, PollEvents revents)
+    private bool DispatchPollReady(AioHandler handler)
     {
-        if (!handler.PollReadyPending)
-        {
-            return false;
-        }
-
-        handler.PollReadyPending = false;
         if (handler.IsDeleted)
         {
             return true;
         }
 
+        var state = handler.Polling!;
         _fdCallbacks++;
-        handler.InPollReady = true;
+        state.InPollReady = true;
         try
         {
             (handler.PollReady ?? handler.OnReadable)?.Invoke();
         }
         finally
         {
-            handler.InPollReady = false;
+            state.InPollReady = false;
         }
 
         return true;
@@ -281,22 +304,22 @@ public sealed partial class AioContext
     /// <summary>Step 8, after each dispatch: join the polling set, adjust the window with this iteration's block time.</summary>
     private void AfterDispatch(AioHandler handler, long blockNs)
     {
-        if (handler.Poll is null || handler.IsDeleted)
+        if (handler.Polling is not { } state || handler.IsDeleted)
         {
             return;
         }
 
-        if (!handler.InPollingSet)
+        if (!state.InSet)
         {
-            handler.InPollingSet = true;
-            handler.PollIdleDeadline = 0;
+            state.InSet = true;
+            state.IdleDeadline = 0;
             _pollingSet.Add(handler);
         }
 
         long max = Volatile.Read(ref _pollMaxNs);
         if (max > 0)
         {
-            handler.PollWindowNs = AdjustWindow(handler.PollWindowNs, blockNs, max, Volatile.Read(ref _pollGrow), Volatile.Read(ref _pollShrink));
+            state.WindowNs = AdjustWindow(state.WindowNs, blockNs, max, Volatile.Read(ref _pollGrow), Volatile.Read(ref _pollShrink));
         }
     }
 

@@ -54,7 +54,7 @@ public sealed partial class AioContext
         var uring = _uring ?? throw new NotSupportedException($"AioContext '{Name}' has no io_uring (monitor {Monitor}); check HasIoUring.");
         if (IsOnHomeThread && uring.Ring.IsBound)
         {
-            uring.AddDirect(prepare, state, handler);
+            AddSqeDirect(uring, prepare, state, handler);
             return;
         }
 

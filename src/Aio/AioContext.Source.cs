@@ -11,63 +11,86 @@ public sealed partial class AioContext
     internal IReadOnlyList<PollFd> OuterFds => _monitor.OuterFds;
 
     /// <summary>For adapters in other assemblies (Aio.GLib): true once disposed.</summary>
-    internal bool IsDisposedForAdapters => _disposed;
+    internal bool IsDisposedForAdapters => IsDisposed;
 
     internal void ThrowIfDisposedForAdapters() => ThrowIfDisposed();
 
     internal bool SourcePrepare(out int timeoutMs)
     {
         ThrowIfDisposed();
-        BindHomeThread();
-        _uring?.PrepareForOuterLoop();
-        if (_pollDepth == 0)
+        EnterBoundSection();
+        try
         {
-            MaybeSwitchMonitor();
+            _monitorCalls++;
+            try
+            {
+                _uring?.PrepareForOuterLoop();
+                if (_pollDepth == 0)
+                {
+                    MaybeSwitchMonitor();
+                }
+
+                // Bit 0: an outer loop may sleep from now on, so Notify must write the eventfd. The full fence orders it
+                // before the reads of the work lists below (pairs with Notify's fence).
+                Interlocked.Or(ref _notifyMe, 1);
+                _monitor.OuterPrepare();
+            }
+            finally
+            {
+                _monitorCalls--;
+            }
+
+            long timeoutNs = ComputeTimeoutNs();
+
+            // io_uring shows readiness in memory: completions posted or held as task work mean "dispatch now". (A
+            // pending Notify is no reason: like QEMU, a wake-up that came before the sleep is not work.)
+            if (_monitor.Kind == FdMonitorKind.IoUring && _monitor.NeedWait())
+            {
+                timeoutNs = 0;
+            }
+
+            // Some completions cannot wake a sleeping outer loop (a DEFER_TASKRUN ring not swapped yet): come back soon enough.
+            long maxNs = _monitor.OuterMaxTimeoutNs;
+            if (maxNs >= 0 && (timeoutNs < 0 || timeoutNs > maxNs))
+            {
+                timeoutNs = maxNs;
+            }
+
+            timeoutMs = timeoutNs < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutNs + 999_999) / 1_000_000);
+            return timeoutMs == 0;
         }
-
-        // Bit 0: an outer loop may sleep from now on, so Notify must write the eventfd. The full fence orders it before
-        // the reads of the work lists below (pairs with Notify's fence).
-        Interlocked.Or(ref _notifyMe, 1);
-        _monitor.OuterPrepare();
-        long timeoutNs = ComputeTimeoutNs();
-
-        // io_uring shows readiness in memory: completions posted or held as task work mean "dispatch now". (A pending
-        // Notify is no reason: like QEMU, a wake-up that came before the sleep is not work.)
-        if (_monitor.Kind == FdMonitorKind.IoUring && _monitor.NeedWait())
+        finally
         {
-            timeoutNs = 0;
+            ExitSection();
         }
-
-        // Some completions cannot wake a sleeping outer loop (a DEFER_TASKRUN ring not swapped yet): come back soon enough.
-        long maxNs = _monitor.OuterMaxTimeoutNs;
-        if (maxNs >= 0 && (timeoutNs < 0 || timeoutNs > maxNs))
-        {
-            timeoutNs = maxNs;
-        }
-
-        timeoutMs = timeoutNs < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutNs + 999_999) / 1_000_000);
-        return timeoutMs == 0;
     }
 
     internal bool SourceCheck()
     {
         ThrowIfDisposed();
-        BindHomeThread();
-        Interlocked.And(ref _notifyMe, ~1);
-        AcceptNotify();
-        if (HasRunnableBottomHalf() || HasPendingCompletions())
+        EnterBoundSection();
+        try
         {
-            return true;
-        }
+            Interlocked.And(ref _notifyMe, ~1);
+            AcceptNotify();
+            if (HasRunnableBottomHalf() || HasPendingCompletions())
+            {
+                return true;
+            }
 
-        // io_uring: CQEs posted, or held as task work (IORING_SQ_TASKRUN, seed 000): the ring fd polled readable but
-        // the CQ can still be empty until we enter the kernel, which Dispatch does.
-        if (_monitor.OuterCheck())
+            // io_uring: CQEs posted, or held as task work (IORING_SQ_TASKRUN, seed 000): the ring fd polled readable
+            // but the CQ can still be empty until we enter the kernel, which Dispatch does.
+            if (_monitor.OuterCheck())
+            {
+                return true;
+            }
+
+            return TimerExpired(_monotonicTimers) || TimerExpired(_wallClockTimers);
+        }
+        finally
         {
-            return true;
+            ExitSection();
         }
-
-        return TimerExpired(_monotonicTimers) || TimerExpired(_wallClockTimers);
 
         bool TimerExpired(TimerList list)
         {
@@ -81,13 +104,38 @@ public sealed partial class AioContext
         using var scope = EnterLoop();
         var ready = scope.Ready;
 
-        // Not asleep while dispatching (an outer loop skips Check when Prepare said "ready").
+        // Not asleep while dispatching (an outer loop skips Check when Prepare said "ready"). After each step that
+        // runs callbacks, stop if one of them disposed the context (see Poll).
         Interlocked.And(ref _notifyMe, ~1);
         AcceptNotify();
         RunBottomHalves();
-        _monitor.OuterCollect(ready);
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        _monitorCalls++;
+        try
+        {
+            _monitor.OuterCollect(ready);
+        }
+        finally
+        {
+            _monitorCalls--;
+        }
+
         DeliverCompletions();
+        if (IsDisposed)
+        {
+            return;
+        }
+
         DispatchReadyHandlers(ready, 0);
+        if (IsDisposed)
+        {
+            return;
+        }
+
         if (scope.Depth == 1)
         {
             ReclaimDeletedHandlers();

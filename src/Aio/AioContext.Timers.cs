@@ -32,7 +32,7 @@ public sealed partial class AioContext
     internal static long MonotonicNs() => Interop.MonotonicClock.Ns;
 
     /// <summary>Step 9: expired timers, one clock read per list and pass.</summary>
-    private bool RunTimers() => RunTimerList(_monotonicTimers) | RunTimerList(_wallClockTimers);
+    private bool RunTimers() => RunTimerList(_monotonicTimers) | (!IsDisposed && RunTimerList(_wallClockTimers));
 
     private bool RunTimerList(TimerList list)
     {
@@ -53,6 +53,10 @@ public sealed partial class AioContext
             progress = true;
             _timersFired++;
             timer.Invoke();
+            if (IsDisposed)
+            {
+                break;
+            }
         }
 
         return progress;

@@ -29,7 +29,6 @@ public sealed partial class AioContext : IDisposable
     private bool _epollDisabled;
     private int _homeThreadId;
     private int _pollDepth;
-    private volatile bool _disposed;
 
     private AioContext(AioContextOptions options)
     {
@@ -91,38 +90,6 @@ public sealed partial class AioContext : IDisposable
     internal int DeletedHandlerCount => _handlers.DeletedCount;
 
     internal bool IsOnHomeThread => _homeThreadId == Environment.CurrentManagedThreadId;
-
-    /// <summary>
-    /// Removes all handlers, deletes bottom halves and timers, and closes the monitor and notifier. From the home
-    /// thread, or from any thread while no loop runs. Safe to call twice.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Called from another thread while the loop is running.</exception>
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        if (Volatile.Read(ref _pollDepth) > 0 && !IsOnHomeThread)
-        {
-            throw new InvalidOperationException($"AioContext '{Name}' is running on its home thread; dispose it there (or stop the loop first).");
-        }
-
-        _disposed = true;
-        ContextRegistry.Remove(this);
-        DisposeCore();
-    }
-
-    internal void ThrowIfDisposed()
-    {
-        if (_disposed)
-        {
-            ThrowDisposed();
-        }
-    }
-
-    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(AioContext), $"AioContext '{Name}' was disposed.");
 
     private static void ValidateOptions(AioContextOptions options)
     {

@@ -1,8 +1,10 @@
 namespace Aio;
 
 /// <summary>
-/// One registered fd (QEMU <c>AioHandler</c>). Immutable callbacks: replacing a registration creates a new handler
-/// and marks the old one deleted, so a dispatch that holds the old one never calls the new callbacks by mistake.
+/// One registered fd (QEMU <c>AioHandler</c>): the registration only. Immutable callbacks: replacing a registration
+/// creates a new handler and marks the old one deleted, so a dispatch that holds the old one never calls the new
+/// callbacks by mistake. The loop's per-handler state lives beside it, one concern per type: <see cref="Polling"/>
+/// (adaptive polling) and <see cref="Ticket"/> (which ready list dispatches it).
 /// </summary>
 internal sealed class AioHandler
 {
@@ -17,6 +19,7 @@ internal sealed class AioHandler
         PollReady = pollReady;
         IsInternal = isInternal;
         Events = (onReadable is null ? PollEvents.None : PollEvents.In) | (onWritable is null ? PollEvents.None : PollEvents.Out);
+        Polling = poll is null ? null : new PollingState();
     }
 
     public int Fd { get; }
@@ -40,30 +43,14 @@ internal sealed class AioHandler
     /// <summary>Set (once) by removal or replacement; every dispatch re-checks it before each callback.</summary>
     public bool IsDeleted => _deleted;
 
-    /// <summary>
-    /// Which ready list owns the handler's pending dispatch (0: none). A nested loop that finds the handler ready
-    /// again takes it over with a new sequence number, so the outer loop's stale entry is skipped: a ready handler is
-    /// dispatched once, by whichever loop got to it last.
-    /// </summary>
-    public long ReadySeq { get; set; }
+    /// <summary>Adaptive-polling state; null exactly when <see cref="Poll"/> is. Home thread.</summary>
+    public PollingState? Polling { get; }
+
+    /// <summary>The dispatch ticket: which ready list owns the handler's pending dispatch. Home thread.</summary>
+    public ReadyTicket Ticket { get; } = new();
 
     /// <summary>Monitor-private state (the io_uring monitor's in-flight poll bookkeeping).</summary>
     public object? MonitorState { get; set; }
-
-    /// <summary>Adaptive polling window in nanoseconds (QEMU <c>AioPolledEvent.ns</c>). Home thread.</summary>
-    public long PollWindowNs { get; set; }
-
-    /// <summary>Member of the context's polling set. Home thread.</summary>
-    public bool InPollingSet { get; set; }
-
-    /// <summary>The busy-poll saw work: dispatch runs <see cref="PollReady"/>. Home thread.</summary>
-    public bool PollReadyPending { get; set; }
-
-    /// <summary>Its <see cref="PollReady"/> is running: not polled meanwhile, so a nested Poll cannot re-enter it.</summary>
-    public bool InPollReady { get; set; }
-
-    /// <summary>Monotonic time after which an unsuccessful handler leaves the polling set (io_uring only); 0: not started.</summary>
-    public long PollIdleDeadline { get; set; }
 
     public void MarkDeleted() => _deleted = true;
 }

@@ -51,11 +51,21 @@ public sealed class AioTimer : IDisposable
         }
     }
 
-    /// <summary>Arms the timer <paramref name="delay"/> from now.</summary>
+    /// <summary>
+    /// Arms the timer <paramref name="delay"/> from now. A deadline beyond the clock's range (up to
+    /// <see cref="TimeSpan.MaxValue"/>) saturates at <see cref="long.MaxValue"/>: the timer stays pending and never fires.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The timer or its context was disposed.</exception>
     public void ArmAfter(TimeSpan delay)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
-        ArmAt(_context.Now(_list.Clock) + (delay.Ticks * 100));
+
+        // Saturating arithmetic: TimeSpan.MaxValue holds 100 times more nanoseconds than a long (ticks * 100 wrapped to
+        // -100, a deadline in the past that fired at once), and now + delay can overflow too.
+        long delayNs = delay.Ticks > long.MaxValue / 100 ? long.MaxValue : delay.Ticks * 100;
+        long now = _context.Now(_list.Clock);
+        ArmAt(now > 0 && delayNs > long.MaxValue - now ? long.MaxValue : now + delayNs);
     }
 
     /// <summary>Disarms the timer; a pending expiry never fires.</summary>

@@ -8,7 +8,8 @@ namespace Aio;
 /// Flags (all changed atomically): <c>Pending</c> means "linked into the context's list" and guards the single
 /// <see cref="Next"/> link; <c>Scheduled</c> means "should run when dequeued" (cleared by <see cref="Cancel"/>);
 /// <c>Deleted</c> means "never run again"; <c>OneShot</c> marks the throwaway ones of
-/// <see cref="AioContext.ScheduleOneShot(Action)"/>.
+/// <see cref="AioContext.ScheduleOneShot(Action)"/>. A one-shot may carry an abandon callback: it runs instead of the
+/// callback when the context is disposed with the one-shot still queued, so that whoever waits for it hears of it.
 /// </remarks>
 public sealed class BottomHalf : IDisposable
 {
@@ -19,12 +20,14 @@ public sealed class BottomHalf : IDisposable
 
     private readonly AioContext _context;
     private readonly Action _callback;
+    private readonly Action? _onAbandoned;
     private int _flags;
 
-    internal BottomHalf(AioContext context, Action callback, string? name, int flags)
+    internal BottomHalf(AioContext context, Action callback, string? name, int flags, Action? onAbandoned = null)
     {
         _context = context;
         _callback = callback;
+        _onAbandoned = onAbandoned;
         Name = name;
         _flags = flags;
     }
@@ -68,4 +71,18 @@ public sealed class BottomHalf : IDisposable
     internal int Dequeue() => Interlocked.And(ref _flags, ~(FlagPending | FlagScheduled));
 
     internal void Invoke() => _callback();
+
+    /// <summary>
+    /// The context was disposed with this bottom half still queued: deletes it, and if it was going to run, runs the
+    /// abandon callback instead (the disposing thread; once, since only the taker of the queue gets here).
+    /// </summary>
+    internal void Abandon()
+    {
+        int flags = Dequeue();
+        Dispose();
+        if ((flags & (FlagScheduled | FlagDeleted)) == FlagScheduled)
+        {
+            _onAbandoned?.Invoke();
+        }
+    }
 }

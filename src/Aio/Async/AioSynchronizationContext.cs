@@ -43,12 +43,18 @@ internal sealed class AioSynchronizationContext : SynchronizationContext
         return base.Wait(waitHandles, waitAll, millisecondsTimeout);
     }
 
+    /// <summary>Never throws for a disposed context: the callback then runs on the thread pool (see <see cref="PostedCallback"/>).</summary>
     public override void Post(SendOrPostCallback d, object? state)
     {
         ArgumentNullException.ThrowIfNull(d);
-        _context.ScheduleOneShot(() => d(state));
+        var posted = new PostedCallback(d, state);
+        if (!_context.TryScheduleOneShot(posted.Run, posted.RunElsewhere))
+        {
+            posted.RunElsewhere();
+        }
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> if the context is disposed before the loop ran the callback.</summary>
     public override void Send(SendOrPostCallback d, object? state)
     {
         ArgumentNullException.ThrowIfNull(d);
@@ -58,29 +64,13 @@ internal sealed class AioSynchronizationContext : SynchronizationContext
             return;
         }
 
-        using var done = new ManualResetEventSlim();
-        Exception? error = null;
-        _context.ScheduleOneShot(() =>
+        using var request = new SendRequest(d, state, _context.Name);
+        if (!_context.TryScheduleOneShot(request.Run, request.Abandon))
         {
-            try
-            {
-                d(state);
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
-            finally
-            {
-                done.Set();
-            }
-        });
-        done.Wait();
-        if (error is not null)
-        {
-            // Like an inline Send: the callback's own exception, with its original stack.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            _context.ThrowIfDisposed();
         }
+
+        request.Wait();
     }
 
     public override SynchronizationContext CreateCopy() => this;

@@ -4,12 +4,15 @@ namespace Aio;
 
 /// <summary>
 /// A context on a thread of its own (QEMU <c>IOThread</c>): the thread creates the context (so the ring is owned and
-/// enabled there) and runs <c>Poll(true)</c> until disposed.
+/// enabled there) and runs <c>Poll(true)</c> until disposed, or until its context is disposed.
 /// </summary>
 public sealed class IoThread : IDisposable
 {
     /// <summary>QEMU's default poll-max-ns for an IOThread.</summary>
     public const long DefaultPollMaxNs = 32768;
+
+    /// <summary>Bound on the iterations of the drain at stop: work that keeps rescheduling itself must not hold Dispose forever.</summary>
+    private const int MaxDrainIterations = 10_000;
 
     private readonly Thread _thread;
     private readonly AioContext _context;
@@ -82,7 +85,13 @@ public sealed class IoThread : IDisposable
         return new IoThread(name, options);
     }
 
-    /// <summary>Stops the loop (through a one-shot bottom half), joins the thread and disposes the context. From the thread itself it only asks the loop to stop.</summary>
+    /// <summary>
+    /// Stops the loop, joins the thread and disposes the context, whatever state the context is in (already disposed
+    /// by a callback included). The loop first drains: it keeps running non-blocking iterations while they make
+    /// progress (bounded), so that work queued before Dispose runs; what is still queued after that fails with
+    /// <see cref="ObjectDisposedException"/> (see <see cref="AioContext.Dispose"/>). From the thread itself it only
+    /// asks the loop to stop.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -90,19 +99,29 @@ public sealed class IoThread : IDisposable
             return;
         }
 
+        _stopping = true;
         if (Thread.CurrentThread == _thread)
         {
-            _stopping = true;
             return;
         }
 
-        _context.ScheduleOneShot(() => _stopping = true);
+        try
+        {
+            // The volatile write above comes first: a loop woken by this, or one not yet asleep (Notify's protocol),
+            // sees _stopping when Poll returns.
+            _context.Notify();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A callback disposed the context: the loop has ended (or is ending) by itself.
+        }
+
         _thread.Join();
     }
 
     private void Run(AioContext context)
     {
-        while (!_stopping)
+        while (!_stopping && !context.IsDisposed)
         {
             try
             {
@@ -110,11 +129,56 @@ public sealed class IoThread : IDisposable
             }
             catch (Exception ex)
             {
-                AioEventSource.Log.CallbackFailed(context.Name, ex.ToString());
-                CallbackException?.Invoke(this, ex);
+                // Once the context is disposed (by a callback, or by another thread between two iterations) there is
+                // no loop left to serve: that is the end of the thread, not a callback failure.
+                if (context.IsDisposed)
+                {
+                    break;
+                }
+
+                Report(context, ex);
             }
         }
 
-        context.Dispose();
+        Drain(context);
+        try
+        {
+            context.Dispose();
+        }
+        catch (Exception ex)
+        {
+            // Nobody could catch it on this thread: report it like a callback failure rather than end the process.
+            Report(context, ex);
+        }
+    }
+
+    /// <summary>Runs what was queued before the stop: non-blocking iterations until one makes no progress (bounded).</summary>
+    private void Drain(AioContext context)
+    {
+        for (int i = 0; i < MaxDrainIterations && !context.IsDisposed; i++)
+        {
+            try
+            {
+                if (!context.Poll(false))
+                {
+                    return;
+                }
+            }
+            catch (Exception ex)
+            {
+                if (context.IsDisposed)
+                {
+                    return;
+                }
+
+                Report(context, ex);
+            }
+        }
+    }
+
+    private void Report(AioContext context, Exception ex)
+    {
+        AioEventSource.Log.CallbackFailed(context.Name, ex.ToString());
+        CallbackException?.Invoke(this, ex);
     }
 }

@@ -12,10 +12,8 @@ public class MisuseTests
     {
         using var ctx = MonitorKinds.Create(kind);
         Assert.Equal(Errno.EBADF, Assert.Throws<AioException>(() => ctx.SetFdHandler(-1, () => { }, null)).Errno);
-        var e = new EventNotifier();
-        int fd = e.Fd;
-        e.Dispose();
-        Assert.Equal(Errno.EBADF, Assert.Throws<AioException>(() => ctx.SetFdHandler(fd, () => { }, null)).Errno);
+        Assert.Equal(Errno.EBADF, Assert.Throws<AioException>(() => ctx.SetFdHandler(NeverOpenFd(), () => { }, null)).Errno);
+        Assert.Equal(Errno.EBADF, Assert.Throws<AioException>(() => ctx.SetFdHandler(int.MaxValue, () => { }, null)).Errno);
         Assert.False(ctx.Poll(false));
     }
 
@@ -124,5 +122,24 @@ public class MisuseTests
         Assert.Same(ctx, inside);
         Assert.Same(ctx.SynchronizationContext, sync);
         Assert.Null(AioContext.Current);
+    }
+
+    /// <summary>
+    /// A closed fd number that no thread of this process can be given: RLIMIT_NOFILE's hard limit (numbers run from 0 to
+    /// limit - 1, and the soft limit cannot be raised above it). A number closed by the test itself could be reused at
+    /// once by a parallel test, which then made the registration succeed.
+    /// </summary>
+    private static int NeverOpenFd()
+    {
+        foreach (string line in File.ReadLines("/proc/self/limits"))
+        {
+            if (line.StartsWith("Max open files", StringComparison.Ordinal))
+            {
+                string hard = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+                return hard == "unlimited" ? int.MaxValue : (int)Math.Min(int.MaxValue, long.Parse(hard, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        throw new InvalidOperationException("/proc/self/limits has no 'Max open files' line");
     }
 }

@@ -1,0 +1,154 @@
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Polling;
+
+/// <summary>Stopping an IoThread: whatever state its context is in, and without dropping work queued to it.</summary>
+public class IoThreadLifecycleTests
+{
+    [Fact]
+    public void An_IoThread_whose_context_a_callback_disposed_stops_by_itself_and_disposes_cleanly()
+    {
+        var t = IoThread.Start("disposed-inside");
+        int reported = 0;
+        t.CallbackException += (_, _) => Interlocked.Increment(ref reported);
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        t.Context.ScheduleOneShot(() =>
+        {
+            t.Context.Dispose();
+            disposed.SetResult();
+        });
+        Wait.For(disposed.Task, "the callback's Dispose");
+        Assert.Throws<ObjectDisposedException>(() => t.Context.ScheduleOneShot(() => { }));
+        var stop = Task.Run(t.Dispose);
+        Wait.For(stop, "IoThread.Dispose");
+        Assert.Null(stop.Exception);
+        Assert.Equal(0, reported);
+        t.Dispose();
+    }
+
+    [Fact]
+    public void An_IoThread_whose_context_was_disposed_between_iterations_stops_and_disposes_cleanly()
+    {
+        var t = IoThread.Start("disposed-outside");
+        int reported = 0;
+        t.CallbackException += (_, _) => Interlocked.Increment(ref reported);
+
+        // From another thread the Dispose is refused while the loop is inside Poll; it wins between two iterations.
+        Wait.Until(
+            () =>
+            {
+                try
+                {
+                    t.Context.Dispose();
+                    return true;
+                }
+                catch (InvalidOperationException)
+                {
+                    t.Context.Notify();
+                    return false;
+                }
+            },
+            () => Thread.Yield(),
+            "a foreign Dispose to find the loop between iterations");
+        var stop = Task.Run(t.Dispose);
+        Wait.For(stop, "IoThread.Dispose");
+        Assert.Null(stop.Exception);
+        Assert.Equal(0, reported);
+    }
+
+    [Fact]
+    public void Work_queued_just_before_IoThread_Dispose_runs_or_fails_with_ObjectDisposedException()
+    {
+        for (int round = 0; round < 50; round++)
+        {
+            var t = IoThread.Start("drained-" + round);
+            var ctx = t.Context;
+            int ran = 0;
+            var invocations = new List<Task>();
+            for (int i = 0; i < 10; i++)
+            {
+                invocations.Add(ctx.InvokeAsync(async () =>
+                {
+                    // Each await posts its continuation behind whatever is queued by then (the stop included).
+                    await Task.Yield();
+                    await Task.Yield();
+                    Interlocked.Increment(ref ran);
+                }));
+            }
+
+            // A thread that keeps Sending until the context is gone: each Send returns or throws, never hangs.
+            int sent = 0;
+            using var sending = new ManualResetEventSlim();
+            var sender = new Thread(() =>
+            {
+                try
+                {
+                    while (true)
+                    {
+                        ctx.SynchronizationContext.Send(_ => sent++, null);
+                        sending.Set();
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    sending.Set();
+                }
+            });
+            sender.Start();
+            Assert.True(sending.Wait(Wait.Default), "the first Send did not return");
+            int posted = 0;
+            ctx.SynchronizationContext.Post(_ => Interlocked.Increment(ref posted), null);
+            t.Dispose();
+            Wait.Join(sender, "the Sending thread (a Send was dropped)");
+            foreach (var task in invocations)
+            {
+                Wait.For(task.ContinueWith(_ => { }, TaskScheduler.Default), "an InvokeAsync queued before Dispose");
+                Assert.True(
+                    task.IsCompletedSuccessfully || task.Exception?.InnerException is ObjectDisposedException,
+                    $"InvokeAsync ended {task.Status}: {task.Exception}");
+            }
+
+            // Queued before Dispose, with nothing in the way: the drain runs them all.
+            Assert.Equal(10, ran);
+            Wait.Until(() => Volatile.Read(ref posted) == 1, () => Thread.Yield(), "the posted callback");
+        }
+    }
+
+    [Fact]
+    public void An_await_that_resumes_after_its_context_was_disposed_still_completes_its_task()
+    {
+        var gate = new TaskCompletionSource();
+        var t = IoThread.Start("late-resume");
+        var ctx = t.Context;
+        bool resumedOnLoop = true;
+        var work = ctx.InvokeAsync(async () =>
+        {
+            // Captures the loop's SynchronizationContext: the continuation is posted to a context that is gone by then.
+            await gate.Task;
+            resumedOnLoop = AioContext.Current == ctx;
+            ctx.ScheduleOneShot(() => { });
+        });
+        t.Dispose();
+        gate.SetResult();
+        Wait.For(work.ContinueWith(_ => { }, TaskScheduler.Default), "the late continuation");
+        Assert.False(resumedOnLoop);
+        Assert.IsType<ObjectDisposedException>(work.Exception?.InnerException);
+    }
+
+    [Fact]
+    public void Send_and_InvokeAsync_on_a_stopped_IoThread_throw_ObjectDisposedException()
+    {
+        var t = IoThread.Start("stopped");
+        var ctx = t.Context;
+        var sync = ctx.SynchronizationContext;
+        t.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => sync.Send(_ => { }, null));
+        Assert.Throws<ObjectDisposedException>(() => { _ = ctx.InvokeAsync(() => Task.CompletedTask); });
+
+        // Post cannot throw (an await continuation that throws from Post takes the process down): it runs elsewhere.
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sync.Post(_ => ran.SetResult(), null);
+        Wait.For(ran.Task, "a Post after the context was disposed");
+    }
+}
