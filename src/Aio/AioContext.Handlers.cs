@@ -4,11 +4,9 @@ using Aio.Monitors;
 
 namespace Aio;
 
-/// <summary>fd handler registration, and the poll(2) → epoll switch.</summary>
+/// <summary>fd handler registration (the poll(2) → epoll switch is in AioContext.MonitorSelection.cs).</summary>
 public sealed partial class AioContext
 {
-    private const int EpollThreshold = 64;
-
     /// <summary>
     /// Registers, replaces or (both callbacks null) removes the handlers of <paramref name="fd"/>. Level-triggered:
     /// <paramref name="onReadable"/> runs while the fd is readable, <paramref name="onWritable"/> while writable.
@@ -92,60 +90,5 @@ public sealed partial class AioContext
             null,
             poll is null ? null : () => poll(notifier),
             pollReady is null ? null : () => pollReady(notifier));
-    }
-
-    /// <summary>
-    /// Outermost loop only: poll(2) becomes epoll past <see cref="EpollThreshold"/> fds, and a failed epoll becomes
-    /// poll(2) again, for good.
-    /// </summary>
-    private void MaybeSwitchMonitor()
-    {
-        if (_switchToPoll)
-        {
-            _switchToPoll = false;
-            IFdMonitor old;
-            lock (_handlers.Sync)
-            {
-                old = _monitor;
-                _monitor = new PollMonitor(_handlers, OnInvalidFd);
-            }
-
-            old.Dispose();
-            AioEventSource.Log.MonitorSelected(Name, nameof(FdMonitorKind.Poll));
-            return;
-        }
-
-        if (!_autoMonitor || _epollDisabled || _monitor.Kind != FdMonitorKind.Poll || _handlers.Count < EpollThreshold)
-        {
-            return;
-        }
-
-        EpollMonitor? epoll = null;
-        try
-        {
-            epoll = NewEpollMonitor();
-            IFdMonitor old;
-            lock (_handlers.Sync)
-            {
-                var all = new List<AioHandler>();
-                _handlers.CopyTo(all);
-                foreach (var h in all)
-                {
-                    epoll.Update(h.Fd, null, h);
-                }
-
-                old = _monitor;
-                _monitor = epoll;
-            }
-
-            old.Dispose();
-            AioEventSource.Log.MonitorSelected(Name, nameof(FdMonitorKind.Epoll));
-        }
-        catch (AioException ex)
-        {
-            epoll?.Dispose();
-            _epollDisabled = true;
-            AioEventSource.Log.MonitorFallback(Name, "epoll", "poll", ex.Message);
-        }
     }
 }

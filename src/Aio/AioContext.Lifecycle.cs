@@ -127,13 +127,13 @@ public sealed partial class AioContext
     }
 
     /// <summary>AddSqe on the home thread with the ring enabled: straight into the SQ, as a section.</summary>
-    private void AddSqeDirect<TState>(IoUringMonitor uring, SqePreparer<TState> prepare, TState state, CqeHandler handler)
+    private void AddSqeDirect<TState>(IRequestRing requests, SqePreparer<TState> prepare, TState state, CqeHandler handler)
     {
         EnterSection();
         _monitorCalls++;
         try
         {
-            uring.AddDirect(prepare, state, handler);
+            requests.AddDirect(prepare, state, handler);
         }
         finally
         {

@@ -12,7 +12,7 @@ public sealed partial class AioContext
     internal NetLoop NetLoop => _netLoop ??= new NetLoop(this);
 
     /// <summary>The ring the sockets' buffer ring registers with; null without io_uring.</summary>
-    internal Ring? RingForNet => _uring?.Ring;
+    internal Ring? RingForNet => _requests?.Ring;
 
     /// <summary>Called by Dispose after in-flight requests were cancelled or abandoned.</summary>
     private void DisposeNet()

@@ -269,7 +269,7 @@ public sealed partial class AioContext
         PrunePollingSet();
         lock (_handlers.Sync)
         {
-            _handlers.Reclaim(IsHandlerInUseByMonitor);
+            _handlers.Reclaim(_monitorHoldsHandler);
         }
     }
 

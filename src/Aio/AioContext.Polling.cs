@@ -62,10 +62,7 @@ public sealed partial class AioContext
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatch);
         ThrowIfDisposed();
         Volatile.Write(ref _maxBatch, maxBatch);
-        if (_uring is { } uring)
-        {
-            uring.MaxBatch = maxBatch == 0 ? Monitors.IoUringMonitor.DefaultMaxBatch : maxBatch;
-        }
+        _requests?.SetMaxBatch(maxBatch);
 
         NotifyWork();
     }
@@ -128,12 +125,11 @@ public sealed partial class AioContext
 
         // io_uring: submit what is queued first; otherwise every iteration after an fd event (which re-arms its
         // POLL_ADD) would skip polling, because an unsubmitted SQE makes the monitor "need" a wait.
-        if (_uring is { } uring)
         {
             _monitorCalls++;
             try
             {
-                uring.SubmitPending();
+                _monitor.SubmitPending();
             }
             finally
             {

@@ -24,7 +24,7 @@ public sealed partial class AioContext
             _monitorCalls++;
             try
             {
-                _uring?.PrepareForOuterLoop();
+                _monitor.PrepareForOuterLoop();
                 if (_pollDepth == 0)
                 {
                     MaybeSwitchMonitor();

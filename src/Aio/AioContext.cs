@@ -22,6 +22,7 @@ public sealed partial class AioContext : IDisposable
     private static int s_unnamed;
 
     private readonly HandlerTable _handlers = new();
+    private readonly Func<AioHandler, bool> _monitorHoldsHandler;
     private readonly EventNotifier _notifier;
     private readonly AioHandler _notifierHandler;
     private readonly bool _autoMonitor;
@@ -40,9 +41,11 @@ public sealed partial class AioContext : IDisposable
         _pollGrow = options.PollGrow;
         _pollShrink = options.PollShrink;
         _notifier = new EventNotifier();
+        _monitorHoldsHandler = h => _monitor!.HoldsHandler(h);
         try
         {
             _monitor = CreateMonitor(options);
+            _requests = _monitor.Requests;
             _notifierHandler = new AioHandler(_notifier.Fd, DrainNotifier, null, PollNotified, static () => { }, isInternal: true);
             lock (_handlers.Sync)
             {
@@ -52,10 +55,10 @@ public sealed partial class AioContext : IDisposable
         }
         catch
         {
-            if (_uring is not null)
+            if (_requests is not null)
             {
-                _uring.Dispose();
-                Interlocked.Decrement(ref s_liveIoUringContexts);
+                _monitor!.Dispose();
+                ReleaseIoUringSlot();
             }
 
             _notifier.Dispose();
@@ -104,21 +107,6 @@ public sealed partial class AioContext : IDisposable
         if (options.Monitor is { } m && !Enum.IsDefined(m))
         {
             throw new ArgumentOutOfRangeException(nameof(options), m, "Unknown monitor kind.");
-        }
-    }
-
-    private IFdMonitor CreateMonitor(AioContextOptions options)
-    {
-        switch (options.Monitor)
-        {
-            case FdMonitorKind.Poll:
-                return new PollMonitor(_handlers, OnInvalidFd);
-            case FdMonitorKind.Epoll:
-                return NewEpollMonitor();
-            case FdMonitorKind.IoUring:
-                return CreateIoUringMonitor(options, explicitRequest: true)!;
-            default:
-                return CreateIoUringMonitor(options, explicitRequest: false) ?? new PollMonitor(_handlers, OnInvalidFd);
         }
     }
 

@@ -267,4 +267,20 @@ internal sealed class EpollMonitor : IFdMonitor
             _rebuild = true;
         }
     }
+
+    public IRequestRing? Requests => null;
+
+    public void BindHomeThread()
+    {
+    }
+
+    public void SubmitPending()
+    {
+    }
+
+    public void PrepareForOuterLoop()
+    {
+    }
+
+    public bool HoldsHandler(AioHandler handler) => false;
 }

@@ -58,4 +58,22 @@ internal interface IFdMonitor : IDisposable
 
     /// <summary>Outer-loop path: collect what is ready without sleeping.</summary>
     void OuterCollect(ReadyCollector ready);
+
+    /// <summary>The monitor's kernel-request side (io_uring); null where the backend has none.</summary>
+    IRequestRing? Requests { get; }
+
+    /// <summary>The home thread is bound (io_uring: IORING_REGISTER_ENABLE_RINGS makes it the single issuer). No-op elsewhere.</summary>
+    void BindHomeThread();
+
+    /// <summary>
+    /// Home thread, before busy-polling: hands queued work (re-armed polls, handler changes, foreign requests) to the
+    /// kernel without waiting, so that <see cref="NeedWait"/> then means "the kernel has something". No-op elsewhere.
+    /// </summary>
+    void SubmitPending();
+
+    /// <summary>Home thread, each time an outer loop prepares to sleep: adapt to being driven from outside. No-op elsewhere.</summary>
+    void PrepareForOuterLoop();
+
+    /// <summary>True while the monitor may still report <paramref name="handler"/> (io_uring: its POLL_ADD is in flight): it is not reclaimed yet.</summary>
+    bool HoldsHandler(AioHandler handler);
 }

@@ -30,7 +30,7 @@ namespace Aio.Monitors;
 /// <para><b>Task work.</b> With DEFER_TASKRUN a completion can sit in the kernel as task work until the home thread
 /// enters: IORING_SQ_TASKRUN says so, and <see cref="NeedWait"/> treats it like a posted completion (seed 000).</para>
 /// </remarks>
-internal sealed partial class IoUringMonitor : IFdMonitor
+internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
 {
     /// <summary>user_data of the CANCEL_ALL|CANCEL_ANY entry of <see cref="CancelAll"/>, whose result decides the fallback.</summary>
     private const ulong CancelAnyUserData = ulong.MaxValue - 1;
@@ -98,6 +98,25 @@ internal sealed partial class IoUringMonitor : IFdMonitor
 
     /// <summary>Binds the ring to the calling (home) thread. May throw <see cref="AioException"/>; calling it again retries.</summary>
     public void Enable() => _ring.Enable();
+
+    public IRequestRing? Requests => this;
+
+    public IoUringSetup Setup => _ring.Setup;
+
+    public bool IsBound => _ring.IsBound;
+
+    public void BindHomeThread() => _ring.Enable();
+
+    public void SetMaxBatch(long maxBatch) => MaxBatch = maxBatch == 0 ? DefaultMaxBatch : maxBatch;
+
+    public bool HoldsHandler(AioHandler handler) => InUse(handler);
+
+    public bool ReleaseAll(TimeSpan timeout)
+    {
+        bool released = CancelAll(timeout);
+        AbandonQueued();
+        return released;
+    }
 
     public void Update(int fd, AioHandler? oldHandler, AioHandler? newHandler)
     {

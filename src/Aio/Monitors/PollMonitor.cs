@@ -144,4 +144,20 @@ internal sealed class PollMonitor : IFdMonitor
         Array.Clear(_handlers, _count, _handlers.Length - _count);
         _outer = outer;
     }
+
+    public IRequestRing? Requests => null;
+
+    public void BindHomeThread()
+    {
+    }
+
+    public void SubmitPending()
+    {
+    }
+
+    public void PrepareForOuterLoop()
+    {
+    }
+
+    public bool HoldsHandler(AioHandler handler) => false;
 }

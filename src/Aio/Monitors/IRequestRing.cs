@@ -1,0 +1,40 @@
+using Aio.Uring;
+
+namespace Aio.Monitors;
+
+/// <summary>
+/// The kernel-request side of a monitor (QEMU <c>aio_add_sqe</c>): what a context needs for <c>AddSqe</c> and ring-backed
+/// async operations. Only the io_uring monitor has one (<see cref="IFdMonitor.Requests"/>); poll(2) and epoll do not.
+/// </summary>
+internal interface IRequestRing
+{
+    /// <summary>The ring's setup in force.</summary>
+    IoUringSetup Setup { get; }
+
+    /// <summary>The ring (for registrations such as the sockets' provided buffers, and the counters).</summary>
+    Ring Ring { get; }
+
+    /// <summary>The home thread has bound the ring (single issuer): requests may go straight into the SQ.</summary>
+    bool IsBound { get; }
+
+    /// <summary>Requests in flight in the kernel (fd polls and user requests).</summary>
+    int InFlight { get; }
+
+    /// <summary>User requests in flight in the kernel.</summary>
+    int UserInFlight { get; }
+
+    /// <summary>Submit as soon as this many SQEs are queued (aio-max-batch); 0 = the default. Home thread.</summary>
+    void SetMaxBatch(long maxBatch);
+
+    /// <summary>Home thread, ring bound: prepares a user request straight into the SQ.</summary>
+    void AddDirect<TState>(SqePreparer<TState> prepare, TState state, CqeHandler handler);
+
+    /// <summary>A user request from another thread (or before the ring is bound), prepared later by the home thread.</summary>
+    void Enqueue(PendingSqe pending);
+
+    /// <summary>
+    /// Dispose: cancels every request in flight and waits (bounded) until the kernel let go, abandoning what it still holds
+    /// at the deadline; requests never submitted are abandoned at once. False if something was left to the kernel.
+    /// </summary>
+    bool ReleaseAll(TimeSpan timeout);
+}
