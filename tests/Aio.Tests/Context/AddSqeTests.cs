@@ -3,7 +3,7 @@ using Aio.Interop;
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Context;
 
 public class AddSqeTests
 {

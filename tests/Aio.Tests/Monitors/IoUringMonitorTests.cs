@@ -5,7 +5,7 @@ using Aio.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Monitors;
 
 public class IoUringMonitorTests
 {

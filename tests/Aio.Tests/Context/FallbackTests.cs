@@ -3,7 +3,7 @@ using Aio.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Context;
 
 /// <summary>
 /// The io_uring refusal is real: a child process installs a seccomp filter that makes io_uring_setup fail with EPERM,

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace Aio.Tests.Polling;
+namespace Aio.Tests.Context;
 
 /// <summary>The adjust rule of DESIGN.md "Adaptive polling, exactly", as a pure function.</summary>
 public class WindowTests

@@ -3,7 +3,7 @@ using Aio.Interop;
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.Source;
+namespace Aio.Tests.Context;
 
 /// <summary>QEMU's aio-gsource expectations, for a plain ppoll outer loop and for real GLib, on every monitor.</summary>
 public class OuterLoopTests

@@ -2,7 +2,7 @@ using Aio.Interop;
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Monitors;
 
 /// <summary>Issue 10, item 9: more ready fds than the SQ has entries.</summary>
 public class ReadinessBoundTests

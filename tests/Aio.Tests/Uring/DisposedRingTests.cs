@@ -1,7 +1,7 @@
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Uring;
 
 /// <summary>Issue 10, items 3 and 10 (ring side): a context disposed under a running Poll never touches the unmapped ring.</summary>
 public class DisposedRingTests

@@ -1,7 +1,7 @@
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.Polling;
+namespace Aio.Tests.Async;
 
 /// <summary>Stopping an IoThread: whatever state its context is in, and without dropping work queued to it.</summary>
 public class IoThreadLifecycleTests

@@ -5,7 +5,7 @@ using Aio.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Monitors;
 
 /// <summary>Dispose with requests in flight, on the cancellation paths of older kernels and of a kernel that cancels nothing.</summary>
 public class DisposeCancelTests

@@ -1,7 +1,7 @@
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.Polling;
+namespace Aio.Tests.Async;
 
 public class IoThreadTests
 {

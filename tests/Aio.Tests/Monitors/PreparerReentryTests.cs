@@ -1,7 +1,7 @@
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.IoUring;
+namespace Aio.Tests.Monitors;
 
 /// <summary>Issue 10, item 14: an SqePreparer runs while its entry is already counted in the SQ.</summary>
 public class PreparerReentryTests

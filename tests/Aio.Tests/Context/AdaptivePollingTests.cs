@@ -2,7 +2,7 @@ using Aio.Interop;
 using Aio.Tests.Support;
 using Xunit;
 
-namespace Aio.Tests.Polling;
+namespace Aio.Tests.Context;
 
 public class AdaptivePollingTests
 {
