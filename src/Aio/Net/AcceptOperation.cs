@@ -92,7 +92,10 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         else if (!_request.InFlight)
         {
             _multishot = Context.NetLoop.MultishotAccept;
-            _request.Submit(s_prepare, this);
+            if (!_request.Submit(s_prepare, this))
+            {
+                RetryLater();
+            }
         }
     }
 
@@ -161,7 +164,10 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         else if (!_request.InFlight && IsPending)
         {
             _multishot = Context.NetLoop.MultishotAccept;
-            _request.Submit(s_prepare, this);
+            if (!_request.Submit(s_prepare, this))
+            {
+                RetryLater();
+            }
         }
     }
 

@@ -15,6 +15,7 @@ internal sealed class KernelRequest : CqeHandler
     private readonly AioContext _context;
     private ulong _userData;
     private bool _cancelWanted;
+    private Action? _retryCancel;
 
     public KernelRequest(IKernelRequestOwner owner, AioContext context)
     {
@@ -28,8 +29,12 @@ internal sealed class KernelRequest : CqeHandler
     /// <summary>A cancel was asked for the request in flight.</summary>
     public bool CancelRequested => _cancelWanted;
 
-    /// <summary>Submits a request prepared by <paramref name="prepare"/> (loop thread).</summary>
-    public void Submit<TState>(SqePreparer<TState> prepare, TState state)
+    /// <summary>
+    /// Submits a request prepared by <paramref name="prepare"/> (loop thread). False when the ring refused it for now
+    /// (a full submission queue the kernel would not take: EAGAIN/EBUSY/ENOMEM, with nothing taken): the caller tries
+    /// again in the next iteration.
+    /// </summary>
+    public bool Submit<TState>(SqePreparer<TState> prepare, TState state)
     {
         InFlight = true;
         _cancelWanted = false;
@@ -37,6 +42,12 @@ internal sealed class KernelRequest : CqeHandler
         try
         {
             _context.AddSqe(prepare, state, this);
+            return true;
+        }
+        catch (AioException)
+        {
+            InFlight = false;
+            return false;
         }
         catch
         {
@@ -56,7 +67,35 @@ internal sealed class KernelRequest : CqeHandler
         _cancelWanted = true;
         if (_userData != 0)
         {
+            SendCancel();
+        }
+    }
+
+    private void SendCancel()
+    {
+        try
+        {
             _context.AddSqe(s_prepareCancel, _userData, IgnoredCompletion.Instance);
+        }
+        catch (AioException)
+        {
+            // The ring refused it for now: try again next iteration (a close waits for this cancel's effect).
+            try
+            {
+                _context.ScheduleOneShot(_retryCancel ??= RetryCancel);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The context is going away: it ends every request itself.
+            }
+        }
+    }
+
+    private void RetryCancel()
+    {
+        if (InFlight && _cancelWanted && _userData != 0)
+        {
+            SendCancel();
         }
     }
 
@@ -66,8 +105,7 @@ internal sealed class KernelRequest : CqeHandler
         if (_cancelWanted)
         {
             // Cancelled before the loop handed it to the ring.
-            _cancelWanted = false;
-            Cancel();
+            SendCancel();
         }
     }
 

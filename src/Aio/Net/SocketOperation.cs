@@ -90,7 +90,23 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
         }
     }
 
-    /// <summary>Loop thread: begin (or continue) the work of the pending use.</summary>
+    /// <summary>
+    /// Loop thread: the ring refused a submission for now; <see cref="StartOnLoop"/> runs again in the next iteration
+    /// and picks the work up where it stands.
+    /// </summary>
+    protected void RetryLater()
+    {
+        try
+        {
+            _start.Schedule();
+        }
+        catch (ObjectDisposedException ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    /// <summary>Loop thread: begin (or continue) the work of the pending use; may run again for the same use.</summary>
     protected abstract void StartOnLoop();
 
     /// <summary>Loop thread: the current use's token is cancelled; end it (or ask the kernel to) as the backend can.</summary>

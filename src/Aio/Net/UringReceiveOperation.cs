@@ -171,7 +171,11 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
 
         if (!_multishot.InFlight && !_single.InFlight && !_starved && net.MultishotReceive && (_buffers ??= net.Buffers) is not null)
         {
-            _multishot.Submit(s_prepareMultishot, this);
+            if (!_multishot.Submit(s_prepareMultishot, this))
+            {
+                RetryLater();
+            }
+
             return;
         }
 
@@ -188,7 +192,11 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         _pin = Buffer.Pin();
         _pinnedAddress = _pin.Address();
         _pinnedLength = Buffer.Length;
-        _single.Submit(s_prepareSingle, this);
+        if (!_single.Submit(s_prepareSingle, this))
+        {
+            Unpin();
+            RetryLater();
+        }
     }
 
     private void PrepareMultishot(ref Sqe sqe)

@@ -51,7 +51,10 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
             return;
         }
 
-        _request.Submit(s_prepare, this);
+        if (!_request.Submit(s_prepare, this))
+        {
+            RetryLater();
+        }
     }
 
     protected override void CancelPending() => _request.Cancel();
@@ -86,9 +89,9 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
             // A short send raced with the cancellation: stop here.
             SendCancelled();
         }
-        else
+        else if (!_request.Submit(s_prepare, this))
         {
-            _request.Submit(s_prepare, this);
+            RetryLater();
         }
     }
 

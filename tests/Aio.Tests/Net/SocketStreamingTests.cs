@@ -34,7 +34,16 @@ public class SocketStreamingTests
             var upChecked = Task.Run(() => ReceivePatternAsync(server, Total));
             var down = Task.Run(() => SendPatternAsync(server, Total));
             var downChecked = Task.Run(() => ReceivePatternAsync(client, Total));
-            await Task.WhenAll(up, upChecked, down, downChecked).WaitAsync(TimeSpan.FromSeconds(120));
+            try
+            {
+                await Task.WhenAll(up, upChecked, down, downChecked).WaitAsync(TimeSpan.FromSeconds(120));
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"1 GiB each way did not finish in 120 s: up sent {up.Status}, checked {upChecked.Status}; down sent {down.Status}, checked {downChecked.Status}; " +
+                    $"server queued {server.QueuedReceiveBuffers} armed {server.ReceiveArmed}; client queued {client.QueuedReceiveBuffers} armed {client.ReceiveArmed}");
+            }
+
             Assert.Equal(Total, upChecked.Result);
             Assert.Equal(Total, downChecked.Result);
         }
