@@ -21,13 +21,9 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     private readonly SocketHandle _handle;
     private readonly int _domain;
     private readonly AcceptOperation _accept;
-    private readonly BottomHalf _closeStart;
+    private readonly LoopClose _close;
     private readonly string? _unixPath;
     private FdReadiness? _readiness;
-    private TaskCompletionSource? _closed;
-    private int _closeRequested;
-    private bool _closeStarted;
-    private bool _closeFinished;
 
     private AioListener(AioContext context, SocketHandle handle, int domain, int backlog, EndPoint localEndPoint, string? unixPath)
     {
@@ -38,7 +34,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         Fd = handle.Fd;
         LocalEndPoint = localEndPoint;
         _accept = new AcceptOperation(this, backlog);
-        _closeStart = context.CreateBottomHalf(CloseOnLoop, "listener-close");
+        _close = new LoopClose(context, CloseOnLoop, "listener-close");
     }
 
     /// <summary>The loop the accepts run on.</summary>
@@ -113,7 +109,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     public ValueTask<AioSocket> AcceptAsync(AioContext target, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        if (Volatile.Read(ref _closeRequested) != 0)
+        if (_close.Request != 0)
         {
             throw new ObjectDisposedException(nameof(AioListener));
         }
@@ -133,23 +129,21 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Stops listening: pending accepts end with <see cref="ObjectDisposedException"/>; connections nobody accepted are closed.</summary>
-    public ValueTask DisposeAsync() => new(RequestClose());
+    public ValueTask DisposeAsync() => new(_close.RequestClose(1));
 
     /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
-    public void Dispose() => _ = RequestClose();
+    public void Dispose() => _ = _close.RequestClose(1);
 
     /// <summary>Loop thread: closes once the kernel holds no accept of this listener.</summary>
     internal void TryFinishClose()
     {
-        if (!_closeStarted || _closeFinished || !_accept.KernelIdle)
+        if (!_accept.KernelIdle || !_close.TryFinish())
         {
             return;
         }
 
-        _closeFinished = true;
         _accept.Release();
         _accept.DisposeHandOver();
-        _closeStart.Dispose();
         _handle.Dispose();
         if (_unixPath is not null && !_unixPath.StartsWith('\0'))
         {
@@ -165,7 +159,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             }
         }
 
-        _closed!.TrySetResult();
+        _close.Complete();
     }
 
     private async ValueTask<AioSocket> AwaitAccepted(ValueTask<int> pending, AioContext target) => Wrap(await pending, target);
@@ -184,45 +178,8 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         }
     }
 
-    private Task RequestClose()
-    {
-        if (_closed is null)
-        {
-            Interlocked.CompareExchange(ref _closed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
-        }
-
-        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
-        {
-            return _closed.Task;
-        }
-
-        if (Context.IsOnHomeThread)
-        {
-            CloseOnLoop();
-        }
-        else
-        {
-            try
-            {
-                _closeStart.Schedule();
-            }
-            catch (ObjectDisposedException)
-            {
-                CloseOnLoop();
-            }
-        }
-
-        return _closed.Task;
-    }
-
     private void CloseOnLoop()
     {
-        if (_closeStarted)
-        {
-            return;
-        }
-
-        _closeStarted = true;
         _accept.BeginClose(new ObjectDisposedException(nameof(AioListener), "The listener was disposed with the accept pending."));
         _readiness?.Remove();
         TryFinishClose();

@@ -14,57 +14,21 @@ public sealed partial class AioSocket
     private const int Disposing = 1;
     private const int Aborting = 2;
 
-    private readonly BottomHalf _closeStart;
-    private TaskCompletionSource? _closed;
-    private int _closeRequest;
-    private bool _closeStarted;
-    private bool _closeFinished;
+    private readonly LoopClose _close;
 
-    internal bool IsDisposed => Volatile.Read(ref _closeRequest) != Open;
+    internal bool IsDisposed => _close.Request != Open;
 
     /// <summary>
     /// Ends pending operations with <see cref="ObjectDisposedException"/>, waits until the kernel let go of every buffer,
     /// and closes the socket (the peer sees an orderly end of stream). Any thread; idempotent.
     /// </summary>
-    public ValueTask DisposeAsync() => new(RequestClose(Disposing));
+    public ValueTask DisposeAsync() => new(_close.RequestClose(Disposing));
 
     /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
-    public void Dispose() => _ = RequestClose(Disposing);
+    public void Dispose() => _ = _close.RequestClose(Disposing);
 
     /// <summary>Resets the connection (RST, through SO_LINGER 0) and closes; pending operations end with <see cref="System.Net.Sockets.SocketException"/>.</summary>
-    public void Abort() => _ = RequestClose(Aborting);
-
-    private Task RequestClose(int how)
-    {
-        if (_closed is null)
-        {
-            Interlocked.CompareExchange(ref _closed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
-        }
-
-        if (Interlocked.CompareExchange(ref _closeRequest, how, Open) != Open)
-        {
-            return _closed.Task;
-        }
-
-        if (Context.IsOnHomeThread)
-        {
-            CloseOnLoop();
-        }
-        else
-        {
-            try
-            {
-                _closeStart.Schedule();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The loop is gone (its context was disposed, which already ended every kernel request): close here.
-                CloseOnLoop();
-            }
-        }
-
-        return _closed.Task;
-    }
+    public void Abort() => _ = _close.RequestClose(Aborting);
 
     private void ThrowIfDisposed()
     {
@@ -76,14 +40,8 @@ public sealed partial class AioSocket
 
     private void CloseOnLoop()
     {
-        if (_closeStarted)
-        {
-            return;
-        }
-
-        _closeStarted = true;
         Exception reason;
-        if (Volatile.Read(ref _closeRequest) == Aborting)
+        if (_close.Request == Aborting)
         {
             _ = Libc.SetLingerZero(Fd);
             reason = SocketErrors.Aborted();
@@ -102,17 +60,15 @@ public sealed partial class AioSocket
     /// <summary>Loop thread: the last step, once the kernel holds nothing of this socket any more.</summary>
     internal void TryFinishClose()
     {
-        if (!_closeStarted || _closeFinished || !_receive.KernelIdle || !_send.KernelIdle)
+        if (!_receive.KernelIdle || !_send.KernelIdle || !_close.TryFinish())
         {
             return;
         }
 
-        _closeFinished = true;
         _receive.Release();
         _send.Release();
         _receive.DisposeHandOver();
         _send.DisposeHandOver();
-        _closeStart.Dispose();
         _view?.Dispose();
         if (_adopted is not null)
         {
@@ -123,6 +79,6 @@ public sealed partial class AioSocket
             _handle.Dispose();
         }
 
-        _closed!.TrySetResult();
+        _close.Complete();
     }
 }

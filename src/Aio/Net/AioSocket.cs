@@ -53,7 +53,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
             _send = new PollSendOperation(this);
         }
 
-        _closeStart = context.CreateBottomHalf(CloseOnLoop, "socket-close");
+        _close = new LoopClose(context, CloseOnLoop, "socket-close");
     }
 
     /// <summary>The loop this socket's I/O runs on.</summary>

@@ -1,0 +1,91 @@
+namespace Aio.Net;
+
+/// <summary>
+/// The close of a loop-owned socket or listener: requested from any thread (once; the first request's kind wins),
+/// started on the loop (at once on the home thread, else through a bottom half; where the loop is already gone, on the
+/// caller's thread), and finished when the owner says the kernel let go. <see cref="Task"/> completes then.
+/// </summary>
+internal sealed class LoopClose
+{
+    private readonly AioContext _context;
+    private readonly Action _start;
+    private readonly BottomHalf _bottomHalf;
+    private TaskCompletionSource? _done;
+    private int _request;
+
+    public LoopClose(AioContext context, Action start, string name)
+    {
+        _context = context;
+        _start = start;
+        _bottomHalf = context.CreateBottomHalf(Start, name);
+    }
+
+    /// <summary>The kind of close requested (0: none yet).</summary>
+    public int Request => Volatile.Read(ref _request);
+
+    /// <summary>The close has started on the loop (loop thread).</summary>
+    public bool Started { get; private set; }
+
+    /// <summary>The close has finished (loop thread).</summary>
+    public bool Finished { get; private set; }
+
+    /// <summary>Requests a close of kind <paramref name="how"/> (non-zero); returns the task that completes when it finished. Any thread.</summary>
+    public Task RequestClose(int how)
+    {
+        if (_done is null)
+        {
+            Interlocked.CompareExchange(ref _done, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+        }
+
+        if (Interlocked.CompareExchange(ref _request, how, 0) != 0)
+        {
+            return _done.Task;
+        }
+
+        if (_context.IsOnHomeThread)
+        {
+            Start();
+        }
+        else
+        {
+            try
+            {
+                _bottomHalf.Schedule();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The loop is gone (its context was disposed, which already ended every kernel request): close here.
+                Start();
+            }
+        }
+
+        return _done.Task;
+    }
+
+    /// <summary>Loop thread: true once, when the close has started and may finish now.</summary>
+    public bool TryFinish()
+    {
+        if (!Started || Finished)
+        {
+            return false;
+        }
+
+        Finished = true;
+        _bottomHalf.Dispose();
+        return true;
+    }
+
+    /// <summary>Completes <see cref="RequestClose"/>'s task (after the owner closed its fd).</summary>
+    public void Complete() => _done!.TrySetResult();
+
+    private void Start()
+    {
+        if (Started)
+        {
+            return;
+        }
+
+        Started = true;
+        _start();
+    }
+}
