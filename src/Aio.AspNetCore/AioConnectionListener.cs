@@ -85,9 +85,10 @@ internal sealed class AioConnectionListener : IConnectionListener
                 connection.Start();
                 return connection;
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (Exception ex)
             {
-                // Reset between accept and setup (NoDelay or the end points failed): drop it and accept the next.
+                // Reset between accept and setup (NoDelay or the end points failed): drop this one and accept the
+                // next; an exception out of AcceptAsync would end Kestrel's accept loop for good.
                 Log.AcceptFailed(_logger, ex, EndPoint.ToString() ?? string.Empty);
                 socket.Abort();
             }
