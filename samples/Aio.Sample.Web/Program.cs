@@ -1,6 +1,6 @@
 // The sample server of bench/http-compare: plaintext and JSON endpoints (TechEmpower's shapes) on either transport.
 //   dotnet Aio.Sample.Web.dll [--urls http://127.0.0.1:5000] [--transport sockets|aio] [--scheduling threadpool|loop]
-//                             [--loops N] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
+//                             [--loops N] [--nodelay false] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
 using Aio.AspNetCore;
 using Aio.Sample.Web;
 
@@ -15,6 +15,7 @@ switch (transport)
         builder.WebHost.UseAio(o =>
         {
             o.LoopCount = loops;
+            o.NoDelay = builder.Configuration["nodelay"] != "false";
             o.Scheduling = scheduling == "loop" ? AioSchedulingMode.Loop : AioSchedulingMode.ThreadPool;
         });
         break;
