@@ -46,10 +46,11 @@ internal static class SocketEndPoints
             _ => AddressFamily.Unix,
         };
 
-        // A Unix socket that was never bound reports just the family: an unnamed end point.
+        // A Unix socket that was never bound reports just the family: an unnamed end point. (The public constructor
+        // refuses an empty path; Create from a family-only address is how .NET's Socket makes the unnamed one.)
         if (family == AddressFamily.Unix && length <= 2)
         {
-            return new UnixDomainSocketEndPoint(string.Empty);
+            return new UnixDomainSocketEndPoint("x").Create(new SocketAddress(AddressFamily.Unix, 2));
         }
 
         var address = new SocketAddress(family, Math.Max(length, family == AddressFamily.Unix ? 3 : length));

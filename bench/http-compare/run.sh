@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/http-compare/run.sh: the sample web app on Kestrel's Sockets transport (default, and with inline scheduling)
+# against the Aio transport (ThreadPool and Loop scheduling), loaded by wrk, in interleaved rounds (ABCDABCD...).
+# Prints a markdown table of medians: requests/s, p50/p99 latency, server CPU us/request (utime+stime of the server
+# process from /proc/PID/stat over the run, divided by the requests wrk counted).
+#
+#   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s
+#   ROUNDS=2 DURATION=3 bench/http-compare/run.sh
+#   PIN=1 bench/http-compare/run.sh           # server on CPU 1, client on CPU 0, 1 loop / 1 IOQueue
+#
+# Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+PIN=${PIN:-0}
+PORT=${PORT:-5077}
+OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
+
+dotnet build -c Release samples/Aio.Sample.Web >/dev/null
+DLL=samples/Aio.Sample.Web/bin/Release/net10.0/Aio.Sample.Web.dll
+LUA=bench/http-compare/pipeline.lua
+URL=http://127.0.0.1:$PORT
+if [ "$PIN" = 1 ]; then SERVER_PIN="taskset -c 1"; CLIENT_PIN="taskset -c 0"; LOOPS=1; else SERVER_PIN=""; CLIENT_PIN=""; LOOPS=${LOOPS:-2}; fi
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+configs=(sockets sockets-inline aio-threadpool aio-loop)
+workloads=(plaintext-c64 plaintext-c256 pipelined16-c64 json-c64 churn-c64)
+
+start_server() {
+  local args=(--urls "$URL")
+  local env=()
+  case $1 in
+    sockets) args+=(--transport sockets) ;;
+    sockets-inline) args+=(--transport sockets --inline true); env=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
+    aio-threadpool) args+=(--transport aio --scheduling threadpool --loops "$LOOPS") ;;
+    aio-loop) args+=(--transport aio --scheduling loop --loops "$LOOPS") ;;
+  esac
+  env "${env[@]}" DOTNET_gcServer=1 $SERVER_PIN dotnet "$DLL" "${args[@]}" >"$OUT/server-$1.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 100); do curl -sf "$URL/plaintext" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "server $1 did not start"; cat "$OUT/server-$1.log"; kill "$SERVER"; exit 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run_wrk() { # workload duration -> wrk output
+  case $1 in
+    plaintext-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency "$URL/plaintext" ;;
+    plaintext-c256) $CLIENT_PIN wrk -t1 -c256 -d"$2" --latency "$URL/plaintext" ;;
+    pipelined16-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency -s "$LUA" "$URL/plaintext" -- 16 ;;
+    json-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency "$URL/json" ;;
+    churn-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency -H 'Connection: close' "$URL/plaintext" ;;
+  esac
+}
+
+to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s" | tee "$OUT/info"
+: >"$OUT/results.tsv"
+for round in $(seq "$ROUNDS"); do
+  for config in "${configs[@]}"; do
+    start_server "$config"
+    run_wrk plaintext-c64 "${WARMUP}s" >/dev/null
+    for workload in "${workloads[@]}"; do
+      before=$(cpu_ticks "$SERVER")
+      run_wrk "$workload" "${DURATION}s" >"$OUT/wrk.txt" 2>&1
+      after=$(cpu_ticks "$SERVER")
+      requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
+      rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
+      p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$OUT/wrk.txt")")
+      p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt")")
+      errors=$(awk '/Socket errors|Non-2xx/ {print}' "$OUT/wrk.txt" | tr '\n' ' ')
+      us=$(awk -v t=$((after - before)) -v r="$requests" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$errors" >>"$OUT/results.tsv"
+      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req $errors" >&2
+    done
+    if command -v h2load >/dev/null; then
+      before=$(cpu_ticks "$SERVER")
+      $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1 || true
+      after=$(cpu_ticks "$SERVER")
+      rps=$(awk '/finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1)}' "$OUT/h2load.txt")
+      requests=$(awk '/requests:/ && /succeeded/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$OUT/h2load.txt")
+      us=$(awk -v t=$((after - before)) -v r="${requests:-0}" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "" >>"$OUT/results.tsv"
+    fi
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+  done
+done
+
+python3 - "$OUT/results.tsv" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    r, config, workload, rps, p50, p99, us, errors = (line.rstrip('\n').split('\t') + [''] * 8)[:8]
+    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors))
+configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop']
+workloads = []
+for w, _ in rows:
+    if w not in workloads:
+        workloads.append(w)
+def med(values):
+    values = [float(v) for v in values if v not in ('', '-')]
+    return statistics.median(values) if values else float('nan')
+print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets |')
+print('|---|---|---|---|---|---|---|---|')
+for w in workloads:
+    base = rows.get((w, 'sockets'))
+    base_rps = med([x[0] for x in base]) if base else float('nan')
+    base_us = med([x[3] for x in base]) if base else float('nan')
+    for c in configs:
+        xs = rows.get((w, c))
+        if not xs:
+            continue
+        rps = med([x[0] for x in xs]); us = med([x[3] for x in xs])
+        print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {rps / base_rps:.2f}x | '
+              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {us / base_us:.2f}x |'
+              + (' errors: ' + xs[0][4] if xs[0][4].strip() else ''))
+PY
+echo "raw results: $OUT/results.tsv" >&2

@@ -1,0 +1,124 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Aio.AspNetCore;
+
+/// <summary>
+/// The two pumps. Both start on the loop and stay there: socket completions continue inline on the loop, and the
+/// transport's pipe ends are scheduled on the loop (<see cref="ConnectionSchedulers"/>).
+/// </summary>
+internal sealed partial class AioConnection
+{
+    private async Task ReceivePumpAsync()
+    {
+        Exception? error = null;
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(MinAllocBufferSize);
+                int received = await _socket.ReceiveAsync(memory).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    // The peer's FIN.
+                    break;
+                }
+
+                writer.Advance(received);
+
+                // Above the pause threshold this waits: the socket is not read, and TCP's window pushes back on the peer.
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown)
+        {
+            // The peer reset: Kestrel logs it at Debug through the exception type.
+            error = new ConnectionResetException(ex.Message, ex);
+            Log.ConnectionReset(_logger, ConnectionId);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted || _shutdownReason is not null)
+        {
+            // Our own Abort or shutdown ended the receive.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed under the pump by a graceful shutdown.
+        }
+        catch (Exception ex)
+        {
+            error = new IOException(ex.Message, ex);
+        }
+        finally
+        {
+            _input.Writer.Complete(_shutdownReason ?? error);
+            FireConnectionClosed();
+            _receiveEnded.TrySetResult();
+        }
+    }
+
+    private async Task SendPumpAsync()
+    {
+        Exception? error = null;
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    // Abort cancels the pending read.
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                if (buffer.IsSingleSegment)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        await _socket.SendAsync(buffer.First).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    // One sendmsg with an iovec per segment.
+                    await _socket.SendAsync(buffer).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown)
+        {
+            error = new ConnectionResetException(ex.Message, ex);
+            Log.ConnectionReset(_logger, ConnectionId);
+        }
+        catch (SocketException) when (_shutdownReason is not null)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            // Graceful when Kestrel completed the output without error: FIN. Otherwise RST.
+            Shutdown(error);
+            _output.Reader.Complete(error);
+            _sendEnded.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Aio.AspNetCore;
+
+/// <summary>
+/// One accepted connection as Kestrel sees it: a <see cref="ConnectionContext"/> whose <see cref="Transport"/> is a pair
+/// of pipes filled and drained by two pumps on the socket's loop (AioConnection.Pumps.cs).
+/// </summary>
+/// <remarks>
+/// <para><b>Closing</b> mirrors Kestrel's Sockets transport: when Kestrel completes the output gracefully the socket
+/// is shut down both ways (FIN after the data); on an error or <see cref="Abort(ConnectionAbortedException)"/> it is
+/// reset (RST). <see cref="ConnectionClosed"/> is cancelled on the thread pool, never on the loop, once the receive
+/// side has ended (peer FIN, reset, or local shutdown). <see cref="DisposeAsync"/> returns after both pumps ended and
+/// the kernel let go of every buffer of the socket.</para>
+/// </remarks>
+internal sealed partial class AioConnection : ConnectionContext,
+    IConnectionIdFeature,
+    IConnectionTransportFeature,
+    IConnectionItemsFeature,
+    IMemoryPoolFeature,
+    IConnectionLifetimeFeature,
+    IConnectionEndPointFeature,
+    IConnectionSocketFeature
+{
+    /// <summary>Smallest free space asked of the input pipe for one receive (what Sockets asks).</summary>
+    private const int MinAllocBufferSize = 4096;
+
+    private static long s_lastId;
+
+    private readonly AioSocket _socket;
+    private readonly ILogger _logger;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly LoopPipeScheduler _loop;
+    private readonly CancellationTokenSource _closedSource = new();
+    private readonly Lock _shutdownLock = new();
+    private readonly FeatureCollection _features = new(8);
+    private string? _connectionId;
+    private IDictionary<object, object?>? _items;
+    private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _sendEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _shutdownReason;
+    private bool _shutdown;
+    private int _closedFired;
+
+    public AioConnection(AioSocket socket, MemoryPool<byte> pool, LoopPipeScheduler loop, AioTransportOptions options, ILogger logger)
+    {
+        _socket = socket;
+        _loop = loop;
+        _logger = logger;
+        MemoryPool = pool;
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        ConnectionClosed = _closedSource.Token;
+
+        var schedulers = ConnectionSchedulers.For(options.Scheduling, loop);
+        long maxRead = options.MaxReadBufferSize ?? 0;
+        long maxWrite = options.MaxWriteBufferSize ?? 0;
+        int minSegment = pool.MaxBufferSize > 0 ? Math.Min(pool.MaxBufferSize, MinAllocBufferSize) : MinAllocBufferSize;
+        _input = new Pipe(new PipeOptions(pool, schedulers.InputReader, schedulers.InputWriter, maxRead, maxRead / 2, minSegment, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, schedulers.OutputReader, schedulers.OutputWriter, maxWrite, maxWrite / 2, minSegment, useSynchronizationContext: false));
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+
+        _features.Set<IConnectionIdFeature>(this);
+        _features.Set<IConnectionTransportFeature>(this);
+        _features.Set<IConnectionItemsFeature>(this);
+        _features.Set<IMemoryPoolFeature>(this);
+        _features.Set<IConnectionLifetimeFeature>(this);
+        _features.Set<IConnectionEndPointFeature>(this);
+        _features.Set<IConnectionSocketFeature>(this);
+    }
+
+    public override string ConnectionId
+    {
+        get => _connectionId ??= "aio-" + Interlocked.Increment(ref s_lastId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        set => _connectionId = value;
+    }
+
+    public override IFeatureCollection Features => _features;
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new Dictionary<object, object?>();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public override CancellationToken ConnectionClosed { get; set; }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    public Socket Socket => _socket.Socket;
+
+    /// <summary>Starts the pumps on the socket's loop, so their socket completions continue there without a hop.</summary>
+    public void Start()
+    {
+        _loop.Schedule(static state => ((AioConnection)state!).StartPumps(), this);
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        Shutdown(abortReason);
+
+        // Ends the send pump's pending read, so nothing more is sent.
+        _output.Reader.CancelPendingRead();
+    }
+
+    public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application."));
+
+    public override async ValueTask DisposeAsync()
+    {
+        // Kestrel's ends: the send pump sees the output complete and shuts the socket down, which ends the receive pump.
+        Transport.Input.Complete();
+        Transport.Output.Complete();
+        try
+        {
+            await _receiveEnded.Task.ConfigureAwait(false);
+            await _sendEnded.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            Shutdown(null);
+
+            // Returns once the kernel let go of every buffer and the fd is closed.
+            await _socket.DisposeAsync().ConfigureAwait(false);
+            _closedSource.Dispose();
+        }
+    }
+
+    private void StartPumps()
+    {
+        _ = ReceivePumpAsync();
+        _ = SendPumpAsync();
+    }
+
+    /// <summary>
+    /// Once: graceful (<paramref name="reason"/> null) shuts the socket down both ways, so the peer gets a FIN after
+    /// the data and the receive pump ends; otherwise the socket is reset (RST), like Sockets with FinOnError off.
+    /// </summary>
+    private void Shutdown(Exception? reason)
+    {
+        lock (_shutdownLock)
+        {
+            if (_shutdown)
+            {
+                return;
+            }
+
+            _shutdown = true;
+            _shutdownReason = reason ?? new ConnectionAbortedException("The Aio transport's send loop completed gracefully.");
+            if (reason is null)
+            {
+                try
+                {
+                    _socket.Shutdown(SocketShutdown.Both);
+                }
+                catch (SocketException)
+                {
+                    // Already reset or not connected: closing is all that is left.
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+
+                _socket.Dispose();
+            }
+            else
+            {
+                _socket.Abort();
+            }
+        }
+    }
+
+    private void FireConnectionClosed()
+    {
+        if (Interlocked.Exchange(ref _closedFired, 1) != 0)
+        {
+            return;
+        }
+
+        // Never on the loop: ConnectionClosed callbacks are user code that may block.
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static state =>
+            {
+                try
+                {
+                    state._closedSource.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            },
+            this,
+            preferLocal: false);
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Aio.AspNetCore;
+
+/// <summary>
+/// One bound end point: an <see cref="AioListener"/> accepting on the first loop and handing each connection to the
+/// next loop round robin. SO_REUSEADDR only, so a port held by anyone (another Aio server included) fails the bind
+/// with <see cref="AddressInUseException"/>.
+/// </summary>
+internal sealed class AioConnectionListener : IConnectionListener
+{
+    private readonly AioListener _listener;
+    private readonly AioTransportLoops _loops;
+    private readonly MemoryPool<byte> _pool;
+    private readonly AioTransportOptions _options;
+    private readonly ILogger _logger;
+    private readonly bool _tcp;
+    private int _unbound;
+
+    private AioConnectionListener(AioListener listener, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger, bool tcp)
+    {
+        _listener = listener;
+        _loops = loops;
+        _pool = pool;
+        _options = options;
+        _logger = logger;
+        _tcp = tcp;
+    }
+
+    public EndPoint EndPoint => _listener.LocalEndPoint;
+
+    public static AioConnectionListener Bind(EndPoint endPoint, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger)
+    {
+        AioListener listener;
+        try
+        {
+            listener = AioListener.Bind(loops.AcceptContext, endPoint, options.Backlog);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new AddressInUseException(ex.Message, ex);
+        }
+
+        return new AioConnectionListener(listener, loops, pool, options, logger, endPoint is IPEndPoint);
+    }
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (Volatile.Read(ref _unbound) == 0)
+        {
+            var loop = _loops.Next();
+            AioSocket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(loop.Context, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Unbound or disposed: Kestrel's accept loop ends on null.
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.OperationAborted)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                // The peer gave up before we accepted: not our problem.
+                continue;
+            }
+
+            try
+            {
+                if (_tcp && _options.NoDelay)
+                {
+                    socket.Socket.NoDelay = true;
+                }
+
+                var connection = new AioConnection(socket, _pool, loop, _options, _logger);
+                connection.Start();
+                return connection;
+            }
+            catch (Exception ex)
+            {
+                // Reset between accept and setup (NoDelay or the end points failed): drop this one and accept the
+                // next; an exception out of AcceptAsync would end Kestrel's accept loop for good.
+                Log.AcceptFailed(_logger, ex, EndPoint.ToString() ?? string.Empty);
+                socket.Abort();
+            }
+        }
+
+        return null;
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        Volatile.Write(ref _unbound, 1);
+        return _listener.DisposeAsync();
+    }
+
+    public ValueTask DisposeAsync() => UnbindAsync();
+}

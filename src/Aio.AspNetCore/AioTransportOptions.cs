@@ -1,0 +1,32 @@
+namespace Aio.AspNetCore;
+
+/// <summary>Options of the Aio Kestrel transport (<see cref="AioWebHostBuilderExtensions.UseAio(Microsoft.AspNetCore.Hosting.IWebHostBuilder, Action{AioTransportOptions})"/>).</summary>
+public sealed class AioTransportOptions
+{
+    /// <summary>The most loops the transport starts.</summary>
+    public const int MaxLoopCount = 16;
+
+    /// <summary>Loops (IoThreads) serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most <see cref="MaxLoopCount"/>.</summary>
+    public int LoopCount { get; set; }
+
+    /// <summary>Where Kestrel's pipe continuations run; see <see cref="AioSchedulingMode"/>.</summary>
+    public AioSchedulingMode Scheduling { get; set; }
+
+    /// <summary>The listen backlog.</summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>TCP_NODELAY on accepted TCP connections.</summary>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>Bytes received and not yet consumed by Kestrel before the transport stops reading (null: no limit).</summary>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes written by Kestrel and not yet sent before its flushes wait (null: no limit).</summary>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>How the loops' contexts are created (tests force a monitor without io_uring through it).</summary>
+    internal AioContextOptions? ContextOptions { get; set; }
+
+    /// <summary>The loop count actually used: <see cref="LoopCount"/> with 0 resolved and the cap applied.</summary>
+    internal int EffectiveLoopCount => Math.Clamp(LoopCount <= 0 ? Environment.ProcessorCount : LoopCount, 1, MaxLoopCount);
+}

@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Aio.AspNetCore;
+
+/// <summary>Registers the Aio transport with Kestrel.</summary>
+public static class AioWebHostBuilderExtensions
+{
+    /// <summary>Serves Kestrel's TCP and Unix-domain end points on Aio loops, with default <see cref="AioTransportOptions"/>.</summary>
+    public static IWebHostBuilder UseAio(this IWebHostBuilder builder) => builder.UseAio(static _ => { });
+
+    /// <summary>
+    /// Serves Kestrel's TCP and Unix-domain end points on Aio loops. Where io_uring is unavailable it binds nothing
+    /// and Kestrel's own Sockets transport serves instead (logged once at Information).
+    /// </summary>
+    public static IWebHostBuilder UseAio(this IWebHostBuilder builder, Action<AioTransportOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        return builder.ConfigureServices(services =>
+        {
+            services.Configure(configure);
+
+            // Added, not TryAdded: Kestrel asks the most recently registered factory first, and Sockets' is already there.
+            services.AddSingleton<AioTransportFactory>();
+            services.AddSingleton<IConnectionListenerFactory>(static sp => sp.GetRequiredService<AioTransportFactory>());
+        });
+    }
+}

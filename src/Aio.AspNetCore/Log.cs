@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Aio.AspNetCore;
+
+/// <summary>The transport's log messages (source-generated, allocation-free when disabled).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "Connection id \"{ConnectionId}\" reset by the peer.", EventName = "ConnectionReset")]
+    public static partial void ConnectionReset(ILogger logger, string connectionId);
+
+    [LoggerMessage(2, LogLevel.Information, "io_uring is unavailable ({Reason}): Kestrel's Sockets transport serves instead of Aio.", EventName = "IoUringUnavailable")]
+    public static partial void IoUringUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(3, LogLevel.Debug, "Aio transport: {LoopCount} loops started, scheduling {Scheduling}.", EventName = "LoopsStarted")]
+    public static partial void LoopsStarted(ILogger logger, int loopCount, AioSchedulingMode scheduling);
+
+    [LoggerMessage(4, LogLevel.Error, "Aio transport: accepting a connection on {EndPoint} failed.", EventName = "AcceptFailed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception, string endPoint);
+
+    [LoggerMessage(5, LogLevel.Error, "Aio transport loop {Loop}: a callback threw.", EventName = "CallbackException")]
+    public static partial void CallbackException(ILogger logger, Exception exception, string loop);
+}

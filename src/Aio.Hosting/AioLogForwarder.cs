@@ -1,0 +1,51 @@
+using System.Diagnostics.Tracing;
+using Microsoft.Extensions.Logging;
+
+namespace Aio.Hosting;
+
+/// <summary>Listens to Aio's EventSource at Warning and above and writes each event to an <see cref="ILogger"/>.</summary>
+internal sealed class AioLogForwarder : EventListener
+{
+    private readonly ILogger _logger;
+
+    public AioLogForwarder(ILogger logger)
+    {
+        // The base constructor already reported the existing sources, before this field was set: enable here.
+        _logger = logger;
+        foreach (var source in EventSource.GetSources())
+        {
+            if (source.Name == "Aio")
+            {
+                EnableEvents(source, EventLevel.Warning);
+            }
+        }
+    }
+
+    protected override void OnEventSourceCreated(EventSource eventSource)
+    {
+        // Called from the base constructor too (then _logger is still null; the constructor enables those sources).
+        if (eventSource.Name == "Aio" && _logger is not null)
+        {
+            EnableEvents(eventSource, EventLevel.Warning);
+        }
+    }
+
+    protected override void OnEventWritten(EventWrittenEventArgs eventData)
+    {
+        if (_logger is null || eventData.Level > EventLevel.Warning || eventData.Level == EventLevel.LogAlways)
+        {
+            return;
+        }
+
+        var level = eventData.Level switch
+        {
+            EventLevel.Critical => LogLevel.Critical,
+            EventLevel.Error => LogLevel.Error,
+            _ => LogLevel.Warning,
+        };
+        string message = eventData.Message is { } format && eventData.Payload is { } payload
+            ? string.Format(System.Globalization.CultureInfo.InvariantCulture, format, [.. payload])
+            : eventData.EventName ?? "Aio event";
+        Log.EventSourceEvent(_logger, level, eventData.EventId, message);
+    }
+}

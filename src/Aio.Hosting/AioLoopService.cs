@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Aio.Hosting;
+
+/// <summary>
+/// Owns the host's <see cref="IoThreadGroup"/>: created in <see cref="StartingAsync"/> (before any hosted service
+/// starts) or on first use, disposed in <see cref="StoppedAsync"/> (after every hosted service stopped).
+/// </summary>
+internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
+{
+    private readonly AioHostOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private AioLogForwarder? _forwarder;
+    private IoThreadGroup? _group;
+    private bool _stopped;
+
+    public AioLoopService(IOptions<AioHostOptions> options, ILoggerFactory loggerFactory)
+    {
+        _options = options.Value;
+        _logger = loggerFactory.CreateLogger("Aio");
+    }
+
+    /// <summary>The loops, started on first use.</summary>
+    /// <exception cref="ObjectDisposedException">The host stopped them.</exception>
+    public IoThreadGroup Group
+    {
+        get
+        {
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_stopped, typeof(IoThreadGroup));
+                if (_group is null)
+                {
+                    // Forward before the loops start, so the warnings of their setup (monitor fallback) are seen.
+                    _forwarder ??= new AioLogForwarder(_logger);
+                    var group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
+                    foreach (var thread in group.Threads)
+                    {
+                        thread.CallbackException += OnCallbackException;
+                    }
+
+                    _group = group;
+                }
+
+                return _group;
+            }
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        _ = Group;
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        IoThreadGroup? group;
+        AioLogForwarder? forwarder;
+        lock (_lock)
+        {
+            _stopped = true;
+            group = _group;
+            forwarder = _forwarder;
+            _group = null;
+            _forwarder = null;
+        }
+
+        if (group is not null)
+        {
+            await group.DisposeAsync().ConfigureAwait(false);
+        }
+
+        forwarder?.Dispose();
+    }
+
+    private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);
+}

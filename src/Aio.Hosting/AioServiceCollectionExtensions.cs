@@ -1,0 +1,35 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Aio.Hosting;
+
+/// <summary>Registers Aio's loops with a .NET generic host.</summary>
+public static class AioServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers an <see cref="IoThreadGroup"/> singleton that starts with the host (or when first resolved) and stops
+    /// after every hosted service has stopped, whatever the registration order, so a hosted service may still use the
+    /// loops in its <c>StopAsync</c>. Aio's EventSource warnings and loop callback exceptions go to <c>ILogger</c>
+    /// (category <c>Aio</c>) at Warning or above; a loop whose callback threw serves on.
+    /// </summary>
+    public static IServiceCollection AddAio(this IServiceCollection services, Action<AioHostOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+        else
+        {
+            services.AddOptions<AioHostOptions>();
+        }
+
+        services.TryAddSingleton<AioLoopService>();
+        services.TryAddSingleton(static sp => sp.GetRequiredService<AioLoopService>().Group);
+
+        // A lifecycle service: the host runs every StoppedAsync after every hosted service's StopAsync.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AioLoopService>(static sp => sp.GetRequiredService<AioLoopService>()));
+        return services;
+    }
+}

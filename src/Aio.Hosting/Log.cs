@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace Aio.Hosting;
+
+/// <summary>Aio.Hosting's log messages.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Error, "Aio loop {Loop}: a callback threw; the loop serves on.", EventName = "CallbackException")]
+    public static partial void CallbackException(ILogger logger, Exception exception, string loop);
+
+    [LoggerMessage(EventId = 2, EventName = "AioEvent", Message = "Aio event {AioEventId}: {Text}")]
+    public static partial void EventSourceEvent(ILogger logger, LogLevel level, int aioEventId, string text);
+}

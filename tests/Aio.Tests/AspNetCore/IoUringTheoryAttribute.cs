@@ -1,0 +1,16 @@
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.AspNetCore;
+
+/// <summary>A theory that is skipped, with the reason, where the kernel refuses io_uring to this process.</summary>
+public sealed class IoUringTheoryAttribute : TheoryAttribute
+{
+    public IoUringTheoryAttribute()
+    {
+        if (!MonitorKinds.IoUringAvailable)
+        {
+            Skip = "the kernel refuses io_uring to this process (seccomp or kernel.io_uring_disabled)";
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using Aio.Tests.Support;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Aio.AspNetCore;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Aio.Tests.AspNetCore;
+
+/// <summary>The transport as Kestrel drives it, without Kestrel: listener, connection, FIN/RST, ConnectionClosed, dispose.</summary>
+public sealed class TransportTests
+{
+    private static AioTransportFactory CreateFactory(AioSchedulingMode mode, AioContextOptions? context = null) =>
+        new(Options.Create(new AioTransportOptions { LoopCount = 2, Scheduling = mode, ContextOptions = context }), NullLoggerFactory.Instance, new TestMemoryPoolFactory());
+
+    private static async Task<(ConnectionContext Server, Socket Client)> ConnectAsync(IConnectionListener listener)
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint).WaitAsync(TimeSpan.FromSeconds(10));
+        var server = await listener.AcceptAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        return (server!, client);
+    }
+
+    public static TheoryData<AioSchedulingMode> Modes => new() { AioSchedulingMode.ThreadPool, AioSchedulingMode.Loop };
+
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
+    public async Task Data_flows_both_ways_and_a_graceful_end_sends_FIN(AioSchedulingMode mode)
+    {
+        await using var factory = CreateFactory(mode);
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.NotEqual(0, ((IPEndPoint)listener.EndPoint).Port);
+        var (server, client) = await ConnectAsync(listener);
+        using var _ = client;
+        Assert.NotNull(server.Features.Get<IConnectionSocketFeature>());
+        Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+        Assert.Equal(client.RemoteEndPoint, server.LocalEndPoint);
+        Assert.Same(server, server.Features.Get<IConnectionEndPointFeature>());
+        Assert.NotNull(server.Features.Get<IMemoryPoolFeature>()?.MemoryPool);
+
+        await client.SendAsync("ping"u8.ToArray(), SocketFlags.None);
+        var read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("ping", Encoding.ASCII.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer)));
+        server.Transport.Input.AdvanceTo(read.Buffer.End);
+        await server.Transport.Output.WriteAsync("pong"u8.ToArray());
+
+        // Completing the output gracefully: the data, then a FIN (0), not a reset.
+        await server.Transport.Output.CompleteAsync();
+        var buffer = new byte[16];
+        int n = await client.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("pong", Encoding.ASCII.GetString(buffer, 0, n));
+        Assert.Equal(0, await client.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10)));
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
+    public async Task Abort_resets_the_connection(AioSchedulingMode mode)
+    {
+        await using var factory = CreateFactory(mode);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        using var _ = client;
+        server.Abort(new ConnectionAbortedException("test"));
+        var error = await Assert.ThrowsAsync<SocketException>(() => client.ReceiveAsync(new byte[16], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
+    public async Task ConnectionClosed_fires_off_the_loop_when_the_peer_closes_though_nobody_reads(AioSchedulingMode mode)
+    {
+        await using var factory = CreateFactory(mode);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        var fired = new TaskCompletionSource<AioContext?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ConnectionClosed.Register(() => fired.TrySetResult(AioContext.Current));
+        client.Close();
+        var onLoop = await fired.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(onLoop);
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [IoUringFact]
+    public async Task AcceptAsync_returns_null_after_unbind_and_a_pending_accept_ends_with_null()
+    {
+        await using var factory = CreateFactory(AioSchedulingMode.ThreadPool);
+        var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var pending = listener.AcceptAsync().AsTask();
+        await listener.UnbindAsync();
+        Assert.Null(await pending.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Null(await listener.AcceptAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        await listener.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Without_io_uring_CanBind_is_false_and_nothing_is_bound()
+    {
+        await using var factory = CreateFactory(AioSchedulingMode.ThreadPool, new AioContextOptions { SimulatedIoUringErrno = 1 });
+        Assert.False(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
+        Assert.False(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x")));
+    }
+
+    [IoUringFact]
+    public async Task A_file_handle_end_point_is_left_to_Sockets()
+    {
+        await using var factory = CreateFactory(AioSchedulingMode.ThreadPool);
+        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Tcp)));
+        Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x")));
+    }
+
+    [IoUringFact]
+    public async Task DisposeAsync_of_a_connection_with_a_pending_send_to_a_reader_that_never_reads_returns()
+    {
+        await using var factory = CreateFactory(AioSchedulingMode.Loop);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        using var _ = client;
+
+        // Fill the socket buffers: a send stays in flight in the kernel.
+        var chunk = new byte[1024 * 1024];
+        for (int i = 0; i < 16; i++)
+        {
+            var flush = server.Transport.Output.WriteAsync(chunk);
+            if (!flush.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        server.Abort();
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}

@@ -1,0 +1,105 @@
+using Aio.Hosting;
+using Aio.Tests.AspNetCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace Aio.Tests.Hosting;
+
+/// <summary>AddAio: the loops start with the host, stop after every hosted service, and report to ILogger.</summary>
+public sealed class HostingTests
+{
+    /// <summary>Uses the loops in its StopAsync: that must still work whatever the registration order.</summary>
+    private sealed class LoopUser(IoThreadGroup group) : IHostedService
+    {
+        public bool RanOnLoopAtStop { get; private set; }
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var context = group.Threads[0].Context;
+            context.ScheduleOneShot(() => done.TrySetResult(AioContext.Current == context));
+            RanOnLoopAtStop = await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    private static (IHost Host, CapturingLoggerProvider Logs) Build(bool userFirst, Action<AioHostOptions>? configure = null)
+    {
+        var logs = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Logging.AddProvider(logs);
+        if (userFirst)
+        {
+            builder.Services.AddSingleton<LoopUser>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<LoopUser>());
+            builder.Services.AddAio(configure ?? (o => o.LoopCount = 2));
+        }
+        else
+        {
+            builder.Services.AddAio(configure ?? (o => o.LoopCount = 2));
+            builder.Services.AddSingleton<LoopUser>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<LoopUser>());
+        }
+
+        return (builder.Build(), logs);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_loops_run_until_every_hosted_service_stopped_whatever_the_registration_order(bool userFirst)
+    {
+        var (host, _) = Build(userFirst);
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var group = host.Services.GetRequiredService<IoThreadGroup>();
+        Assert.Equal(2, group.Threads.Count);
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(host.Services.GetRequiredService<LoopUser>().RanOnLoopAtStop);
+
+        // Stopped after them: the group is disposed now.
+        Assert.Throws<ObjectDisposedException>(() => group.Next());
+        host.Dispose();
+    }
+
+    [Fact]
+    public async Task A_callback_exception_is_logged_and_the_loop_serves_on()
+    {
+        var (host, logs) = Build(userFirst: false);
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
+        context.ScheduleOneShot(() => throw new InvalidOperationException("boom"));
+        var after = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.ScheduleOneShot(after.SetResult);
+        await after.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Aio.Tests.Support.Wait.Until(
+            () => logs.Entries.Any(e => e.Category == "Aio" && e.Level >= LogLevel.Warning && e.Exception is InvalidOperationException { Message: "boom" }),
+            () => Thread.Sleep(10),
+            "the callback exception in the log");
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        host.Dispose();
+    }
+
+    [Fact]
+    public async Task Aio_EventSource_warnings_reach_ILogger()
+    {
+        // A loop whose io_uring is refused falls back to poll with a Warning event (MonitorFallback).
+        var (host, logs) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = "hosting-fallback";
+            o.Context = new AioContextOptions { SimulatedIoUringErrno = 1 };
+        });
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Aio.Tests.Support.Wait.Until(
+            () => logs.Entries.Any(e => e.Category == "Aio" && e.Level == LogLevel.Warning && e.Message.Contains("Context hosting-fallback-0: io_uring unavailable", StringComparison.Ordinal)),
+            () => Thread.Sleep(10),
+            "the monitor fallback warning in the log; got: " + string.Join("; ", logs.Entries.Where(e => e.Category == "Aio")));
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        host.Dispose();
+    }
+}
