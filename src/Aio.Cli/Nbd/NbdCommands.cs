@@ -13,14 +13,12 @@ internal static class NbdCommands
         var bind = new Option<string?>("--bind") { Description = "TCP address to listen on (default 127.0.0.1)" };
         var readOnly = new Option<bool>("--read-only") { Description = "Serve every export read-only" };
         var cache = new Option<string>("--cache") { Description = "none (O_DIRECT) or writeback (page cache)", DefaultValueFactory = _ => "none" };
-        cache.AcceptOnlyFromAmong("none", "writeback");
         var threads = new Option<int>("--threads") { Description = "Loops serving connections (0 = one per processor)", DefaultValueFactory = _ => 0 };
         var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 100 };
         var description = new Option<string?>("--description") { Description = "Description text of every export" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM)" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "Its private key (PEM)" };
         var tls = new Option<string?>("--tls") { Description = "required (default with a certificate) or optional" };
-        tls.AcceptOnlyFromAmong("required", "optional");
         var handshakeTimeout = new Option<string>("--handshake-timeout") { Description = "Drop clients that have not finished the handshake after this long", DefaultValueFactory = _ => "10s" };
         var inFlight = new Option<int>("--requests") { Description = "Requests in flight per connection", DefaultValueFactory = _ => 128 };
 

@@ -74,6 +74,17 @@ internal static class NbdServe
 
     private static NbdServerOptions BuildOptions(NbdServeArguments a)
     {
+        // Checked here, not by System.CommandLine, whose message for a bad choice spans several lines.
+        if (a.Cache is not ("none" or "writeback"))
+        {
+            throw new UsageException($"--cache: '{a.Cache}' is not none or writeback");
+        }
+
+        if (a.Tls is not (null or "required" or "optional"))
+        {
+            throw new UsageException($"--tls: '{a.Tls}' is not required or optional");
+        }
+
         bool direct = a.Cache == "none";
         var exports = new List<NbdExportOptions>();
         foreach (string spec in a.Exports)
