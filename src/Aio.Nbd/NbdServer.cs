@@ -76,7 +76,7 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentException("The TLS certificate has no private key.", nameof(options));
         }
 
-        var group = IoThreadGroup.Start("nbd", options.Threads);
+        var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions);
         var exports = new List<NbdExport>();
         NbdServer? server = null;
         try

@@ -27,6 +27,9 @@ public sealed record NbdServerOptions
     /// <summary>With a certificate: refuse every option but STARTTLS and ABORT before TLS.</summary>
     public bool TlsRequired { get; init; }
 
+    /// <summary>Options of the loops (null: the defaults, io_uring where the kernel allows it).</summary>
+    public AioContextOptions? LoopOptions { get; init; }
+
     /// <summary>Requests executed at once per connection (the receive loop waits beyond it).</summary>
     public int MaxRequestsInFlight { get; init; } = 128;
 }

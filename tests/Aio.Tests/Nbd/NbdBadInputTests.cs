@@ -221,6 +221,30 @@ public class NbdBadInputTests
     }
 
     [Fact]
+    public void DISC_answers_every_request_read_before_it_then_closes()
+    {
+        using var server = new NbdTestServer();
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Negotiate();
+        for (ulong i = 0; i < 50; i++)
+        {
+            c.SendRequest(0, 0, i, i * 65536, 65536);
+        }
+
+        c.SendRequest(0, 2, 999, 0, 0);
+        var cookies = new HashSet<ulong>();
+        for (int i = 0; i < 50; i++)
+        {
+            var r = c.ReadSimpleReply(65536);
+            Assert.Equal(0u, r.Error);
+            cookies.Add(r.Cookie);
+        }
+
+        Assert.Equal(50, cookies.Count);
+        Assert.True(c.IsClosedByServer());
+    }
+
+    [Fact]
     public void Connections_over_the_maximum_never_complete_a_handshake()
     {
         using var server = new NbdTestServer(configure: o => o with { MaxConnections = 2 });
