@@ -133,7 +133,17 @@ public sealed class NbdServer : IAsyncDisposable
             // The listeners were closed under their accepts.
         }
 
-        await Task.WhenAll(_connections.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_connections.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A client that does not read its replies cannot hold the shutdown forever: its loop's disposal below
+            // ends what is left.
+            Log("stopping: connections still draining after 30 s are closed");
+        }
+
         foreach (var export in Exports)
         {
             export.Dispose();
