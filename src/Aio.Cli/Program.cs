@@ -14,6 +14,7 @@ internal static class Program
             BenchCommand(),
             IoTestCommand(),
             ProbeCommand(),
+            Nbd.NbdCommands.Nbd(),
         };
 
         var parsed = root.Parse(args);

@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Aio.Nbd;
+
+namespace Aio.Cli.Nbd;
+
+/// <summary>
+/// Runs the server: stdout gets exactly one line (the first export's URI) once it accepts; everything else goes to
+/// stderr; SIGINT/SIGTERM drain and exit 0; a bad command line or an unusable file is one line on stderr and exit 2.
+/// </summary>
+internal static class NbdServe
+{
+    public static int Run(NbdServeArguments a)
+    {
+        NbdServerOptions options;
+        try
+        {
+            options = BuildOptions(a);
+        }
+        catch (UsageException ex)
+        {
+            Console.Error.WriteLine("aio: " + ex.Message);
+            return 2;
+        }
+
+        NbdServer.Logger = line => Console.Error.WriteLine(line);
+        using var stop = new ManualResetEventSlim();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+
+        NbdServer server;
+        try
+        {
+            server = NbdServer.Start(options);
+        }
+        catch (Exception ex) when (ex is AioException or SocketException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine("aio: " + ex.Message);
+            return 2;
+        }
+
+        Console.Out.WriteLine(Uri(server.EndPoints[0], options.Exports[0].Name, options.TlsCertificate is not null));
+        Console.Out.Flush();
+        stop.Wait();
+        Console.Error.WriteLine("aio nbd: stopping");
+        server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return 0;
+    }
+
+    /// <summary>The NBD URI of <paramref name="export"/> at <paramref name="endPoint"/> (the NBD project's URI spec).</summary>
+    public static string Uri(EndPoint endPoint, string export, bool tls)
+    {
+        string scheme = tls ? "nbds" : "nbd";
+        string name = System.Uri.EscapeDataString(export);
+        return endPoint switch
+        {
+            UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{name}?socket={unix}",
+            IPEndPoint ip when ip.AddressFamily == AddressFamily.InterNetworkV6 => $"{scheme}://[{ip.Address}]:{ip.Port}/{name}",
+            IPEndPoint ip => $"{scheme}://{ip.Address}:{ip.Port}/{name}",
+            _ => endPoint.ToString() ?? "",
+        };
+    }
+
+    private static NbdServerOptions BuildOptions(NbdServeArguments a)
+    {
+        // Checked here, not by System.CommandLine, whose message for a bad choice spans several lines.
+        if (a.Cache is not ("none" or "writeback"))
+        {
+            throw new UsageException($"--cache: '{a.Cache}' is not none or writeback");
+        }
+
+        if (a.Tls is not (null or "required" or "optional"))
+        {
+            throw new UsageException($"--tls: '{a.Tls}' is not required or optional");
+        }
+
+        bool direct = a.Cache == "none";
+        var exports = new List<NbdExportOptions>();
+        foreach (string spec in a.Exports)
+        {
+            int eq = spec.IndexOf('=', StringComparison.Ordinal);
+            string name = eq < 0 ? "" : spec[..eq];
+            string path = eq < 0 ? spec : spec[(eq + 1)..];
+            if (path.Length == 0)
+            {
+                throw new UsageException($"'{spec}': no file");
+            }
+
+            if (!File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal))
+            {
+                throw new UsageException($"{path}: no such file");
+            }
+
+            if (exports.Any(e => e.Name == name))
+            {
+                throw new UsageException($"export name '{name}' given twice");
+            }
+
+            exports.Add(new NbdExportOptions { Path = path, Name = name, Description = a.Description, ReadOnly = a.ReadOnly, Direct = direct });
+        }
+
+        if (a.Socket is not null && (a.Port is not null || a.Bind is not null))
+        {
+            throw new UsageException("--socket excludes --port and --bind");
+        }
+
+        EndPoint listen;
+        if (a.Socket is not null)
+        {
+            listen = new UnixDomainSocketEndPoint(a.Socket);
+        }
+        else
+        {
+            int port = a.Port ?? 10809;
+            if (port is < 0 or > 65535)
+            {
+                throw new UsageException("--port must be 0..65535");
+            }
+
+            if (!IPAddress.TryParse(a.Bind ?? "127.0.0.1", out var address))
+            {
+                throw new UsageException($"--bind: '{a.Bind}' is not an IP address");
+            }
+
+            listen = new IPEndPoint(address, port);
+        }
+
+        if (a.Threads < 0 || a.MaxConnections < 1 || a.RequestsInFlight < 1)
+        {
+            throw new UsageException("--threads must be >= 0, --max-connections and --requests >= 1");
+        }
+
+        if ((a.TlsCert is null) != (a.TlsKey is null))
+        {
+            throw new UsageException("--tls-cert and --tls-key go together");
+        }
+
+        if (a.Tls is not null && a.TlsCert is null)
+        {
+            throw new UsageException("--tls needs --tls-cert and --tls-key");
+        }
+
+        X509Certificate2? certificate = null;
+        if (a.TlsCert is not null)
+        {
+            try
+            {
+                certificate = X509Certificate2.CreateFromPemFile(a.TlsCert, a.TlsKey);
+            }
+            catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--tls-cert/--tls-key: {ex.Message}");
+            }
+        }
+
+        return new NbdServerOptions
+        {
+            Exports = exports,
+            Listen = [listen],
+            Threads = a.Threads,
+            MaxConnections = a.MaxConnections,
+            HandshakeTimeout = a.HandshakeTimeout,
+            TlsCertificate = certificate,
+            TlsRequired = certificate is not null && a.Tls != "optional",
+            MaxRequestsInFlight = a.RequestsInFlight,
+        };
+    }
+}

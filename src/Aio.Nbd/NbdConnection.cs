@@ -1,0 +1,75 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Aio.Net;
+
+namespace Aio.Nbd;
+
+/// <summary>One client, from greeting to close, on one loop: handshake, options, then transmission.</summary>
+internal sealed class NbdConnection
+{
+    private readonly NbdServer _server;
+    private readonly NbdTransport _transport;
+    private readonly AioContext _context;
+
+    public NbdConnection(NbdServer server, AioSocket socket)
+    {
+        _server = server;
+        _context = socket.Context;
+        _transport = new NbdTransport(socket);
+    }
+
+    public AioContext Context => _context;
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var session = new NbdSession();
+        try
+        {
+            bool negotiated;
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            {
+                handshake.CancelAfter(_server.Options.HandshakeTimeout);
+                try
+                {
+                    negotiated = await NbdHandshake.RunAsync(_transport, session, handshake.Token).ConfigureAwait(true)
+                        && await new NbdOptionHaggler(_transport, session, _server.Exports, _server.Options.TlsCertificate, _server.Options.TlsRequired)
+                            .RunAsync(handshake.Token).ConfigureAwait(true);
+                }
+                catch (Exception ex) when (IsDisconnect(ex))
+                {
+                    if (ex is OperationCanceledException && !stop.IsCancellationRequested)
+                    {
+                        _server.Log("client dropped: handshake not finished in time");
+                    }
+
+                    negotiated = false;
+                }
+            }
+
+            if (negotiated)
+            {
+                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _ => _transport.Socket.Abort());
+                await transmission.RunAsync(stop).ConfigureAwait(true);
+                await _transport.ShutdownAsync().ConfigureAwait(true);
+            }
+        }
+        catch (Exception ex)
+        {
+            _server.Log("connection failed: " + ex.Message);
+        }
+        finally
+        {
+            try
+            {
+                await _transport.DisposeAsync().ConfigureAwait(true);
+            }
+            catch (Exception ex) when (IsDisconnect(ex))
+            {
+                // Closing a connection the client already reset.
+            }
+        }
+    }
+
+    private static bool IsDisconnect(Exception ex)
+        => ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or AuthenticationException or InvalidOperationException;
+}

@@ -1,0 +1,160 @@
+using System.Buffers;
+
+namespace Aio.Nbd;
+
+/// <summary>
+/// A connection's replies: each is queued whole (a reply message is never split by another), and one pump sends
+/// everything queued so far in a single gathered send, so replies completing together cost one system call.
+/// </summary>
+internal sealed class NbdReplyQueue
+{
+    private readonly object _gate = new();
+    private readonly NbdTransport _transport;
+    private readonly Action<Exception> _onFailure;
+    private readonly List<NbdSequenceSegment> _links = [];
+    private List<NbdReplySegment> _pending = [];
+    private List<NbdReplySegment> _sending = [];
+    private bool _pumping;
+    private bool _failed;
+    private TaskCompletionSource? _idle;
+
+    public NbdReplyQueue(NbdTransport transport, Action<Exception> onFailure)
+    {
+        _transport = transport;
+        _onFailure = onFailure;
+    }
+
+    /// <summary>Queues one reply (one to three segments) and makes sure it will be sent.</summary>
+    public void Enqueue(NbdReplySegment first, NbdReplySegment? second = null, NbdReplySegment? third = null)
+    {
+        bool start;
+        lock (_gate)
+        {
+            if (_failed)
+            {
+                first.Release();
+                second?.Release();
+                third?.Release();
+                return;
+            }
+
+            _pending.Add(first);
+            if (second is { } s)
+            {
+                _pending.Add(s);
+            }
+
+            if (third is { } t)
+            {
+                _pending.Add(t);
+            }
+
+            start = !_pumping;
+            _pumping = true;
+        }
+
+        if (start)
+        {
+            _ = PumpAsync();
+        }
+    }
+
+    /// <summary>Completes when everything queued so far has been sent (or the connection failed).</summary>
+    public Task WhenIdleAsync()
+    {
+        lock (_gate)
+        {
+            if (!_pumping || _failed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _idle.Task;
+        }
+    }
+
+    private async Task PumpAsync()
+    {
+        while (true)
+        {
+            TaskCompletionSource? idle = null;
+            lock (_gate)
+            {
+                (_pending, _sending) = (_sending, _pending);
+                if (_sending.Count == 0)
+                {
+                    _pumping = false;
+                    idle = _idle;
+                    _idle = null;
+                }
+            }
+
+            if (idle is not null || _sending.Count == 0)
+            {
+                idle?.TrySetResult();
+                return;
+            }
+
+            try
+            {
+                await _transport.SendAsync(Build(), CancellationToken.None).ConfigureAwait(true);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+            finally
+            {
+                foreach (var segment in _sending)
+                {
+                    segment.Release();
+                }
+
+                _sending.Clear();
+            }
+        }
+    }
+
+    private ReadOnlySequence<byte> Build()
+    {
+        while (_links.Count < _sending.Count)
+        {
+            _links.Add(new NbdSequenceSegment());
+        }
+
+        long running = 0;
+        int last = _sending.Count - 1;
+        for (int i = 0; i <= last; i++)
+        {
+            _links[i].Set(_sending[i].Memory, running, i < last ? _links[i + 1] : null);
+            running += _sending[i].Memory.Length;
+        }
+
+        return new ReadOnlySequence<byte>(_links[0], 0, _links[last], _links[last].Memory.Length);
+    }
+
+    private void Fail(Exception ex)
+    {
+        TaskCompletionSource? idle;
+        List<NbdReplySegment> dropped;
+        lock (_gate)
+        {
+            _failed = true;
+            _pumping = false;
+            idle = _idle;
+            _idle = null;
+            dropped = _pending;
+            _pending = [];
+        }
+
+        foreach (var segment in dropped)
+        {
+            segment.Release();
+        }
+
+        idle?.TrySetResult();
+        _onFailure(ex);
+    }
+}

@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Aio.Net;
+
+namespace Aio.Nbd;
+
+/// <summary>
+/// An NBD server: listens on <see cref="NbdServerOptions.Listen"/>, gives each connection to one loop of an
+/// <see cref="IoThreadGroup"/>, and serves the exports (shared by all loops) with the NBD protocol.
+/// </summary>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly IoThreadGroup _group;
+    private readonly List<AioListener> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<string> _socketFiles = [];
+    private int _connectionCount;
+    private int _disposed;
+
+    private NbdServer(NbdServerOptions options, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
+    {
+        Options = options;
+        _group = group;
+        Exports = exports;
+    }
+
+    /// <summary>The end points as bound (real ports when 0 was asked).</summary>
+    public IReadOnlyList<EndPoint> EndPoints { get; private set; } = [];
+
+    /// <summary>Where the server writes one line per notable event (stderr in <c>aio nbd serve</c>); null = silent.</summary>
+    public static Action<string>? Logger { get; set; }
+
+    internal NbdServerOptions Options { get; }
+
+    internal IReadOnlyList<NbdExport> Exports { get; }
+
+    /// <summary>Connections open now.</summary>
+    internal int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary>Opens the exports, binds every end point and starts accepting.</summary>
+    /// <exception cref="ArgumentException">No exports, duplicate names, or a bad limit.</exception>
+    /// <exception cref="AioException">A file could not be opened.</exception>
+    /// <exception cref="SocketException">An end point could not be bound.</exception>
+    public static NbdServer Start(NbdServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Exports is null || options.Exports.Count == 0)
+        {
+            throw new ArgumentException("At least one export is needed.", nameof(options));
+        }
+
+        if (options.Exports.Select(e => e.Name).Distinct(StringComparer.Ordinal).Count() != options.Exports.Count)
+        {
+            throw new ArgumentException("Export names must be unique.", nameof(options));
+        }
+
+        if (options.Exports.Any(e => System.Text.Encoding.UTF8.GetByteCount(e.Name) > NbdProtocol.MaxStringLength))
+        {
+            throw new ArgumentException("An export name is longer than 4096 bytes.", nameof(options));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConnections, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRequestsInFlight, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
+        if (options.Listen is null || options.Listen.Count == 0)
+        {
+            throw new ArgumentException("At least one end point is needed.", nameof(options));
+        }
+
+        if (options.TlsCertificate is { HasPrivateKey: false })
+        {
+            throw new ArgumentException("The TLS certificate has no private key.", nameof(options));
+        }
+
+        var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions);
+        var exports = new List<NbdExport>();
+        NbdServer? server = null;
+        try
+        {
+            foreach (var export in options.Exports)
+            {
+                exports.Add(NbdExport.Open(group.Threads[0].Context, export));
+            }
+
+            server = new NbdServer(options, group, exports);
+            server.Listen();
+            return server;
+        }
+        catch
+        {
+            if (server is not null)
+            {
+                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            else
+            {
+                foreach (var export in exports)
+                {
+                    export.Dispose();
+                }
+
+                group.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Stops accepting, answers every request already read, closes every connection, then the exports and loops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        foreach (var listener in _listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            // The listeners were closed under their accepts.
+        }
+
+        try
+        {
+            await Task.WhenAll(_connections.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A client that does not read its replies cannot hold the shutdown forever: its loop's disposal below
+            // ends what is left.
+            Log("stopping: connections still draining after 30 s are closed");
+        }
+
+        foreach (var export in Exports)
+        {
+            export.Dispose();
+        }
+
+        foreach (string path in _socketFiles)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Someone else's now.
+            }
+        }
+
+        await _group.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
+
+    private void Listen()
+    {
+        var ctx = _group.Threads[0].Context;
+        var bound = new List<EndPoint>();
+        foreach (var endPoint in Options.Listen)
+        {
+            if (endPoint is UnixDomainSocketEndPoint unix)
+            {
+                string path = unix.ToString();
+                if (File.Exists(path) && IsStaleSocket(unix))
+                {
+                    // A socket left by an earlier run that did not clean up: binding would fail with EADDRINUSE.
+                    File.Delete(path);
+                }
+
+                _socketFiles.Add(path);
+            }
+
+            var listener = AioListener.Bind(ctx, endPoint);
+            _listeners.Add(listener);
+            bound.Add(listener.LocalEndPoint);
+        }
+
+        EndPoints = bound;
+        foreach (var listener in _listeners)
+        {
+            _acceptLoops.Add(ctx.InvokeAsync(() => AcceptLoopAsync(listener)));
+        }
+    }
+
+    private static bool IsStaleSocket(UnixDomainSocketEndPoint endPoint)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endPoint);
+            return false;
+        }
+        catch (SocketException ex)
+        {
+            // Refused: a socket file nobody listens on. Anything else (not a socket...) is left for bind to report.
+            return ex.SocketErrorCode == SocketError.ConnectionRefused;
+        }
+    }
+
+    private async Task AcceptLoopAsync(AioListener listener)
+    {
+        var stop = _stop.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            AioSocket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_group.Next().Context, stop).ConfigureAwait(true);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // EMFILE and friends: keep serving the clients already connected.
+                Log("accept failed: " + ex.Message);
+                continue;
+            }
+
+            if (Interlocked.Increment(ref _connectionCount) > Options.MaxConnections)
+            {
+                Interlocked.Decrement(ref _connectionCount);
+                Log("connection refused: more than " + Options.MaxConnections + " connections");
+                await socket.DisposeAsync().ConfigureAwait(true);
+                continue;
+            }
+
+            if (listener.LocalEndPoint is IPEndPoint)
+            {
+                // Replies are small and latency-bound; the protocol recommends TCP_NODELAY. (Not asked of the
+                // socket's RemoteEndPoint: for an unnamed Unix-socket peer that throws.)
+                socket.Socket.NoDelay = true;
+            }
+
+            var connection = new NbdConnection(this, socket);
+            var task = connection.Context.InvokeAsync(() => connection.RunAsync(stop));
+            _connections[task] = 0;
+            _ = task.ContinueWith(
+                (t, state) =>
+                {
+                    var server = (NbdServer)state!;
+                    server._connections.TryRemove(t, out _);
+                    Interlocked.Decrement(ref server._connectionCount);
+                },
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Aio.Nbd;
+
+/// <summary>What an <see cref="NbdServer"/> serves and how.</summary>
+public sealed record NbdServerOptions
+{
+    /// <summary>The exports (at least one; names unique).</summary>
+    public required IReadOnlyList<NbdExportOptions> Exports { get; init; }
+
+    /// <summary>Where to listen: IP end points (port 0 = any free port) or Unix socket paths.</summary>
+    public IReadOnlyList<EndPoint> Listen { get; init; } = [new IPEndPoint(IPAddress.Loopback, 10809)];
+
+    /// <summary>Loops serving connections; 0 = <see cref="Environment.ProcessorCount"/>.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Connections served at once; one more is closed before its handshake.</summary>
+    public int MaxConnections { get; init; } = 100;
+
+    /// <summary>A client that has not finished its handshake after this long is dropped.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The server certificate (with its private key) for STARTTLS, or null for no TLS.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>With a certificate: refuse every option but STARTTLS and ABORT before TLS.</summary>
+    public bool TlsRequired { get; init; }
+
+    /// <summary>Options of the loops (null: the defaults, io_uring where the kernel allows it).</summary>
+    public AioContextOptions? LoopOptions { get; init; }
+
+    /// <summary>Requests executed at once per connection (the receive loop waits beyond it).</summary>
+    public int MaxRequestsInFlight { get; init; } = 128;
+}

@@ -1,0 +1,172 @@
+using System.Buffers;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Aio.Net;
+
+namespace Aio.Nbd;
+
+/// <summary>
+/// A connection's byte stream: receives through a buffer (one receive brings many pipelined request headers), and
+/// sends gathered segments. Plain, it is the <see cref="AioSocket"/>; after STARTTLS, an <see cref="SslStream"/> over it.
+/// </summary>
+internal sealed class NbdTransport : IAsyncDisposable
+{
+    private const int BufferSize = 64 * 1024;
+    private readonly AioSocket _socket;
+    private readonly byte[] _buffer = new byte[BufferSize];
+    private SslStream? _tls;
+    private int _start;
+    private int _end;
+
+    public NbdTransport(AioSocket socket) => _socket = socket;
+
+    public AioSocket Socket => _socket;
+
+    public bool IsTls => _tls is not null;
+
+    /// <summary>Bytes already received and not yet consumed.</summary>
+    public int Buffered => _end - _start;
+
+    /// <summary>
+    /// Fills <paramref name="destination"/>. Returns false if the peer closed cleanly before the first byte;
+    /// throws <see cref="EndOfStreamException"/> if it closed in the middle.
+    /// </summary>
+    public async ValueTask<bool> ReadExactAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            if (_start < _end)
+            {
+                int n = Math.Min(_end - _start, destination.Length - done);
+                _buffer.AsMemory(_start, n).CopyTo(destination[done..]);
+                _start += n;
+                done += n;
+                continue;
+            }
+
+            int remaining = destination.Length - done;
+            int received;
+            if (remaining >= BufferSize / 2)
+            {
+                // Large payloads go straight to their destination: no copy through the buffer.
+                received = await ReceiveAsync(destination[done..], ct).ConfigureAwait(true);
+                if (received == 0)
+                {
+                    return done == 0 ? false : throw new EndOfStreamException("The client closed the connection in the middle of a message.");
+                }
+
+                done += received;
+                continue;
+            }
+
+            received = await ReceiveAsync(_buffer, ct).ConfigureAwait(true);
+            if (received == 0)
+            {
+                return done == 0 ? false : throw new EndOfStreamException("The client closed the connection in the middle of a message.");
+            }
+
+            _start = 0;
+            _end = received;
+        }
+
+        return true;
+    }
+
+    /// <summary>Like <see cref="ReadExactAsync"/> but a clean close is an error too.</summary>
+    public async ValueTask ReadRequiredAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        if (!await ReadExactAsync(destination, ct).ConfigureAwait(true) && destination.Length > 0)
+        {
+            throw new EndOfStreamException("The client closed the connection.");
+        }
+    }
+
+    /// <summary>Discards <paramref name="count"/> bytes (a payload that is refused but must be consumed).</summary>
+    public async ValueTask SkipAsync(long count, CancellationToken ct)
+    {
+        byte[] scratch = ArrayPool<byte>.Shared.Rent((int)Math.Min(count, BufferSize));
+        try
+        {
+            while (count > 0)
+            {
+                int n = (int)Math.Min(count, scratch.Length);
+                await ReadRequiredAsync(scratch.AsMemory(0, n), ct).ConfigureAwait(true);
+                count -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
+        => _tls is null ? new ValueTask(_socket.SendAsync(data, ct).AsTask()) : _tls.WriteAsync(data, ct);
+
+    public async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken ct = default)
+    {
+        if (_tls is null)
+        {
+            await _socket.SendAsync(data, ct).ConfigureAwait(true);
+            return;
+        }
+
+        foreach (var segment in data)
+        {
+            await _tls.WriteAsync(segment, ct).ConfigureAwait(true);
+        }
+
+        await _tls.FlushAsync(ct).ConfigureAwait(true);
+    }
+
+    /// <summary>
+    /// Switches to TLS after STARTTLS was acknowledged. Bytes the client sent before the ACK would be plaintext
+    /// injected into the TLS session (nbdkit CVE-2021-3716): the caller must have checked <see cref="Buffered"/> is 0.
+    /// </summary>
+    public async ValueTask StartTlsAsync(X509Certificate2 certificate, CancellationToken ct)
+    {
+        var tls = new SslStream(_socket.AsStream(), leaveInnerStreamOpen: false);
+        _tls = tls;
+        await tls.AuthenticateAsServerAsync(
+            new SslServerAuthenticationOptions
+            {
+                ServerCertificate = certificate,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ClientCertificateRequired = false,
+            },
+            ct).ConfigureAwait(true);
+    }
+
+    /// <summary>Ends the send side (TLS close_notify first): the client sees the end of the replies.</summary>
+    public async ValueTask ShutdownAsync()
+    {
+        try
+        {
+            if (_tls is not null)
+            {
+                await _tls.ShutdownAsync().ConfigureAwait(true);
+            }
+
+            _socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The peer is gone already: nothing left to tell it.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_tls is not null)
+        {
+            await _tls.DisposeAsync().ConfigureAwait(true);
+        }
+
+        await _socket.DisposeAsync().ConfigureAwait(true);
+    }
+
+    private ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
+        => _tls is null ? _socket.ReceiveAsync(buffer, ct) : _tls.ReadAsync(buffer, ct);
+}

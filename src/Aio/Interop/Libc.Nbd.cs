@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace Aio.Interop;
+
+/// <summary>libc imports for the NBD server's export I/O: sparse-file queries (SEEK_DATA/SEEK_HOLE), fallocate and fadvise.</summary>
+internal static partial class Libc
+{
+    public const int SEEK_DATA = 3;
+    public const int SEEK_HOLE = 4;
+    public const int FALLOC_FL_KEEP_SIZE = 0x01;
+    public const int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public const int FALLOC_FL_ZERO_RANGE = 0x10;
+    public const int POSIX_FADV_WILLNEED = 3;
+    public const int ENXIO = 6;
+
+    [LibraryImport(LibraryName, EntryPoint = "lseek64", SetLastError = true)]
+    public static partial long LSeek(int fd, long offset, int whence);
+
+    [LibraryImport(LibraryName, EntryPoint = "fallocate64", SetLastError = true)]
+    public static partial int FAllocate(int fd, int mode, long offset, long length);
+
+    // Returns the error number (not -1/errno), like every posix_* call.
+    [LibraryImport(LibraryName, EntryPoint = "posix_fadvise64")]
+    public static partial int PosixFAdvise(int fd, long offset, long length, int advice);
+}

@@ -1,0 +1,60 @@
+using System.Net.Sockets;
+using Aio.Nbd;
+using Aio.Tests.Support;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>An <see cref="NbdServer"/> in the test process serving a scratch file over a Unix socket.</summary>
+public sealed class NbdTestServer : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public NbdTestServer(long size = 16 << 20, bool readOnly = false, bool direct = true, bool random = false, Func<NbdServerOptions, NbdServerOptions>? configure = null, string name = "")
+    {
+        ImagePath = Path.Combine(_dir.Path, "disk.img");
+        using (var f = File.Create(ImagePath))
+        {
+            f.SetLength(size);
+            if (random)
+            {
+                var bytes = new byte[size];
+                new Random(7).NextBytes(bytes);
+                f.Write(bytes);
+            }
+        }
+
+        SocketPath = Path.Combine(_dir.Path, "nbd.sock");
+        Name = name;
+        var options = new NbdServerOptions
+        {
+            Exports = [new NbdExportOptions { Path = ImagePath, Name = name, ReadOnly = readOnly, Direct = direct, Description = "test disk" }],
+            Listen = [new UnixDomainSocketEndPoint(SocketPath)],
+            Threads = 2,
+        };
+        Options = configure is null ? options : configure(options);
+        Server = NbdServer.Start(Options);
+    }
+
+    public NbdServer Server { get; }
+
+    public NbdServerOptions Options { get; }
+
+    public string ImagePath { get; }
+
+    public string SocketPath { get; }
+
+    public string Name { get; }
+
+    public string Dir => _dir.Path;
+
+    public string Uri => $"nbd+unix:///{Name}?socket={SocketPath}";
+
+    /// <summary>The same export as QEMU's own syntax spells it (for qemu-img/qemu-io image arguments).</summary>
+    public string QemuUri => Uri;
+
+    public void Dispose()
+    {
+        Wait.For(Server.DisposeAsync().AsTask(), "the NBD server to stop");
+        _dir.Dispose();
+    }
+}

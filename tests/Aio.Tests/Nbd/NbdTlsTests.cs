@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Aio.Nbd;
+using Xunit;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>STARTTLS with X.509: real clients over TLS, TLS-required refusals, and negotiation forgotten after STARTTLS.</summary>
+public class NbdTlsTests
+{
+    [NbdToolFact("nbdinfo")]
+    public void Nbdinfo_connects_over_TLS_and_a_plain_client_is_refused_when_TLS_is_required()
+    {
+        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(certDir);
+        try
+        {
+            var cert = NbdTlsCertificates.Create(certDir);
+            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+            string tlsUri = $"nbds+unix:///?socket={server.SocketPath}&tls-certificates={certDir}";
+            string info = NbdTools.Check("nbdinfo", tlsUri);
+            Assert.Contains("with TLS", info, StringComparison.Ordinal);
+            var (code, _, _) = NbdTools.Run("nbdinfo", server.Uri);
+            Assert.NotEqual(0, code);
+        }
+        finally
+        {
+            Directory.Delete(certDir, recursive: true);
+        }
+    }
+
+    [NbdToolFact("qemu-io")]
+    public void Qemu_io_writes_and_verifies_over_TLS_with_tls_creds_x509()
+    {
+        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(certDir);
+        try
+        {
+            var cert = NbdTlsCertificates.Create(certDir);
+            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+            NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
+                "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
+                "-c", "write -P 0x3c 4096 64k", "-c", "read -P 0x3c 4096 64k", "-c", "write -z 1M 64k", "-c", "read -P 0 1M 64k", "-c", "flush");
+        }
+        finally
+        {
+            Directory.Delete(certDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void With_TLS_required_only_STARTTLS_and_ABORT_are_served_before_it()
+    {
+        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(certDir);
+        try
+        {
+            var cert = NbdTlsCertificates.Create(certDir);
+            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+            using (var c = new RawNbdClient(server.SocketPath))
+            {
+                c.Hello();
+                c.SendOption(7, RawNbdClient.InfoRequest(""));
+                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+                c.SendOption(3, []);
+                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+                c.SendOption(8, []);
+                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+                c.SendOption(5, [1, 2]);
+                Assert.Equal(0x80000003u, c.ReadOptionReply().Type);
+                c.SendOption(2, []);
+                Assert.Equal(1u, c.ReadOptionReply().Type);
+                Assert.True(c.IsClosedByServer());
+            }
+
+            using (var c = new RawNbdClient(server.SocketPath))
+            {
+                c.Hello();
+                c.SendOption(1, []);
+                Assert.True(c.IsClosedByServer(), "EXPORT_NAME before TLS must end the connection");
+            }
+        }
+        finally
+        {
+            Directory.Delete(certDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Negotiation_before_STARTTLS_is_forgotten_after_it()
+    {
+        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(certDir);
+        try
+        {
+            var cert = NbdTlsCertificates.Create(certDir);
+            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = false });
+            using var c = new RawNbdClient(server.SocketPath);
+            c.Hello();
+            c.SendOption(8, []);                                   // structured replies, in plaintext
+            Assert.Equal(1u, c.ReadOptionReply().Type);
+            c.SendOption(5, []);
+            Assert.Equal(1u, c.ReadOptionReply().Type);
+            using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, _) => true);
+            tls.AuthenticateAsClient("localhost");
+            tls.ReadTimeout = 5000;
+
+            // GO over TLS: SEND_DF is only advertised with structured replies, so it must be clear now.
+            SendOption(tls, 7, RawNbdClient.InfoRequest(""));
+            ushort flags = 0;
+            while (true)
+            {
+                var (type, data) = ReadOptionReply(tls);
+                Assert.True(type is 1 or 3, $"GO failed: 0x{type:x}");
+                if (type == 3 && BinaryPrimitives.ReadUInt16BigEndian(data) == 0)
+                {
+                    flags = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(10));
+                }
+
+                if (type == 1)
+                {
+                    break;
+                }
+            }
+
+            Assert.Equal(0, flags & 128);
+
+            // And a READ gets a simple reply, not a structured one.
+            var request = new byte[28];
+            BinaryPrimitives.WriteUInt32BigEndian(request, 0x25609513);
+            BinaryPrimitives.WriteUInt64BigEndian(request.AsSpan(8), 9);
+            BinaryPrimitives.WriteUInt32BigEndian(request.AsSpan(24), 512);
+            tls.Write(request);
+            var reply = new byte[16 + 512];
+            tls.ReadExactly(reply);
+            Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(reply));
+        }
+        finally
+        {
+            Directory.Delete(certDir, recursive: true);
+        }
+    }
+
+    private static void SendOption(Stream s, uint option, byte[] data)
+    {
+        var header = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), option);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(12), (uint)data.Length);
+        s.Write([.. header, .. data]);
+        s.Flush();
+    }
+
+    private static (uint Type, byte[] Data) ReadOptionReply(Stream s)
+    {
+        var h = new byte[20];
+        s.ReadExactly(h);
+        var data = new byte[BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(16))];
+        s.ReadExactly(data);
+        return (BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(12)), data);
+    }
+}
