@@ -78,7 +78,7 @@ internal sealed class AioConnectionListener : IConnectionListener
             {
                 if (_tcp && _options.NoDelay)
                 {
-                    socket.Socket.NoDelay = true;
+                    socket.NoDelay = true;
                 }
 
                 var connection = new AioConnection(socket, _pool, loop, _options, _logger);

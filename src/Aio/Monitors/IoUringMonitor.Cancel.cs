@@ -61,9 +61,17 @@ internal sealed partial class IoUringMonitor
                 }
             }
 
-            if (_ring.SubmitAndWait(1, Math.Min(left, 10_000_000)) < 0)
+            try
             {
-                _ = _ring.GetEvents();
+                if (_ring.SubmitAndWait(1, Math.Min(left, 10_000_000)) < 0)
+                {
+                    _ = _ring.GetEvents();
+                }
+            }
+            catch (AioException)
+            {
+                // ENOMEM and the like: transient, and Dispose must not throw for it. Reap what there is and go round
+                // again; at the deadline whatever the kernel still holds is abandoned (kept pinned).
             }
 
             while (_ring.TryGetCqe(out var cqe))

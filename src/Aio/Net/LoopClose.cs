@@ -9,7 +9,8 @@ internal sealed class LoopClose
 {
     private readonly AioContext _context;
     private readonly Action _start;
-    private readonly BottomHalf _bottomHalf;
+    private readonly string _name;
+    private BottomHalf? _bottomHalf;
     private TaskCompletionSource? _done;
     private int _request;
 
@@ -17,7 +18,7 @@ internal sealed class LoopClose
     {
         _context = context;
         _start = start;
-        _bottomHalf = context.CreateBottomHalf(Start, name);
+        _name = name;
     }
 
     /// <summary>The kind of close requested (0: none yet).</summary>
@@ -50,6 +51,8 @@ internal sealed class LoopClose
         {
             try
             {
+                // Made here, by the one thread that won the request: a connection closed on its loop never needs it.
+                _bottomHalf = _context.CreateBottomHalf(Start, _name);
                 _bottomHalf.Schedule();
             }
             catch (ObjectDisposedException)
@@ -71,7 +74,7 @@ internal sealed class LoopClose
         }
 
         Finished = true;
-        _bottomHalf.Dispose();
+        Volatile.Read(ref _bottomHalf)?.Dispose();
         return true;
     }
 

@@ -27,24 +27,29 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     private const int Completed = 2;
     private const int Completing = 3;
 
-    private readonly BottomHalf _start;
-    private readonly BottomHalf _cancel;
+    private readonly string _name;
+    private BottomHalf? _start;
+    private BottomHalf? _cancel;
     private ManualResetValueTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private int _state;
+    private int _published;
 
     protected SocketOperation(AioContext context, string name)
     {
         Context = context;
-        _start = context.CreateBottomHalf(StartOnLoop, name);
-        _cancel = context.CreateBottomHalf(CancelOnLoop, name + "-cancel");
+        _name = name;
     }
 
     /// <summary>The loop the socket belongs to.</summary>
     public AioContext Context { get; }
 
-    /// <summary>True while a use is in progress (between <see cref="Begin"/> and its completion).</summary>
-    public bool IsPending => Volatile.Read(ref _state) == Pending;
+    /// <summary>
+    /// True while a use is in progress and handed over: between <see cref="Dispatch"/> (which publishes the use's fields,
+    /// such as its buffer) and its completion. A use that <see cref="Begin"/> claimed but whose fields are still being
+    /// set is not pending yet, so the loop cannot serve it with the previous use's (empty) buffer.
+    /// </summary>
+    public bool IsPending => Volatile.Read(ref _state) == Pending && Volatile.Read(ref _published) != 0;
 
     /// <summary>The current use's token.</summary>
     protected CancellationToken Token { get; private set; }
@@ -73,15 +78,17 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// <summary>Runs <see cref="StartOnLoop"/> now on the home thread, or through the bottom half elsewhere.</summary>
     protected void Dispatch()
     {
+        // Release: the fields the caller set for this use are visible to the loop before the use is.
+        Volatile.Write(ref _published, 1);
         if (Context.IsOnHomeThread)
         {
-            StartOnLoop();
+            RunStart();
         }
         else
         {
             try
             {
-                _start.Schedule();
+                StartBottomHalf.Schedule();
             }
             catch (ObjectDisposedException ex)
             {
@@ -98,7 +105,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     {
         try
         {
-            _start.Schedule();
+            StartBottomHalf.Schedule();
         }
         catch (ObjectDisposedException ex)
         {
@@ -140,8 +147,8 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// <summary>Drops the bottom halves (the socket is closed).</summary>
     public void DisposeHandOver()
     {
-        _start.Dispose();
-        _cancel.Dispose();
+        Volatile.Read(ref _start)?.Dispose();
+        Volatile.Read(ref _cancel)?.Dispose();
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
@@ -196,13 +203,15 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
         // Undo the registration before publishing: afterwards the token cannot reach this use.
         _registration.Unregister();
         _registration = default;
+        Volatile.Write(ref _published, 0);
         Volatile.Write(ref _state, Completed);
         return true;
     }
 
     private void OnTokenCancelled(CancellationToken token)
     {
-        // Any thread. Only a nudge: the loop decides with the current use's own token.
+        // Any thread. Only a nudge: the loop decides with the current use's own token (and looks again when it starts the
+        // use, for a token cancelled before the use was published).
         if (token != Token || Volatile.Read(ref _state) != Pending)
         {
             return;
@@ -210,7 +219,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
 
         try
         {
-            _cancel.Schedule();
+            CancelBottomHalf.Schedule();
         }
         catch (ObjectDisposedException)
         {
@@ -218,9 +227,49 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
         }
     }
 
+    /// <summary>
+    /// The bottom halves are made on first use: most operations of a busy connection start and cancel nothing from another
+    /// thread, and a connection that lives for one request should not pay for them (CreateBottomHalf throws
+    /// ObjectDisposedException once the context is gone, as Schedule would).
+    /// </summary>
+    private BottomHalf StartBottomHalf => Volatile.Read(ref _start) ?? Create(ref _start, RunStart, _name);
+
+    private BottomHalf CancelBottomHalf => Volatile.Read(ref _cancel) ?? Create(ref _cancel, CancelOnLoop, _name + "-cancel");
+
+    private BottomHalf Create(ref BottomHalf? slot, Action callback, string name)
+    {
+        var made = Context.CreateBottomHalf(callback, name);
+        var raced = Interlocked.CompareExchange(ref slot, made, null);
+        if (raced is not null)
+        {
+            made.Dispose();
+            return raced;
+        }
+
+        return made;
+    }
+
+    /// <summary>
+    /// Loop thread: starts (or continues) the published use. A token cancelled before the use was published found nothing
+    /// to cancel then, so it is looked at here too.
+    /// </summary>
+    private void RunStart()
+    {
+        if (!IsPending)
+        {
+            return;
+        }
+
+        StartOnLoop();
+        if (IsPending && Token.IsCancellationRequested)
+        {
+            CancelPending();
+        }
+    }
+
     private void CancelOnLoop()
     {
-        if (Volatile.Read(ref _state) == Pending && Token.IsCancellationRequested)
+        if (IsPending && Token.IsCancellationRequested)
         {
             CancelPending();
         }
