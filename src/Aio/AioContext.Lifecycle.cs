@@ -31,6 +31,17 @@ public sealed partial class AioContext
     internal bool IsDisposed => (Volatile.Read(ref _lifecycle) & DisposedBit) != 0;
 
     /// <summary>
+    /// <see cref="Dispose"/>, for <c>await using</c>. In-flight ring operations end first (with
+    /// <see cref="ObjectDisposedException"/> once the kernel let go); it completes synchronously.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from another thread while the loop is running.</exception>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return default;
+    }
+
+    /// <summary>
     /// Removes all handlers, deletes bottom halves and timers, and closes the monitor and notifier. From the home
     /// thread (also from inside a callback: the running <see cref="Poll(bool)"/> then returns at once), or from any
     /// thread while the home thread is not inside the context. Safe to call twice.

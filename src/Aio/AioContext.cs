@@ -14,7 +14,7 @@ namespace Aio;
 /// handler changes, timers and <c>AddSqe</c> work from any thread, take effect within one iteration, wake a
 /// sleeping loop, and never block on the loop.
 /// </remarks>
-public sealed partial class AioContext : IDisposable
+public sealed partial class AioContext : IDisposable, IAsyncDisposable
 {
     [ThreadStatic]
     private static AioContext? t_current;

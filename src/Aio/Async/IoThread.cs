@@ -6,7 +6,7 @@ namespace Aio;
 /// A context on a thread of its own (QEMU <c>IOThread</c>): the thread creates the context (so the ring is owned and
 /// enabled there) and runs <c>Poll(true)</c> until disposed, or until its context is disposed.
 /// </summary>
-public sealed class IoThread : IDisposable
+public sealed class IoThread : IDisposable, IAsyncDisposable
 {
     /// <summary>QEMU's default poll-max-ns for an IOThread.</summary>
     public const long DefaultPollMaxNs = 32768;
@@ -83,6 +83,21 @@ public sealed class IoThread : IDisposable
             PollMaxNs = options.PollMaxNs == 0 ? DefaultPollMaxNs : options.PollMaxNs,
         };
         return new IoThread(name, options);
+    }
+
+    /// <summary>
+    /// Stops the loop and disposes the context like <see cref="Dispose"/>, joining the thread off the caller's thread
+    /// (a join blocks); from the IoThread itself it only asks the loop to stop.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Thread.CurrentThread == _thread)
+        {
+            Dispose();
+            return default;
+        }
+
+        return new ValueTask(Task.Run(Dispose));
     }
 
     /// <summary>
