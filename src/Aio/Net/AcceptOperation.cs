@@ -14,10 +14,12 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
 
     private readonly AioListener _listener;
     private readonly KernelRequest _request;
-    private readonly Queue<int> _accepted = new();
+    // Filled by the loop; taken by the loop or, without a hop, by AcceptAsync on any thread (TryTakeQueued).
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _accepted = new();
     private readonly Action _onReadable;
     private readonly int _backlog;
     private Exception? _closeReason;
+    private int _closing;
     private bool _multishot;
     private bool _confirmed;
 
@@ -32,6 +34,25 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
 
     public bool KernelIdle => !_request.InFlight;
 
+    /// <summary>Connections accepted by the kernel that nobody took yet (for tests).</summary>
+    internal int Queued => _accepted.Count;
+
+    /// <summary>
+    /// Any thread: a connection the multishot ACCEPT already queued, taken without a hop to the loop (a server whose
+    /// accept loop runs elsewhere, such as Kestrel's on the thread pool, then pays no loop round trip per connection
+    /// while connections arrive faster than it accepts). False when none is queued or the listener is closing.
+    /// </summary>
+    public bool TryTakeQueued(out int fd)
+    {
+        if (Volatile.Read(ref _closing) == 0 && _accepted.TryDequeue(out fd))
+        {
+            return true;
+        }
+
+        fd = -1;
+        return false;
+    }
+
     /// <summary>Starts an accept. Any thread.</summary>
     public ValueTask<int> Accept(CancellationToken ct)
     {
@@ -45,6 +66,7 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
     public void BeginClose(Exception reason)
     {
         _closeReason = reason;
+        Volatile.Write(ref _closing, 1);
         _request.Cancel();
         if (!Context.HasIoUring)
         {

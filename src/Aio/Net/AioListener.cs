@@ -45,6 +45,9 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
 
     internal int Fd { get; }
 
+    /// <summary>Connections the multishot ACCEPT queued that nobody took yet (for tests).</summary>
+    internal int QueuedConnections => _accept.Queued;
+
     internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd);
 
     /// <summary>
@@ -117,6 +120,11 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         if (ct.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<AioSocket>(ct);
+        }
+
+        if (_accept.TryTakeQueued(out int queued))
+        {
+            return new ValueTask<AioSocket>(Wrap(queued, target));
         }
 
         var pending = _accept.Accept(ct);

@@ -109,6 +109,50 @@ public class SocketLifecycleTests
         await taken.DisposeAsync();
     }
 
+    [IoUringFact]
+    public async Task An_accept_from_another_thread_takes_a_queued_connection_at_once()
+    {
+        using var loops = new NetLoops(FdMonitorKind.IoUring);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+
+        // The first accept arms the multishot ACCEPT; the connections after it queue on the listener.
+        var first = listener.AcceptAsync().AsTask();
+        var clients = new List<AioSocket> { await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint) };
+        var accepted = new List<AioSocket> { await first.WaitAsync(Wait.Default) };
+        for (int i = 0; i < 3; i++)
+        {
+            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint));
+        }
+
+        Wait.Until(() => listener.QueuedConnections == 3, () => Thread.Sleep(1), "the listener to queue 3 connections");
+        for (int i = 0; i < 3; i++)
+        {
+            var next = listener.AcceptAsync();
+            Assert.True(next.IsCompletedSuccessfully, $"accept {i} waited for the loop although a connection was queued");
+            accepted.Add(await next);
+        }
+
+        // Each accepted socket is a distinct, working connection.
+        for (int i = 0; i < clients.Count; i++)
+        {
+            await clients[i].SendAsync(new[] { (byte)i });
+        }
+
+        var seen = new HashSet<int>();
+        foreach (var socket in accepted)
+        {
+            var b = new byte[1];
+            Assert.Equal(1, await socket.ReceiveAsync(b).AsTask().WaitAsync(Wait.Default));
+            seen.Add(b[0]);
+        }
+
+        Assert.Equal(4, seen.Count);
+        foreach (var socket in clients.Concat(accepted))
+        {
+            await socket.DisposeAsync();
+        }
+    }
+
     private static async Task<int> ReceiveEndAsync(AioSocket socket)
     {
         try
