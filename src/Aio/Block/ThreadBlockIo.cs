@@ -13,10 +13,24 @@ internal static class ThreadBlockIo
         bool added = false;
         file.DangerousAddRef(ref added);
         var task = Task.Run(() => Run(file, buffer, offset, write, alignment), ct);
+        return new(ReleaseAfter(task, file));
+    }
 
-        // Also when the token cancels the task before it starts (the delegate then never runs).
-        task.ContinueWith(static (_, h) => ((SafeFileHandle)h!).DangerousRelease(), file, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return new(task);
+    /// <summary>
+    /// The request's result, once its reference on the file is gone: whoever sees the request complete may rely on the
+    /// file being released by it (a disposed BlockFile's last request closes the fd). Also when the token cancelled the
+    /// task before it started (the delegate then never ran).
+    /// </summary>
+    private static async Task<int> ReleaseAfter(Task<int> task, SafeFileHandle file)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            file.DangerousRelease();
+        }
     }
 
     public static int Run(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment)

@@ -38,16 +38,20 @@ public class StatisticsTests
         var s3 = ctx.Statistics;
         Assert.True(s3.BlockingWaits > s2.BlockingWaits, "the loop slept until the timer");
 
-        // Notify while the loop sleeps must write the eventfd.
+        // Notify while the loop sleeps must write the eventfd. A Notify that lands before the loop sleeps only sets the
+        // flag (the loop then does not sleep), so the notifier keeps notifying and the loop keeps polling until a write
+        // was counted; a wake-up is never progress.
+        int stop = 0;
         var t = Task.Run(() =>
         {
-            while (ctx.Statistics.NotifyWrites == s3.NotifyWrites)
+            while (Volatile.Read(ref stop) == 0)
             {
                 ctx.Notify();
                 Thread.Yield();
             }
         });
-        Assert.False(LoopDriver.PollBlockingBounded(ctx, "a notify"));
+        Wait.Until(() => ctx.Statistics.NotifyWrites > s3.NotifyWrites, () => Assert.False(LoopDriver.PollBlockingBounded(ctx, "a notify")), "a Notify to write the eventfd of the sleeping loop");
+        Volatile.Write(ref stop, 1);
         Wait.For(t, "the notifier thread");
         Assert.True(ctx.Statistics.NotifyWrites > s3.NotifyWrites);
         ctx.SetEventNotifier(e, null);
