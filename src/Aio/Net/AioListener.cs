@@ -11,9 +11,9 @@ namespace Aio.Net;
 /// <remarks>
 /// <para>Two ways to spread connections over an <see cref="IoThreadGroup"/>: one listener that accepts on one loop and
 /// hands each connection to <c>group.Next().Context</c> (simple, balanced, one extra hop per connection), or one
-/// listener per loop on the same port with SO_REUSEPORT set by the caller through a bound <see cref="System.Net.Sockets.Socket"/> (the kernel
+/// listener per loop on the same port, each bound with <c>reusePort: true</c> (SO_REUSEPORT; the kernel
 /// spreads connections by hash; no hop, best under connection churn, but an idle loop cannot help a busy one).</para>
-/// <para><see cref="Bind"/> sets SO_REUSEADDR only (so a busy port gives <see cref="SocketError.AddressAlreadyInUse"/>),
+/// <para><see cref="Bind(AioContext, EndPoint, int)"/> sets SO_REUSEADDR only (so a busy port gives <see cref="SocketError.AddressAlreadyInUse"/>),
 /// and for the IPv6 any-address also accepts IPv4 (dual mode).</para>
 /// </remarks>
 public sealed class AioListener : IAsyncDisposable, IDisposable
@@ -56,8 +56,23 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind.</exception>
-    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog = 512)
+    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog = 512) => Bind(context, endPoint, backlog, reusePort: false);
+
+    /// <summary>
+    /// <see cref="Bind(AioContext, EndPoint, int)"/>, with <paramref name="reusePort"/> setting SO_REUSEPORT on a TCP
+    /// socket: then one listener per loop may bind the same address and port, and the kernel spreads incoming
+    /// connections over them (no hand-over between loops). Every listener sharing the port must set it (a port held
+    /// without it stays <see cref="SocketError.AddressAlreadyInUse"/>).
+    /// </summary>
+    /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
+    /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
+    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort)
     {
+        if (reusePort && endPoint is UnixDomainSocketEndPoint)
+        {
+            throw new ArgumentException("SO_REUSEPORT applies to TCP listeners only.", nameof(reusePort));
+        }
+
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(endPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
@@ -71,6 +86,10 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             if (domain != Libc.AF_UNIX)
             {
                 Check(Libc.SetSockOptInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1));
+                if (reusePort)
+                {
+                    Check(Libc.SetSockOptInt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1));
+                }
             }
 
             if (endPoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))

@@ -151,6 +151,35 @@ public class SocketEchoTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Listeners_on_two_loops_share_a_port_with_reusePort_and_a_plain_bind_is_refused(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var first = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0), 512, reusePort: true);
+        await using var second = AioListener.Bind(loops.Client.Context, first.LocalEndPoint, 512, reusePort: true);
+        Assert.Equal(first.LocalEndPoint, second.LocalEndPoint);
+        var plain = Assert.Throws<SocketException>(() => AioListener.Bind(loops.Server.Context, first.LocalEndPoint));
+        Assert.Equal(SocketError.AddressAlreadyInUse, plain.SocketErrorCode);
+
+        // The kernel spreads connections by a hash of the peer's port: of 64 connections, each listener gets some (all on
+        // one listener would take a 2^-63 chance).
+        var accepts = new[] { first.AcceptAsync().AsTask(), second.AcceptAsync().AsTask() };
+        var clients = new List<AioSocket>();
+        for (int i = 0; i < 64; i++)
+        {
+            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, first.LocalEndPoint));
+        }
+
+        var accepted = await Task.WhenAll(accepts).WaitAsync(Wait.Default);
+        Assert.Same(loops.Server.Context, accepted[0].Context);
+        Assert.Same(loops.Client.Context, accepted[1].Context);
+        foreach (var socket in clients.Concat(accepted))
+        {
+            await socket.DisposeAsync();
+        }
+    }
+
     private static IPEndPoint FreePort()
     {
         using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
