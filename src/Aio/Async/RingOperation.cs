@@ -159,15 +159,25 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
         int res = cqe.Result;
         bool cancelled = res == -Errno.ECANCELED && _cancelRequested;
-        if (!cancelled && Continue(ref res))
+        Exception? refused = null;
+        try
         {
-            // Resubmitted (a short transfer or EAGAIN): still in flight, buffer still pinned.
-            return;
+            if (!cancelled && Continue(ref res))
+            {
+                // Resubmitted (a short transfer or EAGAIN): still in flight, buffer still pinned.
+                return;
+            }
+        }
+        catch (AioException ex)
+        {
+            // The resubmission was refused (the ring took nothing: back-pressure). Nothing of it is in flight, so the
+            // operation ends here with that error instead of being stranded.
+            refused = ex;
         }
 
-        Exception? error = cancelled ? new OperationCanceledException(_token)
+        Exception? error = refused ?? (cancelled ? new OperationCanceledException(_token)
             : res < 0 && ThrowOnNegative ? new AioException(-res, Name)
-            : null;
+            : null);
         if (TryFinish(releasePin: true))
         {
             Publish(res, error);
