@@ -140,6 +140,24 @@ public sealed partial class AioContext
     /// <summary>AddSqe on the home thread with the ring enabled: straight into the SQ, as a section.</summary>
     private void AddSqeDirect<TState>(IRequestRing requests, SqePreparer<TState> prepare, TState state, CqeHandler handler)
     {
+        if (_pollDepth > 0)
+        {
+            // Called from a callback of a Poll on this (home) thread: that Poll's section is in progress, so a foreign
+            // Dispose is refused until it ends, and a Dispose from a callback on this thread was seen by AddSqe's own
+            // check. No second section (two atomic operations per request on the hot path) is needed.
+            _monitorCalls++;
+            try
+            {
+                requests.AddDirect(prepare, state, handler);
+            }
+            finally
+            {
+                _monitorCalls--;
+            }
+
+            return;
+        }
+
         EnterSection();
         _monitorCalls++;
         try

@@ -1,3 +1,4 @@
+using Aio.Async;
 using Aio.Diagnostics;
 using Aio.Interop;
 using Aio.Monitors;
@@ -76,6 +77,31 @@ public sealed partial class AioContext
     }
 
     private bool HasPendingCompletions() => _completions.Count != 0;
+
+    /// <summary>
+    /// Home thread, for <see cref="LoopBlockingGuard"/>: what the completions of the loop-bound ring operations in flight
+    /// would resume (in the kernel, queued from other threads, or completed and not yet delivered).
+    /// </summary>
+    internal List<object> LoopBoundContinuations()
+    {
+        var roots = new List<object>();
+        _requests?.ForEachUserRequest(Add);
+        foreach (var completion in _completions)
+        {
+            Add(completion.Handler);
+        }
+
+        return roots;
+
+        void Add(CqeHandler handler)
+        {
+            if (handler is RingOperation { IsLoopBound: true, State: OperationState.InFlight } operation
+                && operation.ContinuationState is { } continuation)
+            {
+                roots.Add(continuation);
+            }
+        }
+    }
 
     /// <summary>Step 6: deliver completed requests in FIFO order; a nested Poll continues with the rest.</summary>
     private bool DeliverCompletions()

@@ -17,13 +17,14 @@ internal sealed class AioSynchronizationContext : SynchronizationContext
     public AioSynchronizationContext(AioContext context)
     {
         _context = context;
+        Guard = new LoopBlockingGuard(context);
         SetWaitNotificationRequired();
     }
 
     public AioContext Context => _context;
 
     /// <summary>The loop's own work that a blocking wait of the home thread could never see completed.</summary>
-    internal LoopBlockingGuard Guard { get; } = new();
+    internal LoopBlockingGuard Guard { get; }
 
     /// <summary>
     /// Every blocking wait of a thread while this context is current. An unbounded wait of the home thread for a task

@@ -13,8 +13,7 @@ namespace Aio.Async;
 /// </summary>
 /// <remarks>
 /// <para><b>What counts as the loop's work.</b> The ring operations in flight that were started or are awaited on the
-/// home thread (they are tracked here, home thread mostly, under a lock because abandonment may run on a disposing
-/// thread). From what each one's completion resumes (the state its awaiter passed to OnCompleted: an
+/// home thread (<see cref="RingOperation.IsLoopBound"/>), found at the time of the wait. From what each one's completion resumes (the state its awaiter passed to OnCompleted: an
 /// <c>AsTask</c> task, an async method's box), the task continuation graph is followed through tasks, continuation
 /// lists, delegates and the fields of continuation objects that hold a task or a delegate. Reaching a synchronous
 /// waiter (what <c>Task.Wait</c>, <c>Task.Result</c>, <c>GetAwaiter().GetResult()</c> and <c>Task.WaitAll</c> add to a
@@ -35,65 +34,26 @@ internal sealed class LoopBlockingGuard
     [ThreadStatic]
     private static bool t_checking;
 
-    private readonly Lock _sync = new();
-    private RingOperation?[] _tracked = new RingOperation?[16];
-    private int _count;
+    private readonly AioContext _context;
     private long _waitsAllowed;
+
+    public LoopBlockingGuard(AioContext context) => _context = context;
 
     /// <summary>Waits examined and let through (tests synchronise on it: a wait that was checked and is now blocking).</summary>
     internal long WaitsAllowed => Interlocked.Read(ref _waitsAllowed);
 
-    /// <summary>Tracks an operation in flight whose completion this loop delivers and whose awaiter may block the loop.</summary>
-    public void Track(RingOperation operation)
-    {
-        lock (_sync)
-        {
-            if (operation.GuardSlot >= 0)
-            {
-                return;
-            }
-
-            if (_count == _tracked.Length)
-            {
-                Array.Resize(ref _tracked, _count * 2);
-            }
-
-            operation.GuardSlot = _count;
-            _tracked[_count++] = operation;
-        }
-    }
-
-    /// <summary>Forgets an operation that has completed (any thread).</summary>
-    public void Untrack(RingOperation operation)
-    {
-        if (operation.GuardSlot < 0)
-        {
-            return;
-        }
-
-        lock (_sync)
-        {
-            int slot = operation.GuardSlot;
-            if (slot < 0)
-            {
-                return;
-            }
-
-            var last = _tracked[--_count]!;
-            _tracked[slot] = last;
-            last.GuardSlot = slot;
-            _tracked[_count] = null;
-            operation.GuardSlot = -1;
-        }
-    }
-
     /// <summary>
-    /// Home thread, about to block without a timeout: true if the wait is for a task that an operation tracked here
-    /// would complete. Never blocks (a contended lock skips the check), never throws.
+    /// Home thread, about to block without a timeout: true if the wait is for a task that a loop-bound operation in
+    /// flight on this context would complete. Never blocks, never throws.
     /// </summary>
+    /// <remarks>
+    /// Nothing is tracked per operation: the in-flight operations are found where the loop keeps them anyway (the
+    /// ring's request table, the queue of requests from other threads, the completions not yet delivered), only now, on
+    /// this rare path. Tracking each operation as it started and ended cost a lock round trip per request.
+    /// </remarks>
     public bool IsWaitOnOwnWork()
     {
-        if (s_disabled || t_checking || Volatile.Read(ref _count) == 0)
+        if (s_disabled || t_checking)
         {
             return false;
         }
@@ -103,23 +63,10 @@ internal sealed class LoopBlockingGuard
         t_checking = true;
         try
         {
-            object?[] roots;
-            if (!_sync.TryEnter())
+            var roots = _context.LoopBoundContinuations();
+            if (roots.Count == 0)
             {
                 return false;
-            }
-
-            try
-            {
-                roots = new object?[_count];
-                for (int i = 0; i < _count; i++)
-                {
-                    roots[i] = _tracked[i]!.ContinuationState;
-                }
-            }
-            finally
-            {
-                _sync.Exit();
             }
 
             if (ReachesSynchronousWaiter(roots))
@@ -142,16 +89,13 @@ internal sealed class LoopBlockingGuard
         }
     }
 
-    private static bool ReachesSynchronousWaiter(object?[] roots)
+    private static bool ReachesSynchronousWaiter(List<object> roots)
     {
         var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
         var pending = new Stack<object>();
         foreach (var root in roots)
         {
-            if (root is not null)
-            {
-                pending.Push(root);
-            }
+            pending.Push(root);
         }
 
         while (pending.Count > 0 && visited.Count < VisitBudget)

@@ -56,8 +56,11 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// <summary>What this use's completion resumes (the state the awaiter passed to OnCompleted), for the loop-blocking guard.</summary>
     internal object? ContinuationState => Volatile.Read(ref _continuationState);
 
-    /// <summary>This operation's slot in <see cref="LoopBlockingGuard"/>, or -1. Guarded by the guard's lock.</summary>
-    internal int GuardSlot { get; set; } = -1;
+    /// <summary>
+    /// This use was started on the home thread or is awaited on the loop: a blocking wait of the loop thread on it could
+    /// never end (<see cref="LoopBlockingGuard"/>). Home thread only.
+    /// </summary>
+    internal bool IsLoopBound { get; private set; }
 
     /// <summary>
     /// Starts the request (any thread): references the file, registers on the token, hands the request to the loop.
@@ -102,12 +105,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             _registration = ct.UnsafeRegister(s_requestCancel, this);
         }
 
-        var guard = GuardOf(context);
-        if (context.IsOnHomeThread)
-        {
-            guard.Track(this);
-        }
-
+        IsLoopBound = context.IsOnHomeThread;
         try
         {
             SubmitSelf(context);
@@ -118,7 +116,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             // object is not pooled, so nothing scheduled for this use can reach another.
             _registration.Dispose();
             _registration = default;
-            guard.Untrack(this);
+            IsLoopBound = false;
             Release();
             Volatile.Write(ref _state, (int)OperationState.Idle);
             throw;
@@ -230,10 +228,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             // Completion is delivered on this loop: run the continuation inline there (no Post, no allocation).
             flags &= ~ValueTaskSourceOnCompletedFlags.UseSchedulingContext;
             _continuationOnLoop = true;
-            if (GuardSlot < 0 && State == OperationState.InFlight)
-            {
-                GuardOf(ctx!).Track(this);
-            }
+            IsLoopBound = true;
         }
 
         Volatile.Write(ref _continuationState, state);
@@ -270,13 +265,12 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
             _token = default;
             _continuationState = null;
             _continuationOnLoop = false;
+            IsLoopBound = false;
             ReturnToPool();
         }
     }
 
     void IValueTaskSource.GetResult(short token) => GetResult(token);
-
-    private static LoopBlockingGuard GuardOf(AioContext context) => ((AioSynchronizationContext)context.SynchronizationContext).Guard;
 
     /// <summary>
     /// InFlight -> Completed (compare-exchange: abandonment can run on a disposing thread). Disposes the token
@@ -291,7 +285,6 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
         _registration.Dispose();
         _registration = default;
-        GuardOf(Context).Untrack(this);
         if (releasePin)
         {
             Release();

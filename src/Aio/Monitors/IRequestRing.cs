@@ -33,6 +33,12 @@ internal interface IRequestRing
     void Enqueue(PendingSqe pending);
 
     /// <summary>
+    /// Home thread: calls <paramref name="action"/> for every user request the monitor holds, in the kernel or still queued
+    /// from another thread. Not for hot paths (it walks the whole table).
+    /// </summary>
+    void ForEachUserRequest(Action<CqeHandler> action);
+
+    /// <summary>
     /// Dispose: cancels every request in flight and waits (bounded) until the kernel let go, abandoning what it still holds
     /// at the deadline; requests never submitted are abandoned at once. False if something was left to the kernel.
     /// </summary>

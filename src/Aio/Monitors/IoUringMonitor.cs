@@ -97,7 +97,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     public long OuterMaxTimeoutNs => _outerSwapPending ? DeferredSwapPollNs : -1;
 
     /// <summary>Binds the ring to the calling (home) thread. May throw <see cref="AioException"/>; calling it again retries.</summary>
-    public void Enable() => _ring.Enable();
+    public void Enable() => Bind();
 
     public IRequestRing? Requests => this;
 
@@ -105,7 +105,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
 
     public bool IsBound => _ring.IsBound;
 
-    public void BindHomeThread() => _ring.Enable();
+    public void BindHomeThread() => Bind();
 
     public void SetMaxBatch(long maxBatch) => MaxBatch = maxBatch == 0 ? DefaultMaxBatch : maxBatch;
 
@@ -130,6 +130,18 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         {
             newHandler.MonitorState = new UringPollState();
             _changes.Enqueue(new HandlerChange(newHandler, Add: true));
+        }
+    }
+
+    public void ForEachUserRequest(Action<CqeHandler> action)
+    {
+        _requests.ForEachUser(action);
+
+        // A snapshot: other threads may enqueue meanwhile; only this (home) thread dequeues, so no entry is returned to
+        // its pool while the walk looks at it.
+        foreach (var pending in _foreign)
+        {
+            action(pending.Handler);
         }
     }
 
@@ -275,7 +287,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
 
         if (bound)
         {
-            _ring.Enable();
+            Bind();
         }
     }
 
@@ -337,8 +349,22 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     {
         if (!_ring.IsBound)
         {
-            _ring.Enable();
+            Bind();
         }
+    }
+
+    /// <summary>
+    /// Binds the ring to the calling (home) thread, then registers its fd with that thread (IORING_REGISTER_RING_FDS,
+    /// 5.18): every io_uring_enter then names the ring by its registered index and skips the fd-table lookup (fdget/fput,
+    /// which in a multi-threaded process is an atomic reference count pair per call). Where the kernel refuses (older
+    /// kernels, or the task's 16 slots taken) the plain fd is used. The registration is undone by the ring's Dispose on
+    /// the home thread; a context disposed from another thread leaves it to the thread's exit (IoThreads dispose on their
+    /// own thread).
+    /// </summary>
+    private void Bind()
+    {
+        _ring.Enable();
+        _ = _ring.RegisterRingFd();
     }
 
     private void AdoptOrphans(ReadyCollector ready)
@@ -408,11 +434,21 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         return _ring.SqSpaceLeft != 0;
     }
 
+    /// <summary>How many completions one pass of <see cref="Reap"/> copies out before it moves the CQ head.</summary>
+    private const int ReapBatch = 32;
+
     private void Reap()
     {
-        while (_ring.TryGetCqe(out var cqe))
+        // Copied out in batches, each consumed with one head store, then processed: processing runs no user code (it
+        // queues completions and ready events), so nothing can enter the ring between the copy and the processing.
+        Span<Cqe> batch = stackalloc Cqe[ReapBatch];
+        int n;
+        while ((n = _ring.TakeCqes(batch)) > 0)
         {
-            Process(in cqe);
+            for (int i = 0; i < n; i++)
+            {
+                Process(in batch[i]);
+            }
         }
     }
 

@@ -28,6 +28,7 @@ internal sealed unsafe partial class Ring : IDisposable
     private readonly bool _useExtArg;
     private int _fd;
     private int _registeredIndex = -1;
+    private bool _ringFdRefused;
     private int _ownerThreadId;
     private bool _disabled;
 
@@ -210,6 +211,9 @@ internal sealed unsafe partial class Ring : IDisposable
         _ownerThreadId = me;
     }
 
+    /// <summary>Whether <see cref="RegisterRingFd"/> succeeded and enter names the ring by its registered index (tests).</summary>
+    internal bool IsRingFdRegistered => _registeredIndex >= 0;
+
     /// <summary>
     /// Registers the ring fd with the owner's task (IORING_REGISTER_RING_FDS, 5.18) so that enter skips the fd
     /// table. The registration belongs to the owner thread's task; <see cref="Dispose"/> on another thread cannot undo
@@ -223,10 +227,17 @@ internal sealed unsafe partial class Ring : IDisposable
             return true;
         }
 
+        if (_ringFdRefused)
+        {
+            return false;
+        }
+
         var update = new RsrcUpdate { Offset = uint.MaxValue, Data = (ulong)_fd };
         int rc = Libc.IoUringRegister(_fd, RegisterRingFds, &update, 1);
         if (rc != 1)
         {
+            // Asked once: a kernel that refused (EINVAL before 5.18, or no free slot in the task) refuses again.
+            _ringFdRefused = true;
             return false;
         }
 
@@ -318,6 +329,45 @@ internal sealed unsafe partial class Ring : IDisposable
                 return true;
             }
         }
+    }
+
+    /// <summary>
+    /// Copies out up to <paramref name="destination"/>'s length of completions and consumes them with one store of the CQ
+    /// head (the kernel may reuse their slots only after it). Internal TIMEOUT completions are skipped. Returns how many
+    /// were copied; 0 when the CQ is empty, after flushing overflowed completions as <see cref="TryGetCqe"/> does.
+    /// </summary>
+    public int TakeCqes(Span<Cqe> destination)
+    {
+        ThrowIfDisposed();
+        uint head = *_cqHead;
+        uint tail = Volatile.Read(ref *_cqTail);
+        if (head == tail)
+        {
+            if ((Volatile.Read(ref *_sqFlags) & SqCqOverflow) == 0 || _ownerThreadId != Environment.CurrentManagedThreadId)
+            {
+                return 0;
+            }
+
+            _ = GetEvents();
+            tail = Volatile.Read(ref *_cqTail);
+        }
+
+        uint start = head;
+        int copied = 0;
+        while (head != tail && copied < destination.Length)
+        {
+            ref readonly Cqe cqe = ref _cqes[head & _cqMask];
+            head++;
+            if (cqe.UserData != InternalTimeoutUserData)
+            {
+                destination[copied++] = cqe;
+            }
+        }
+
+        // Release: the kernel may reuse the slots only after our copies above.
+        Volatile.Write(ref *_cqHead, head);
+        _reaped += head - start;
+        return copied;
     }
 
     /// <summary>
