@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# One loop thread against the C floor: 4 KiB random O_DIRECT reads of a 1 GiB file at queue depths 1, 32 and 128,
+# `aio bench` (io_uring engine, one IoThread) against bench/uring-probe (liburing, the same ring flags), on a file
+# system backed by a disk and on tmpfs (CPU-bound), in interleaved rounds. Prints one markdown table: medians,
+# min-max spread and process CPU per read, and the ratio of the medians against the better C variant (plain, or with
+# registered file and buffers).
+#
+#   bench/loop-compare/run.sh [--rounds N] [--seconds S] [--disk-dir DIR] [--tmpfs-dir DIR] [--depths "1 32 128"]
+#
+# Needs gcc and liburing-dev (the probe is built into a temporary folder). Run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+rounds=3
+seconds=5
+disk_dir=${TMPDIR:-/var/tmp}
+tmpfs_dir=/dev/shm
+depths="1 32 128"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --disk-dir) disk_dir=$2; shift 2 ;;
+    --tmpfs-dir) tmpfs_dir=$2; shift 2 ;;
+    --depths) depths=$2; shift 2 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+
+work=$(mktemp -d)
+files=()
+cleanup() { rm -rf "$work"; rm -f "${files[@]}"; }
+trap cleanup EXIT
+
+gcc -O2 -o "$work/uring_randread" bench/uring-probe/uring_randread.c -luring
+dotnet build -c Release src/Aio.Cli/Aio.Cli.csproj -o "$work/aio" >/dev/null
+aio() { dotnet "$work/aio/Aio.Cli.dll" "$@"; }
+
+declare -A target
+for t in disk tmpfs; do
+  dir=$disk_dir; [ "$t" = tmpfs ] && dir=$tmpfs_dir
+  f="$dir/aio-loop-compare-$$.img"
+  files+=("$f")
+  head -c 1G /dev/urandom > "$f"
+  target[$t]=$f
+done
+
+results="$work/results.tsv"   # target depth engine round iops cpu_us_per_io
+for r in $(seq 1 "$rounds"); do
+  for t in disk tmpfs; do
+    f=${target[$t]}
+    for d in $depths; do
+      for engine in c c-FB aio; do
+        case $engine in
+          c)    out=$("$work/uring_randread" -d "$d" -t "$seconds" -f 2 "$f") ;;
+          c-FB) out=$("$work/uring_randread" -d "$d" -t "$seconds" -f 2 -F -B "$f") ;;
+          aio)  out=$(aio bench "$f" --direct --iodepth "$d" --runtime "${seconds}s" --json |
+                      python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; d=d.get("results",[d])[0] if "results" in d else d; print("iops", d["iops"]); print("cpu_us_per_io", 1e6*(d["cpu_user_s"]+d["cpu_sys_s"])/max(1,d["ios"]))') ;;
+        esac
+        iops=$(echo "$out" | awk '$1=="iops"{print $2}')
+        cpu=$(echo "$out" | awk '$1=="cpu_us_per_io"{print $2}')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$d" "$engine" "$r" "$iops" "$cpu" | tee -a "$results" >&2
+      done
+    done
+  done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+from collections import defaultdict
+rows = defaultdict(list)
+for line in open(sys.argv[1]):
+    t, d, e, r, iops, cpu = line.split('\t')
+    rows[(t, int(d), e)].append((float(iops), float(cpu)))
+def fmt(v): return f"{v/1000:.1f}k"
+print("| target | depth | C (median, min-max) | C -F -B | aio bench | aio / best C | CPU µs/read C / C -F -B / aio |")
+print("|---|---|---|---|---|---|---|")
+for t in ("disk", "tmpfs"):
+    for d in sorted({k[1] for k in rows if k[0] == t}):
+        cell = {}
+        for e in ("c", "c-FB", "aio"):
+            v = rows[(t, d, e)]
+            iops = [x[0] for x in v]; cpu = [x[1] for x in v]
+            cell[e] = (statistics.median(iops), min(iops), max(iops), statistics.median(cpu))
+        best = max(cell["c"][0], cell["c-FB"][0])
+        s = lambda e: f"{fmt(cell[e][0])} ({fmt(cell[e][1])}-{fmt(cell[e][2])})"
+        print(f"| {t} | {d} | {s('c')} | {s('c-FB')} | {s('aio')} | **{cell['aio'][0]/best:.2f}** | "
+              f"{cell['c'][3]:.2f} / {cell['c-FB'][3]:.2f} / {cell['aio'][3]:.2f} |")
+PY
