@@ -23,6 +23,9 @@ public sealed partial class AioContext
     /// <summary>The ring's setup in force; null without io_uring.</summary>
     public IoUringSetup? IoUring => _requests?.Setup;
 
+    /// <summary>The request side of the monitor (null without io_uring). Home thread for anything but reading it.</summary>
+    internal IRequestRing? RequestRing => _requests;
+
     /// <summary>Requests in the kernel (fd polls included), for tests.</summary>
     internal int RequestsInFlight => _requests?.InFlight ?? 0;
 

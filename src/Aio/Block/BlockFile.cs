@@ -21,6 +21,7 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     private readonly SafeFileHandle _handle;
     private readonly bool _direct;
     private readonly bool _readOnly;
+    private readonly FixedFileSlot? _fixedSlot;
     private int _disposed;
 
     private BlockFile(AioContext context, SafeFileHandle handle, BlockFileOptions options, BlockEngine engine, int alignment)
@@ -31,6 +32,10 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
         _readOnly = options.ReadOnly;
         Engine = engine;
         Alignment = alignment;
+        if (engine == BlockEngine.IoUring)
+        {
+            _fixedSlot = FixedFileSlot.Register(context, handle);
+        }
     }
 
     /// <summary>The file's current size in bytes (BLKGETSIZE64 for a block device).</summary>
@@ -61,6 +66,9 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
 
     /// <summary>The engine in force.</summary>
     public BlockEngine Engine { get; }
+
+    /// <summary>Home thread: the slot requests name the file by in the ring's registered file table, or -1 (tests).</summary>
+    internal int FixedSlot => _fixedSlot is { } slot && slot.TryGet(out int index) ? index : -1;
 
     /// <summary>The underlying handle (for diagnostics and tools; do not close it).</summary>
     public SafeFileHandle Handle => _handle;
@@ -145,6 +153,7 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _fixedSlot?.Release();
             _handle.Dispose();
         }
     }
@@ -186,6 +195,6 @@ public sealed class BlockFile : IAsyncDisposable, IDisposable
             return ThreadBlockIo.RunAsync(_handle, buffer, offset, write, _direct ? Alignment : 1, ct);
         }
 
-        return BlockOperation.Rent().Start(_context, new SafeFileHandleRef(_handle), buffer, pin, offset, write, _direct ? Alignment : 1, ct);
+        return BlockOperation.Rent().Start(_context, new SafeFileHandleRef(_handle), _fixedSlot, buffer, pin, offset, write, _direct ? Alignment : 1, ct);
     }
 }

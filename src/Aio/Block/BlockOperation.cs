@@ -20,11 +20,13 @@ internal sealed class BlockOperation : RingOperation
     private long _offset;
     private bool _write;
     private int _alignment;
+    private FixedFileSlot? _fixedSlot;
 
     public static BlockOperation Rent() => OperationPool<BlockOperation>.Rent();
 
-    public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
+    public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, FixedFileSlot? fixedSlot, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
     {
+        _fixedSlot = fixedSlot;
         _buffer = buffer;
         _address = pin.Address();
         _total = buffer.Length;
@@ -98,6 +100,7 @@ internal sealed class BlockOperation : RingOperation
     {
         _buffer = default;
         _address = 0;
+        _fixedSlot = null;
         OperationPool<BlockOperation>.Return(this);
     }
 
@@ -107,6 +110,13 @@ internal sealed class BlockOperation : RingOperation
         nint address = _address + _done;
         uint length = (uint)(_total - _done);
         ulong offset = (ulong)(_offset + _done);
+        bool fixedFile = false;
+        if (_fixedSlot is { } fixedSlot && fixedSlot.TryGet(out int slot))
+        {
+            fd = slot;
+            fixedFile = true;
+        }
+
         if (_write)
         {
             sqe.PrepWrite(fd, address, length, offset);
@@ -114,6 +124,11 @@ internal sealed class BlockOperation : RingOperation
         else
         {
             sqe.PrepRead(fd, address, length, offset);
+        }
+
+        if (fixedFile)
+        {
+            sqe.Flags |= SqeFlags.FixedFile;
         }
     }
 }

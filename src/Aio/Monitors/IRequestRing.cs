@@ -32,6 +32,21 @@ internal interface IRequestRing
     /// <summary>A user request from another thread (or before the ring is bound), prepared later by the home thread.</summary>
     void Enqueue(PendingSqe pending);
 
+    /// <summary>Changes whenever the ring is replaced: a file slot registered under another generation means nothing.</summary>
+    int FileTableGeneration { get; }
+
+    /// <summary>
+    /// Home thread: puts <paramref name="fd"/> in the ring's registered file table (IOSQE_FIXED_FILE). Returns the slot, or -1
+    /// when there is none (kernel refusal, table full): the file is then used by fd.
+    /// </summary>
+    int TryRegisterFile(int fd);
+
+    /// <summary>
+    /// Home thread: empties a slot from <see cref="TryRegisterFile"/> of generation <paramref name="generation"/>. False if
+    /// it cannot be done yet (the kernel refuses to take the SQ, whose entries may name the slot): try again later.
+    /// </summary>
+    bool TryUnregisterFile(int slot, int generation);
+
     /// <summary>
     /// Home thread: calls <paramref name="action"/> for every user request the monitor holds, in the kernel or still queued
     /// from another thread. Not for hot paths (it walks the whole table).

@@ -65,6 +65,8 @@ internal static class IoUringConstants
     public const long OffSqes = 0x10000000;
 
     // io_uring_register(2) opcodes.
+    public const uint RegisterFiles = 2;
+    public const uint RegisterFilesUpdate = 6;
     public const uint RegisterEventFd = 4;
     public const uint UnregisterEventFd = 5;
     public const uint RegisterProbe = 8;

@@ -246,6 +246,37 @@ internal sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>
+    /// Registers a table of <paramref name="count"/> empty file slots (IORING_REGISTER_FILES with -1 entries, 5.5), for
+    /// <see cref="UpdateFile"/> to fill. Owner thread. Returns 0 or the negative errno (EBUSY: a table exists; EMFILE:
+    /// more slots than RLIMIT_NOFILE).
+    /// </summary>
+    internal int RegisterSparseFiles(int count)
+    {
+        EnsureOwner();
+        int[] empty = new int[count];
+        Array.Fill(empty, -1);
+        fixed (int* fds = empty)
+        {
+            var call = new RegisterCall(_fd, RegisterFiles, fds, (uint)count);
+            return Eintr.Retry(ref call) < 0 ? -Errors.LastErrno : 0;
+        }
+    }
+
+    /// <summary>
+    /// Puts <paramref name="fd"/> in slot <paramref name="slot"/> of the registered file table, or empties the slot with
+    /// -1 (IORING_REGISTER_FILES_UPDATE, 5.5). The table holds its own reference to the file: the fd may be closed
+    /// afterwards, and requests already submitted keep the file they resolved. Owner thread. Returns 0 or the negative errno.
+    /// </summary>
+    internal int UpdateFile(int slot, int fd)
+    {
+        EnsureOwner();
+        int value = fd;
+        var update = new RsrcUpdate { Offset = (uint)slot, Data = (ulong)&value };
+        var call = new RegisterCall(_fd, RegisterFilesUpdate, &update, 1);
+        return Eintr.Retry(ref call) < 0 ? -Errors.LastErrno : 0;
+    }
+
+    /// <summary>
     /// The next free submission entry, zeroed. Call <see cref="Submit"/> (or a wait) to hand it to the kernel.
     /// When the queue is full, submits first; throws <see cref="AioException"/> (EBUSY) if the kernel still has no room.
     /// </summary>
