@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>async/await on the loop.</summary>
+// async/await on the loop.
 public sealed partial class AioContext
 {
     private readonly Async.AioSynchronizationContext _synchronizationContext;

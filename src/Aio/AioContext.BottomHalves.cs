@@ -1,11 +1,9 @@
 namespace Aio;
 
-/// <summary>
-/// Bottom halves. Producers push onto a lock-free stack (<c>_bhHead</c>, a Treiber stack whose only pop is "take
-/// everything", so ABA cannot happen). Each iteration takes the whole stack, reverses it into a FIFO batch and
-/// appends the batch to <c>_bhBatches</c>; batches run oldest first, so a nested Poll finishes its parent's batch
-/// before its own. A bottom half scheduled during a batch lands on the stack and runs in the next iteration.
-/// </summary>
+// Bottom halves. Producers push onto a lock-free stack (_bhHead, a Treiber stack whose only pop is "take
+// everything", so ABA cannot happen). Each iteration takes the whole stack, reverses it into a FIFO batch and
+// appends the batch to _bhBatches; batches run oldest first, so a nested Poll finishes its parent's batch
+// before its own. A bottom half scheduled during a batch lands on the stack and runs in the next iteration.
 public sealed partial class AioContext
 {
     private readonly List<BottomHalfBatch> _bhBatches = [];

@@ -4,7 +4,7 @@ using Aio.Monitors;
 
 namespace Aio;
 
-/// <summary>fd handler registration (the poll(2) → epoll switch is in AioContext.MonitorSelection.cs).</summary>
+// fd handler registration (the poll(2) → epoll switch is in AioContext.MonitorSelection.cs).
 public sealed partial class AioContext
 {
     /// <summary>

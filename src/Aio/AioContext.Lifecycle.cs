@@ -3,22 +3,21 @@ using Aio.Monitors;
 
 namespace Aio;
 
-/// <summary>
-/// The lifecycle: one state word, changed with Interlocked, so that "is the home thread inside the context?" and
-/// "has Dispose won?" are one atomic question.
-/// </summary>
-/// <remarks>
-/// <para>The low bits of <c>_lifecycle</c> count the home thread's sections in progress: every Poll level (nested
-/// ones included), the outer-loop calls and AddSqe's direct path, that is everything that touches the monitor or the
-/// ring. <see cref="DisposedBit"/> says Dispose won: no section may start any more.</para>
-/// <para>A foreign Dispose sets the bit only while no section is in progress, with one compare-and-swap. So it either
-/// wins before the home thread enters (which then throws <see cref="ObjectDisposedException"/> having touched
-/// nothing), or it is refused with <see cref="InvalidOperationException"/> and changes nothing.</para>
-/// <para>On the home thread, Dispose from a callback is allowed (the sections on the stack are that thread's own): it
-/// disposes at once, and every section re-checks the bit after each step that ran callbacks and unwinds without
-/// touching the monitor again. The exception is a callback the monitor itself runs, an <see cref="SqePreparer{TState}"/>:
-/// the ring is half-way through an entry there, so Dispose is refused (<c>_monitorCalls</c>).</para>
-/// </remarks>
+// The lifecycle: one state word, changed with Interlocked, so that "is the home thread inside the context?" and
+// "has Dispose won?" are one atomic question.
+//
+// The low bits of _lifecycle count the home thread's sections in progress: every Poll level (nested
+// ones included), the outer-loop calls and AddSqe's direct path, that is everything that touches the monitor or the
+// ring. DisposedBit says Dispose won: no section may start any more.
+//
+// A foreign Dispose sets the bit only while no section is in progress, with one compare-and-swap. So it either
+// wins before the home thread enters (which then throws ObjectDisposedException having touched
+// nothing), or it is refused with InvalidOperationException and changes nothing.
+//
+// On the home thread, Dispose from a callback is allowed (the sections on the stack are that thread's own): it
+// disposes at once, and every section re-checks the bit after each step that ran callbacks and unwinds without
+// touching the monitor again. The exception is a callback the monitor itself runs, an SqePreparer<TState>:
+// the ring is half-way through an entry there, so Dispose is refused (_monitorCalls).
 public sealed partial class AioContext
 {
     private const int DisposedBit = 1 << 30;

@@ -4,13 +4,11 @@ using Aio.Uring;
 
 namespace Aio;
 
-/// <summary>
-/// Which monitor a context uses, and when it changes (QEMU <c>aio_context_setup</c> and the poll/epoll switch), in one
-/// place. io_uring first; if its setup fails, poll(2), which becomes epoll past <see cref="EpollThreshold"/> fds and
-/// goes back to poll(2) for good when epoll fails. All or none: once one live context has io_uring, a context that
-/// cannot get it fails instead of falling back, so that <c>AddSqe</c> availability is the same for every context.
-/// The rest of the context talks to the monitor only through <see cref="IFdMonitor"/> (and its request side).
-/// </summary>
+// Which monitor a context uses, and when it changes (QEMU aio_context_setup and the poll/epoll switch), in one
+// place. io_uring first; if its setup fails, poll(2), which becomes epoll past EpollThreshold fds and
+// goes back to poll(2) for good when epoll fails. All or none: once one live context has io_uring, a context that
+// cannot get it fails instead of falling back, so that AddSqe availability is the same for every context.
+// The rest of the context talks to the monitor only through IFdMonitor (and its request side).
 public sealed partial class AioContext
 {
     /// <summary>Registered fds from which an automatically chosen poll(2) monitor becomes epoll.</summary>

@@ -3,7 +3,7 @@ using Aio.Uring;
 
 namespace Aio;
 
-/// <summary>What the socket layer (<c>Aio.Net</c>) keeps per context.</summary>
+// What the socket layer (Aio.Net) keeps per context.
 public sealed partial class AioContext
 {
     private NetLoop? _netLoop;

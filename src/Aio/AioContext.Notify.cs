@@ -1,17 +1,13 @@
 namespace Aio;
 
-/// <summary>
-/// The wake-up protocol (QEMU aio_notify / aio_notify_accept). Two variables:
-/// <list type="bullet">
-/// <item><c>_notifyMe</c>: raised by 2 by the home thread just before a real wait (bit 0 by an outer loop's
-/// Prepare); non-zero means "someone may be asleep, write the eventfd".</item>
-/// <item><c>_notified</c>: set by every Notify, cleared by the loop after each wait. Busy-polling watches it directly,
-/// so producers make no syscall while the loop spins.</item>
-/// </list>
-/// Notify: store <c>_notified</c>, full fence, read <c>_notifyMe</c>. Loop: store <c>_notifyMe</c>, full fence, read
-/// <c>_notified</c>. Whatever the interleaving, either the producer sees the sleeper and writes the eventfd, or the
-/// sleeper sees the flag and does not sleep. <c>_notified</c> may let the loop skip the eventfd read, never the write.
-/// </summary>
+// The wake-up protocol (QEMU aio_notify / aio_notify_accept). Two variables:
+// - _notifyMe: raised by 2 by the home thread just before a real wait (bit 0 by an outer loop's
+//   Prepare); non-zero means "someone may be asleep, write the eventfd".
+// - _notified: set by every Notify, cleared by the loop after each wait. Busy-polling watches it directly,
+//   so producers make no syscall while the loop spins.
+// Notify: store _notified, full fence, read _notifyMe. Loop: store _notifyMe, full fence, read
+// _notified. Whatever the interleaving, either the producer sees the sleeper and writes the eventfd, or the
+// sleeper sees the flag and does not sleep. _notified may let the loop skip the eventfd read, never the write.
 public sealed partial class AioContext
 {
     private int _notifyMe;

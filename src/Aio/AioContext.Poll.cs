@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>The loop iteration, one method per step of DESIGN.md "One loop iteration".</summary>
+// The loop iteration, one method per step of docs/DESIGN.md "One loop iteration".
 public sealed partial class AioContext
 {
     private readonly List<ReadyCollector> _readyLists = [];

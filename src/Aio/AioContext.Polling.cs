@@ -1,10 +1,8 @@
 namespace Aio;
 
-/// <summary>
-/// Adaptive polling (QEMU try_poll_mode, run_poll_handlers, adjust_polling_time), per handler: each handler in the
-/// polling set keeps its own window; before sleeping, the loop busy-polls the set for the largest window, bounded by
-/// the timeout. Polling never raises notifyMe: it watches the notified flag through the internal notifier's poll.
-/// </summary>
+// Adaptive polling (QEMU try_poll_mode, run_poll_handlers, adjust_polling_time), per handler: each handler in the
+// polling set keeps its own window; before sleeping, the loop busy-polls the set for the largest window, bounded by
+// the timeout. Polling never raises notifyMe: it watches the notified flag through the internal notifier's poll.
 public sealed partial class AioContext
 {
     /// <summary>The first window when a handler starts growing (QEMU: 4 µs).</summary>

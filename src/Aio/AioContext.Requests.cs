@@ -6,10 +6,8 @@ using Aio.Uring;
 
 namespace Aio;
 
-/// <summary>
-/// io_uring requests (QEMU aio_add_sqe / CqeHandler), through the monitor's request side (<see cref="IRequestRing"/>).
-/// Completions wait in <c>_completions</c>, a FIFO on the context, so a nested Poll delivers its parent's.
-/// </summary>
+// io_uring requests (QEMU aio_add_sqe / CqeHandler), through the monitor's request side (IRequestRing).
+// Completions wait in _completions, a FIFO on the context, so a nested Poll delivers its parent's.
 public sealed partial class AioContext
 {
     private readonly Queue<Completion> _completions = new();

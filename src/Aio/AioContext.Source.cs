@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>The outer-loop path (QEMU aio_ctx_prepare / aio_ctx_check / aio_ctx_dispatch).</summary>
+// The outer-loop path (QEMU aio_ctx_prepare / aio_ctx_check / aio_ctx_dispatch).
 public sealed partial class AioContext
 {
     private AioSource? _source;

@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>Counters. Home-thread counters are plain fields (one writer); cross-thread ones use Interlocked.</summary>
+// Counters. Home-thread counters are plain fields (one writer); cross-thread ones use Interlocked.
 public sealed partial class AioContext
 {
     private long _iterations;

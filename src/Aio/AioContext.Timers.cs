@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>Timers and clocks.</summary>
+// Timers and clocks.
 public sealed partial class AioContext
 {
     private readonly TimerList _monotonicTimers = new(AioClock.Monotonic);

@@ -5,15 +5,14 @@ using Aio.Monitors;
 namespace Aio;
 
 /// <summary>
-/// The event loop (QEMU <c>AioContext</c>): one per thread, watching fds, running bottom halves and timers,
-/// and, with io_uring, submitting kernel requests. The loop iteration is <see cref="Poll(bool)"/>; see
-/// docs/ARCHITECTURE.md for its steps.
+/// An event loop (QEMU's <c>AioContext</c>) that watches file descriptors, runs bottom halves and timers, busy-polls
+/// adaptively before it sleeps and, where the kernel allows io_uring, submits kernel requests for any thread. One
+/// iteration is <see cref="Poll(bool)"/>; the first thread that calls it becomes the context's home thread, the only
+/// one that runs its callbacks. Other threads may register fd handlers, schedule bottom halves, arm timers and add
+/// requests at any time: each call takes effect within one iteration, wakes a sleeping loop and never waits for it.
+/// Something must run the loop, an <see cref="IoThread"/>, a thread calling <see cref="Poll(bool)"/>, or an outer main
+/// loop through <see cref="Source"/>: on a context whose loop nobody runs, an awaited ring operation never completes.
 /// </summary>
-/// <remarks>
-/// A context is bound to the first thread that calls <see cref="Poll(bool)"/> (its home thread). Notify, scheduling,
-/// handler changes, timers and <c>AddSqe</c> work from any thread, take effect within one iteration, wake a
-/// sleeping loop, and never block on the loop.
-/// </remarks>
 public sealed partial class AioContext : IDisposable, IAsyncDisposable
 {
     [ThreadStatic]

@@ -2,12 +2,10 @@ using Aio.Interop;
 
 namespace Aio.Net;
 
-/// <summary>
-/// Closing. <c>close()</c> does not cancel io_uring requests (the kernel holds its own file reference), so a socket
-/// closes in three steps on its loop: end the pending operations and cancel their kernel requests; wait until every
-/// completion that still references a buffer has arrived (multishot terminations included); then give the buffers
-/// back and close the fd. <see cref="DisposeAsync"/> completes only after the last step.
-/// </summary>
+// Closing. close() does not cancel io_uring requests (the kernel holds its own file reference), so a socket
+// closes in three steps on its loop: end the pending operations and cancel their kernel requests; wait until every
+// completion that still references a buffer has arrived (multishot terminations included); then give the buffers
+// back and close the fd. DisposeAsync completes only after the last step.
 public sealed partial class AioSocket
 {
     private const int Open = 0;
