@@ -8,7 +8,7 @@ namespace Aio;
 /// <see cref="IDisposable.Dispose"/> frees it, or, while an operation still has it pinned, makes it unusable at once
 /// and frees it when the last pin is released (so an I/O in flight never writes into freed memory).
 /// </summary>
-public sealed unsafe class AlignedBuffer : MemoryManager<byte>
+public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
 {
     private const int DisposedBit = 1;
     private const int OnePin = 2;
@@ -110,5 +110,9 @@ public sealed unsafe class AlignedBuffer : MemoryManager<byte>
     {
         NativeMemory.AlignedFree(_pointer);
         _pointer = null;
+
+        // After the free: the kernel holds its own references to the pages of a registered buffer, and no request can
+        // name the slot any more (every request pins the buffer, and this was the last pin).
+        ReleaseRegistration();
     }
 }

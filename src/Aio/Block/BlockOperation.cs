@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Buffers;
 using Aio.Async;
 using Aio.Interop;
@@ -21,12 +22,14 @@ internal sealed class BlockOperation : RingOperation
     private bool _write;
     private int _alignment;
     private FixedFileSlot? _fixedSlot;
+    private AlignedBuffer? _alignedBuffer;
 
     public static BlockOperation Rent() => OperationPool<BlockOperation>.Rent();
 
     public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, FixedFileSlot? fixedSlot, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
     {
         _fixedSlot = fixedSlot;
+        _alignedBuffer = MemoryMarshal.TryGetMemoryManager<byte, AlignedBuffer>(buffer, out var manager) ? manager : null;
         _buffer = buffer;
         _address = pin.Address();
         _total = buffer.Length;
@@ -101,6 +104,7 @@ internal sealed class BlockOperation : RingOperation
         _buffer = default;
         _address = 0;
         _fixedSlot = null;
+        _alignedBuffer = null;
         OperationPool<BlockOperation>.Return(this);
     }
 
@@ -117,7 +121,19 @@ internal sealed class BlockOperation : RingOperation
             fixedFile = true;
         }
 
-        if (_write)
+        if (_alignedBuffer is { } aligned && aligned.TryGetRegisteredSlot(Context, out ushort bufferSlot))
+        {
+            // A registered buffer: the kernel pinned its pages once, at registration, instead of on every request.
+            if (_write)
+            {
+                sqe.PrepWriteFixed(fd, address, length, offset, bufferSlot);
+            }
+            else
+            {
+                sqe.PrepReadFixed(fd, address, length, offset, bufferSlot);
+            }
+        }
+        else if (_write)
         {
             sqe.PrepWrite(fd, address, length, offset);
         }

@@ -32,7 +32,7 @@ internal interface IRequestRing
     /// <summary>A user request from another thread (or before the ring is bound), prepared later by the home thread.</summary>
     void Enqueue(PendingSqe pending);
 
-    /// <summary>Changes whenever the ring is replaced: a file slot registered under another generation means nothing.</summary>
+    /// <summary>Changes whenever the ring is replaced: a file or buffer slot registered under another generation means nothing.</summary>
     int FileTableGeneration { get; }
 
     /// <summary>
@@ -46,6 +46,15 @@ internal interface IRequestRing
     /// it cannot be done yet (the kernel refuses to take the SQ, whose entries may name the slot): try again later.
     /// </summary>
     bool TryUnregisterFile(int slot, int generation);
+
+    /// <summary>
+    /// Home thread: puts [<paramref name="address"/>, + <paramref name="length"/>) in the ring's registered buffer table
+    /// (READ_FIXED/WRITE_FIXED). Returns the slot, or -1 when there is none (kernel refusal, RLIMIT_MEMLOCK, table full).
+    /// </summary>
+    int TryRegisterBuffer(nint address, int length);
+
+    /// <summary>Home thread: empties a slot from <see cref="TryRegisterBuffer"/>; false if it cannot be done yet (as for files).</summary>
+    bool TryUnregisterBuffer(int slot, int generation);
 
     /// <summary>
     /// Home thread: calls <paramref name="action"/> for every user request the monitor holds, in the kernel or still queued

@@ -276,6 +276,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         _requests.Clear();
         old.Dispose();
         ForgetFileTable();
+        ForgetBufferTable();
         _outerSwapPending = false;
         foreach (var handler in armed)
         {

@@ -67,6 +67,11 @@ internal static class IoUringConstants
     // io_uring_register(2) opcodes.
     public const uint RegisterFiles = 2;
     public const uint RegisterFilesUpdate = 6;
+    public const uint RegisterBuffers2 = 15;
+    public const uint RegisterBuffersUpdate = 16;
+
+    /// <summary>IORING_RSRC_REGISTER_SPARSE (5.19): a table of empty slots.</summary>
+    public const uint RsrcRegisterSparse = 1u << 0;
     public const uint RegisterEventFd = 4;
     public const uint UnregisterEventFd = 5;
     public const uint RegisterProbe = 8;

@@ -277,6 +277,34 @@ internal sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>
+    /// Registers a table of <paramref name="count"/> empty buffer slots (IORING_REGISTER_BUFFERS2 with
+    /// IORING_RSRC_REGISTER_SPARSE, 5.19), for <see cref="UpdateBuffer"/> to fill. Owner thread. Returns 0 or the
+    /// negative errno.
+    /// </summary>
+    internal int RegisterSparseBuffers(int count)
+    {
+        EnsureOwner();
+        var register = new RsrcRegister { Nr = (uint)count, Flags = RsrcRegisterSparse };
+        var call = new RegisterCall(_fd, RegisterBuffers2, &register, (uint)sizeof(RsrcRegister));
+        return Eintr.Retry(ref call) < 0 ? -Errors.LastErrno : 0;
+    }
+
+    /// <summary>
+    /// Puts the buffer [<paramref name="address"/>, + <paramref name="length"/>) in slot <paramref name="slot"/> of the
+    /// registered buffer table (the kernel pins its pages; READ_FIXED/WRITE_FIXED then skip pinning per request), or
+    /// empties the slot with a zero address (IORING_REGISTER_BUFFERS_UPDATE, 5.13). Requests already submitted keep the
+    /// buffer they resolved. Owner thread. Returns 0 or the negative errno (ENOMEM: over RLIMIT_MEMLOCK).
+    /// </summary>
+    internal int UpdateBuffer(int slot, nint address, nuint length)
+    {
+        EnsureOwner();
+        var iov = new IoVec { Base = address, Length = length };
+        var update = new RsrcUpdate2 { Offset = (uint)slot, Data = (ulong)&iov, Nr = 1 };
+        var call = new RegisterCall(_fd, RegisterBuffersUpdate, &update, (uint)sizeof(RsrcUpdate2));
+        return Eintr.Retry(ref call) < 0 ? -Errors.LastErrno : 0;
+    }
+
+    /// <summary>
     /// The next free submission entry, zeroed. Call <see cref="Submit"/> (or a wait) to hand it to the kernel.
     /// When the queue is full, submits first; throws <see cref="AioException"/> (EBUSY) if the kernel still has no room.
     /// </summary>

@@ -76,6 +76,20 @@ public struct Sqe
     /// <summary>IORING_OP_WRITE: <c>pwrite(fd, buffer, length, offset)</c>.</summary>
     public void PrepWrite(int fd, nint buffer, uint length, ulong offset) => PrepRw(IoUringOpcode.Write, fd, (ulong)buffer, length, offset);
 
+    /// <summary>IORING_OP_READ_FIXED (5.1): <paramref name="buffer"/> lies in registered buffer <paramref name="bufferIndex"/>.</summary>
+    public void PrepReadFixed(int fd, nint buffer, uint length, ulong offset, ushort bufferIndex)
+    {
+        PrepRw(IoUringOpcode.ReadFixed, fd, (ulong)buffer, length, offset);
+        _bufIndex = bufferIndex;
+    }
+
+    /// <summary>IORING_OP_WRITE_FIXED (5.1): <paramref name="buffer"/> lies in registered buffer <paramref name="bufferIndex"/>.</summary>
+    public void PrepWriteFixed(int fd, nint buffer, uint length, ulong offset, ushort bufferIndex)
+    {
+        PrepRw(IoUringOpcode.WriteFixed, fd, (ulong)buffer, length, offset);
+        _bufIndex = bufferIndex;
+    }
+
     /// <summary>IORING_OP_READV: <c>preadv(fd, iovecs, count, offset)</c>. The iovec array must stay valid until submission (5.5+ copies it then).</summary>
     public void PrepReadv(int fd, nint iovecs, uint count, ulong offset) => PrepRw(IoUringOpcode.Readv, fd, (ulong)iovecs, count, offset);
 

@@ -108,6 +108,16 @@ public class AbiTests
         Assert.Equal(16, Unsafe.SizeOf<RsrcUpdate>());
         Assert.Equal(8, Offset<RsrcUpdate>(nameof(RsrcUpdate.Data)));
 
+        // struct io_uring_rsrc_register and io_uring_rsrc_update2 (linux/io_uring.h, 5.13).
+        Assert.Equal(32, Unsafe.SizeOf<RsrcRegister>());
+        Assert.Equal(4, Offset<RsrcRegister>(nameof(RsrcRegister.Flags)));
+        Assert.Equal(16, Offset<RsrcRegister>(nameof(RsrcRegister.Data)));
+        Assert.Equal(24, Offset<RsrcRegister>(nameof(RsrcRegister.Tags)));
+        Assert.Equal(32, Unsafe.SizeOf<RsrcUpdate2>());
+        Assert.Equal(8, Offset<RsrcUpdate2>(nameof(RsrcUpdate2.Data)));
+        Assert.Equal(16, Offset<RsrcUpdate2>(nameof(RsrcUpdate2.Tags)));
+        Assert.Equal(24, Offset<RsrcUpdate2>(nameof(RsrcUpdate2.Nr)));
+
         Assert.Equal(144, Unsafe.SizeOf<RUsage>());
         Assert.Equal(16, Offset<RUsage>(nameof(RUsage.SystemSeconds)));
     }
@@ -154,6 +164,11 @@ public class AbiTests
         Assert.Equal(12u, IoUringConstants.RegisterEnableRings);
         Assert.Equal(20u, IoUringConstants.RegisterRingFds);
         Assert.Equal(21u, IoUringConstants.UnregisterRingFds);
+        Assert.Equal(2u, IoUringConstants.RegisterFiles);
+        Assert.Equal(6u, IoUringConstants.RegisterFilesUpdate);
+        Assert.Equal(15u, IoUringConstants.RegisterBuffers2);
+        Assert.Equal(16u, IoUringConstants.RegisterBuffersUpdate);
+        Assert.Equal(1u, IoUringConstants.RsrcRegisterSparse);
         Assert.Equal(1u, IoUringConstants.FsyncDatasync);
         Assert.Equal(1u, IoUringConstants.PollAddMulti);
         Assert.Equal(1u << 1, IoUringConstants.AsyncCancelFd);
