@@ -51,6 +51,29 @@ public class AsyncIoTests
     }
 
     [IoUringFact]
+    public void BlockFile_read_with_registered_file_and_buffer_allocates_nothing_in_steady_state()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("f", 1 << 20);
+        using var buffer = new AlignedBuffer(4096, 4096);
+        BlockFile? file = null;
+        try
+        {
+            Assert.Equal(0, AllocatedOnTheLoop("zero-alloc-blockfile", 100_000, (ctx, i) =>
+            {
+                // Opened on the loop during the warm-up, so the file's slot and the buffer's are registered by then.
+                file ??= BlockFile.Open(ctx, path, new BlockFileOptions { Engine = BlockEngine.IoUring, Direct = true, ReadOnly = true });
+                return file.ReadAsync(buffer.Memory, (i % 256) * 4096L);
+            }, n => n == 4096));
+            Assert.True(buffer.RegisteredSlot >= 0, "the measured reads did not go through a registered buffer");
+        }
+        finally
+        {
+            file?.Dispose();
+        }
+    }
+
+    [IoUringFact]
     public void Submit_nop_awaited_on_the_loop_allocates_nothing_in_steady_state()
     {
         SqePreparer<int> nop = static (ref Sqe sqe, int _) => sqe.PrepNop();
