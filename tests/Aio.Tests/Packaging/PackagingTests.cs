@@ -12,6 +12,12 @@ namespace Aio.Tests.Packaging;
 /// packed folder (not a ProjectReference), builds and runs; the aio tool installs from it and runs; and every package
 /// carries its license, README, description, tags, public-only XML docs, symbols and the Linux platform attribute.
 /// </summary>
+/// <remarks>
+/// Not in parallel with other tests: its builds take both cores of a small CI machine for a while, which would skew
+/// the timing-sensitive tests around it.
+/// </remarks>
+[Collection(nameof(PackagingTests))]
+[CollectionDefinition(nameof(PackagingTests), DisableParallelization = true)]
 public class PackagingTests : IClassFixture<PackagesFixture>
 {
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromSeconds(120);
