@@ -42,7 +42,7 @@ public sealed class GLibAttachment : IDisposable
 
     internal bool Prepare(out int timeoutMs)
     {
-        if (_source == 0 || _context.IsDisposedForAdapters)
+        if (_source == 0 || _context.IsDisposed)
         {
             // The context's fds are closed (or about to be reused): GLib must stop polling them.
             RemoveAllFds();
@@ -55,11 +55,11 @@ public sealed class GLibAttachment : IDisposable
         return ready;
     }
 
-    internal bool Check() => _source != 0 && !_context.IsDisposedForAdapters && _context.Source.Check();
+    internal bool Check() => _source != 0 && !_context.IsDisposed && _context.Source.Check();
 
     internal void Dispatch()
     {
-        if (_source != 0 && !_context.IsDisposedForAdapters)
+        if (_source != 0 && !_context.IsDisposed)
         {
             _context.Source.Dispatch();
         }

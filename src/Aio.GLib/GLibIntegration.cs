@@ -15,7 +15,7 @@ public static class GLibIntegration
     public static unsafe IDisposable Attach(AioContext ctx, nint gMainContext = 0)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        ctx.ThrowIfDisposedForAdapters();
+        ObjectDisposedException.ThrowIf(ctx.IsDisposed, ctx);
         nint source = GLib.Interop.GLib.SourceNew(SourceCallbacks.Funcs, 128);
         var attachment = new GLibAttachment(ctx, source);
         SourceCallbacks.Register(source, attachment);

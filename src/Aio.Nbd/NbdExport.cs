@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Aio.Interop;
 
 namespace Aio.Nbd;
 
@@ -65,88 +64,27 @@ internal sealed class NbdExport : IDisposable
     /// <summary>The lock stripe <paramref name="index"/>.</summary>
     public SemaphoreSlim BlockLock(int index) => _blockLocks[index];
 
-    /// <summary>The fd of the first file with a reference held (a concurrent Dispose cannot close it); pair with <see cref="ReleaseFd"/>.</summary>
-    public int AcquireFd()
-    {
-        bool added = false;
-        _first.Handle.DangerousAddRef(ref added);
-        return (int)_first.Handle.DangerousGetHandle();
-    }
-
-    /// <summary>Releases the reference taken by <see cref="AcquireFd"/>.</summary>
-    public void ReleaseFd() => _first.Handle.DangerousRelease();
-
     /// <summary>Truncates the file back to the export size after an aligned O_DIRECT write of the partial last block grew it.</summary>
     public void RestoreSize() => RandomAccess.SetLength(_first.Handle, Size);
 
     /// <summary>
     /// Appends the allocation extents of [<paramref name="offset"/>, <paramref name="end"/>) to <paramref name="extents"/>
-    /// (SEEK_DATA/SEEK_HOLE; a file system without them is all data), at most <paramref name="max"/> of them.
+    /// (<see cref="BlockFile.GetExtent"/>: a file system without allocation information is all data), at most
+    /// <paramref name="max"/> of them.
     /// </summary>
     public void GetExtents(long offset, long end, int max, List<NbdExtent> extents)
     {
-        int fd = AcquireFd();
-        try
+        long pos = offset;
+        while (pos < end && extents.Count < max)
         {
-            long pos = offset;
-            while (pos < end && extents.Count < max)
-            {
-                long data = Libc.LSeek(fd, pos, Libc.SEEK_DATA);
-                if (data < 0)
-                {
-                    // ENXIO: no data from pos to the end of the file; anything else: no sparse-file support.
-                    bool hole = Errors.LastErrno == Libc.ENXIO;
-                    extents.Add(new NbdExtent(pos, end - pos, hole));
-                    break;
-                }
-
-                if (data > pos)
-                {
-                    long holeEnd = Math.Min(data, end);
-                    extents.Add(new NbdExtent(pos, holeEnd - pos, Hole: true));
-                    pos = holeEnd;
-                    continue;
-                }
-
-                long next = Libc.LSeek(fd, pos, Libc.SEEK_HOLE);
-                long dataEnd = next <= pos ? end : Math.Min(next, end);
-                extents.Add(new NbdExtent(pos, dataEnd - pos, Hole: false));
-                pos = dataEnd;
-            }
-        }
-        finally
-        {
-            ReleaseFd();
-        }
-    }
-
-    /// <summary>fallocate; returns 0 or the errno.</summary>
-    public int FAllocate(int mode, long offset, long length)
-    {
-        int fd = AcquireFd();
-        try
-        {
-            return Libc.FAllocate(fd, mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0 ? 0 : Errors.LastErrno;
-        }
-        finally
-        {
-            ReleaseFd();
+            var extent = _first.GetExtent(pos, end - pos);
+            extents.Add(new NbdExtent(extent.Offset, extent.Length, extent.IsHole));
+            pos += extent.Length;
         }
     }
 
     /// <summary>posix_fadvise(WILLNEED): CACHE.</summary>
-    public void Prefetch(long offset, long length)
-    {
-        int fd = AcquireFd();
-        try
-        {
-            _ = Libc.PosixFAdvise(fd, offset, length, Libc.POSIX_FADV_WILLNEED);
-        }
-        finally
-        {
-            ReleaseFd();
-        }
-    }
+    public void Prefetch(long offset, long length) => _first.Prefetch(offset, length);
 
     public void Dispose()
     {

@@ -1,5 +1,3 @@
-using Aio.Interop;
-
 namespace Aio.Nbd;
 
 /// <summary>
@@ -72,25 +70,21 @@ internal static class NbdExportIo
         }
     }
 
-    /// <summary>WRITE_ZEROES: fallocate (punch hole, or zero range with NO_HOLE), else written zeroes. Returns an NBD error or 0.</summary>
+    /// <summary>WRITE_ZEROES: a punched hole (or a zeroed range with NO_HOLE), else written zeroes. Returns an NBD error or 0.</summary>
     public static async ValueTask<uint> ZeroAsync(NbdExport export, BlockFile file, long offset, long length, bool noHole, bool fastZero, bool fua)
     {
-        int errno;
+        bool zeroed;
         var locks = await LockEdgesAsync(export, offset, length).ConfigureAwait(true);
         try
         {
-            errno = export.FAllocate(noHole ? Libc.FALLOC_FL_ZERO_RANGE : Libc.FALLOC_FL_PUNCH_HOLE, offset, length);
-            if (errno != 0 && !noHole)
-            {
-                errno = export.FAllocate(Libc.FALLOC_FL_ZERO_RANGE, offset, length);
-            }
+            zeroed = (!noHole && file.TryPunchHole(offset, length)) || file.TryZeroRange(offset, length);
         }
         finally
         {
             Unlock(locks);
         }
 
-        if (errno != 0)
+        if (!zeroed)
         {
             if (fastZero)
             {
@@ -131,7 +125,8 @@ internal static class NbdExportIo
         var locks = await LockEdgesAsync(export, offset, length).ConfigureAwait(true);
         try
         {
-            _ = export.FAllocate(Libc.FALLOC_FL_PUNCH_HOLE, offset, length);
+            // A hint: a file system that cannot punch holes keeps the data, which is allowed.
+            _ = file.TryPunchHole(offset, length);
         }
         finally
         {

@@ -26,8 +26,11 @@ public sealed partial class AioContext
     private int _lifecycle;
     private int _monitorCalls;
 
-    /// <summary>True once Dispose has won (possibly still running).</summary>
-    internal bool IsDisposed => (Volatile.Read(ref _lifecycle) & DisposedBit) != 0;
+    /// <summary>
+    /// True once <see cref="Dispose"/> has begun (it may still be running). From then on the context's fds are closed or
+    /// about to be, so code that drives it from outside (an outer main loop's source, for example) must stop using it.
+    /// </summary>
+    public bool IsDisposed => (Volatile.Read(ref _lifecycle) & DisposedBit) != 0;
 
     /// <summary>
     /// <see cref="Dispose"/>, for <c>await using</c>. In-flight ring operations end first (with

@@ -10,11 +10,6 @@ public sealed partial class AioContext
 
     internal IReadOnlyList<PollFd> OuterFds => _monitor.OuterFds;
 
-    /// <summary>For adapters in other assemblies (Aio.GLib): true once disposed.</summary>
-    internal bool IsDisposedForAdapters => IsDisposed;
-
-    internal void ThrowIfDisposedForAdapters() => ThrowIfDisposed();
-
     internal bool SourcePrepare(out int timeoutMs)
     {
         ThrowIfDisposed();

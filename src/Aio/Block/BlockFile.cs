@@ -14,7 +14,7 @@ namespace Aio;
 /// <see cref="Dispose"/> never closes the fd under a request in flight: the last one to finish closes it. After
 /// Dispose, every member but <see cref="Handle"/> throws <see cref="ObjectDisposedException"/>.
 /// </remarks>
-public sealed class BlockFile : IAsyncDisposable, IDisposable
+public sealed partial class BlockFile : IAsyncDisposable, IDisposable
 {
     private const int DefaultDirectAlignment = 4096;
     private readonly AioContext _context;

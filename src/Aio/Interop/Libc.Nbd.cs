@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Aio.Interop;
 
-/// <summary>libc imports for the NBD server's export I/O: sparse-file queries (SEEK_DATA/SEEK_HOLE), fallocate and fadvise.</summary>
+/// <summary>libc imports for BlockFile's space management (BlockFile.Allocation.cs): SEEK_DATA/SEEK_HOLE, fallocate and fadvise.</summary>
 internal static partial class Libc
 {
     public const int SEEK_DATA = 3;

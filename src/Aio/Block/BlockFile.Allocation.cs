@@ -1,0 +1,194 @@
+using Aio.Interop;
+
+namespace Aio;
+
+/// <summary>
+/// Space management of a <see cref="BlockFile"/> (QEMU file-posix's block-status, discard and write-zeroes): which
+/// ranges hold data, and giving ranges back or zeroing them without writing buffers.
+/// </summary>
+/// <remarks>
+/// These members are short system calls made on the calling thread (lseek, fallocate, posix_fadvise), not requests on
+/// the context's ring. Each holds a reference to the file for the duration of the call, so a concurrent
+/// <see cref="Dispose"/> cannot close the fd under it.
+/// </remarks>
+public sealed partial class BlockFile
+{
+    /// <summary>
+    /// Describes the bytes at <paramref name="offset"/>: the longest run starting there, at most
+    /// <paramref name="maxLength"/> bytes, that is all data or all hole (SEEK_DATA/SEEK_HOLE).
+    /// </summary>
+    /// <remarks>
+    /// Past the end of the file everything is a hole (reads return zeros there). A file system that keeps no
+    /// allocation information reports everything as data. The answer describes the file at the time of the call;
+    /// concurrent writes, trims or truncation may change it at once.
+    /// </remarks>
+    /// <param name="offset">Where the run starts (not negative).</param>
+    /// <param name="maxLength">The longest run to report (positive).</param>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative, <paramref name="maxLength"/> is not positive, or their sum overflows.</exception>
+    /// <exception cref="AioException">lseek failed for another reason than the end of the file or missing support.</exception>
+    public BlockExtent GetExtent(long offset, long maxLength)
+    {
+        ThrowIfDisposed();
+        ValidateRange(offset, maxLength, allowEmpty: false);
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            int fd = (int)_handle.DangerousGetHandle();
+            long data = Libc.LSeek(fd, offset, Libc.SEEK_DATA);
+            if (data < 0)
+            {
+                return NoSeekAnswer(offset, maxLength, Errors.LastErrno, "lseek(SEEK_DATA)");
+            }
+
+            if (data > offset)
+            {
+                return new BlockExtent(offset, Math.Min(data - offset, maxLength), IsHole: true);
+            }
+
+            long hole = Libc.LSeek(fd, offset, Libc.SEEK_HOLE);
+            if (hole < 0)
+            {
+                // Only a concurrent truncation gets here (ENXIO): the bytes are past the end now, a hole.
+                return NoSeekAnswer(offset, maxLength, Errors.LastErrno, "lseek(SEEK_HOLE)");
+            }
+
+            // SEEK_HOLE never answers below offset for a data offset; be defensive and call it all data.
+            long length = hole > offset ? Math.Min(hole - offset, maxLength) : maxLength;
+            return new BlockExtent(offset, length, IsHole: false);
+        }
+        finally
+        {
+            _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Deallocates [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>): the range then
+    /// reads back as zeros and its whole blocks take no space (fallocate PUNCH_HOLE). The file's length never changes.
+    /// </summary>
+    /// <returns>True when done (or <paramref name="length"/> is 0); false when the file system or device cannot punch holes.</returns>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (EIO, ...).</exception>
+    public bool TryPunchHole(long offset, long length)
+        => Fallocate(Libc.FALLOC_FL_PUNCH_HOLE, offset, length, "fallocate(PUNCH_HOLE)");
+
+    /// <summary>
+    /// Makes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) read back as zeros
+    /// without writing them, keeping its space allocated (fallocate ZERO_RANGE), so later writes there cannot fail for
+    /// lack of space. The file's length never changes.
+    /// </summary>
+    /// <returns>
+    /// True when done (or <paramref name="length"/> is 0); false when the file system or device cannot (tmpfs, for
+    /// example, or a block device range not aligned to its logical block size): write zeros instead.
+    /// </returns>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...).</exception>
+    public bool TryZeroRange(long offset, long length)
+        => Fallocate(Libc.FALLOC_FL_ZERO_RANGE, offset, length, "fallocate(ZERO_RANGE)");
+
+    /// <summary>
+    /// Asks the kernel to start reading [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>)
+    /// into the page cache (posix_fadvise WILLNEED) and returns without waiting for it. A hint: it changes no data, and
+    /// a file opened with <see cref="BlockFileOptions.Direct"/> bypasses that cache anyway.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
+    /// <exception cref="AioException">posix_fadvise failed.</exception>
+    public void Prefetch(long offset, long length)
+    {
+        ThrowIfDisposed();
+        ValidateRange(offset, length, allowEmpty: true);
+        if (length == 0)
+        {
+            // posix_fadvise reads a length of 0 as "to the end of the file"; here it means nothing.
+            return;
+        }
+
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            // posix_* calls return the error number instead of setting errno.
+            int error = Libc.PosixFAdvise((int)_handle.DangerousGetHandle(), offset, length, Libc.POSIX_FADV_WILLNEED);
+            if (error != 0)
+            {
+                Errors.Throw(error, "posix_fadvise(WILLNEED)");
+            }
+        }
+        finally
+        {
+            _handle.DangerousRelease();
+        }
+    }
+
+    private static BlockExtent NoSeekAnswer(long offset, long maxLength, int errno, string call) => errno switch
+    {
+        // No data from offset to the end of the file.
+        Libc.ENXIO => new BlockExtent(offset, maxLength, IsHole: true),
+
+        // No SEEK_DATA/SEEK_HOLE here: no allocation information, so all of it counts as data.
+        Errno.EINVAL or Errno.EOPNOTSUPP => new BlockExtent(offset, maxLength, IsHole: false),
+        _ => throw new AioException(errno, call),
+    };
+
+    private static void ValidateRange(long offset, long length, bool allowEmpty)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (allowEmpty)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(length);
+        }
+        else
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, long.MaxValue - offset);
+    }
+
+    private bool Fallocate(int mode, long offset, long length, string call)
+    {
+        ThrowIfDisposed();
+        if (_readOnly)
+        {
+            throw new InvalidOperationException("The BlockFile was opened read-only.");
+        }
+
+        ValidateRange(offset, length, allowEmpty: true);
+        if (length == 0)
+        {
+            // fallocate refuses an empty range (EINVAL); there is nothing to do.
+            return true;
+        }
+
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            // KEEP_SIZE: a range past the end must not make the file longer (PUNCH_HOLE requires it anyway).
+            if (Libc.FAllocate((int)_handle.DangerousGetHandle(), mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0)
+            {
+                return true;
+            }
+
+            int errno = Errors.LastErrno;
+            return errno switch
+            {
+                // The file system, device or file type has no such mode (EINVAL also: a block device range that is
+                // not aligned to its logical block size).
+                Errno.EOPNOTSUPP or Errno.ENOSYS or Errno.EINVAL or Errno.ENODEV => false,
+                _ => throw new AioException(errno, call),
+            };
+        }
+        finally
+        {
+            _handle.DangerousRelease();
+        }
+    }
+}
