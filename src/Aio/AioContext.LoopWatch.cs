@@ -22,6 +22,9 @@ public sealed partial class AioContext
     private Timer? _loopWatch;
     private int _loopWatchChecks;
 
+    /// <summary>Whether a watch was started, for tests.</summary>
+    internal bool LoopWatchStarted => Volatile.Read(ref _loopWatchStarted) != 0;
+
     /// <summary>Times the watch looked (0 or 1), for tests.</summary>
     internal int LoopWatchChecks => Volatile.Read(ref _loopWatchChecks);
 
