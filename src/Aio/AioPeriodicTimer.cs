@@ -73,7 +73,9 @@ public sealed class AioPeriodicTimer : IDisposable
             lock (_lock)
             {
                 _period = value;
-                if (!_stopped)
+
+                // A context disposed meanwhile ends the timer (it calls OnContextDisposed): nothing to arm then.
+                if (!_stopped && !_context.IsDisposed)
                 {
                     ArmFromNowLocked();
                 }
