@@ -116,6 +116,31 @@ public class PeriodicTimerTests
     }
 
     [Fact]
+    public void A_wait_on_the_loop_that_another_thread_cancels_or_ends_resumes_on_the_loop()
+    {
+        using var io = IoThread.Start("periodic-foreign");
+        var ctx = io.Context;
+        using var cts = new CancellationTokenSource();
+        var timer = ctx.CreatePeriodicTimer(TimeSpan.FromHours(1));
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var work = ctx.InvokeAsync(async () =>
+        {
+            var cancelled = timer.WaitForNextTickAsync(cts.Token);
+            waiting.SetResult();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cancelled);
+            bool onLoopAfterCancel = AioContext.Current == ctx;
+            var ended = timer.WaitForNextTickAsync();
+            ctx.ScheduleOneShot(static t => ThreadPool.QueueUserWorkItem(static t => t.Dispose(), t, preferLocal: false), timer);
+            bool result = await ended;
+            return (onLoopAfterCancel, result, onLoopAfterEnd: AioContext.Current == ctx);
+        });
+        Wait.For(waiting.Task, "the loop to start waiting");
+        cts.Cancel();
+        Wait.For(work, "the loop's waits to end");
+        Assert.Equal((true, false, true), work.Result);
+    }
+
+    [Fact]
     public void One_wait_at_a_time()
     {
         using var ctx = AioContext.Create();
