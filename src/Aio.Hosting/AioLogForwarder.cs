@@ -14,7 +14,7 @@ internal sealed class AioLogForwarder : EventListener
         _logger = logger;
         foreach (var source in EventSource.GetSources())
         {
-            if (source.Name == "Aio")
+            if (source.Name == AioDiagnostics.EventSourceName)
             {
                 EnableEvents(source, EventLevel.Warning);
             }
@@ -24,7 +24,7 @@ internal sealed class AioLogForwarder : EventListener
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
         // Called from the base constructor too (then _logger is still null; the constructor enables those sources).
-        if (eventSource.Name == "Aio" && _logger is not null)
+        if (eventSource.Name == AioDiagnostics.EventSourceName && _logger is not null)
         {
             EnableEvents(eventSource, EventLevel.Warning);
         }

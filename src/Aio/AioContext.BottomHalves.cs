@@ -29,12 +29,61 @@ public sealed partial class AioContext
     }
 
     /// <summary>
+    /// Runs <paramref name="callback"/> once on the loop, in the next iteration, unless
+    /// <paramref name="cancellationToken"/> is cancelled before it started; then forgets it. Any thread; wakes the loop.
+    /// </summary>
+    /// <remarks>
+    /// Cancelled before it started, the callback never runs; once it started, the token does nothing. If the context is
+    /// disposed first, the callback never runs.
+    /// </remarks>
+    /// <param name="callback">Runs on the loop.</param>
+    /// <param name="cancellationToken">Cancels the callback while it has not started.</param>
+    /// <exception cref="ObjectDisposedException">The context is disposed.</exception>
+    public void ScheduleOneShot(Action callback, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ScheduleOneShot(static cb => cb(), callback, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <c>callback(state)</c> once on the loop, in the next iteration, unless <paramref name="cancellationToken"/>
+    /// is cancelled before it started; then forgets it. Any thread; wakes the loop. With a static lambda nothing is
+    /// captured: no closure is allocated.
+    /// </summary>
+    /// <remarks>
+    /// Cancelled before it started, the callback never runs; once it started, the token does nothing. If the context is
+    /// disposed first, the callback never runs.
+    /// </remarks>
+    /// <typeparam name="TState">The state's type.</typeparam>
+    /// <param name="callback">Runs on the loop.</param>
+    /// <param name="state">Passed to <paramref name="callback"/>.</param>
+    /// <param name="cancellationToken">Cancels the callback while it has not started.</param>
+    /// <exception cref="ObjectDisposedException">The context is disposed.</exception>
+    public void ScheduleOneShot<TState>(Action<TState> callback, TState state, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (!new Async.OneShotCallback<TState>(callback, state).TrySchedule(this, cancellationToken))
+        {
+            ThrowDisposed();
+        }
+    }
+
+    /// <summary>
     /// Like <see cref="ScheduleOneShot(Action)"/>, for work somebody waits for: if the context is disposed before the
     /// one-shot ran, <paramref name="onAbandoned"/> runs instead (on the disposing thread). Returns false, having queued
     /// nothing, if the context was disposed already.
     /// </summary>
     internal bool TryScheduleOneShot(Action callback, Action onAbandoned)
         => TryEnqueueBottomHalf(new BottomHalf(this, callback, null, BottomHalf.FlagOneShot, onAbandoned), BottomHalf.FlagScheduled);
+
+    /// <summary>Queues a one-shot carrying a work item (see <see cref="Async.LoopWorkItem"/>); false, with nothing queued, once disposed.</summary>
+    internal bool TryEnqueueWork(BottomHalf bh) => TryEnqueueBottomHalf(bh, BottomHalf.FlagScheduled);
 
     internal void EnqueueBottomHalf(BottomHalf bh, int flags)
     {

@@ -36,6 +36,14 @@ public sealed partial class AioContext
     /// completion, or once per completion of a multishot request. From another thread, <paramref name="prepare"/> runs
     /// later, on the home thread; the caller never touches the ring.
     /// </summary>
+    /// <remarks>
+    /// The request is sent and completed by the loop: some thread must run it (an <see cref="IoThread"/>, or
+    /// <see cref="Poll(bool)"/>, <see cref="Run"/> or <see cref="RunUntil(ValueTask)"/> on one thread). Adding a request
+    /// before the loop runs is allowed (it waits for the first iteration), so this does not throw when nobody runs the
+    /// loop yet; but if no thread has ever run the loop 2 seconds after such a request, the
+    /// <see cref="AioDiagnostics.EventSourceName"/> event source writes a <c>LoopNotRunning</c> warning (once per
+    /// context). That check costs nothing once the loop has run.
+    /// </remarks>
     /// <exception cref="NotSupportedException"><see cref="HasIoUring"/> is false.</exception>
     /// <exception cref="AioException">
     /// On the home thread, the submission queue is full and the kernel refuses submissions for now (EAGAIN/EBUSY) or
@@ -60,6 +68,11 @@ public sealed partial class AioContext
 
         requests.Enqueue(PendingSqeOf<TState>.Rent(prepare, state, handler));
         Notify();
+        if (_homeThreadId == 0)
+        {
+            // Nobody has run the loop yet: legal if somebody will (see AioContext.LoopWatch.cs), a hang otherwise.
+            WatchForALoop();
+        }
     }
 
     /// <summary>

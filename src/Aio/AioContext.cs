@@ -36,6 +36,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         Name = options.Name ?? "aio-" + Interlocked.Increment(ref s_unnamed).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _autoMonitor = options.Monitor is null;
         _epollSweepInterval = options.EpollSweepInterval;
+        _loopNotRunningDelay = options.LoopNotRunningDelay;
         _pollMaxNs = options.PollMaxNs;
         _pollGrow = options.PollGrow;
         _pollShrink = options.PollShrink;
@@ -151,6 +152,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         _wallClockTimers.Clear();
         DisposeRequests();
         DisposeNet();
+        DisposePeriodicTimers();
         _monitor.Dispose();
         _notifier.Dispose();
     }

@@ -41,4 +41,7 @@ public sealed record AioContextOptions
 
     /// <summary>How long Dispose waits for the kernel to let go of cancelled requests before it abandons them.</summary>
     internal TimeSpan DisposeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a ring request submitted before any thread ran the loop may wait before the LoopNotRunning warning.</summary>
+    internal TimeSpan LoopNotRunningDelay { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -5,6 +5,8 @@ namespace Aio;
 /// deadline; the loop's sleep is bounded by the earliest pending timer. All members work from any thread; arming
 /// a timer earlier than the loop's current sleep wakes the loop.
 /// </summary>
+/// <remarks>For a timer that ticks periodically and is awaited like <see cref="PeriodicTimer"/>, see
+/// <see cref="AioPeriodicTimer"/> (<see cref="AioContext.CreatePeriodicTimer"/>).</remarks>
 public sealed class AioTimer : IDisposable
 {
     private readonly AioContext _context;

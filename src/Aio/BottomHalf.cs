@@ -19,8 +19,9 @@ public sealed class BottomHalf : IDisposable
     internal const int FlagOneShot = 8;
 
     private readonly AioContext _context;
-    private readonly Action _callback;
+    private readonly Action? _callback;
     private readonly Action? _onAbandoned;
+    private readonly Async.LoopWorkItem? _work;
     private int _flags;
 
     internal BottomHalf(AioContext context, Action callback, string? name, int flags, Action? onAbandoned = null)
@@ -30,6 +31,14 @@ public sealed class BottomHalf : IDisposable
         _onAbandoned = onAbandoned;
         Name = name;
         _flags = flags;
+    }
+
+    /// <summary>A one-shot whose payload is <paramref name="work"/> (run, or abandoned, through it: no delegates).</summary>
+    internal BottomHalf(AioContext context, Async.LoopWorkItem work)
+    {
+        _context = context;
+        _work = work;
+        _flags = FlagOneShot;
     }
 
     /// <summary>The name given at creation, for diagnostics.</summary>
@@ -70,7 +79,17 @@ public sealed class BottomHalf : IDisposable
     /// <summary>Takes the bottom half off a list: clears <c>Pending</c> and <c>Scheduled</c>, returns the old flags.</summary>
     internal int Dequeue() => Interlocked.And(ref _flags, ~(FlagPending | FlagScheduled));
 
-    internal void Invoke() => _callback();
+    internal void Invoke()
+    {
+        if (_work is not null)
+        {
+            _work.Run();
+        }
+        else
+        {
+            _callback!();
+        }
+    }
 
     /// <summary>
     /// The context was disposed with this bottom half still queued: deletes it, and if it was going to run, runs the
@@ -83,6 +102,7 @@ public sealed class BottomHalf : IDisposable
         if ((flags & (FlagScheduled | FlagDeleted)) == FlagScheduled)
         {
             _onAbandoned?.Invoke();
+            _work?.Abandon();
         }
     }
 }

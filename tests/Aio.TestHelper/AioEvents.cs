@@ -3,7 +3,7 @@ using System.Diagnostics.Tracing;
 
 namespace Aio.TestHelper;
 
-/// <summary>Listens to the "Aio" EventSource as a user would, and keeps every event as "Name(payload, ...)".</summary>
+/// <summary>Listens to the "Aio-EventLoop" EventSource as a user would, and keeps every event as "Name(payload, ...)".</summary>
 internal sealed class AioEvents : EventListener
 {
     // OnEventSourceCreated runs from the base constructor, before this class's field initializers: keep the
@@ -20,7 +20,7 @@ internal sealed class AioEvents : EventListener
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
-        if (eventSource.Name == "Aio")
+        if (eventSource.Name == AioDiagnostics.EventSourceName)
         {
             EnableEvents(eventSource, EventLevel.Verbose);
         }
@@ -28,7 +28,7 @@ internal sealed class AioEvents : EventListener
 
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (eventData.EventSource.Name != "Aio" || eventData.EventName == "EventCounters")
+        if (eventData.EventSource.Name != AioDiagnostics.EventSourceName || eventData.EventName == "EventCounters")
         {
             return;
         }

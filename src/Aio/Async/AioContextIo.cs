@@ -98,6 +98,13 @@ public static class AioContextIo
     }
 
     /// <summary>Submits the entry <paramref name="prepare"/> fills and returns the raw <see cref="Cqe.Result"/> (negative allowed).</summary>
+    /// <remarks>
+    /// Like every ring operation here, it completes only when some thread runs the context's loop (an
+    /// <see cref="IoThread"/>, or <see cref="AioContext.Poll(bool)"/>, <see cref="AioContext.Run"/> or
+    /// <see cref="AioContext.RunUntil{T}(ValueTask{T})"/>). Submitting before the loop runs is allowed, so nothing throws
+    /// when nobody runs it; a warning is written instead, see
+    /// <see cref="AioContext.AddSqe{TState}(SqePreparer{TState}, TState, CqeHandler)"/>.
+    /// </remarks>
     /// <exception cref="NotSupportedException">The context has no io_uring.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> cancelled the request and the kernel agreed.</exception>
     public static ValueTask<int> SubmitAsync<TState>(this AioContext ctx, SqePreparer<TState> prepare, TState state, CancellationToken ct = default)

@@ -74,7 +74,17 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     public SafeFileHandle Handle => _handle;
 
     /// <summary>Opens <paramref name="path"/> for I/O on <paramref name="ctx"/>.</summary>
-    /// <exception cref="AioException">open(2) failed (ENOENT, EACCES, EINVAL for O_DIRECT on a file system without it, ...).</exception>
+    /// <remarks>
+    /// open(2) failures map to the exceptions File.OpenHandle throws for the same errno; each carries an
+    /// <see cref="AioException"/> with the errno as its inner exception. Read and write failures are
+    /// <see cref="AioException"/>s: <see cref="IOException"/>s whose <see cref="Exception.HResult"/> and
+    /// <see cref="AioException.Errno"/> are the errno (ENOSPC, EFBIG, EIO, ...).
+    /// </remarks>
+    /// <exception cref="FileNotFoundException">The file does not exist (ENOENT, its directory exists).</exception>
+    /// <exception cref="DirectoryNotFoundException">A directory on the path does not exist (ENOENT, ENOTDIR).</exception>
+    /// <exception cref="UnauthorizedAccessException">Permission denied (EACCES, EPERM), or the path is a directory (EISDIR).</exception>
+    /// <exception cref="PathTooLongException">The path or one of its components is too long (ENAMETOOLONG).</exception>
+    /// <exception cref="AioException">open(2) failed otherwise (EINVAL for O_DIRECT on a file system without it, EROFS, ELOOP, ...).</exception>
     /// <exception cref="NotSupportedException"><see cref="BlockEngine.IoUring"/> was requested but the context has no io_uring.</exception>
     public static BlockFile Open(AioContext ctx, string path, BlockFileOptions? options = null)
     {
@@ -94,10 +104,11 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         int fd = Libc.Open(path, flags, 0);
         if (fd < 0)
         {
-            throw new AioException(Errors.LastErrno, $"open({path})");
+            throw OpenErrors.ForOpen(Errors.LastErrno, path);
         }
 
         var handle = new SafeFileHandle(fd, ownsHandle: true);
+        OpenErrors.ThrowIfDirectory(handle, path);
         int alignment = 1;
         if (options.Direct)
         {

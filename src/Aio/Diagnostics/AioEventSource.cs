@@ -3,10 +3,11 @@ using System.Diagnostics.Tracing;
 namespace Aio.Diagnostics;
 
 /// <summary>
-/// The <c>Aio</c> event source: monitor selection and fallback reasons, fds dropped because they became invalid.
+/// The <c>Aio-EventLoop</c> event source (<see cref="AioDiagnostics.EventSourceName"/>): monitor selection and fallback
+/// reasons, fds dropped because they became invalid, callback failures, loops nobody runs, and EventCounters.
 /// Each event costs one <see cref="EventSource.IsEnabled()"/> check when nobody listens.
 /// </summary>
-[EventSource(Name = "Aio")]
+[EventSource(Name = AioDiagnostics.EventSourceName)]
 internal sealed class AioEventSource : EventSource
 {
     public static readonly AioEventSource Log = new();
@@ -99,6 +100,19 @@ internal sealed class AioEventSource : EventSource
         if (IsEnabled())
         {
             WriteEvent(4, context, exception);
+        }
+    }
+
+    /// <summary>
+    /// A ring request was submitted to a context before any thread ran its loop, and still no thread has: the request
+    /// (and whoever awaits it) waits until one does. Legal when a loop starts later; a hang when none ever will.
+    /// </summary>
+    [Event(5, Level = EventLevel.Warning, Message = "Context {0}: a ring request has waited {1} ms, but nobody runs this loop: start an IoThread, or call Poll, Run or RunUntil on one thread")]
+    public void LoopNotRunning(string context, long waitedMs)
+    {
+        if (IsEnabled())
+        {
+            WriteEvent(5, context, waitedMs);
         }
     }
 }

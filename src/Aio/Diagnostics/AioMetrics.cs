@@ -3,12 +3,12 @@ using System.Diagnostics.Metrics;
 namespace Aio.Diagnostics;
 
 /// <summary>
-/// The <c>Aio</c> <see cref="Meter"/>: observable counters per live context (tag <c>aio.context</c>). Observed only
+/// The <c>Aio</c> <see cref="Meter"/> (<see cref="AioDiagnostics.MeterName"/>): observable counters per live context (tag <c>aio.context</c>). Observed only
 /// when a listener collects, so it costs nothing otherwise.
 /// </summary>
 internal static class AioMetrics
 {
-    private static readonly Meter s_meter = new("Aio", "1.0");
+    private static readonly Meter s_meter = new(AioDiagnostics.MeterName, "1.0");
 
     static AioMetrics()
     {

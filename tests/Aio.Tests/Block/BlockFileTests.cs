@@ -103,9 +103,10 @@ public class BlockFileTests
     [Fact]
     public void Missing_path_is_ENOENT()
     {
+        // Issue 15: DirectoryNotFoundException as File.OpenHandle throws, the errno kept in the inner AioException.
         using var ctx = AioContext.Create();
-        var ex = Assert.Throws<AioException>(() => BlockFile.Open(ctx, "/nonexistent/aio/" + Guid.NewGuid()));
-        Assert.Equal(Errno.ENOENT, ex.Errno);
+        var ex = Assert.Throws<DirectoryNotFoundException>(() => BlockFile.Open(ctx, "/nonexistent/aio/" + Guid.NewGuid()));
+        Assert.Equal(Errno.ENOENT, Assert.IsType<AioException>(ex.InnerException).Errno);
         Assert.Contains("ENOENT", ex.Message);
     }
 

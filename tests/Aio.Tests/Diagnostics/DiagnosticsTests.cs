@@ -21,7 +21,7 @@ public class DiagnosticsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == "Aio")
+            if (instrument.Meter.Name == AioDiagnostics.MeterName)
             {
                 l.EnableMeasurementEvents(instrument);
             }
@@ -59,7 +59,7 @@ public class DiagnosticsTests
 
         protected override void OnEventSourceCreated(EventSource source)
         {
-            if (source.Name == "Aio")
+            if (source.Name == AioDiagnostics.EventSourceName)
             {
                 EnableEvents(source, EventLevel.Verbose);
             }

@@ -107,7 +107,7 @@ public class EpollIdentityTests
 
         protected override void OnEventSourceCreated(EventSource source)
         {
-            if (source.Name == "Aio")
+            if (source.Name == AioDiagnostics.EventSourceName)
             {
                 EnableEvents(source, EventLevel.Verbose);
             }

@@ -1,0 +1,28 @@
+namespace Aio;
+
+/// <summary>
+/// The names under which Aio publishes its diagnostics. The two have different names so that a tool that takes a list
+/// of providers (<c>dotnet-counters monitor --counters</c>, <c>dotnet-trace collect --providers</c>, an OpenTelemetry
+/// <c>AddMeter</c>) can ask for each one: with one name for both, <c>dotnet-counters</c> showed one and hid the other.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item><see cref="MeterName"/>: a <see cref="System.Diagnostics.Metrics.Meter"/> with one observable counter per loop
+/// statistic (<c>aio.loop.iterations</c>, <c>aio.notifies</c>, <c>aio.uring.sqes</c>, ...), one measurement per live
+/// context tagged <c>aio.context</c> with its name. Read it with <c>dotnet-counters monitor --counters Aio</c> or any
+/// <see cref="System.Diagnostics.Metrics.MeterListener"/>.</item>
+/// <item><see cref="EventSourceName"/>: an <see cref="System.Diagnostics.Tracing.EventSource"/> with the events
+/// (monitor selected, monitor fallback and its reason, an fd removed because it became invalid, a callback that threw
+/// on an IoThread, a loop that nobody runs) and EventCounters summed over all contexts (loop iterations, notifies, SQEs
+/// and CQEs per second, busy-poll hit ratio, live contexts). Read it with
+/// <c>dotnet-counters monitor --counters Aio-EventLoop</c> or <c>dotnet-trace collect --providers Aio-EventLoop</c>.</item>
+/// </list>
+/// </remarks>
+public static class AioDiagnostics
+{
+    /// <summary>The name of Aio's <see cref="System.Diagnostics.Metrics.Meter"/>: <c>"Aio"</c>.</summary>
+    public const string MeterName = "Aio";
+
+    /// <summary>The name of Aio's <see cref="System.Diagnostics.Tracing.EventSource"/>: <c>"Aio-EventLoop"</c>.</summary>
+    public const string EventSourceName = "Aio-EventLoop";
+}
