@@ -54,7 +54,7 @@ public sealed partial class AioContext
         if (ring is not null)
         {
             Interlocked.Increment(ref s_liveIoUringContexts);
-            var monitor = new IoUringMonitor(ring, OnInvalidFd, _completions) { CancelStrategy = options.DisposeCancel };
+            var monitor = new IoUringMonitor(ring, OnInvalidFd, _completions) { CancelStrategy = options.DisposeCancel, RegisterRingFd = options.RegisterRingFd };
             _disposeTimeout = options.DisposeTimeout;
             return monitor;
         }

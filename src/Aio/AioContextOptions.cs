@@ -30,6 +30,13 @@ public sealed record AioContextOptions
     /// <summary>io_uring setup flags never to request (benchmarks compare the flag tiers with it).</summary>
     internal uint ForbiddenRingFlags { get; init; }
 
+    /// <summary>
+    /// Register the ring fd with the home thread (IORING_REGISTER_RING_FDS) when it binds. Only for a thread that is the
+    /// context's own (IoThread sets it): a task holds at most 16 registrations, and one made by a thread that outlives a
+    /// context disposed elsewhere keeps that ring alive until the thread exits.
+    /// </summary>
+    internal bool RegisterRingFd { get; init; }
+
     /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
     internal int SimulatedIoUringErrno { get; init; }
 

@@ -81,6 +81,9 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
         {
             Name = options.Name ?? name,
             PollMaxNs = options.PollMaxNs == 0 ? DefaultPollMaxNs : options.PollMaxNs,
+
+            // The thread is the context's own and disposes it before it exits: its ring fd registration never leaks.
+            RegisterRingFd = true,
         };
         return new IoThread(name, options);
     }

@@ -81,6 +81,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     /// <summary>Requests in flight in the kernel (fd polls and user requests).</summary>
     public int InFlight => _requests.InFlight;
 
+    /// <summary>Register the ring fd with the home thread when it binds (see <see cref="Bind"/>; IoThreads only).</summary>
+    public bool RegisterRingFd { get; init; }
+
     /// <summary>How <see cref="CancelAll"/> cancels (tests force the pre-5.19 path or a kernel that cancels nothing).</summary>
     public CancelStrategy CancelStrategy { get; init; }
 
@@ -356,17 +359,22 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     }
 
     /// <summary>
-    /// Binds the ring to the calling (home) thread, then registers its fd with that thread (IORING_REGISTER_RING_FDS,
-    /// 5.18): every io_uring_enter then names the ring by its registered index and skips the fd-table lookup (fdget/fput,
-    /// which in a multi-threaded process is an atomic reference count pair per call). Where the kernel refuses (older
-    /// kernels, or the task's 16 slots taken) the plain fd is used. The registration is undone by the ring's Dispose on
-    /// the home thread; a context disposed from another thread leaves it to the thread's exit (IoThreads dispose on their
-    /// own thread).
+    /// Binds the ring to the calling (home) thread. On an IoThread (<see cref="RegisterRingFd"/>) it also registers the ring
+    /// fd with that thread (IORING_REGISTER_RING_FDS, 5.18): every io_uring_enter then names the ring by its registered
+    /// index and skips the fd-table lookup (fdget/fput, which in a multi-threaded process is an atomic reference count
+    /// pair per call). Where the kernel refuses (older kernels, or the task's 16 slots taken) the plain fd is used. The
+    /// registration is undone by the ring's Dispose on the home thread, which an IoThread always does before it exits.
+    /// Other threads do not register: one that binds many contexts (a test runner's) would run out of its 16 slots, and
+    /// a context disposed from another thread would leave its ring alive, held by the registration, until the thread
+    /// exits.
     /// </summary>
     private void Bind()
     {
         _ring.Enable();
-        _ = _ring.RegisterRingFd();
+        if (RegisterRingFd)
+        {
+            _ = _ring.RegisterRingFd();
+        }
     }
 
     private void AdoptOrphans(ReadyCollector ready)
