@@ -24,7 +24,9 @@ internal static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine("aio: " + Describe(parsed.Errors[0]));
+            // An unknown option is the news, even where the parser also misses a command it then cannot find.
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+            Console.Error.WriteLine("aio: " + Describe(error));
             return 2;
         }
 
