@@ -46,7 +46,7 @@ internal static class Bench
             var region = RegionOf(o, path);
             o = FallBackFromIoUring(o);
 
-            var results = new List<BenchResult> { Live(o, o.Engine, region, o, p => BenchRunner.Run(o, path, region, p, cancel.Token)) };
+            var results = new List<BenchResult> { Live(o, o.Engine, o, p => BenchRunner.Run(o, path, region, p, cancel.Token)) };
             if (compare)
             {
                 Compare(o, path, region, results, cancel.Token);
@@ -185,14 +185,14 @@ internal static class Bench
         if (o.Engine != "randomaccess" && !ct.IsCancellationRequested)
         {
             var ra = o with { Engine = "randomaccess" };
-            results.Add(Live(ra, "randomaccess", region, ra, p => BenchRunner.Run(ra, path, region, p, ct)));
+            results.Add(Live(ra, "randomaccess", ra, p => BenchRunner.Run(ra, path, region, p, ct)));
         }
 
         if (!FioRunner.Available)
         {
             Note(o, "fio is not installed (apt-get install fio): no fio row");
         }
-        else if (!ct.IsCancellationRequested && Live(o, "fio", region, null, _ => FioRunner.Run(o, path, region, "io_uring", ct)) is { } fio)
+        else if (!ct.IsCancellationRequested && Live(o, "fio", null, _ => FioRunner.Run(o, path, region, "io_uring", ct)) is { } fio)
         {
             results.Add(fio);
         }
@@ -206,7 +206,7 @@ internal static class Bench
         {
             Note(o, $"no uring_randread row: {why}");
         }
-        else if (!ct.IsCancellationRequested && Live(o, "uring_randread", region, null, _ => UringRandreadRunner.Run(o, path, ct)) is { } c)
+        else if (!ct.IsCancellationRequested && Live(o, "uring_randread", null, _ => UringRandreadRunner.Run(o, path, ct)) is { } c)
         {
             results.Add(c);
         }
@@ -222,10 +222,10 @@ internal static class Bench
 
     /// <summary>Runs one engine, with the live status line when stderr is a terminal.</summary>
     /// <remarks><paramref name="counted"/>: the options of an engine of ours, whose requests the line counts; null for an external tool.</remarks>
-    private static BenchResult Live(BenchOptions o, string engine, Region region, BenchOptions? counted, Func<Progress, BenchResult?> run)
+    private static BenchResult Live(BenchOptions o, string engine, BenchOptions? counted, Func<Progress, BenchResult?> run)
     {
         var progress = new Progress(counted is null ? 1 : BenchRunner.ProgressWriters(counted));
-        using (StatusLine.ForRun(engine, counted is null ? null : progress, o.BlockSize, o.RampTime + o.Runtime))
+        using (StatusLine.ForRun(engine, counted is null ? null : progress, o.BlockSize, o.RampTime, o.RampTime + o.Runtime))
         {
             return run(progress) ?? throw new InvalidOperationException($"{engine} produced no result");
         }

@@ -25,8 +25,8 @@ internal sealed class StatusLine : IDisposable
     /// <summary>Whether status lines are drawn: only when stderr is a terminal.</summary>
     public static bool Enabled => !Console.IsErrorRedirected;
 
-    /// <summary>The status of a benchmark run: <paramref name="progress"/> counts requests (null: an external tool, percent and ETA only) of <paramref name="blockSize"/> bytes over <paramref name="total"/>.</summary>
-    public static StatusLine? ForRun(string engine, Progress? progress, int blockSize, TimeSpan total)
+    /// <summary>The status of a benchmark run: <paramref name="progress"/> counts requests (null: an external tool, percent and ETA only) of <paramref name="blockSize"/> bytes over <paramref name="total"/>, which begins with <paramref name="ramp"/>.</summary>
+    public static StatusLine? ForRun(string engine, Progress? progress, int blockSize, TimeSpan ramp, TimeSpan total)
     {
         if (!Enabled)
         {
@@ -46,6 +46,12 @@ internal sealed class StatusLine : IDisposable
             {
                 // An external tool: it reports its figures at the end only.
                 return string.Create(CultureInfo.InvariantCulture, $"{engine}: [{percent,3:0}%] ETA {FormatEta(eta)}");
+            }
+
+            if (elapsed < ramp)
+            {
+                // Requests during the ramp are not counted.
+                return string.Create(CultureInfo.InvariantCulture, $"{engine}: [{percent,3:0}%] ramping up, ETA {FormatEta(eta)}");
             }
 
             long count = progress.Total;
