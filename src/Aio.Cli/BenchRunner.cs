@@ -164,6 +164,7 @@ internal static class BenchRunner
         var verify = o.Verify ? new VerifyMap(region) : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var clock = new RunClock(o.RampTime);
+        int submitted = 0;
         try
         {
             for (int w = 0; w < n; w++)
@@ -176,6 +177,7 @@ internal static class BenchRunner
             foreach (var w in workers)
             {
                 w.Submit();
+                submitted++;
             }
 
             stop.CancelAfter(o.RampTime + o.Runtime);
@@ -198,13 +200,11 @@ internal static class BenchRunner
         finally
         {
             // One worker failing leaves the others running: stop them all before freeing their buffers.
+            // (A worker never submitted never completes: only the submitted ones are waited for.)
             stop.Cancel();
-            foreach (var w in workers)
+            foreach (var w in workers.Take(submitted))
             {
-                if (w is not null)
-                {
-                    ((IAsyncResult)w.Done).AsyncWaitHandle.WaitOne();
-                }
+                ((IAsyncResult)w.Done).AsyncWaitHandle.WaitOne();
             }
 
             foreach (var b in buffers)
