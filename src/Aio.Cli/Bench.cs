@@ -5,66 +5,66 @@ namespace Aio.Cli;
 /// <summary><c>aio bench</c>: validates, prepares the file, runs the engines, prints.</summary>
 internal static class Bench
 {
+    /// <summary>Exit code when --verify found blocks that do not hold what was written.</summary>
+    public const int VerifyFailed = 3;
+
+    /// <summary>Exit code when interrupted before anything was measured (128 + SIGINT, as a shell reports it).</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Size of the scratch file when no FILE and no --size is given.</summary>
+    public const long DefaultScratchSize = 1L << 30;
+
     public static int Run(BenchOptions o, bool compare)
     {
-        if (o.IoDepth is < 1 or > 4096)
-        {
-            throw new UsageException("--iodepth must be between 1 and 4096");
-        }
-
-        if (o.Threads is < 1 or > 64)
-        {
-            throw new UsageException("--threads must be between 1 and 64");
-        }
-
-        if (o.MaxBatch < 0)
-        {
-            throw new UsageException("--max-batch must not be negative");
-        }
-
-        if (o.Direct && o.BlockSize % 512 != 0)
-        {
-            throw new UsageException($"--bs {o.BlockSize} is not a multiple of 512, which --direct needs");
-        }
-
+        Validate(o);
         if (o.File is not null)
         {
             Program.RequireFile(o.File);
         }
 
         using var cancel = new CancellationTokenSource();
-        using var scratch = o.File is null ? ScratchFile.Create(Math.Max(o.Size, o.BlockSize), o.Json ? null : Output.Line) : null;
-        string path = o.File ?? scratch!.Path;
-        // SIGINT (Ctrl-C) and SIGTERM: stop the workers, print what was measured, let the finally blocks delete the
-        // scratch file.
+
+        // SIGINT (Ctrl-C) and SIGTERM: stop the fill or the workers, print what was measured, let the finally blocks
+        // delete the scratch file. Registered before the fill, so an interrupted fill deletes its file too.
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+        ScratchFile? scratch = null;
         try
         {
-            var results = new List<BenchResult> { Live(o, o.Engine, () => BenchRunner.Run(o, path, cancel.Token)) };
-            if (compare)
+            try
             {
-                if (o.Engine != "randomaccess")
-                {
-                    results.Add(Live(o, "randomaccess", () => BenchRunner.Run(o with { Engine = "randomaccess" }, path, cancel.Token)));
-                }
-
-                if (FioRunner.Available && Live(o, "fio", () => FioRunner.Run(o, path, "io_uring")!) is { } fio)
-                {
-                    results.Add(fio);
-                }
-                else if (!o.Json)
-                {
-                    Output.Line("fio is not installed (apt-get install fio): no fio comparison");
-                }
+                scratch = o.File is null ? ScratchFile.Create(o.Offset + Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize), o.Json ? null : Output.Line, cancel.Token) : null;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("aio: interrupted while creating the scratch file (deleted)");
+                return Interrupted;
             }
 
-            Output.Bench(o, results, o.Json);
+            string path = o.File ?? scratch!.Path;
+            var region = RegionOf(o, path);
+            o = FallBackFromIoUring(o);
+
+            var results = new List<BenchResult> { Live(o, o.Engine, o, p => BenchRunner.Run(o, path, region, p, cancel.Token)) };
+            if (compare)
+            {
+                Compare(o, path, region, results, cancel.Token);
+            }
+
+            Output.Bench(o, region, results, cancel.IsCancellationRequested);
+            if (results.FirstOrDefault(r => r.Verify is { Mismatches: > 0 }) is { Verify: var (checkedBlocks, bad) } failed)
+            {
+                Console.Error.WriteLine($"aio: verify failed ({failed.Engine}): {bad} of {checkedBlocks} blocks read back differ from what was written");
+                return VerifyFailed;
+            }
+
             return 0;
         }
         finally
         {
             cancel.Cancel();
+            scratch?.Dispose();
         }
 
         void Stop(PosixSignalContext context)
@@ -74,16 +74,160 @@ internal static class Bench
         }
     }
 
-    /// <summary>On a terminal, a live status line while one engine runs; plain otherwise.</summary>
-    private static BenchResult Live(BenchOptions o, string engine, Func<BenchResult> run)
+    private static void Validate(BenchOptions o)
     {
-        if (o.Json || !Output.Fancy)
+        if (o.IoDepth is < 1 or > 4096)
         {
-            return run();
+            throw new UsageException("--iodepth must be between 1 and 4096");
         }
 
-        return Spectre.Console.AnsiConsole.Status().Start(
-            $"{engine}: {o.Rw} bs={Units.FormatSize(o.BlockSize)} iodepth={o.IoDepth} for {o.Runtime.TotalSeconds:0.##} s ...",
-            _ => run());
+        if (o.Threads is < 1 or > 64)
+        {
+            throw new UsageException("--threads (--numjobs) must be between 1 and 64");
+        }
+
+        if (o.MaxBatch < 0)
+        {
+            throw new UsageException("--max-batch must not be negative");
+        }
+
+        if (o.RwMixRead is < 0 or > 100)
+        {
+            throw new UsageException("--rwmixread must be between 0 and 100");
+        }
+
+        if (o.Offset < 0)
+        {
+            throw new UsageException("--offset must not be negative");
+        }
+
+        if (o.Direct && (o.BlockSize % 512 != 0 || o.Offset % 512 != 0))
+        {
+            throw new UsageException(o.BlockSize % 512 != 0
+                ? $"--bs {o.BlockSize} is not a multiple of 512, which --direct needs"
+                : $"--offset {o.Offset} is not a multiple of 512, which --direct needs");
+        }
+
+        if (o.Verify && !o.Writes)
+        {
+            throw new UsageException($"--verify checks what the run writes, and --rw {o.Rw} writes nothing (use write, randwrite, rw or randrw)");
+        }
+    }
+
+    /// <summary>
+    /// The region: --offset into the file, --size long (the rest of the file by default). A region past the end of a
+    /// given FILE is refused rather than silently shortened.
+    /// </summary>
+    private static Region RegionOf(BenchOptions o, string path)
+    {
+        long length = FileLength(path);
+        if (o.Offset >= length)
+        {
+            throw new UsageException($"--offset {Units.FormatSize(o.Offset)} is at or past the end of {path} ({length} bytes)");
+        }
+
+        long size = o.Size ?? (length - o.Offset);
+        if (o.Offset + size > length)
+        {
+            throw new UsageException($"--offset + --size ({o.Offset} + {size} bytes) is past the end of {path} ({length} bytes); give a smaller --size, or none for the rest of the file");
+        }
+
+        long blocks = size / o.BlockSize;
+        if (blocks < 1)
+        {
+            throw new UsageException($"--bs {o.BlockSize} is larger than the region ({size} bytes)");
+        }
+
+        return new Region(o.Offset, blocks, o.BlockSize);
+    }
+
+    /// <summary>The file's length, block devices included (their stat size is 0).</summary>
+    private static long FileLength(string path)
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Poll, Name = "aio-length" });
+        using var file = BlockFile.Open(ctx, path, new BlockFileOptions { ReadOnly = true, Engine = BlockEngine.Threads });
+        return file.Length;
+    }
+
+    /// <summary>Without io_uring the io_uring engine cannot run: the threads engine does, with a one-line note.</summary>
+    private static BenchOptions FallBackFromIoUring(BenchOptions o)
+    {
+        if (o.Engine != "io_uring")
+        {
+            return o;
+        }
+
+        string? why = o.Monitor is FdMonitorKind.Poll or FdMonitorKind.Epoll ? $"a {o.Monitor} context has no ring" : IoUringUnavailable();
+        if (why is null)
+        {
+            return o;
+        }
+
+        Console.Error.WriteLine($"aio: io_uring is unavailable ({why}): using the threads engine");
+        return o with { Engine = "threads" };
+    }
+
+    private static string? IoUringUnavailable()
+    {
+        try
+        {
+            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, Name = "aio-probe" });
+            return null;
+        }
+        catch (AioException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    private static void Compare(BenchOptions o, string path, Region region, List<BenchResult> results, CancellationToken ct)
+    {
+        if (o.Engine != "randomaccess" && !ct.IsCancellationRequested)
+        {
+            var ra = o with { Engine = "randomaccess" };
+            results.Add(Live(ra, "randomaccess", ra, p => BenchRunner.Run(ra, path, region, p, ct)));
+        }
+
+        if (!FioRunner.Available)
+        {
+            Note(o, "fio is not installed (apt-get install fio): no fio row");
+        }
+        else if (!ct.IsCancellationRequested && Live(o, "fio", null, _ => FioRunner.Run(o, path, region, "io_uring", ct)) is { } fio)
+        {
+            results.Add(fio);
+        }
+
+        if (UringRandreadRunner.Path is null)
+        {
+            return;
+        }
+
+        if (UringRandreadRunner.CannotRun(o, path, region) is { } why)
+        {
+            Note(o, $"no uring_randread row: {why}");
+        }
+        else if (!ct.IsCancellationRequested && Live(o, "uring_randread", null, _ => UringRandreadRunner.Run(o, path, ct)) is { } c)
+        {
+            results.Add(c);
+        }
+    }
+
+    private static void Note(BenchOptions o, string text)
+    {
+        if (!o.Json)
+        {
+            Output.Line(text);
+        }
+    }
+
+    /// <summary>Runs one engine, with the live status line when stderr is a terminal.</summary>
+    /// <remarks><paramref name="counted"/>: the options of an engine of ours, whose requests the line counts; null for an external tool.</remarks>
+    private static BenchResult Live(BenchOptions o, string engine, BenchOptions? counted, Func<Progress, BenchResult?> run)
+    {
+        var progress = new Progress(counted is null ? 1 : BenchRunner.ProgressWriters(counted));
+        using (StatusLine.ForRun(engine, counted is null ? null : progress, o.BlockSize, o.RampTime, o.RampTime + o.Runtime))
+        {
+            return run(progress) ?? throw new InvalidOperationException($"{engine} produced no result");
+        }
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Aio.Interop;
-using Microsoft.Win32.SafeHandles;
 
 namespace Aio.Cli;
 
@@ -8,67 +6,69 @@ namespace Aio.Cli;
 /// The fio-like workload: <c>iodepth</c> requests always in flight per loop, each worker re-issuing as soon as its
 /// request completes. Engines: io_uring (BlockFile on IoThreads, workers awaiting on the loop), threads (BlockFile's
 /// thread-pool engine) and randomaccess (.NET's <see cref="RandomAccess"/> on the thread pool at the same concurrency).
+/// Every engine's clock starts when its request is submitted (before any queueing) and stops when the worker that
+/// submitted it resumes, so IOPS and mean latency agree by Little's law (IOPS ≈ requests in flight / mean latency).
 /// </summary>
 internal static class BenchRunner
 {
-    public static BenchResult Run(BenchOptions o, string path, CancellationToken ct)
-    {
-        long blocks = new FileInfo(path).Length / o.BlockSize;
-        if (blocks < 1)
+    /// <summary>Runs one engine for the ramp time, then for the runtime; stops early on <paramref name="ct"/>.</summary>
+    public static BenchResult Run(BenchOptions o, string path, Region region, Progress progress, CancellationToken ct)
+        => o.Engine switch
         {
-            throw new UsageException($"--bs {o.BlockSize} is larger than the file");
-        }
-
-        return o.Engine switch
-        {
-            "randomaccess" => RunRandomAccess(o, path, blocks, ct),
-            _ => RunLoops(o, path, blocks, ct),
+            "randomaccess" => RunRandomAccess(o, path, region, progress, ct),
+            _ => RunLoops(o, path, region, progress, ct),
         };
-    }
 
-    private static BenchResult RunLoops(BenchOptions o, string path, long blocks, CancellationToken ct)
+    /// <summary>Writers of <see cref="Progress"/> an engine needs: one per loop, or one per randomaccess worker.</summary>
+    public static int ProgressWriters(BenchOptions o) => o.Engine == "randomaccess" ? o.IoDepth : o.Threads;
+
+    private static BenchResult RunLoops(BenchOptions o, string path, Region region, Progress progress, CancellationToken ct)
     {
         var engine = o.Engine == "threads" ? BlockEngine.Threads : BlockEngine.IoUring;
         var loops = new IoThread[o.Threads];
         var files = new BlockFile[o.Threads];
         var histograms = new LatencyHistogram[o.Threads];
+        var verify = o.Verify ? new VerifyMap(region) : null;
         try
         {
             for (int t = 0; t < o.Threads; t++)
             {
                 loops[t] = IoThread.Start($"bench-{t}", new AioContextOptions { Monitor = o.Monitor });
                 loops[t].Context.SetAioParameters(o.MaxBatch);
-                files[t] = BlockFile.Open(loops[t].Context, path, new BlockFileOptions { Direct = o.Direct, Engine = engine, ReadOnly = !o.IsWrite });
+                files[t] = BlockFile.Open(loops[t].Context, path, new BlockFileOptions { Direct = o.Direct, Engine = engine, ReadOnly = !o.Writes });
                 histograms[t] = new LatencyHistogram();
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-
-            // Allocations are counted on the loop threads, where the I/O path runs (not the status spinner's).
-            long alloc0 = LoopAllocations(loops);
-            var usage0 = Libc.CpuTime(Libc.RUSAGE_SELF);
-            var sw = Stopwatch.StartNew();
-            var tasks = new Task<long>[o.Threads];
+            var clock = new RunClock(o.RampTime);
+            var tasks = new Task<(long Ios, long Reads)>[o.Threads];
             for (int t = 0; t < o.Threads; t++)
             {
                 int me = t;
-                tasks[t] = loops[t].Context.InvokeAsync(() => LoopWorkers(o, files[me], blocks, histograms[me], me, stop.Token));
+                tasks[t] = loops[t].Context.InvokeAsync(() => LoopWorkers(o, files[me], region, histograms[me], verify, clock, progress, me, stop.Token));
             }
 
-            stop.CancelAfter(o.Runtime);
+            stop.CancelAfter(o.RampTime + o.Runtime);
+
+            // Allocations are counted on the loop threads, where the I/O path runs (not the status line's).
+            clock.WaitForRamp(ct);
+            long alloc0 = LoopAllocations(loops);
+            var cpu0 = Cpu();
             Task.WaitAll(tasks);
-            double seconds = sw.Elapsed.TotalSeconds;
-            var usage1 = Libc.CpuTime(Libc.RUSAGE_SELF);
+            double seconds = clock.MeasuredSeconds;
+            var cpu1 = Cpu();
             long alloc1 = LoopAllocations(loops);
             var all = new LatencyHistogram();
             long ios = 0;
+            long reads = 0;
             for (int t = 0; t < o.Threads; t++)
             {
                 all.Add(histograms[t]);
-                ios += tasks[t].Result;
+                ios += tasks[t].Result.Ios;
+                reads += tasks[t].Result.Reads;
             }
 
-            return Result(o, o.Engine, ios, seconds, all, usage0, usage1, alloc1 - alloc0);
+            return Result(o, o.Engine, ios, reads, seconds, all, cpu0, cpu1, alloc1 - alloc0) with { Verify = verify?.Check(files[0]) };
         }
         finally
         {
@@ -87,115 +87,150 @@ internal static class BenchRunner
     private static long LoopAllocations(IoThread[] loops)
         => loops.Sum(l => l.Context.InvokeAsync(() => Task.FromResult(GC.GetAllocatedBytesForCurrentThread())).Result);
 
-    /// <summary>On the loop: <c>iodepth</c> workers; returns the number of I/Os done.</summary>
-    private static async Task<long> LoopWorkers(BenchOptions o, BlockFile file, long blocks, LatencyHistogram histogram, int seed, CancellationToken stop)
+    /// <summary>On the loop: <c>iodepth</c> workers; returns the requests done (and the reads among them) after the ramp.</summary>
+    private static async Task<(long Ios, long Reads)> LoopWorkers(BenchOptions o, BlockFile file, Region region, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int loop, CancellationToken stop)
     {
-        var workers = new Task<long>[o.IoDepth];
+        var workers = new Task<(long, long)>[o.IoDepth];
         for (int w = 0; w < o.IoDepth; w++)
         {
-            workers[w] = Worker(o, file, blocks, histogram, (seed * 7919) + w, w, stop);
+            var stream = new RequestStream(o, region, (loop * o.IoDepth) + w, o.IoDepth * o.Threads);
+            workers[w] = Worker(o, file, stream, histogram, verify, clock, progress, loop, stop);
         }
 
-        long total = 0;
+        long ios = 0;
+        long reads = 0;
         foreach (var w in workers)
         {
-            total += await w;
+            var (i, r) = await w;
+            ios += i;
+            reads += r;
         }
 
-        return total;
+        return (ios, reads);
     }
 
-    private static async Task<long> Worker(BenchOptions o, BlockFile file, long blocks, LatencyHistogram histogram, int seed, int index, CancellationToken stop)
+    private static async Task<(long, long)> Worker(BenchOptions o, BlockFile file, RequestStream stream, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int slot, CancellationToken stop)
     {
         using var buffer = new AlignedBuffer(o.BlockSize, Math.Max(4096, file.Alignment));
         var memory = buffer.Memory;
-        if (o.IsWrite)
-        {
-            new Random(seed).NextBytes(memory.Span);
-        }
-
-        var rng = new Random(seed);
-        long sequential = index;
+        stream.FillInitial(memory.Span);
         long count = 0;
+        long reads = 0;
         while (!stop.IsCancellationRequested)
         {
-            long block = o.IsRandom ? rng.NextInt64(blocks) : (sequential += o.IoDepth) % blocks;
-            long start = Stopwatch.GetTimestamp();
-            if (o.IsWrite)
+            var (block, read) = stream.Next();
+            long offset = stream.Region.OffsetOf(block);
+            if (!read && verify is not null)
             {
-                await file.WriteAsync(memory, block * o.BlockSize);
+                VerifyMap.Fill(memory.Span, offset);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            if (read)
+            {
+                await file.ReadAsync(memory, offset);
             }
             else
             {
-                await file.ReadAsync(memory, block * o.BlockSize);
+                await file.WriteAsync(memory, offset);
+                verify?.Mark(block);
             }
 
-            histogram.Record((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
-            count++;
-        }
-
-        return count;
-    }
-
-    private static BenchResult RunRandomAccess(BenchOptions o, string path, long blocks, CancellationToken ct)
-    {
-        int flags = (o.IsWrite ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC | (o.Direct ? Libc.O_DIRECT : 0);
-        int fd = Errors.Check(Libc.Open(path, flags, 0), $"open({path})");
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        var histograms = Enumerable.Range(0, o.IoDepth).Select(_ => new LatencyHistogram()).ToArray();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var usage0 = Libc.CpuTime(Libc.RUSAGE_SELF);
-        long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
-        var sw = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, o.IoDepth).Select(w => Task.Run(async () =>
-        {
-            using var buffer = new AlignedBuffer(o.BlockSize);
-            var rng = new Random(w);
-            long sequential = w;
-            long count = 0;
-            while (!stop.IsCancellationRequested)
+            long end = Stopwatch.GetTimestamp();
+            if (clock.Measuring(start))
             {
-                long block = o.IsRandom ? rng.NextInt64(blocks) : (sequential += o.IoDepth) % blocks;
-                long start = Stopwatch.GetTimestamp();
-                if (o.IsWrite)
-                {
-                    await RandomAccess.WriteAsync(handle, buffer.Memory, block * o.BlockSize);
-                }
-                else
-                {
-                    await RandomAccess.ReadAsync(handle, buffer.Memory, block * o.BlockSize);
-                }
-
-                histograms[w].Record((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+                histogram.Record((long)Stopwatch.GetElapsedTime(start, end).TotalNanoseconds);
                 count++;
+                reads += read ? 1 : 0;
+                progress.Add(slot);
             }
-
-            return count;
-        })).ToArray();
-        stop.CancelAfter(o.Runtime);
-        Task.WaitAll(workers);
-        double seconds = sw.Elapsed.TotalSeconds;
-        long alloc1 = GC.GetTotalAllocatedBytes(precise: true);
-        var usage1 = Libc.CpuTime(Libc.RUSAGE_SELF);
-        var all = new LatencyHistogram();
-        foreach (var h in histograms)
-        {
-            all.Add(h);
         }
 
-        return Result(o, "randomaccess", workers.Sum(w => w.Result), seconds, all, usage0, usage1, alloc1 - alloc0);
+        return (count, reads);
     }
 
-    private static BenchResult Result(BenchOptions o, string engine, long ios, double seconds, LatencyHistogram h, (long UserUs, long SystemUs) u0, (long UserUs, long SystemUs) u1, long allocated)
+    /// <summary>
+    /// .NET's RandomAccess at the same concurrency: iodepth × threads requests always queued to or running on the
+    /// thread pool (see <see cref="RandomAccessWorker"/> for how, and where its clock starts).
+    /// </summary>
+    private static BenchResult RunRandomAccess(BenchOptions o, string path, Region region, Progress progress, CancellationToken ct)
+    {
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Poll, Name = "randomaccess" });
+        using var file = BlockFile.Open(ctx, path, new BlockFileOptions { Direct = o.Direct, Engine = BlockEngine.Threads, ReadOnly = !o.Writes });
+        int n = o.IoDepth * o.Threads;
+        var buffers = new AlignedBuffer[n];
+        var histograms = new LatencyHistogram[n];
+        var workers = new RandomAccessWorker[n];
+        var verify = o.Verify ? new VerifyMap(region) : null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var clock = new RunClock(o.RampTime);
+        int submitted = 0;
+        try
+        {
+            for (int w = 0; w < n; w++)
+            {
+                buffers[w] = new AlignedBuffer(o.BlockSize, Math.Max(4096, file.Alignment));
+                histograms[w] = new LatencyHistogram();
+                workers[w] = new RandomAccessWorker(file.Handle, buffers[w].Memory, new RequestStream(o, region, w, n), histograms[w], verify, clock, progress, w, stop.Token);
+            }
+
+            foreach (var w in workers)
+            {
+                w.Submit();
+                submitted++;
+            }
+
+            stop.CancelAfter(o.RampTime + o.Runtime);
+            clock.WaitForRamp(ct);
+            var cpu0 = Cpu();
+            long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+            var done = workers.Select(w => w.Done).ToArray();
+            Task.WaitAll(done);
+            double seconds = clock.MeasuredSeconds;
+            long alloc1 = GC.GetTotalAllocatedBytes(precise: true);
+            var cpu1 = Cpu();
+            var all = new LatencyHistogram();
+            foreach (var h in histograms)
+            {
+                all.Add(h);
+            }
+
+            return Result(o, "randomaccess", done.Sum(d => d.Result.Ios), done.Sum(d => d.Result.Reads), seconds, all, cpu0, cpu1, alloc1 - alloc0) with { Verify = verify?.Check(file) };
+        }
+        finally
+        {
+            // One worker failing leaves the others running: stop them all before freeing their buffers.
+            // (A worker never submitted never completes: only the submitted ones are waited for.)
+            stop.Cancel();
+            foreach (var w in workers.Take(submitted))
+            {
+                ((IAsyncResult)w.Done).AsyncWaitHandle.WaitOne();
+            }
+
+            foreach (var b in buffers)
+            {
+                ((IDisposable?)b)?.Dispose();
+            }
+        }
+    }
+
+    private static (TimeSpan User, TimeSpan System) Cpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return (self.UserProcessorTime, self.PrivilegedProcessorTime);
+    }
+
+    private static BenchResult Result(BenchOptions o, string engine, long ios, long reads, double seconds, LatencyHistogram h, (TimeSpan User, TimeSpan System) c0, (TimeSpan User, TimeSpan System) c1, long allocated)
         => new(
             engine,
             ios,
             seconds,
-            h.Quantile(0.50) / 1000,
-            h.Quantile(0.99) / 1000,
-            h.Quantile(0.999) / 1000,
-            (u1.UserUs - u0.UserUs) / 1e6,
-            (u1.SystemUs - u0.SystemUs) / 1e6,
+            h.Stats(LatencyStats.Percentiles),
+            (c1.User - c0.User).TotalSeconds,
+            (c1.System - c0.System).TotalSeconds,
             ios == 0 ? 0 : (double)allocated / ios,
-            o.BlockSize);
+            o.BlockSize)
+        {
+            Reads = reads,
+        };
 }

@@ -1,76 +1,66 @@
-using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Aio.Cli;
 
-/// <summary>Runs fio with the same workload on the same file, for <c>aio bench --compare</c>.</summary>
+/// <summary>Runs fio with the same workload on the same file region, for <c>aio bench --compare</c>.</summary>
 internal static class FioRunner
 {
-    public static bool Available => FindOnPath("fio") is not null;
+    public static bool Available => ToolPath.Find("fio") is not null;
 
-    public static BenchResult? Run(BenchOptions o, string path, string ioengine)
+    public static BenchResult? Run(BenchOptions o, string path, Region region, string ioengine, CancellationToken ct)
     {
-        string? fio = FindOnPath("fio");
+        string? fio = ToolPath.Find("fio");
         if (fio is null)
         {
             return null;
         }
 
-        var psi = new ProcessStartInfo(fio)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
+        var inv = CultureInfo.InvariantCulture;
+        var args = new List<string>
         {
             "--name=aio-compare", $"--filename={path}", $"--ioengine={ioengine}", $"--direct={(o.Direct ? 1 : 0)}",
-            $"--rw={o.Rw}", $"--bs={o.BlockSize}", $"--iodepth={o.IoDepth}", $"--numjobs={o.Threads}", "--group_reporting",
+            $"--rw={o.Rw}", $"--rwmixread={o.RwMixRead}", $"--bs={o.BlockSize}", $"--iodepth={o.IoDepth}", $"--numjobs={o.Threads}",
+            $"--offset={region.Offset}", $"--size={region.Bytes}", "--group_reporting",
             $"--runtime={Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds))}", "--time_based", "--output-format=json",
-        })
+        };
+        if (o.RampTime > TimeSpan.Zero)
         {
-            psi.ArgumentList.Add(arg);
+            args.Add($"--ramp_time={((int)Math.Ceiling(o.RampTime.TotalSeconds)).ToString(inv)}");
         }
 
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(o.Runtime + TimeSpan.FromSeconds(60)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException("fio did not finish");
-        }
-
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"fio failed (exit {p.ExitCode}): {stderr.Result.Trim()}");
-        }
-
-        string json = stdout.Result;
+        string json = ToolPath.Run(fio, args, o.RampTime + o.Runtime + TimeSpan.FromSeconds(60), ct);
         int start = json.IndexOf('{', StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(json[start..]);
         var job = doc.RootElement.GetProperty("jobs")[0];
-        var side = job.GetProperty(o.IsWrite ? "write" : "read");
-        long ios = side.GetProperty("total_ios").GetInt64();
+        var read = job.GetProperty("read");
+        var write = job.GetProperty("write");
+        long reads = read.GetProperty("total_ios").GetInt64();
+        long writes = write.GetProperty("total_ios").GetInt64();
+
+        // fio reports each direction apart; the row shows the busier one's latency (both, for a 50/50 mix, are alike).
+        var side = reads >= writes ? read : write;
         double runtime = side.GetProperty("runtime").GetDouble() / 1000.0;
-        var pct = side.GetProperty("clat_ns").TryGetProperty("percentile", out var p1) ? p1 : default;
-        double Pct(string key) => pct.ValueKind == JsonValueKind.Object && pct.TryGetProperty(key, out var v) ? v.GetDouble() / 1000.0 : 0;
         double usr = job.GetProperty("usr_cpu").GetDouble() / 100.0 * runtime;
         double sys = job.GetProperty("sys_cpu").GetDouble() / 100.0 * runtime;
-        return new BenchResult("fio-" + ioengine, ios, runtime, Pct("50.000000"), Pct("99.000000"), Pct("99.900000"), usr, sys, double.NaN, o.BlockSize);
+        return new BenchResult("fio-" + ioengine, reads + writes, runtime, Latency(side), usr, sys, double.NaN, o.BlockSize) { Reads = reads };
     }
 
-    private static string? FindOnPath(string name)
+    /// <summary>
+    /// fio's total latency (lat_ns: submission to completion, as ours) for min/mean/max/stdev; its percentiles exist
+    /// only for the completion latency (clat_ns), which leaves out the submission, a few hundred nanoseconds.
+    /// </summary>
+    private static LatencyStats Latency(JsonElement side)
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
+        var lat = side.GetProperty("lat_ns");
+        var pct = side.GetProperty("clat_ns").TryGetProperty("percentile", out var p) ? p : default;
+        double At(double percentile)
+            => pct.ValueKind == JsonValueKind.Object && pct.TryGetProperty(percentile.ToString("0.000000", CultureInfo.InvariantCulture), out var v) ? v.GetDouble() / 1000.0 : 0;
+        return new LatencyStats(
+            lat.GetProperty("min").GetDouble() / 1000.0,
+            lat.GetProperty("mean").GetDouble() / 1000.0,
+            lat.GetProperty("max").GetDouble() / 1000.0,
+            lat.GetProperty("stddev").GetDouble() / 1000.0,
+            LatencyStats.Percentiles.Select(At).ToArray());
     }
 }

@@ -1,83 +1,54 @@
+using HdrHistogram;
+
 namespace Aio.Cli;
 
 /// <summary>
-/// Log-linear latency histogram (HdrHistogram-like, 32 sub-buckets per power of two: under 3 % error), allocation-free
-/// to record, one per loop so recording needs no lock.
+/// Request latencies in nanoseconds: an HdrHistogram at 3 significant digits (0.1 % resolution) from 1 ns to 10
+/// minutes, plus the exact minimum. Recording allocates nothing; one histogram per recording thread (no lock).
 /// </summary>
 internal sealed class LatencyHistogram
 {
-    private const int SubBits = 5;
-    private const int Sub = 1 << SubBits;
-    private readonly long[] _counts = new long[64 * Sub];
+    private const long Highest = 600L * 1_000_000_000;
+    private readonly LongHistogram _h = new(1, Highest, 3);
+    private long _min = long.MaxValue;
 
-    public long Count { get; private set; }
+    public long Count => _h.TotalCount;
 
     public void Record(long ns)
     {
-        if (ns < 1)
+        // Out-of-range values would throw: a clock step cannot produce them here (monotonic), a 10-minute request
+        // is reported as 10 minutes.
+        ns = Math.Clamp(ns, 1, Highest);
+        if (ns < _min)
         {
-            ns = 1;
+            _min = ns;
         }
 
-        _counts[Index(ns)]++;
-        Count++;
+        _h.RecordValue(ns);
     }
 
     public void Add(LatencyHistogram other)
     {
-        for (int i = 0; i < _counts.Length; i++)
-        {
-            _counts[i] += other._counts[i];
-        }
-
-        Count += other.Count;
+        _h.Add(other._h);
+        _min = Math.Min(_min, other._min);
     }
 
     /// <summary>The value at quantile <paramref name="q"/> (0..1), in nanoseconds.</summary>
-    public double Quantile(double q)
+    public double Quantile(double q) => Count == 0 ? 0 : _h.GetValueAtPercentile(q * 100);
+
+    /// <summary>The summary in microseconds, with the values at <paramref name="percentiles"/> (0..100).</summary>
+    public LatencyStats Stats(IReadOnlyList<double> percentiles)
     {
         if (Count == 0)
         {
-            return 0;
+            return new LatencyStats(0, 0, 0, 0, percentiles.Select(_ => 0.0).ToArray());
         }
 
-        long rank = (long)Math.Ceiling(q * Count);
-        long seen = 0;
-        for (int i = 0; i < _counts.Length; i++)
-        {
-            seen += _counts[i];
-            if (seen >= rank)
-            {
-                return Value(i);
-            }
-        }
-
-        return Value(_counts.Length - 1);
-    }
-
-    private static int Index(long ns)
-    {
-        int msb = 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)ns);
-        if (msb < SubBits)
-        {
-            return (int)ns;
-        }
-
-        int shift = msb - SubBits;
-        int sub = (int)(ns >> shift) & (Sub - 1);
-        return ((shift + 1) * Sub) + sub;
-    }
-
-    private static double Value(int index)
-    {
-        int bucket = index / Sub;
-        int sub = index % Sub;
-        if (bucket == 0)
-        {
-            return sub;
-        }
-
-        int shift = bucket - 1;
-        return ((long)(Sub + sub) << shift) + ((1L << shift) / 2.0);
+        return new LatencyStats(
+            _min / 1000.0,
+            _h.GetMean() / 1000.0,
+            _h.GetMaxValue() / 1000.0,
+            _h.GetStdDeviation() / 1000.0,
+            percentiles.Select(p => _h.GetValueAtPercentile(p) / 1000.0).ToArray());
     }
 }

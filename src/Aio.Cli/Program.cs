@@ -9,8 +9,12 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        var root = new RootCommand("aio - QEMU's AioContext event loop for .NET, io_uring first")
+        // A plain command named "aio" rather than a RootCommand, whose name is the entry assembly's ("Aio.Cli"): usage
+        // lines then say what people type, installed as a tool or not.
+        var root = new Command("aio", "aio - QEMU's AioContext event loop for .NET, io_uring first")
         {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
             BenchCommand(),
             IoTestCommand(),
             ProbeCommand(),
@@ -20,7 +24,9 @@ internal static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine("aio: " + parsed.Errors[0].Message);
+            // An unknown option is the news, even where the parser also misses a command it then cannot find.
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+            Console.Error.WriteLine("aio: " + Describe(error));
             return 2;
         }
 
@@ -39,11 +45,32 @@ internal static class Program
             Console.Error.WriteLine("aio: " + ex.Message);
             return 2;
         }
-        catch (AioException ex)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Console.Error.WriteLine("aio: " + ex.Message);
+            // Never a stack trace: one line saying what failed. AIO_DEBUG=1 shows the whole exception.
+            Console.Error.WriteLine("aio: " + (Environment.GetEnvironmentVariable("AIO_DEBUG") == "1" ? ex.ToString() : OneLine(ex)));
             return 1;
         }
+    }
+
+    /// <summary>A parse error in the words of the tools people know: "unknown option" for a dash word nothing takes.</summary>
+    private static string Describe(System.CommandLine.Parsing.ParseError error)
+    {
+        string message = error.Message;
+        const string Unrecognized = "Unrecognized command or argument '";
+        if (message.StartsWith(Unrecognized, StringComparison.Ordinal) && message.Length > Unrecognized.Length + 1)
+        {
+            string token = message[Unrecognized.Length..message.LastIndexOf('\'')];
+            return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
+        }
+
+        return message;
+    }
+
+    private static string OneLine(Exception ex)
+    {
+        var inner = ex is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : ex;
+        return inner.Message.ReplaceLineEndings(" ");
     }
 
     /// <summary>The version printed by <c>--version</c>.</summary>
@@ -51,34 +78,46 @@ internal static class Program
 
     private static Command BenchCommand()
     {
-        var file = new Argument<string?>("FILE") { Description = "File or block device to read (default: a temporary file of --size in the current directory)", Arity = ArgumentArity.ZeroOrOne };
-        var rw = new Option<string>("--rw") { Description = "randread, randwrite, read or write", DefaultValueFactory = _ => "randread" };
-        rw.AcceptOnlyFromAmong("randread", "randwrite", "read", "write");
+        var file = new Argument<string?>("FILE") { Description = "File or block device (default: a temporary file of --offset + --size in the current directory, deleted at the end)", Arity = ArgumentArity.ZeroOrOne };
+        var rw = new Option<string>("--rw") { Description = "randread, randwrite, randrw, read, write or rw (sequential mixed)", DefaultValueFactory = _ => "randread" };
+        rw.AcceptOnlyFromAmong("randread", "randwrite", "randrw", "read", "write", "rw");
+        var rwmixread = new Option<int>("--rwmixread") { Description = "Percentage of reads for randrw and rw", DefaultValueFactory = _ => 50 };
         var bs = new Option<string>("--bs") { Description = "Block size", DefaultValueFactory = _ => "4k" };
         var iodepth = new Option<int>("--iodepth") { Description = "Requests in flight per loop", DefaultValueFactory = _ => 32 };
-        var size = new Option<string>("--size") { Description = "Size of the temporary file", DefaultValueFactory = _ => "1g" };
-        var runtime = new Option<string>("--runtime") { Description = "How long to run", DefaultValueFactory = _ => "10s" };
-        var direct = new Option<bool>("--direct") { Description = "O_DIRECT (bypass the page cache)", DefaultValueFactory = _ => true };
-        var engine = new Option<string>("--engine") { Description = "io_uring, threads, or randomaccess (.NET RandomAccess on the thread pool)", DefaultValueFactory = _ => "io_uring" };
+        var offset = new Option<string>("--offset") { Description = "Start of the region in the file", DefaultValueFactory = _ => "0" };
+        var size = new Option<string?>("--size") { Description = "Length of the region [default: the rest of FILE; 1g for the temporary file]" };
+        var runtime = new Option<string>("--runtime") { Description = "How long to measure", DefaultValueFactory = _ => "10s" };
+        var rampTime = new Option<string>("--ramp-time") { Description = "Run this long before measuring", DefaultValueFactory = _ => "0s" };
+        var direct = new Option<bool>("--direct") { Description = "O_DIRECT, bypassing the page cache (--direct false: through it) [default: true]", DefaultValueFactory = _ => true };
+        var verify = new Option<bool>("--verify") { Description = "Write a pattern, read back the blocks written and check them (exit code 3 on a mismatch)" };
+        var engine = new Option<string>("--engine") { Description = "io_uring (falls back to threads without io_uring), threads, or randomaccess (.NET RandomAccess on the thread pool)", DefaultValueFactory = _ => "io_uring" };
         engine.AcceptOnlyFromAmong("io_uring", "threads", "randomaccess");
-        var monitor = new Option<string?>("--monitor") { Description = "poll, epoll or io_uring (default: io_uring, falling back)" };
+        var monitor = new Option<string?>("--monitor") { Description = "poll, epoll or io_uring [default: io_uring, falling back to poll]" };
         monitor.AcceptOnlyFromAmong("poll", "epoll", "io_uring");
-        var threads = new Option<int>("--threads") { Description = "Number of IoThreads, each with its own queue", DefaultValueFactory = _ => 1 };
-        var maxBatch = new Option<long>("--max-batch") { Description = "aio-max-batch: submit after this many queued requests (0 = the default, 4)" };
-        var compare = new Option<bool>("--compare") { Description = "Also run randomaccess and fio (io_uring engine, if installed) on the same file" };
+        var threads = new Option<int>("--threads", "--numjobs") { Description = "Number of IoThreads, each with its own queue (fio: numjobs)", DefaultValueFactory = _ => 1 };
+        var maxBatch = new Option<long>("--max-batch") { Description = "aio-max-batch: submit after this many queued requests (0 = the loop's default)", DefaultValueFactory = _ => 0 };
+        var compare = new Option<bool>("--compare") { Description = "Also run randomaccess, fio (io_uring engine) and uring_randread (a C loop) on the same file, where installed" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("bench", "fio-style benchmark on the loop") { file, rw, bs, iodepth, size, runtime, direct, engine, monitor, threads, maxBatch, compare, json, Net.NetCommands.Bench(), Net.NetCommands.Server(), Net.NetCommands.Load() };
+        var cmd = new Command("bench", "fio-style benchmark on the loop")
+        {
+            file, rw, rwmixread, bs, iodepth, offset, size, runtime, rampTime, direct, verify, engine, monitor, threads, maxBatch, compare, json,
+            Net.NetCommands.Bench(), Net.NetCommands.Server(), Net.NetCommands.Load(),
+        };
         cmd.SetAction(r =>
         {
             var o = new BenchOptions
             {
-                File = r.GetValue(file),
+                File = RequireNotOption(r.GetValue(file)),
                 Rw = r.GetValue(rw)!,
+                RwMixRead = r.GetValue(rwmixread),
                 BlockSize = (int)Math.Min(int.MaxValue, Units.ParseSize(r.GetValue(bs)!, "--bs")),
                 IoDepth = r.GetValue(iodepth),
-                Size = Units.ParseSize(r.GetValue(size)!, "--size"),
+                Offset = r.GetValue(offset) is "0" ? 0 : Units.ParseSize(r.GetValue(offset)!, "--offset"),
+                Size = r.GetValue(size) is { } s ? Units.ParseSize(s, "--size") : null,
                 Runtime = Units.ParseDuration(r.GetValue(runtime)!, "--runtime"),
+                RampTime = r.GetValue(rampTime) is "0" or "0s" ? TimeSpan.Zero : Units.ParseDuration(r.GetValue(rampTime)!, "--ramp-time"),
                 Direct = r.GetValue(direct),
+                Verify = r.GetValue(verify),
                 Engine = r.GetValue(engine)!,
                 Monitor = ParseMonitor(r.GetValue(monitor)),
                 Threads = r.GetValue(threads),
@@ -106,7 +145,7 @@ internal static class Program
                 throw new UsageException($"--size must be at least {Units.FormatSize(IoTest.RequestSize)}");
             }
 
-            string? path = r.GetValue(file);
+            string? path = RequireNotOption(r.GetValue(file));
             using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line) : null;
             path ??= scratch!.Path;
             RequireFile(path);
@@ -145,8 +184,20 @@ internal static class Program
         _ => FdMonitorKind.IoUring,
     };
 
+    /// <summary>
+    /// An unknown "--word" lands in an optional FILE argument (the parser only rejects it once every argument is
+    /// taken): said as what it is. A file whose name starts with a dash is still reachable as ./-name.
+    /// </summary>
+    internal static string? RequireNotOption(string? file)
+        => file is not null && file.StartsWith('-') && file.Length > 1 ? throw new UsageException($"unknown option '{file}'") : file;
+
     internal static void RequireFile(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"{path}: is a directory (give a file or a block device)");
+        }
+
         if (!File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal))
         {
             throw new UsageException($"{path}: no such file");

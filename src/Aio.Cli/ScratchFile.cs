@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace Aio.Cli;
 
-/// <summary>A benchmark file created in the current directory, filled with data, deleted on dispose (and on Ctrl-C).</summary>
+/// <summary>A benchmark file created in the current directory, filled with data, deleted on dispose (and on Ctrl-C, even mid-fill).</summary>
 internal sealed class ScratchFile : IDisposable
 {
     private int _deleted;
@@ -11,7 +11,12 @@ internal sealed class ScratchFile : IDisposable
 
     public string Path { get; }
 
-    public static ScratchFile Create(long size, Action<string>? progress)
+    /// <summary>
+    /// Creates and fills the file; <paramref name="done"/> reports it when created. On a terminal, the fill shows
+    /// its progress. Cancelling <paramref name="ct"/> stops the fill and deletes the file
+    /// (<see cref="OperationCanceledException"/>).
+    /// </summary>
+    public static ScratchFile Create(long size, Action<string>? done, CancellationToken ct = default)
     {
         string path = System.IO.Path.Combine(Environment.CurrentDirectory, $"aio-bench-{Environment.ProcessId}.dat");
         var file = new ScratchFile(path);
@@ -19,25 +24,35 @@ internal sealed class ScratchFile : IDisposable
         {
             using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
             var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
-            try
+            long written = 0;
+            using (StatusLine.ForFill(path, () => Volatile.Read(ref written), size))
             {
-                var rng = new Random(42);
-                rng.NextBytes(chunk);
-                for (long done = 0; done < size; done += chunk.Length)
+                try
                 {
-                    // Real data, so no file system can keep it sparse; vary it cheaply per chunk.
-                    chunk[0] = (byte)(done >> 20);
-                    stream.Write(chunk, 0, (int)Math.Min(chunk.Length, size - done));
+                    var rng = new Random(42);
+                    rng.NextBytes(chunk);
+                    while (written < size)
+                    {
+                        ct.ThrowIfCancellationRequested();
+
+                        // Real data, so no file system can keep it sparse; vary it cheaply per chunk.
+                        chunk[0] = (byte)(written >> 20);
+                        int n = (int)Math.Min(chunk.Length, size - written);
+                        stream.Write(chunk, 0, n);
+
+                        // Read by the status line's timer thread.
+                        Volatile.Write(ref written, written + n);
+                    }
+
+                    stream.Flush(flushToDisk: true);
                 }
-
-                stream.Flush(flushToDisk: true);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(chunk);
+                }
             }
 
-            progress?.Invoke($"created {path} ({Units.FormatSize(size)})");
+            done?.Invoke($"created {path} ({Units.FormatSize(size)})");
             return file;
         }
         catch

@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace Aio.Cli;
+
+/// <summary>
+/// The C loop row of <c>aio bench --compare</c>: <c>uring_randread</c>, when on PATH, is one thread doing 4 KiB-style
+/// random O_DIRECT reads with liburing and nothing else (the ceiling for one loop). Invoked as
+/// <c>uring_randread -d IODEPTH -b BS -t SECONDS -f 2 FILE</c> (-f 2: the ring flags Aio uses, SINGLE_ISSUER and
+/// DEFER_TASKRUN); it prints one line, <c>iops N</c>. It reports no latency.
+/// </summary>
+internal static class UringRandreadRunner
+{
+    public static string? Path => ToolPath.Find("uring_randread");
+
+    /// <summary>Why the C loop cannot run this workload (it only reads randomly, directly, on one thread, the whole file), or null.</summary>
+    public static string? CannotRun(BenchOptions o, string path, Region region)
+    {
+        if (o.Rw != "randread" || !o.Direct)
+        {
+            return "it only does --rw randread --direct";
+        }
+
+        if (o.Threads != 1)
+        {
+            return "it is one thread (--threads 1)";
+        }
+
+        if (region.Offset != 0 || region.Blocks != new FileInfo(path).Length / o.BlockSize)
+        {
+            return "it reads the whole file (no --offset/--size region)";
+        }
+
+        return null;
+    }
+
+    public static BenchResult Run(BenchOptions o, string path, CancellationToken ct)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        int seconds = Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds));
+        string output = ToolPath.Run(
+            Path!,
+            ["-d", o.IoDepth.ToString(inv), "-b", o.BlockSize.ToString(inv), "-t", seconds.ToString(inv), "-f", "2", path],
+            TimeSpan.FromSeconds(seconds + 60),
+            ct);
+        var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("iops ", StringComparison.Ordinal));
+        if (line is null || !double.TryParse(line.AsSpan(5), NumberStyles.Float, inv, out double iops))
+        {
+            throw new InvalidOperationException($"uring_randread printed no 'iops N' line: {output.Trim()}");
+        }
+
+        return new BenchResult("uring_randread", (long)Math.Round(iops * seconds), seconds, null, double.NaN, double.NaN, double.NaN, o.BlockSize) { Reads = (long)Math.Round(iops * seconds) };
+    }
+}

@@ -1,0 +1,109 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Aio.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aio.Tests.Cli;
+
+/// <summary>aio never shows a stack trace: bad input and missing kernel features get one line.</summary>
+public class CliErrorTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public CliErrorTests(ITestOutputHelper output) => _output = output;
+
+    [StraceFact]
+    public void Bench_without_io_uring_falls_back_to_the_threads_engine_with_a_one_line_note()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr, injected) = AioCli.RunUnderStrace(dir.Path, ["io_uring_setup:error=ENOSYS"], "bench", "--size", "8m", "--runtime", "300ms", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.NotEmpty(injected);
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal("threads", doc.RootElement.GetProperty("engine").GetString());
+        Assert.True(doc.RootElement.GetProperty("ios").GetInt64() > 0);
+        var note = stderr.Split('\n').Where(l => l.Contains("io_uring", StringComparison.Ordinal)).ToArray();
+        Assert.Single(note);
+        Assert.Contains("threads engine", note[0]);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Theory]
+    [InlineData("bench", "--frob")]
+    [InlineData("bench", "disk", "--frob")]
+    [InlineData("iotest", "--frob")]
+    [InlineData("--frob")]
+    public void An_unknown_option_says_unknown_option(params string[] args)
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, args);
+        Assert.Equal(2, code);
+        Assert.Equal("aio: unknown option '--frob'", stderr.Trim());
+        Assert.Empty(stdout);
+    }
+
+    [Theory]
+    [InlineData("bench")]
+    [InlineData("iotest")]
+    public void A_directory_as_FILE_says_is_a_directory(string command)
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = AioCli.Run(dir.Path, command, dir.Path);
+        Assert.Equal(2, code);
+        Assert.Equal($"aio: {dir.Path}: is a directory (give a file or a block device)", stderr.Trim());
+    }
+
+    [Fact]
+    public void Help_says_aio_not_the_assembly_name_and_shows_the_defaults()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, _) = AioCli.Run(dir.Path, "bench", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("  aio bench [<FILE>]", stdout);
+        Assert.DoesNotContain("Aio.Cli", stdout);
+        foreach (var d in new[] { "[default: randread]", "[default: 4k]", "[default: 32]", "[default: 10s]", "[default: 0s]", "[default: 50]", "[default: io_uring]", "[default: true]", "[default: 1]", "--numjobs, --threads" })
+        {
+            Assert.Contains(d, stdout);
+        }
+
+        (code, stdout, _) = AioCli.Run(dir.Path, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("  aio [command] [options]", stdout);
+    }
+
+    [Fact]
+    public void Size_with_a_FILE_is_the_region_and_one_past_the_end_of_the_file_is_refused()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 4 << 20);
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, "bench", path, "--size", "1m", "--runtime", "200ms", "--json");
+        Assert.True(code == 0, stderr);
+        using (var doc = JsonDocument.Parse(stdout))
+        {
+            Assert.Equal(1 << 20, doc.RootElement.GetProperty("size").GetInt64());
+        }
+
+        (code, stdout, stderr) = AioCli.Run(dir.Path, "bench", path, "--size", "8m", "--runtime", "200ms");
+        Assert.Equal(2, code);
+        Assert.StartsWith("aio: --offset + --size", stderr.Trim());
+        Assert.Contains("past the end of", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+
+        (code, _, stderr) = AioCli.Run(dir.Path, "bench", path, "--offset", "4m", "--runtime", "200ms");
+        Assert.Equal(2, code);
+        Assert.Contains("past the end of", stderr);
+    }
+
+    [Fact]
+    public void The_cli_is_built_on_the_public_api_of_Aio_alone()
+    {
+        // Aio.Cli must keep working when Aio changes its internals: Aio grants it no access to them.
+        var granted = typeof(AioContext).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName);
+        Assert.DoesNotContain("Aio.Cli", granted);
+        Assert.True(File.Exists(AioCli.Dll), "Aio.Cli.dll is built beside the tests");
+    }
+}
