@@ -80,12 +80,12 @@ public class CliCompareTests
         Assert.Empty(Directory.GetFiles(work.Path));
     }
 
-    /// <summary>The C loop's source: the project's own under bench/ once it has one, else the shared probe beside the checkout.</summary>
+    /// <summary>The C loop's source: the project's own probe, bench/uring-probe/uring_randread.c.</summary>
     private static string? UringRandreadSource()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
-            foreach (var candidate in new[] { Path.Combine(d.FullName, "bench", "uring_randread.c"), Path.Combine(d.FullName, "shared", "probes", "uring_randread.c") })
+            foreach (var candidate in new[] { Path.Combine(d.FullName, "bench", "uring-probe", "uring_randread.c") })
             {
                 if (File.Exists(candidate))
                 {
