@@ -14,6 +14,11 @@ internal sealed class NbdExport : IDisposable
     private readonly SemaphoreSlim[] _blockLocks = new SemaphoreSlim[LockStripes];
     private readonly BlockFile _first;
 
+    // The last run of data GetExtents found (QEMU's block-status cache): a structured READ asks for the allocation of
+    // its range on every request, which without it cost one or two lseek calls each. Shared by every loop; replaced
+    // whole, never changed in place.
+    private DataRun? _knownData;
+
     private NbdExport(NbdExportOptions options, BlockFile first, long size)
     {
         Options = options;
@@ -77,11 +82,34 @@ internal sealed class NbdExport : IDisposable
         long pos = offset;
         while (pos < end && extents.Count < max)
         {
-            var extent = _first.GetExtent(pos, end - pos);
-            extents.Add(new NbdExtent(extent.Offset, extent.Length, extent.IsHole));
-            pos += extent.Length;
+            if (Volatile.Read(ref _knownData) is { } known && known.Start <= pos && pos < known.End)
+            {
+                // Inside a run of data seen before: no system call (a structured READ asks this for every request).
+                long stop = Math.Min(known.End, end);
+                extents.Add(new NbdExtent(pos, stop - pos, Hole: false));
+                pos = stop;
+                continue;
+            }
+
+            // Ask for the whole run from here (up to the export's end), so that the cache covers what follows too.
+            var extent = _first.GetExtent(pos, Size - pos);
+            if (!extent.IsHole)
+            {
+                Volatile.Write(ref _knownData, new DataRun(extent.Offset, extent.Offset + extent.Length));
+            }
+
+            long length = Math.Min(extent.Length, end - pos);
+            extents.Add(new NbdExtent(pos, length, extent.IsHole));
+            pos += length;
         }
     }
+
+    /// <summary>
+    /// A TRIM or WRITE_ZEROES may have punched holes: forget the cached run of data. (Writes only turn holes into data,
+    /// and calling a hole data is never wrong, so nothing else invalidates it; a run cached by a lookup that raced with
+    /// the punch is such a harmless answer too.)
+    /// </summary>
+    public void ForgetAllocation() => Volatile.Write(ref _knownData, null);
 
     /// <summary>posix_fadvise(WILLNEED): CACHE.</summary>
     public void Prefetch(long offset, long length) => _first.Prefetch(offset, length);
@@ -93,4 +121,7 @@ internal sealed class NbdExport : IDisposable
             file.Dispose();
         }
     }
+
+    /// <summary>A run of data [<see cref="Start"/>, <see cref="End"/>) of the file, as last seen.</summary>
+    private sealed record DataRun(long Start, long End);
 }

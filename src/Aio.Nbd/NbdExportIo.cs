@@ -81,6 +81,8 @@ internal static class NbdExportIo
         }
         finally
         {
+            // After the punch, so that a run of data cached before it is forgotten (the range may be a hole now).
+            export.ForgetAllocation();
             Unlock(locks);
         }
 
@@ -130,6 +132,7 @@ internal static class NbdExportIo
         }
         finally
         {
+            export.ForgetAllocation();
             Unlock(locks);
         }
 

@@ -36,27 +36,34 @@ public sealed partial class BlockFile
         try
         {
             int fd = (int)_handle.DangerousGetHandle();
-            long data = Libc.LSeek(fd, offset, Libc.SEEK_DATA);
-            if (data < 0)
-            {
-                return NoSeekAnswer(offset, maxLength, Errors.LastErrno, "lseek(SEEK_DATA)");
-            }
 
-            if (data > offset)
-            {
-                return new BlockExtent(offset, Math.Min(data - offset, maxLength), IsHole: true);
-            }
-
+            // SEEK_HOLE first: inside data (the common case for an image) one call gives the whole run, up to the next
+            // hole or the end of the file (which counts as a hole).
             long hole = Libc.LSeek(fd, offset, Libc.SEEK_HOLE);
             if (hole < 0)
             {
-                // Only a concurrent truncation gets here (ENXIO): the bytes are past the end now, a hole.
+                // ENXIO: offset is at or past the end of the file, a hole; EINVAL: no allocation information, all data.
                 return NoSeekAnswer(offset, maxLength, Errors.LastErrno, "lseek(SEEK_HOLE)");
             }
 
-            // SEEK_HOLE never answers below offset for a data offset; be defensive and call it all data.
-            long length = hole > offset ? Math.Min(hole - offset, maxLength) : maxLength;
-            return new BlockExtent(offset, length, IsHole: false);
+            if (hole > offset)
+            {
+                return new BlockExtent(offset, Math.Min(hole - offset, maxLength), IsHole: false);
+            }
+
+            // In a hole: it lasts until the next data.
+            long data = Libc.LSeek(fd, offset, Libc.SEEK_DATA);
+            if (data < 0)
+            {
+                // ENXIO: no data from offset to the end of the file.
+                return NoSeekAnswer(offset, maxLength, Errors.LastErrno, "lseek(SEEK_DATA)");
+            }
+
+            // A concurrent write may have filled the hole meanwhile (data == offset): call the range data, which is
+            // always a correct answer (reads return what is there).
+            return data > offset
+                ? new BlockExtent(offset, Math.Min(data - offset, maxLength), IsHole: true)
+                : new BlockExtent(offset, maxLength, IsHole: false);
         }
         finally
         {
