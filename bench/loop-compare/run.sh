@@ -43,6 +43,9 @@ for t in disk tmpfs; do
   files+=("$f")
   head -c 1G /dev/urandom > "$f"
   target[$t]=$f
+  # One pass over the file first: a virtio disk's host cache warms up during the first reads, which would favour
+  # whatever runs later.
+  dd if="$f" of=/dev/null bs=1M iflag=direct status=none
 done
 
 results="$work/results.tsv"   # target depth engine round iops cpu_us_per_io
@@ -50,7 +53,9 @@ for r in $(seq 1 "$rounds"); do
   for t in disk tmpfs; do
     f=${target[$t]}
     for d in $depths; do
-      for engine in c c-FB aio; do
+      # The order rotates with the round, so no engine always runs first (or right after another).
+      engines=(c c-FB aio); shift_by=$(( (r - 1) % 3 ))
+      for engine in "${engines[@]:$shift_by}" "${engines[@]:0:$shift_by}"; do
         case $engine in
           c)    out=$("$work/uring_randread" -d "$d" -t "$seconds" -f 2 "$f") ;;
           c-FB) out=$("$work/uring_randread" -d "$d" -t "$seconds" -f 2 -F -B "$f") ;;
