@@ -51,16 +51,18 @@ internal static class RingSample
 
     private static void ReadOnALoopDrivenByHand(Microsoft.Win32.SafeHandles.SafeFileHandle file)
     {
-        // Nothing runs this context's loop: the request would wait forever for a Poll. Drive the loop until it is done.
+        // Nothing runs this context's loop: the request would wait forever. RunUntil runs the loop on this thread until
+        // the operation completes, and returns its result (or throws its exception).
         using var ctx = AioContext.Create();
         var bytes = new byte[4];
-        ValueTask<int> pending = ctx.ReadAsync(file, bytes, offset: 0);
-        while (!pending.IsCompleted)
-        {
-            ctx.Poll(blocking: true);
-        }
-
-        int n = pending.GetAwaiter().GetResult();
+        int n = ctx.RunUntil(ctx.ReadAsync(file, bytes, offset: 0));
         Console.WriteLine($"ring: hand-driven loop read {n} bytes: '{System.Text.Encoding.ASCII.GetString(bytes, 0, n)}'");
+
+        // Run serves the loop on this thread until the token is cancelled (here by one of the loop's own timers).
+        using var stop = new CancellationTokenSource();
+        using var timer = ctx.CreateTimer(AioClock.Monotonic, stop.Cancel);
+        timer.ArmAfter(TimeSpan.FromMilliseconds(10));
+        ctx.Run(stop.Token);
+        Console.WriteLine($"ring: Run returned once its token was cancelled: {stop.IsCancellationRequested}");
     }
 }

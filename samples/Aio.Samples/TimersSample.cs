@@ -4,7 +4,8 @@ namespace AioSamples;
 
 /// <summary>
 /// Work handed to a loop from other threads: an <see cref="AioTimer"/>, a <see cref="BottomHalf"/>,
-/// <see cref="AioContext.ScheduleOneShot(Action)"/> and <see cref="AioContext.InvokeAsync(Func{Task})"/>.
+/// <see cref="AioContext.ScheduleOneShot(Action)"/>, <see cref="AioContext.InvokeAsync(Func{Task})"/>, an
+/// <see cref="AioPeriodicTimer"/>, and the overloads with a state and a <see cref="CancellationToken"/>.
 /// </summary>
 internal static class TimersSample
 {
@@ -39,5 +40,24 @@ internal static class TimersSample
             return AioContext.Current == ctx;
         });
         Console.WriteLine($"timers: InvokeAsync resumed on the loop after an await: {stayed}");
+
+        // A periodic timer, awaited like .NET's PeriodicTimer; ticks nobody waited for collapse into one.
+        using var periodic = ctx.CreatePeriodicTimer(TimeSpan.FromMilliseconds(5));
+        int ticks = 0;
+        while (ticks < 3 && await periodic.WaitForNextTickAsync())
+        {
+            ticks++;
+        }
+
+        Console.WriteLine($"timers: periodic timer ticked {ticks} times");
+
+        // State instead of a closure, and a token: work cancelled before it starts never runs.
+        using var cancel = new CancellationTokenSource();
+        var answer = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ctx.ScheduleOneShot(static tcs => tcs.TrySetResult(42), answer, cancel.Token);
+        int doubled = await ctx.InvokeAsync(static async tcs => 2 * await tcs.Task, answer, cancel.Token);
+        cancel.Cancel();
+        var skipped = ctx.InvokeAsync(static _ => Task.FromResult(0), 0, cancel.Token);
+        Console.WriteLine($"timers: state overloads gave {doubled}; cancelled before it ran: {skipped.IsCanceled}");
     }
 }

@@ -63,6 +63,8 @@ public sealed class SamplesTests
         Assert.Contains("timers: bottom half ran on the loop: True", output);
         Assert.Contains("timers: one-shot ran on thread 'timers'", output);
         Assert.Contains("timers: InvokeAsync resumed on the loop after an await: True", output);
+        Assert.Contains("timers: periodic timer ticked 3 times", output);
+        Assert.Contains("timers: state overloads gave 84; cancelled before it ran: True", output);
     }
 
     [Fact]
@@ -78,6 +80,7 @@ public sealed class SamplesTests
         Assert.Contains("ring: NOP completed with 0", output);
         Assert.Contains("ring: READ returned 21: 'read through the ring'", output);
         Assert.Contains("ring: hand-driven loop read 4 bytes: 'read'", output);
+        Assert.Contains("ring: Run returned once its token was cancelled: True", output);
     }
 
     [Fact]
