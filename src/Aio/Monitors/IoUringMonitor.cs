@@ -284,8 +284,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         _outer = [new PollFd(replacement.Fd, PollEvents.In)];
         _requests.Clear();
         old.Dispose();
-        ForgetFileTable();
-        ForgetBufferTable();
+        ForgetRegistrationTables();
         _outerSwapPending = false;
         foreach (var handler in armed)
         {

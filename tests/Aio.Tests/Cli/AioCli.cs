@@ -31,19 +31,7 @@ internal static class AioCli
         all.Add("dotnet");
         all.Add(Dll);
         all.AddRange(args);
-        var psi = new ProcessStartInfo(Strace.Executable!)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = dir,
-        };
-        foreach (var a in all)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(ChildProcess.StartInfo(Strace.Executable!, dir, all))!;
         var stdout = Task.Run(p.StandardOutput.ReadToEnd);
         var stderr = Task.Run(p.StandardError.ReadToEnd);
         if (!p.WaitForExit(Timeout))
@@ -68,20 +56,7 @@ internal static class AioCli
     /// </summary>
     public static (int Code, string Stdout, string Stderr) RunAndTerminate(string dir, Func<bool> ready, string what, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = dir,
-        };
-        psi.ArgumentList.Add(Dll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(ChildProcess.StartInfo("dotnet", dir, [Dll, .. args]))!;
         var stdout = Task.Run(p.StandardOutput.ReadToEnd);
         var stderr = Task.Run(p.StandardError.ReadToEnd);
         try

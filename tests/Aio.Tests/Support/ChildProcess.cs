@@ -10,20 +10,7 @@ public static class ChildProcess
     {
         string path = Path.Combine(AppContext.BaseDirectory, dll);
         Assert.True(File.Exists(path), $"{dll} not built at {path}");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        psi.ArgumentList.Add(path);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
+        using var process = Process.Start(StartInfo("dotnet", workingDirectory, [path, .. args]))!;
         var stdout = Task.Run(process.StandardOutput.ReadToEnd);
         var stderr = Task.Run(process.StandardError.ReadToEnd);
         if (!process.WaitForExit(timeout))
@@ -33,5 +20,23 @@ public static class ChildProcess
         }
 
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary><paramref name="program"/> with <paramref name="args"/> in <paramref name="workingDirectory"/>, stdout and stderr redirected (pipes, not a terminal).</summary>
+    public static ProcessStartInfo StartInfo(string program, string workingDirectory, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
     }
 }
