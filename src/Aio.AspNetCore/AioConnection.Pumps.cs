@@ -77,19 +77,10 @@ internal sealed partial class AioConnection
                     break;
                 }
 
+                // AioSocket takes the sequence whole: one SEND for a single segment, one SENDMSG with an iovec per
+                // segment otherwise, nothing for an empty one.
                 var buffer = result.Buffer;
-                if (buffer.IsSingleSegment)
-                {
-                    if (!buffer.IsEmpty)
-                    {
-                        await _socket.SendAsync(buffer.First).ConfigureAwait(false);
-                    }
-                }
-                else
-                {
-                    // One sendmsg with an iovec per segment.
-                    await _socket.SendAsync(buffer).ConfigureAwait(false);
-                }
+                await _socket.SendAsync(buffer).ConfigureAwait(false);
 
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
