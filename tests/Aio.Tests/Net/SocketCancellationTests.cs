@@ -33,8 +33,10 @@ public class SocketCancellationTests
 
     /// <summary>
     /// Receives are cancelled at random moments while a sender streams numbered bytes: every receive ends exactly once
-    /// (data or cancelled), and the bytes that arrive are exactly the bytes sent, in order. The stream goes on (bounded)
-    /// until some cancellation really won a race, which depends on timing.
+    /// (data or cancelled), and the bytes that arrive are exactly the bytes sent, in order. A receiver slower than its
+    /// sender always finds data waiting (the epoll monitor then completes the receive before the cancel can win), so the
+    /// sender also pauses every few chunks until the receiver has caught up; the receiver then posts a receive on an
+    /// empty socket, lets the sender go and cancels at once, so the cancel and the next chunk race for a pending receive.
     /// </summary>
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
@@ -48,11 +50,15 @@ public class SocketCancellationTests
         await using (client)
         await using (server)
         {
+            const int ChunksPerPause = 64;
             int stop = 0;
+            long pausedAt = -1;
+            using var resume = new SemaphoreSlim(0);
             var sender = Task.Run(async () =>
             {
                 var chunk = new byte[1000];
                 long sent = 0;
+                int chunks = 0;
                 while (Volatile.Read(ref stop) == 0 && sent < AtMost)
                 {
                     for (int i = 0; i < chunk.Length; i++)
@@ -62,6 +68,11 @@ public class SocketCancellationTests
 
                     await client.SendAsync(chunk);
                     sent += chunk.Length;
+                    if (++chunks % ChunksPerPause == 0)
+                    {
+                        Volatile.Write(ref pausedAt, sent);
+                        Assert.True(await resume.WaitAsync(Wait.Default), "the receiver never caught up with the paused sender");
+                    }
                 }
 
                 client.Shutdown(SocketShutdown.Send);
@@ -82,7 +93,15 @@ public class SocketCancellationTests
                 attempts++;
                 using var cts = new CancellationTokenSource();
                 var pending = server.ReceiveAsync(buffer, cts.Token).AsTask();
-                if (random.Next(3) == 0)
+                if (Volatile.Read(ref pausedAt) == received)
+                {
+                    // The sender waits for us and everything it sent is here: this receive is pending on an empty
+                    // socket. Release the sender and cancel at once, racing the next chunk.
+                    Volatile.Write(ref pausedAt, -1);
+                    resume.Release();
+                    cts.Cancel();
+                }
+                else if (random.Next(3) == 0)
                 {
                     cts.Cancel();
                 }
