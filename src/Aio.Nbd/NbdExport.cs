@@ -4,14 +4,12 @@ namespace Aio.Nbd;
 
 /// <summary>
 /// One export shared by every loop: its size, fixed when it was opened, one <see cref="BlockFile"/> per loop (the
-/// same inode, so an fdatasync on any of them covers writes made through all: multi-conn), and the per-block locks
-/// that serialise read-modify-write of partial blocks.
+/// same inode, so an fdatasync on any of them covers writes made through all: multi-conn), and the tracker that keeps
+/// read-modify-writes of partial blocks from racing other writes of those blocks.
 /// </summary>
 internal sealed class NbdExport : IDisposable
 {
-    private const int LockStripes = 256;
     private readonly ConcurrentDictionary<AioContext, BlockFile> _files = new();
-    private readonly SemaphoreSlim[] _blockLocks = new SemaphoreSlim[LockStripes];
     private readonly BlockFile _first;
 
     // The last run of data GetExtents found (QEMU's block-status cache): a structured READ asks for the allocation of
@@ -25,10 +23,6 @@ internal sealed class NbdExport : IDisposable
         _first = first;
         Size = size;
         Alignment = first.Alignment;
-        for (int i = 0; i < _blockLocks.Length; i++)
-        {
-            _blockLocks[i] = new SemaphoreSlim(1, 1);
-        }
     }
 
     public NbdExportOptions Options { get; }
@@ -63,11 +57,11 @@ internal sealed class NbdExport : IDisposable
     public BlockFile FileFor(AioContext ctx)
         => _files.TryGetValue(ctx, out var file) ? file : _files.GetOrAdd(ctx, c => BlockFile.Open(c, Options.Path, new BlockFileOptions { Direct = Options.Direct, ReadOnly = Options.ReadOnly }));
 
-    /// <summary>The lock stripe of the block holding byte <paramref name="offset"/>.</summary>
-    public int BlockLockIndex(long offset) => (int)((ulong)(offset / Alignment) % LockStripes);
+    /// <summary>The writes in flight (shared by every connection and loop: multi-conn clients write through several).</summary>
+    public NbdWriteTracker Writes { get; } = new();
 
-    /// <summary>The lock stripe <paramref name="index"/>.</summary>
-    public SemaphoreSlim BlockLock(int index) => _blockLocks[index];
+    /// <summary>Whether writes must be tracked: only an O_DIRECT export rewrites whole blocks around a partial one.</summary>
+    public bool TracksWrites => Alignment > 1;
 
     /// <summary>Truncates the file back to the export size after an aligned O_DIRECT write of the partial last block grew it.</summary>
     public void RestoreSize() => RandomAccess.SetLength(_first.Handle, Size);

@@ -3,7 +3,8 @@ namespace Aio.Nbd;
 /// <summary>
 /// The export I/O phase: reads, writes, zeroes, trims and flushes of already-validated ranges, through the loop's
 /// <see cref="BlockFile"/>. Unaligned requests on an O_DIRECT export use an aligned buffer that covers the range;
-/// writes read-modify-write their partial first and last blocks under those blocks' locks.
+/// writes read-modify-write their partial first and last blocks, kept from racing other writes of those blocks by the
+/// export's <see cref="NbdWriteTracker"/>.
 /// </summary>
 internal static class NbdExportIo
 {
@@ -30,37 +31,17 @@ internal static class NbdExportIo
     public static async ValueTask WriteAsync(NbdExport export, BlockFile file, AlignedBuffer buffer, long offset, int length, bool fua)
     {
         var (start, spanLength, skip) = Span(export, offset, length);
-        int tail = spanLength - skip - length;
-        if (skip == 0 && tail == 0)
+        bool partial = skip != 0 || spanLength - skip - length != 0;
+        var tracked = export.TracksWrites ? await export.Writes.BeginAsync(start, start + spanLength, serialising: partial).ConfigureAwait(true) : null;
+        try
         {
-            await file.WriteAsync(buffer.Memory[..spanLength], start).ConfigureAwait(true);
+            await WriteCoreAsync(export, file, buffer, offset, length).ConfigureAwait(true);
         }
-        else
+        finally
         {
-            var locks = await LockEdgesAsync(export, start, spanLength).ConfigureAwait(true);
-            try
+            if (tracked is not null)
             {
-                int a = export.Alignment;
-                if (skip != 0)
-                {
-                    await FillFromFileAsync(file, buffer, start, 0, 0, skip, a).ConfigureAwait(true);
-                }
-
-                if (tail != 0)
-                {
-                    await FillFromFileAsync(file, buffer, start, spanLength - a, spanLength - tail, spanLength, a).ConfigureAwait(true);
-                }
-
-                await file.WriteAsync(buffer.Memory[..spanLength], start).ConfigureAwait(true);
-                if (start + spanLength > export.Size)
-                {
-                    // The aligned write of the partial last block made the file longer than the export: cut it back.
-                    export.RestoreSize();
-                }
-            }
-            finally
-            {
-                Unlock(locks);
+                export.Writes.End(tracked);
             }
         }
 
@@ -73,44 +54,53 @@ internal static class NbdExportIo
     /// <summary>WRITE_ZEROES: a punched hole (or a zeroed range with NO_HOLE), else written zeroes. Returns an NBD error or 0.</summary>
     public static async ValueTask<uint> ZeroAsync(NbdExport export, BlockFile file, long offset, long length, bool noHole, bool fastZero, bool fua)
     {
-        bool zeroed;
-        var locks = await LockEdgesAsync(export, offset, length).ConfigureAwait(true);
+        // Serialising: the kernel zeroes the partial edge blocks in place, which a read-modify-write in flight would undo.
+        var tracked = await BeginSerialisingAsync(export, offset, length).ConfigureAwait(true);
         try
         {
-            zeroed = (!noHole && file.TryPunchHole(offset, length)) || file.TryZeroRange(offset, length);
+            bool zeroed;
+            try
+            {
+                zeroed = (!noHole && file.TryPunchHole(offset, length)) || file.TryZeroRange(offset, length);
+            }
+            finally
+            {
+                // After the punch, so that a run of data cached before it is forgotten (the range may be a hole now).
+                export.ForgetAllocation();
+            }
+
+            if (!zeroed)
+            {
+                if (fastZero)
+                {
+                    return NbdProtocol.ENOTSUP;
+                }
+
+                long done = 0;
+                while (done < length)
+                {
+                    int piece = (int)Math.Min(ZeroChunk, length - done);
+                    var (_, pieceSpan, _) = Span(export, offset + done, piece);
+                    var buffer = NbdBufferPool.Rent(pieceSpan);
+                    try
+                    {
+                        buffer.Memory.Span[..pieceSpan].Clear();
+
+                        // Under this request's own registration, which covers every piece.
+                        await WriteCoreAsync(export, file, buffer, offset + done, piece).ConfigureAwait(true);
+                    }
+                    finally
+                    {
+                        NbdBufferPool.Return(buffer);
+                    }
+
+                    done += piece;
+                }
+            }
         }
         finally
         {
-            // After the punch, so that a run of data cached before it is forgotten (the range may be a hole now).
-            export.ForgetAllocation();
-            Unlock(locks);
-        }
-
-        if (!zeroed)
-        {
-            if (fastZero)
-            {
-                return NbdProtocol.ENOTSUP;
-            }
-
-            long done = 0;
-            while (done < length)
-            {
-                int piece = (int)Math.Min(ZeroChunk, length - done);
-                var (_, pieceSpan, _) = Span(export, offset + done, piece);
-                var buffer = NbdBufferPool.Rent(pieceSpan);
-                try
-                {
-                    buffer.Memory.Span[..pieceSpan].Clear();
-                    await WriteAsync(export, file, buffer, offset + done, piece, fua: false).ConfigureAwait(true);
-                }
-                finally
-                {
-                    NbdBufferPool.Return(buffer);
-                }
-
-                done += piece;
-            }
+            End(export, tracked);
         }
 
         if (fua)
@@ -124,7 +114,7 @@ internal static class NbdExportIo
     /// <summary>TRIM: a hint; punches a hole where the file system can.</summary>
     public static async ValueTask TrimAsync(NbdExport export, BlockFile file, long offset, long length, bool fua)
     {
-        var locks = await LockEdgesAsync(export, offset, length).ConfigureAwait(true);
+        var tracked = await BeginSerialisingAsync(export, offset, length).ConfigureAwait(true);
         try
         {
             // A hint: a file system that cannot punch holes keeps the data, which is allowed.
@@ -133,7 +123,7 @@ internal static class NbdExportIo
         finally
         {
             export.ForgetAllocation();
-            Unlock(locks);
+            End(export, tracked);
         }
 
         if (fua)
@@ -157,35 +147,56 @@ internal static class NbdExportIo
         }
     }
 
-    private static ValueTask<(SemaphoreSlim First, SemaphoreSlim? Second)> LockEdgesAsync(NbdExport export, long offset, long length)
+    private static async ValueTask WriteCoreAsync(NbdExport export, BlockFile file, AlignedBuffer buffer, long offset, int length)
     {
-        long last = Math.Max(offset, offset + length - 1);
-        return LockEdgesAsync(export, export.BlockLockIndex(offset), export.BlockLockIndex(last));
-    }
-
-    private static async ValueTask<(SemaphoreSlim First, SemaphoreSlim? Second)> LockEdgesAsync(NbdExport export, int firstIndex, int secondIndex)
-    {
-        // Always in stripe order, so two requests sharing both stripes cannot deadlock.
-        if (firstIndex > secondIndex)
+        var (start, spanLength, skip) = Span(export, offset, length);
+        int tail = spanLength - skip - length;
+        if (skip == 0 && tail == 0)
         {
-            (firstIndex, secondIndex) = (secondIndex, firstIndex);
+            await file.WriteAsync(buffer.Memory[..spanLength], start).ConfigureAwait(true);
+            return;
         }
 
-        var first = export.BlockLock(firstIndex);
-        await first.WaitAsync().ConfigureAwait(true);
-        if (firstIndex == secondIndex)
+        int a = export.Alignment;
+        if (skip != 0)
         {
-            return (first, null);
+            await FillFromFileAsync(file, buffer, start, 0, 0, skip, a).ConfigureAwait(true);
         }
 
-        var second = export.BlockLock(secondIndex);
-        await second.WaitAsync().ConfigureAwait(true);
-        return (first, second);
+        if (tail != 0)
+        {
+            await FillFromFileAsync(file, buffer, start, spanLength - a, spanLength - tail, spanLength, a).ConfigureAwait(true);
+        }
+
+        await file.WriteAsync(buffer.Memory[..spanLength], start).ConfigureAwait(true);
+        if (start + spanLength > export.Size)
+        {
+            // The aligned write of the partial last block made the file longer than the export: cut it back.
+            export.RestoreSize();
+        }
     }
 
-    private static void Unlock((SemaphoreSlim First, SemaphoreSlim? Second) locks)
+    private static ValueTask<NbdWriteTracker.Entry?> BeginSerialisingAsync(NbdExport export, long offset, long length)
     {
-        locks.Second?.Release();
-        locks.First.Release();
+        if (!export.TracksWrites)
+        {
+            return new ValueTask<NbdWriteTracker.Entry?>((NbdWriteTracker.Entry?)null);
+        }
+
+        // In 64 bits (Span's length is an int): a TRIM or WRITE_ZEROES may cover up to 4 GiB.
+        long a = export.Alignment;
+        long end = offset + length;
+        var begun = export.Writes.BeginAsync(offset - (offset % a), end % a == 0 ? end : end + (a - (end % a)), serialising: true);
+        return begun.IsCompletedSuccessfully ? new ValueTask<NbdWriteTracker.Entry?>(begun.Result) : Await(begun);
+
+        static async ValueTask<NbdWriteTracker.Entry?> Await(ValueTask<NbdWriteTracker.Entry> begun) => await begun.ConfigureAwait(true);
+    }
+
+    private static void End(NbdExport export, NbdWriteTracker.Entry? tracked)
+    {
+        if (tracked is not null)
+        {
+            export.Writes.End(tracked);
+        }
     }
 }
