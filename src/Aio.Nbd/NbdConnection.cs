@@ -48,8 +48,16 @@ internal sealed class NbdConnection
 
             if (negotiated)
             {
-                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _ => _transport.Socket.Abort());
-                await transmission.RunAsync(stop).ConfigureAwait(true);
+                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _server.Options.MaxBytesInFlight, _ => _transport.Socket.Abort());
+                try
+                {
+                    await transmission.RunAsync(stop).ConfigureAwait(true);
+                }
+                finally
+                {
+                    _server.NoteBytesHeld(transmission.PeakBytesHeld);
+                }
+
                 await _transport.ShutdownAsync().ConfigureAwait(true);
             }
         }

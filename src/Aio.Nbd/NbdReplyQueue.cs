@@ -10,6 +10,7 @@ internal sealed class NbdReplyQueue
 {
     private readonly object _gate = new();
     private readonly NbdTransport _transport;
+    private readonly NbdByteBudget _budget;
     private readonly Action<Exception> _onFailure;
     private readonly List<NbdSequenceSegment> _links = [];
     private List<NbdReplySegment> _pending = [];
@@ -18,9 +19,10 @@ internal sealed class NbdReplyQueue
     private bool _failed;
     private TaskCompletionSource? _idle;
 
-    public NbdReplyQueue(NbdTransport transport, Action<Exception> onFailure)
+    public NbdReplyQueue(NbdTransport transport, NbdByteBudget budget, Action<Exception> onFailure)
     {
         _transport = transport;
+        _budget = budget;
         _onFailure = onFailure;
     }
 
@@ -37,6 +39,9 @@ internal sealed class NbdReplyQueue
                 third?.Release();
                 return;
             }
+
+            // The connection holds these bytes until they are sent (given back in PumpAsync or Fail).
+            _budget.Add(first.Memory.Length + (second?.Memory.Length ?? 0) + (third?.Memory.Length ?? 0));
 
             _pending.Add(first);
             if (second is { } s)
@@ -107,12 +112,7 @@ internal sealed class NbdReplyQueue
             }
             finally
             {
-                foreach (var segment in _sending)
-                {
-                    segment.Release();
-                }
-
-                _sending.Clear();
+                _budget.Release(ReleaseAll(_sending));
             }
         }
     }
@@ -135,6 +135,19 @@ internal sealed class NbdReplyQueue
         return new ReadOnlySequence<byte>(_links[0], 0, _links[last], _links[last].Memory.Length);
     }
 
+    private static long ReleaseAll(List<NbdReplySegment> segments)
+    {
+        long bytes = 0;
+        foreach (var segment in segments)
+        {
+            bytes += segment.Memory.Length;
+            segment.Release();
+        }
+
+        segments.Clear();
+        return bytes;
+    }
+
     private void Fail(Exception ex)
     {
         TaskCompletionSource? idle;
@@ -149,11 +162,7 @@ internal sealed class NbdReplyQueue
             _pending = [];
         }
 
-        foreach (var segment in dropped)
-        {
-            segment.Release();
-        }
-
+        _budget.Release(ReleaseAll(dropped));
         idle?.TrySetResult();
         _onFailure(ex);
     }

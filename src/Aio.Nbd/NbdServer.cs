@@ -18,6 +18,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<string> _socketFiles = [];
     private int _connectionCount;
+    private long _peakConnectionBytes;
     private int _disposed;
 
     private NbdServer(NbdServerOptions options, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
@@ -39,6 +40,9 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Connections open now.</summary>
     internal int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary>The most buffer bytes one finished connection held at once (tests check the per-connection bound).</summary>
+    internal long PeakConnectionBytes => Volatile.Read(ref _peakConnectionBytes);
 
     /// <summary>Opens the exports, binds every end point and starts accepting.</summary>
     /// <exception cref="ArgumentException">No exports, duplicate names, or a bad limit.</exception>
@@ -65,6 +69,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConnections, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRequestsInFlight, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesInFlight, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
         if (options.Listen is null || options.Listen.Count == 0)
         {
@@ -164,6 +169,8 @@ public sealed class NbdServer : IAsyncDisposable
         await _group.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
+
+    internal void NoteBytesHeld(long bytes) => NbdByteBudget.RaiseTo(ref _peakConnectionBytes, bytes);
 
     internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
 

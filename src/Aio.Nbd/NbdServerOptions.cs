@@ -32,4 +32,10 @@ public sealed record NbdServerOptions
 
     /// <summary>Requests executed at once per connection (the receive loop waits beyond it).</summary>
     public int MaxRequestsInFlight { get; init; } = 128;
+
+    /// <summary>
+    /// Buffer bytes per connection (payloads and data of requests executing, replies not yet sent) beyond which the
+    /// receive loop waits; a request larger than this still runs, alone. Default 64 MiB.
+    /// </summary>
+    public long MaxBytesInFlight { get; init; } = 64L * 1024 * 1024;
 }

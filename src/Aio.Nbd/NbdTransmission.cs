@@ -19,19 +19,24 @@ internal sealed class NbdTransmission
     private readonly BlockFile _file;
     private readonly NbdReplyQueue _replies;
     private readonly SemaphoreSlim _slots;
+    private readonly NbdByteBudget _budget;
     private readonly byte[] _header = new byte[NbdProtocol.RequestSize];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight = 1;   // the receive loop's own reference: drained only once it has stopped too
 
-    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, Action<Exception> onSendFailure)
+    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure)
     {
         _transport = transport;
         _session = session;
         _export = session.Export ?? throw new InvalidOperationException("No export chosen.");
         _file = _export.FileFor(context);
-        _replies = new NbdReplyQueue(transport, onSendFailure);
+        _budget = new NbdByteBudget(maxBytesInFlight);
+        _replies = new NbdReplyQueue(transport, _budget, onSendFailure);
         _slots = new SemaphoreSlim(maxInFlight, maxInFlight);
     }
+
+    /// <summary>The most buffer bytes this connection held at once (requests executing and replies not yet sent).</summary>
+    public long PeakBytesHeld => _budget.Peak;
 
     /// <summary>Requests being executed now (for tests and diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight) - 1;
@@ -106,7 +111,22 @@ internal sealed class NbdTransmission
                 continue;
             }
 
-            await _slots.WaitAsync(stop).ConfigureAwait(true);
+            // The buffer a READ or WRITE holds, reserved before its payload is read: the connection's bytes stay
+            // bounded however large the requests and however slowly the client takes its replies.
+            int cost = request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdWrite && request.Length > 0
+                ? NbdExportIo.Span(_export, (long)request.Offset, request.Length).Length
+                : 0;
+            await _budget.ReserveAsync(cost, stop).ConfigureAwait(true);
+            try
+            {
+                await _slots.WaitAsync(stop).ConfigureAwait(true);
+            }
+            catch
+            {
+                _budget.Release(cost);
+                throw;
+            }
+
             AlignedBuffer? payload = null;
             if (request.Type == NbdProtocol.CmdWrite && request.Length > 0)
             {
@@ -120,12 +140,13 @@ internal sealed class NbdTransmission
                 {
                     NbdBufferPool.Return(payload);
                     _slots.Release();
+                    _budget.Release(cost);
                     throw;
                 }
             }
 
             Interlocked.Increment(ref _inFlight);
-            _ = ExecuteAsync(request, payload);
+            _ = ExecuteAsync(request, payload, cost);
         }
     }
 
@@ -215,7 +236,7 @@ internal sealed class NbdTransmission
     private void Fail(NbdRequest request, uint error, string message)
         => _replies.Enqueue(_session.Structured ? NbdReplies.Error(request.Cookie, error, message) : NbdReplies.Simple(request.Cookie, error));
 
-    private async Task ExecuteAsync(NbdRequest request, AlignedBuffer? payload)
+    private async Task ExecuteAsync(NbdRequest request, AlignedBuffer? payload, int cost)
     {
         bool fua = (request.Flags & NbdProtocol.CmdFlagFua) != 0;
         long offset = (long)request.Offset;
@@ -283,6 +304,7 @@ internal sealed class NbdTransmission
             }
 
             _slots.Release();
+            _budget.Release(cost);
             Complete();
         }
     }

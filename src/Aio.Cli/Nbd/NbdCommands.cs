@@ -21,10 +21,11 @@ internal static class NbdCommands
         var tls = new Option<string?>("--tls") { Description = "required (default with a certificate) or optional" };
         var handshakeTimeout = new Option<string>("--handshake-timeout") { Description = "Drop clients that have not finished the handshake after this long", DefaultValueFactory = _ => "10s" };
         var inFlight = new Option<int>("--requests") { Description = "Requests in flight per connection", DefaultValueFactory = _ => 128 };
+        var bytesInFlight = new Option<string>("--bytes-in-flight") { Description = "Buffer bytes per connection (requests executing, replies unsent) before it stops reading requests", DefaultValueFactory = _ => "64m" };
 
         var serve = new Command("serve", "Serve files over NBD; prints the first export's URI on stdout, then serves until SIGINT/SIGTERM")
         {
-            exports, socket, port, bind, readOnly, cache, threads, maxConnections, description, tlsCert, tlsKey, tls, handshakeTimeout, inFlight,
+            exports, socket, port, bind, readOnly, cache, threads, maxConnections, description, tlsCert, tlsKey, tls, handshakeTimeout, inFlight, bytesInFlight,
         };
         serve.SetAction(r => NbdServe.Run(new NbdServeArguments
         {
@@ -42,6 +43,7 @@ internal static class NbdCommands
             Tls = r.GetValue(tls),
             HandshakeTimeout = Units.ParseDuration(r.GetValue(handshakeTimeout)!, "--handshake-timeout"),
             RequestsInFlight = r.GetValue(inFlight),
+            BytesInFlight = Units.ParseSize(r.GetValue(bytesInFlight)!, "--bytes-in-flight"),
         }));
 
         return new Command("nbd", "NBD server") { serve };

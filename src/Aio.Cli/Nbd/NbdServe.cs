@@ -136,9 +136,9 @@ internal static class NbdServe
             listen = new IPEndPoint(address, port);
         }
 
-        if (a.Threads < 0 || a.MaxConnections < 1 || a.RequestsInFlight < 1)
+        if (a.Threads < 0 || a.MaxConnections < 1 || a.RequestsInFlight < 1 || a.BytesInFlight < 1)
         {
-            throw new UsageException("--threads must be >= 0, --max-connections and --requests >= 1");
+            throw new UsageException("--threads must be >= 0, --max-connections, --requests and --bytes-in-flight >= 1");
         }
 
         if ((a.TlsCert is null) != (a.TlsKey is null))
@@ -174,6 +174,7 @@ internal static class NbdServe
             TlsCertificate = certificate,
             TlsRequired = certificate is not null && a.Tls != "optional",
             MaxRequestsInFlight = a.RequestsInFlight,
+            MaxBytesInFlight = a.BytesInFlight,
         };
     }
 }

@@ -30,4 +30,6 @@ internal sealed record NbdServeArguments
     public TimeSpan HandshakeTimeout { get; init; }
 
     public int RequestsInFlight { get; init; }
+
+    public long BytesInFlight { get; init; }
 }

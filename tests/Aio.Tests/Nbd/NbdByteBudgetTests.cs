@@ -1,0 +1,72 @@
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>
+/// A connection holds at most about <c>MaxBytesInFlight</c> of buffers (plus one request): large requests wait for
+/// room before their payload is read, and a client that stops reading its replies stops the server reading requests
+/// instead of making it queue every reply.
+/// </summary>
+public class NbdByteBudgetTests
+{
+    private const int MiB = 1 << 20;
+    private const long Limit = 4 * MiB;
+
+    // One request beyond the limit, its alignment slack and the reply headers queued beside it.
+    private const long Bound = Limit + MiB + 4096 + (64 * 1024);
+
+    [Fact]
+    public void A_client_that_stops_reading_replies_does_not_make_the_server_queue_them_all()
+    {
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with { MaxBytesInFlight = Limit });
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate();
+            const int Requests = 64;
+            for (int i = 0; i < Requests; i++)
+            {
+                // 64 MiB of replies asked for before one is read.
+                client.SendRequest(0, 0, (ulong)i, (ulong)(i % 16) * MiB, MiB);
+            }
+
+            var image = File.ReadAllBytes(server.ImagePath);
+            for (int i = 0; i < Requests; i++)
+            {
+                var (error, cookie, data) = client.ReadSimpleReply(MiB);
+                Assert.Equal(0u, error);
+                Assert.True(image.AsSpan((int)(cookie % 16) * MiB, MiB).SequenceEqual(data), $"reply {cookie} has the wrong data");
+            }
+        }
+
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.InRange(server.Server.PeakConnectionBytes, MiB, Bound);
+    }
+
+    [Fact]
+    public void Large_writes_wait_for_room_before_their_payload_is_read()
+    {
+        using var server = new NbdTestServer(size: 16 * MiB, configure: o => o with { MaxBytesInFlight = Limit });
+        var payload = new byte[MiB];
+        new Random(5).NextBytes(payload);
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate();
+            const int Requests = 32;
+            for (int i = 0; i < Requests; i++)
+            {
+                // FUA: each write waits for the disk, so payloads arrive faster than writes end.
+                client.SendRequest(1, 1, (ulong)i, (ulong)(i % 16) * MiB, MiB, payload);
+            }
+
+            for (int i = 0; i < Requests; i++)
+            {
+                Assert.Equal(0u, client.ReadSimpleReply().Error);
+            }
+        }
+
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.InRange(server.Server.PeakConnectionBytes, MiB, Bound);
+        Assert.True(File.ReadAllBytes(server.ImagePath).AsSpan(15 * MiB, MiB).SequenceEqual(payload), "the last write's data is not in the image");
+    }
+}
