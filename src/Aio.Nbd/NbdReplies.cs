@@ -59,16 +59,20 @@ internal static class NbdReplies
     /// <summary>The NBD error for a failed system call (QEMU's mapping; anything else is EINVAL).</summary>
     public static uint ErrorFor(Exception ex) => ex switch
     {
-        AioException aio => aio.Errno switch
-        {
-            1 or 13 or 30 => NbdProtocol.EPERM,           // EPERM, EACCES, EROFS
-            5 => NbdProtocol.EIO,
-            12 => NbdProtocol.ENOMEM,
-            27 or 28 or 122 => NbdProtocol.ENOSPC,        // EFBIG, ENOSPC, EDQUOT
-            _ => NbdProtocol.EINVAL,
-        },
+        AioException aio => ErrorForErrno(aio.Errno, NbdProtocol.EINVAL),
+
+        // RandomAccess (the page-cache write path) throws IOException carrying the raw errno as its HResult.
+        IOException io => ErrorForErrno(io.HResult, NbdProtocol.EIO),
         ObjectDisposedException => NbdProtocol.ESHUTDOWN,
-        IOException => NbdProtocol.EIO,
         _ => NbdProtocol.EINVAL,
+    };
+
+    private static uint ErrorForErrno(int errno, uint otherwise) => errno switch
+    {
+        1 or 13 or 30 => NbdProtocol.EPERM,           // EPERM, EACCES, EROFS
+        5 => NbdProtocol.EIO,
+        12 => NbdProtocol.ENOMEM,
+        27 or 28 or 122 => NbdProtocol.ENOSPC,        // EFBIG, ENOSPC, EDQUOT
+        _ => otherwise,
     };
 }

@@ -63,15 +63,45 @@ public class NbdCliTests
         _ = info;
     }
 
-    private static Process Start(string dir, params string[] args)
+    [NbdToolFact("qemu-io", "strace")]
+    public void A_page_cache_write_the_file_system_refuses_reaches_the_client_as_its_errno()
     {
-        var psi = new ProcessStartInfo("dotnet")
+        // Page-cache writes are pwrite calls on the loop (not ring requests): strace makes the file system refuse one.
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        File.WriteAllBytes(a, new byte[1 << 20]);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        string[] strace = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=pwrite64", "-e", "inject=pwrite64:error=ENOSPC"];
+        using var server = Start(dir.Path, strace, "nbd", "serve", a, "--socket", socket, "--cache", "writeback");
+        string? uri = ReadLine(server);
+        var (code, stdout, stderr) = NbdTools.Run("qemu-io", "-f", "raw", uri!, "-c", "write -P 0x42 0 4k", "-c", "read -P 0 4k 4k");
+        Assert.Contains("write failed: No space left on device", stdout + stderr);
+        Assert.DoesNotContain("read failed", stdout + stderr);
+        _ = code;
+        Assert.Equal(0, Stop(server, launched: true));
+    }
+
+    private static Process Start(string dir, params string[] args) => Start(dir, [], args);
+
+    private static Process Start(string dir, string[] launcher, params string[] args)
+    {
+        var psi = new ProcessStartInfo(launcher.Length > 0 ? launcher[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = dir,
         };
+        foreach (string arg in launcher.Skip(1))
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        if (launcher.Length > 0)
+        {
+            psi.ArgumentList.Add("dotnet");
+        }
+
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Aio.Cli.dll"));
         foreach (string arg in args)
         {
@@ -96,9 +126,11 @@ public class NbdCliTests
         return line.Result;
     }
 
-    private static int Stop(Process process)
+    /// <summary>SIGTERM to the server (with <paramref name="launched"/>, to the children of its launcher, strace).</summary>
+    private static int Stop(Process process, bool launched = false)
     {
-        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        string pid = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using (var kill = launched ? Process.Start("pkill", ["-TERM", "-P", pid]) : Process.Start("kill", ["-TERM", pid]))
         {
             kill.WaitForExit();
         }
