@@ -20,6 +20,19 @@ internal static class NbdExportIo
         return (start, (int)(alignedEnd - start), (int)(offset - start));
     }
 
+    /// <summary>Whether [offset, offset+length) is whole blocks (no read-modify-write, no bounce).</summary>
+    public static bool IsAligned(NbdExport export, long offset, long length)
+        => offset % export.Alignment == 0 && length % export.Alignment == 0;
+
+    /// <summary>
+    /// A write of a page-cache export: pwrite on the loop, not a ring request. ext4 cannot do a buffered write without
+    /// blocking (no NOWAIT), so io_uring hands every one to an io-wq worker and the loop waits for its completion: a
+    /// thread hop per 4 KiB write that cost a fifth of the requests/s. pwrite is a copy into the page cache; it blocks
+    /// only when the kernel throttles a writer for dirty pages, and then the ring's worker would wait too.
+    /// </summary>
+    public static void WriteToPageCache(BlockFile file, ReadOnlySpan<byte> data, long offset)
+        => RandomAccess.Write(file.Handle, data, offset);
+
     /// <summary>Reads [offset, offset+length) into <paramref name="buffer"/> at <see cref="Span"/>'s Skip.</summary>
     public static async ValueTask ReadAsync(NbdExport export, BlockFile file, AlignedBuffer buffer, long offset, int length)
     {
@@ -155,11 +168,7 @@ internal static class NbdExportIo
         {
             if (!export.Options.Direct)
             {
-                // Into the page cache, on the loop: ext4 cannot do a buffered write without blocking (no NOWAIT), so
-                // io_uring hands every one to an io-wq worker and the loop waits for its completion: a thread hop per
-                // 4 KiB write that cost a fifth of the requests/s. pwrite is a copy into the page cache; it blocks
-                // only when the kernel throttles a writer for dirty pages, and then the ring's worker would wait too.
-                RandomAccess.Write(file.Handle, buffer.Memory.Span[..spanLength], start);
+                WriteToPageCache(file, buffer.Memory.Span[..spanLength], start);
                 return;
             }
 

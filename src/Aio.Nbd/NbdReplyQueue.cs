@@ -4,7 +4,8 @@ namespace Aio.Nbd;
 
 /// <summary>
 /// A connection's replies: each is queued whole (a reply message is never split by another), and one pump sends
-/// everything queued so far in a single gathered send, so replies completing together cost one system call.
+/// everything queued so far in a single gathered send, so replies completing together cost one system call. The pump
+/// is one long-lived loop per connection that waits on a reusable signal when idle: nothing is allocated per reply.
 /// </summary>
 internal sealed class NbdReplyQueue
 {
@@ -15,8 +16,11 @@ internal sealed class NbdReplyQueue
     private readonly List<NbdSequenceSegment> _links = [];
     private List<NbdReplySegment> _pending = [];
     private List<NbdReplySegment> _sending = [];
+    private readonly NbdSignal _wake = new();
+    private bool _pumpStarted;
     private bool _pumping;
     private bool _failed;
+    private bool _stopped;
     private TaskCompletionSource? _idle;
 
     public NbdReplyQueue(NbdTransport transport, NbdByteBudget budget, Action<Exception> onFailure)
@@ -29,7 +33,7 @@ internal sealed class NbdReplyQueue
     /// <summary>Queues one reply (one to three segments) and makes sure it will be sent.</summary>
     public void Enqueue(NbdReplySegment first, NbdReplySegment? second = null, NbdReplySegment? third = null)
     {
-        bool start;
+        bool start, startPump;
         lock (_gate)
         {
             if (_failed)
@@ -56,11 +60,36 @@ internal sealed class NbdReplyQueue
 
             start = !_pumping;
             _pumping = true;
+            startPump = start && !_pumpStarted;
+            _pumpStarted = true;
         }
 
-        if (start)
+        if (startPump)
         {
             _ = PumpAsync();
+        }
+        else if (start)
+        {
+            // Only the caller that turned _pumping on gets here, and the pump waits (or is about to) exactly once per
+            // such turn: one Set per wait.
+            _wake.Set(true);
+        }
+    }
+
+    /// <summary>Ends the pump once everything queued is sent (the connection is done).</summary>
+    public void Stop()
+    {
+        bool wake;
+        lock (_gate)
+        {
+            _stopped = true;
+            wake = !_pumping && _pumpStarted;
+            _pumping |= wake;
+        }
+
+        if (wake)
+        {
+            _wake.Set(false);
         }
     }
 
@@ -84,6 +113,7 @@ internal sealed class NbdReplyQueue
         while (true)
         {
             TaskCompletionSource? idle = null;
+            bool stop;
             lock (_gate)
             {
                 (_pending, _sending) = (_sending, _pending);
@@ -93,12 +123,25 @@ internal sealed class NbdReplyQueue
                     idle = _idle;
                     _idle = null;
                 }
+
+                stop = _stopped || _failed;
             }
 
-            if (idle is not null || _sending.Count == 0)
+            if (_sending.Count == 0)
             {
                 idle?.TrySetResult();
-                return;
+                if (stop)
+                {
+                    return;
+                }
+
+                // Without a context: Enqueue resumes this inline, so the first reply after a pause is sent at once.
+                if (!await _wake.WaitAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
             }
 
             try

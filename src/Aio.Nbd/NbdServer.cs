@@ -41,6 +41,9 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Connections open now.</summary>
     internal int ConnectionCount => Volatile.Read(ref _connectionCount);
 
+    /// <summary>The loops (tests count what they allocate).</summary>
+    internal IoThreadGroup Group => _group;
+
     /// <summary>The most buffer bytes one finished connection held at once (tests check the per-connection bound).</summary>
     internal long PeakConnectionBytes => Volatile.Read(ref _peakConnectionBytes);
 

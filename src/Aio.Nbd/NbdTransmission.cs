@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-
 namespace Aio.Nbd;
 
 /// <summary>
@@ -7,12 +6,8 @@ namespace Aio.Nbd;
 /// in 64 bits, before any I/O) and starts it as an async operation on the connection's loop; up to
 /// <c>maxInFlight</c> run at once; their replies go through the connection's <see cref="NbdReplyQueue"/>.
 /// </summary>
-internal sealed class NbdTransmission
+internal sealed partial class NbdTransmission
 {
-    private const ushort ReadFlags = NbdProtocol.CmdFlagFua | NbdProtocol.CmdFlagDf;
-    private const ushort WriteZeroesFlags = NbdProtocol.CmdFlagFua | NbdProtocol.CmdFlagNoHole | NbdProtocol.CmdFlagFastZero;
-    private const ushort BlockStatusFlags = NbdProtocol.CmdFlagFua | NbdProtocol.CmdFlagReqOne;
-
     private readonly NbdTransport _transport;
     private readonly NbdSession _session;
     private readonly NbdExport _export;
@@ -22,6 +17,12 @@ internal sealed class NbdTransmission
     private readonly NbdByteBudget _budget;
     private readonly byte[] _header = new byte[NbdProtocol.RequestSize];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Stack<NbdRequestWorker> _idle = new();
+    private readonly List<NbdRequestWorker> _workers = [];
+
+    // Allocation answers of the request being started, used only before its first await (a connection's requests
+    // start one at a time, on its loop), so no request needs a list of its own.
+    private readonly List<NbdExtent> _extents = [];
     private int _inFlight = 1;   // the receive loop's own reference: drained only once it has stopped too
 
     public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure)
@@ -58,16 +59,34 @@ internal sealed class NbdTransmission
 
         Complete();
         await _drained.Task.ConfigureAwait(true);
+        lock (_idle)
+        {
+            // Every request has ended, so every worker is idle (waiting for its next request): let them end.
+            foreach (var worker in _workers)
+            {
+                worker.Stop();
+            }
+        }
+
         await _replies.WhenIdleAsync().ConfigureAwait(true);
+        _replies.Stop();
     }
 
     private async Task ReceiveLoopAsync(CancellationToken stop)
     {
         while (true)
         {
-            if (!await _transport.ReadExactAsync(_header, stop).ConfigureAwait(true))
+            // The socket's receive awaited here directly (see NbdTransport.Take); usually the header is buffered.
+            int got = 0;
+            while (!_transport.Take(_header, ref got))
             {
-                return;
+                int received = await _transport.ReceiveAsync(_header.AsMemory(got), stop).ConfigureAwait(true);
+                if (received == 0)
+                {
+                    return;
+                }
+
+                got += _transport.Received(received);
             }
 
             if (BinaryPrimitives.ReadUInt32BigEndian(_header) != NbdProtocol.RequestMagic)
@@ -134,7 +153,13 @@ internal sealed class NbdTransmission
                 payload = NbdBufferPool.Rent(spanLength);
                 try
                 {
-                    await _transport.ReadRequiredAsync(payload.Memory.Slice(skip, (int)request.Length), stop).ConfigureAwait(true);
+                    var destination = payload.Memory.Slice(skip, (int)request.Length);
+                    int filled = 0;
+                    while (!_transport.Take(destination.Span, ref filled))
+                    {
+                        int received = await _transport.ReceiveAsync(destination[filled..], stop).ConfigureAwait(true);
+                        filled += received > 0 ? _transport.Received(received) : throw new EndOfStreamException("The client closed the connection in the middle of a payload.");
+                    }
                 }
                 catch
                 {
@@ -146,253 +171,32 @@ internal sealed class NbdTransmission
             }
 
             Interlocked.Increment(ref _inFlight);
-            _ = ExecuteAsync(request, payload, cost);
+            Dispatch(request, payload, cost);
         }
     }
 
-    /// <summary>The request's error (0 if it may run): EPERM read-only, ENOSPC/EINVAL out of range, EINVAL bad flags or command.</summary>
-    private uint Validate(NbdRequest request, out string message)
+    private void Dispatch(NbdRequest request, AlignedBuffer? payload, int cost)
     {
-        message = "";
-        ushort allowed;
-        bool writes = false;
-        bool ranged = true;
-        switch (request.Type)
+        NbdRequestWorker? worker;
+        bool created = false;
+        lock (_idle)
         {
-            case NbdProtocol.CmdRead:
-                allowed = _session.Structured ? ReadFlags : NbdProtocol.CmdFlagFua;
-                break;
-            case NbdProtocol.CmdWrite:
-                allowed = NbdProtocol.CmdFlagFua;
-                writes = true;
-                break;
-            case NbdProtocol.CmdFlush:
-                allowed = NbdProtocol.CmdFlagFua;
-                ranged = false;
-                break;
-            case NbdProtocol.CmdTrim:
-                allowed = NbdProtocol.CmdFlagFua;
-                writes = true;
-                break;
-            case NbdProtocol.CmdCache:
-                allowed = NbdProtocol.CmdFlagFua;
-                break;
-            case NbdProtocol.CmdWriteZeroes:
-                allowed = WriteZeroesFlags;
-                writes = true;
-                break;
-            case NbdProtocol.CmdBlockStatus:
-                allowed = BlockStatusFlags;
-                if (!_session.HasBaseAllocation)
-                {
-                    message = "no meta context was negotiated for this export";
-                    return NbdProtocol.EINVAL;
-                }
-
-                break;
-            default:
-                message = "unknown command";
-                return NbdProtocol.EINVAL;
-        }
-
-        if (writes && _export.ReadOnly)
-        {
-            message = "the export is read-only";
-            return NbdProtocol.EPERM;
-        }
-
-        if (ranged)
-        {
-            // 64-bit check that cannot overflow: offset <= size and length <= size - offset.
-            ulong size = (ulong)_export.Size;
-            if (request.Offset > size || request.Length > size - request.Offset)
+            if (!_idle.TryPop(out worker))
             {
-                message = "request past the end of the export";
-                return request.Type is NbdProtocol.CmdWrite or NbdProtocol.CmdWriteZeroes ? NbdProtocol.ENOSPC : NbdProtocol.EINVAL;
+                // At most one per request in flight: the slots bound how many this makes.
+                worker = new NbdRequestWorker();
+                _workers.Add(worker);
+                created = true;
             }
         }
 
-        if ((request.Flags & ~allowed) != 0)
+        if (created)
         {
-            message = "command flag not valid for this command";
-            return NbdProtocol.EINVAL;
+            _ = WorkAsync(worker);
         }
 
-        if (request.Type == NbdProtocol.CmdRead && request.Length > NbdProtocol.MaxPayload)
-        {
-            message = "read larger than the maximum payload";
-            return NbdProtocol.EINVAL;
-        }
-
-        if (request.Type == NbdProtocol.CmdBlockStatus && request.Length == 0)
-        {
-            message = "zero-length block status";
-            return NbdProtocol.EINVAL;
-        }
-
-        return 0;
-    }
-
-    private void Fail(NbdRequest request, uint error, string message)
-        => _replies.Enqueue(_session.Structured ? NbdReplies.Error(request.Cookie, error, message) : NbdReplies.Simple(request.Cookie, error));
-
-    private async Task ExecuteAsync(NbdRequest request, AlignedBuffer? payload, int cost)
-    {
-        bool fua = (request.Flags & NbdProtocol.CmdFlagFua) != 0;
-        long offset = (long)request.Offset;
-        try
-        {
-            switch (request.Type)
-            {
-                case NbdProtocol.CmdRead:
-                    await ReadAsync(request).ConfigureAwait(true);
-                    break;
-                case NbdProtocol.CmdWrite:
-                    if (payload is not null)
-                    {
-                        await NbdExportIo.WriteAsync(_export, _file, payload, offset, (int)request.Length, fua).ConfigureAwait(true);
-                    }
-
-                    _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
-                    break;
-                case NbdProtocol.CmdFlush:
-                    await _file.FlushAsync().ConfigureAwait(true);
-                    _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
-                    break;
-                case NbdProtocol.CmdTrim:
-                    if (request.Length > 0)
-                    {
-                        await NbdExportIo.TrimAsync(_export, _file, offset, request.Length, fua).ConfigureAwait(true);
-                    }
-
-                    _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
-                    break;
-                case NbdProtocol.CmdCache:
-                    _export.Prefetch(offset, request.Length);
-                    _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
-                    break;
-                case NbdProtocol.CmdWriteZeroes:
-                    uint error = request.Length == 0 ? 0 : await NbdExportIo.ZeroAsync(
-                        _export, _file, offset, request.Length,
-                        noHole: (request.Flags & NbdProtocol.CmdFlagNoHole) != 0,
-                        fastZero: (request.Flags & NbdProtocol.CmdFlagFastZero) != 0,
-                        fua).ConfigureAwait(true);
-                    if (error != 0)
-                    {
-                        Fail(request, error, "fast zeroing is not available here");
-                    }
-                    else
-                    {
-                        _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
-                    }
-
-                    break;
-                case NbdProtocol.CmdBlockStatus:
-                    BlockStatus(request);
-                    break;
-            }
-        }
-        catch (Exception ex)
-        {
-            Fail(request, NbdReplies.ErrorFor(ex), ex.Message);
-        }
-        finally
-        {
-            if (payload is not null)
-            {
-                NbdBufferPool.Return(payload);
-            }
-
-            _slots.Release();
-            _budget.Release(cost);
-            Complete();
-        }
-    }
-
-    private async ValueTask ReadAsync(NbdRequest request)
-    {
-        long offset = (long)request.Offset;
-        int length = (int)request.Length;
-        if (length == 0)
-        {
-            _replies.Enqueue(_session.Structured ? NbdReplies.Done(request.Cookie) : NbdReplies.Simple(request.Cookie, 0));
-            return;
-        }
-
-        List<NbdExtent>? extents = null;
-        if (_session.Structured && (request.Flags & NbdProtocol.CmdFlagDf) == 0)
-        {
-            extents = [];
-            _export.GetExtents(offset, offset + length, 1024, extents);
-            if (extents.Count == 1 && extents[0].Hole)
-            {
-                // All hole: no I/O at all, one OFFSET_HOLE chunk.
-                _replies.Enqueue(NbdReplies.Hole(request.Cookie, done: true, request.Offset, request.Length));
-                return;
-            }
-        }
-
-        var (_, spanLength, skip) = NbdExportIo.Span(_export, offset, length);
-        var buffer = NbdBufferPool.Rent(spanLength);
-        try
-        {
-            await NbdExportIo.ReadAsync(_export, _file, buffer, offset, length).ConfigureAwait(true);
-        }
-        catch
-        {
-            NbdBufferPool.Return(buffer);
-            throw;
-        }
-
-        var data = buffer.Memory.Slice(skip, length);
-        if (!_session.Structured)
-        {
-            _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0), new NbdReplySegment(data, null, buffer));
-            return;
-        }
-
-        if (extents is null || extents.Count <= 1 || (extents.Count > 0 && extents[^1].Offset + extents[^1].Length < offset + length))
-        {
-            _replies.Enqueue(NbdReplies.DataHeader(request.Cookie, done: true, request.Offset, length), new NbdReplySegment(data, null, buffer));
-            return;
-        }
-
-        // Mixed data and holes: one chunk per extent; the buffer goes back with the last one (sent last).
-        for (int i = 0; i < extents.Count; i++)
-        {
-            var extent = extents[i];
-            bool last = i == extents.Count - 1;
-            var owner = last ? buffer : null;
-            if (extent.Hole)
-            {
-                var hole = NbdReplies.Hole(request.Cookie, last, (ulong)extent.Offset, (uint)extent.Length);
-                _replies.Enqueue(hole, new NbdReplySegment(ReadOnlyMemory<byte>.Empty, null, owner));
-            }
-            else
-            {
-                var slice = data.Slice((int)(extent.Offset - offset), (int)extent.Length);
-                _replies.Enqueue(NbdReplies.DataHeader(request.Cookie, last, (ulong)extent.Offset, slice.Length), new NbdReplySegment(slice, null, owner));
-            }
-        }
-    }
-
-    private void BlockStatus(NbdRequest request)
-    {
-        long offset = (long)request.Offset;
-        long end = offset + request.Length;
-        bool one = (request.Flags & NbdProtocol.CmdFlagReqOne) != 0;
-        var extents = new List<NbdExtent>();
-        _export.GetExtents(offset, end, one ? 1 : NbdProtocol.MaxExtents, extents);
-        int count = extents.Count;
-        var (segment, array) = NbdReplies.Chunk(request.Cookie, NbdProtocol.ReplyFlagDone, NbdProtocol.ReplyTypeBlockStatus, (uint)(4 + (8 * count)), 4 + (8 * count));
-        BinaryPrimitives.WriteUInt32BigEndian(array.AsSpan(20), NbdSession.BaseAllocationId);
-        for (int i = 0; i < count; i++)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(array.AsSpan(24 + (8 * i)), (uint)extents[i].Length);
-            BinaryPrimitives.WriteUInt32BigEndian(array.AsSpan(28 + (8 * i)), extents[i].Hole ? NbdProtocol.StateHole | NbdProtocol.StateZero : 0u);
-        }
-
-        _replies.Enqueue(segment);
+        // Runs the request inline up to its first await, as a direct call would.
+        worker.Start(request, payload, cost);
     }
 
     private void Complete()

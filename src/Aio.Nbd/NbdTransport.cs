@@ -18,6 +18,7 @@ internal sealed class NbdTransport : IAsyncDisposable
     private SslStream? _tls;
     private int _start;
     private int _end;
+    private bool _intoBuffer;
 
     public NbdTransport(AioSocket socket) => _socket = socket;
 
@@ -35,43 +36,66 @@ internal sealed class NbdTransport : IAsyncDisposable
     public async ValueTask<bool> ReadExactAsync(Memory<byte> destination, CancellationToken ct)
     {
         int done = 0;
-        while (done < destination.Length)
+        while (!Take(destination.Span, ref done))
         {
-            if (_start < _end)
-            {
-                int n = Math.Min(_end - _start, destination.Length - done);
-                _buffer.AsMemory(_start, n).CopyTo(destination[done..]);
-                _start += n;
-                done += n;
-                continue;
-            }
-
-            int remaining = destination.Length - done;
-            int received;
-            if (remaining >= BufferSize / 2)
-            {
-                // Large payloads go straight to their destination: no copy through the buffer.
-                received = await ReceiveAsync(destination[done..], ct).ConfigureAwait(true);
-                if (received == 0)
-                {
-                    return done == 0 ? false : throw new EndOfStreamException("The client closed the connection in the middle of a message.");
-                }
-
-                done += received;
-                continue;
-            }
-
-            received = await ReceiveAsync(_buffer, ct).ConfigureAwait(true);
+            int received = await ReceiveAsync(destination[done..], ct).ConfigureAwait(true);
             if (received == 0)
             {
                 return done == 0 ? false : throw new EndOfStreamException("The client closed the connection in the middle of a message.");
             }
 
-            _start = 0;
-            _end = received;
+            done += Received(received);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Copies buffered bytes into <paramref name="destination"/> from <paramref name="done"/> on; true once it is full.
+    /// With <see cref="ReceiveAsync"/> and <see cref="Received"/>, the pieces of a read that hot paths await directly
+    /// (an await of a nested async method would come back through the loop's queue, one more turn and allocation).
+    /// </summary>
+    public bool Take(Span<byte> destination, ref int done)
+    {
+        int n = Math.Min(_end - _start, destination.Length - done);
+        if (n > 0)
+        {
+            _buffer.AsSpan(_start, n).CopyTo(destination[done..]);
+            _start += n;
+            done += n;
+        }
+
+        return done == destination.Length;
+    }
+
+    /// <summary>
+    /// Receives more of a message whose unfilled part is <paramref name="rest"/> (<see cref="Take"/> emptied the
+    /// buffer): a large rest straight into it (no copy), a small one into the buffer, which brings the next pipelined
+    /// requests along. 0 is the peer's close. Pass the count to <see cref="Received"/>.
+    /// </summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> rest, CancellationToken ct)
+    {
+        _intoBuffer = rest.Length < BufferSize / 2;
+        if (!_intoBuffer)
+        {
+            return ReceiveRawAsync(rest, ct);
+        }
+
+        _start = 0;
+        _end = 0;
+        return ReceiveRawAsync(_buffer, ct);
+    }
+
+    /// <summary>After <see cref="ReceiveAsync"/> gave <paramref name="received"/> bytes: how many went straight into the rest.</summary>
+    public int Received(int received)
+    {
+        if (_intoBuffer)
+        {
+            _end = received;
+            return 0;
+        }
+
+        return received;
     }
 
     /// <summary>Like <see cref="ReadExactAsync"/> but a clean close is an error too.</summary>
@@ -105,20 +129,18 @@ internal sealed class NbdTransport : IAsyncDisposable
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
         => _tls is null ? new ValueTask(_socket.SendAsync(data, ct).AsTask()) : _tls.WriteAsync(data, ct);
 
-    public async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken ct = default)
-    {
-        if (_tls is null)
-        {
-            await _socket.SendAsync(data, ct).ConfigureAwait(true);
-            return;
-        }
+    /// <summary>Sends gathered segments: plain, the socket's own operation (awaited directly by the reply pump).</summary>
+    public ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken ct = default)
+        => _tls is null ? _socket.SendAsync(data, ct) : SendTlsAsync(_tls, data, ct);
 
+    private static async ValueTask SendTlsAsync(SslStream tls, ReadOnlySequence<byte> data, CancellationToken ct)
+    {
         foreach (var segment in data)
         {
-            await _tls.WriteAsync(segment, ct).ConfigureAwait(true);
+            await tls.WriteAsync(segment, ct).ConfigureAwait(true);
         }
 
-        await _tls.FlushAsync(ct).ConfigureAwait(true);
+        await tls.FlushAsync(ct).ConfigureAwait(true);
     }
 
     /// <summary>
@@ -167,6 +189,6 @@ internal sealed class NbdTransport : IAsyncDisposable
         await _socket.DisposeAsync().ConfigureAwait(true);
     }
 
-    private ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
+    private ValueTask<int> ReceiveRawAsync(Memory<byte> buffer, CancellationToken ct)
         => _tls is null ? _socket.ReceiveAsync(buffer, ct) : _tls.ReadAsync(buffer, ct);
 }
