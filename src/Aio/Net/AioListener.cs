@@ -48,7 +48,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// <summary>Connections the multishot ACCEPT queued that nobody took yet (for tests).</summary>
     internal int QueuedConnections => _accept.Queued;
 
-    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd);
+    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd, reason => _accept.BeginClose(reason));
 
     /// <summary>
     /// Binds and listens on <paramref name="endPoint"/>: an <see cref="IPEndPoint"/> (port 0 picks a free port) or a

@@ -36,6 +36,16 @@ public sealed partial class AioSocket
         }
     }
 
+    /// <summary>
+    /// Ends the pending operations with <paramref name="reason"/>: at close, and on the fallback path when the context
+    /// that would have reported readiness is disposed.
+    /// </summary>
+    private void EndOperations(Exception reason)
+    {
+        _receive.BeginClose(reason);
+        _send.BeginClose(reason);
+    }
+
     private void CloseOnLoop()
     {
         Exception reason;
@@ -49,8 +59,7 @@ public sealed partial class AioSocket
             reason = new ObjectDisposedException(nameof(AioSocket), "The socket was disposed with the operation pending.");
         }
 
-        _receive.BeginClose(reason);
-        _send.BeginClose(reason);
+        EndOperations(reason);
         _readiness?.Remove();
         TryFinishClose();
     }

@@ -122,7 +122,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     internal int Fd { get; }
 
     /// <summary>The fallback path's fd handler (no io_uring).</summary>
-    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd);
+    internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd, EndOperations);
 
     /// <summary>Provided buffers this socket holds unread (for tests; 0 on the fallback path).</summary>
     internal int QueuedReceiveBuffers => (_receive as UringReceiveOperation)?.QueuedBuffers ?? 0;

@@ -17,6 +17,7 @@ internal sealed class NetLoop
     public const int BufferSize = 16384;
 
     private readonly AioContext _context;
+    private readonly HashSet<FdReadiness> _waiting = [];
     private BufferRing? _buffers;
     private bool _buffersRefused;
     private bool _leakBuffers;
@@ -49,6 +50,12 @@ internal sealed class NetLoop
         }
     }
 
+    /// <summary>A socket of the fallback path now waits for readiness through an fd handler.</summary>
+    public void Watch(FdReadiness readiness) => _waiting.Add(readiness);
+
+    /// <summary>It no longer waits.</summary>
+    public void Forget(FdReadiness readiness) => _waiting.Remove(readiness);
+
     /// <summary>A receive drawing from the buffer ring was abandoned while the kernel still held it.</summary>
     public void KernelMayStillWrite() => _leakBuffers = true;
 
@@ -58,6 +65,14 @@ internal sealed class NetLoop
     /// </summary>
     public void Dispose()
     {
+        // The fd handlers are gone with the context: operations of the fallback path waiting for readiness would
+        // otherwise wait until their socket is disposed.
+        foreach (var readiness in _waiting.ToArray())
+        {
+            readiness.OnContextDisposed();
+        }
+
+        _waiting.Clear();
         if (!_leakBuffers)
         {
             _buffers?.Dispose();
