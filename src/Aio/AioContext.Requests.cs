@@ -67,7 +67,19 @@ public sealed partial class AioContext
         }
 
         requests.Enqueue(PendingSqeOf<TState>.Rent(prepare, state, handler));
-        Notify();
+
+        // From here the request is handed over: nothing may throw (the caller would take it as refused). The enqueue is
+        // a full fence before this read, and Dispose's CAS on the lifecycle word comes before it abandons the queue:
+        // either Dispose's abandon sees this request, or this read sees Dispose and abandons it here (each queued
+        // request goes to exactly one taker). Without it, a Dispose between the check above and the enqueue left the
+        // request queued for good.
+        if (IsDisposed)
+        {
+            requests.AbandonQueued();
+            return;
+        }
+
+        NotifyWork();
         if (_homeThreadId == 0)
         {
             // Nobody has run the loop yet: legal if somebody will (see AioContext.LoopWatch.cs), a hang otherwise.

@@ -32,6 +32,9 @@ internal interface IRequestRing
     /// <summary>A user request from another thread (or before the ring is bound), prepared later by the home thread.</summary>
     void Enqueue(PendingSqe pending);
 
+    /// <summary>Any thread: abandons the requests queued by <see cref="Enqueue"/> that never reached the kernel (each to one taker).</summary>
+    void AbandonQueued();
+
     /// <summary>Changes whenever the ring is replaced: a file or buffer slot registered under another generation means nothing.</summary>
     int FileTableGeneration { get; }
 
