@@ -12,19 +12,27 @@ namespace Aio.AspNetCore;
 /// Where io_uring is unavailable <see cref="CanBind"/> says no to everything (logged once), and Kestrel's own
 /// Sockets transport serves.
 /// </summary>
+/// <remarks>
+/// The loops are the host's <see cref="IoThreadGroup"/> when the service provider has one (Aio.Hosting's <c>AddAio</c>
+/// registers it; resolved by type, so this assembly does not reference Aio.Hosting), else a group of the transport's
+/// own. A borrowed group is never disposed here: its owner stops it, and AddAio does so only after every hosted
+/// service stopped, so after Kestrel closed and disposed its connections.
+/// </remarks>
 internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IAsyncDisposable
 {
     private readonly AioTransportOptions _options;
     private readonly ILogger _logger;
     private readonly IMemoryPoolFactory<byte> _poolFactory;
+    private readonly IServiceProvider? _services;
     private readonly Lock _lock = new();
     private AioTransportLoops? _loops;
     private MemoryPool<byte>? _pool;
     private bool _probed;
     private bool _disposed;
 
-    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> poolFactory)
+    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> poolFactory, IServiceProvider? services = null)
     {
+        _services = services;
         _options = options.Value;
         _logger = loggerFactory.CreateLogger("Aio.AspNetCore");
         _poolFactory = poolFactory;
@@ -75,7 +83,13 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
             }
 
             _probed = true;
-            _loops = AioTransportLoops.TryStart(_options, OnCallbackException, out string? reason);
+
+            // Resolved on the first bind, not in the constructor: AddAio's group starts lazily, and only a transport
+            // that binds should start it.
+            string? reason;
+            _loops = _services?.GetService(typeof(IoThreadGroup)) is IoThreadGroup shared
+                ? AioTransportLoops.TryBorrow(shared, out reason)
+                : AioTransportLoops.TryStart(_options, OnCallbackException, out reason);
             if (_loops is null)
             {
                 Log.IoUringUnavailable(_logger, reason!);
@@ -83,7 +97,7 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
             }
 
             _pool = _poolFactory.Create(new MemoryPoolOptions { Owner = "aio" });
-            Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling);
+            Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling, _loops.OwnsGroup ? "its own" : "the host's");
             return _loops;
         }
     }

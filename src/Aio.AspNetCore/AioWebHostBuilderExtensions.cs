@@ -14,6 +14,11 @@ public static class AioWebHostBuilderExtensions
     /// Serves Kestrel's TCP and Unix-domain end points on Aio loops. Where io_uring is unavailable it binds nothing
     /// and Kestrel's own Sockets transport serves instead (logged once at Information).
     /// </summary>
+    /// <remarks>
+    /// When the service provider has an <see cref="IoThreadGroup"/> (Aio.Hosting's <c>AddAio</c>, or one registered by
+    /// the application) the transport serves on its loops and never disposes it; otherwise it starts a group of
+    /// <see cref="AioTransportOptions.LoopCount"/> loops of its own and stops it when the host disposes the transport.
+    /// </remarks>
     public static IWebHostBuilder UseAio(this IWebHostBuilder builder, Action<AioTransportOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
