@@ -22,7 +22,7 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
 {
     private readonly AioTransportOptions _options;
     private readonly ILogger _logger;
-    private readonly IMemoryPoolFactory<byte> _poolFactory;
+    private readonly IMemoryPoolFactory<byte>? _poolFactory;
     private readonly IServiceProvider? _services;
     private readonly Lock _lock = new();
     private AioTransportLoops? _loops;
@@ -30,12 +30,29 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
     private bool _probed;
     private bool _disposed;
 
-    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> poolFactory, IServiceProvider? services = null)
+    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte>? poolFactory = null, IServiceProvider? services = null)
     {
         _services = services;
         _options = options.Value;
         _logger = loggerFactory.CreateLogger("Aio.AspNetCore");
         _poolFactory = poolFactory;
+    }
+
+    /// <summary>The options every connection of this transport is made with, served or dialled.</summary>
+    internal AioTransportOptions Options => _options;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>
+    /// The loops and the memory pool, started (or borrowed) on first use, for the listeners and for
+    /// <see cref="AioConnectionFactory"/>; false when io_uring is unavailable.
+    /// </summary>
+    internal bool TryGetLoops(out AioTransportLoops loops, out MemoryPool<byte> pool)
+    {
+        var found = GetLoops();
+        loops = found!;
+        pool = _pool!;
+        return found is not null;
     }
 
     public bool CanBind(EndPoint endpoint) =>
@@ -96,7 +113,9 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
                 return null;
             }
 
-            _pool = _poolFactory.Create(new MemoryPoolOptions { Owner = "aio" });
+            // Kestrel registers the pool factory; a client-only host (AddAioConnectionFactory without Kestrel) has none
+            // and uses the shared pool, whose Dispose does nothing.
+            _pool = _poolFactory?.Create(new MemoryPoolOptions { Owner = "aio" }) ?? MemoryPool<byte>.Shared;
             Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling, _loops.OwnsGroup ? "its own" : "the host's");
             return _loops;
         }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Aio.AspNetCore;
 
@@ -28,7 +29,7 @@ public static class AioWebHostBuilderExtensions
             services.Configure(configure);
 
             // Added, not TryAdded: Kestrel asks the most recently registered factory first, and Sockets' is already there.
-            services.AddSingleton<AioTransportFactory>();
+            services.TryAddSingleton<AioTransportFactory>();
             services.AddSingleton<IConnectionListenerFactory>(static sp => sp.GetRequiredService<AioTransportFactory>());
         });
     }
