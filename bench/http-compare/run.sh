@@ -4,17 +4,24 @@
 # Prints a markdown table of medians: requests/s, p50/p99 latency, server CPU us/request (utime+stime of the server
 # process from /proc/PID/stat over the run, divided by the requests wrk counted).
 #
-#   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s
+#   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s (ROUNDS=5 DURATION=10: the defaults)
 #   ROUNDS=2 DURATION=3 bench/http-compare/run.sh
 #   PIN=1 bench/http-compare/run.sh           # server on CPU 1, client on CPU 0, 1 loop / 1 IOQueue
+#   WORKLOADS="large-c64" CONFIGS="sockets aio-loop" H2LOAD=0 ROUNDS=1 DURATION=1 WARMUP=1 bench/http-compare/run.sh
 #
-# Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present.
+# Workloads: plaintext-c64, plaintext-c256, pipelined16-c64 (wrk + pipeline.lua), json-c64, churn-c64
+# (Connection: close), large-c64 (GET /bytes/1m: 1 MiB responses). Configs: sockets, sockets-inline, aio-threadpool,
+# aio-loop. Other knobs: WARMUP (s of plaintext before each config's runs), LOOPS (unpinned), PORT, OUT.
+#
+# Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present
+# (H2LOAD=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 PIN=${PIN:-0}
+H2LOAD=${H2LOAD:-1}
 PORT=${PORT:-5077}
 OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
@@ -26,8 +33,18 @@ URL=http://127.0.0.1:$PORT
 if [ "$PIN" = 1 ]; then SERVER_PIN="taskset -c 1"; CLIENT_PIN="taskset -c 0"; LOOPS=1; else SERVER_PIN=""; CLIENT_PIN=""; LOOPS=${LOOPS:-2}; fi
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
-configs=(sockets sockets-inline aio-threadpool aio-loop)
-workloads=(plaintext-c64 plaintext-c256 pipelined16-c64 json-c64 churn-c64)
+read -r -a configs <<<"${CONFIGS:-sockets sockets-inline aio-threadpool aio-loop}"
+read -r -a workloads <<<"${WORKLOADS:-plaintext-c64 plaintext-c256 pipelined16-c64 json-c64 churn-c64 large-c64}"
+case $PIN in 0|1) ;; *) echo "PIN=0 (unpinned) or PIN=1 (server CPU 1, client CPU 0), not $PIN"; exit 2 ;; esac
+for n in "$ROUNDS" "$DURATION" "$WARMUP"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS, DURATION and WARMUP are whole numbers >= 1 (got '$n')"; exit 2; }
+done
+for c in "${configs[@]}"; do
+  case $c in sockets|sockets-inline|aio-threadpool|aio-loop) ;; *) echo "unknown config $c"; exit 2 ;; esac
+done
+for w in "${workloads[@]}"; do
+  case $w in plaintext-c64|plaintext-c256|pipelined16-c64|json-c64|churn-c64|large-c64) ;; *) echo "unknown workload $w"; exit 2 ;; esac
+done
 
 start_server() {
   local args=(--urls "$URL")
@@ -53,6 +70,7 @@ run_wrk() { # workload duration -> wrk output
     pipelined16-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency -s "$LUA" "$URL/plaintext" -- 16 ;;
     json-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency "$URL/json" ;;
     churn-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency -H 'Connection: close' "$URL/plaintext" ;;
+    large-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency "$URL/bytes/1m" ;;
   esac
 }
 
@@ -60,7 +78,7 @@ to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
-echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s" | tee "$OUT/info"
+echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s workloads=${workloads[*]}" | tee "$OUT/info"
 : >"$OUT/results.tsv"
 for round in $(seq "$ROUNDS"); do
   for config in "${configs[@]}"; do
@@ -79,7 +97,7 @@ for round in $(seq "$ROUNDS"); do
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$errors" >>"$OUT/results.tsv"
       echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req $errors" >&2
     done
-    if command -v h2load >/dev/null; then
+    if [ "$H2LOAD" = 1 ] && command -v h2load >/dev/null; then
       before=$(cpu_ticks "$SERVER")
       $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1 || true
       after=$(cpu_ticks "$SERVER")
@@ -117,8 +135,9 @@ for w in workloads:
         if not xs:
             continue
         rps = med([x[0] for x in xs]); us = med([x[3] for x in xs])
-        print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {rps / base_rps:.2f}x | '
-              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {us / base_us:.2f}x |'
+        ratio = lambda a, b: f'{a / b:.2f}x' if b == b and b > 0 else '-'   # '-' without a Sockets run (CONFIGS)
+        print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {ratio(rps, base_rps)} | '
+              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} |'
               + (' errors: ' + xs[0][4] if xs[0][4].strip() else ''))
 PY
 echo "raw results: $OUT/results.tsv" >&2

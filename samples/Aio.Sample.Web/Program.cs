@@ -1,4 +1,5 @@
-// The sample server of bench/http-compare: plaintext and JSON endpoints (TechEmpower's shapes) on either transport.
+// The sample server of bench/http-compare: plaintext and JSON endpoints (TechEmpower's shapes) and a 1 MiB response
+// (GET /bytes/1m: byte i is i % 251, from one cached array) on either transport.
 //   dotnet Aio.Sample.Web.dll [--urls http://127.0.0.1:5000] [--transport sockets|aio] [--scheduling threadpool|loop]
 //                             [--loops N] [--nodelay false] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
 using Aio.AspNetCore;
@@ -37,5 +38,20 @@ app.MapGet("/plaintext", (HttpContext context) =>
     return context.Response.Body.WriteAsync(hello).AsTask();
 });
 app.MapGet("/json", () => Results.Json(new Message("Hello, World!"), SampleJsonContext.Default.Message));
+
+// Large responses: what the send path does with a body far above the write-buffer limit (flow control, many SENDs).
+// Built once: the benchmark measures the transport, not the filling of a buffer.
+byte[] oneMiB = new byte[1024 * 1024];
+for (int i = 0; i < oneMiB.Length; i++)
+{
+    oneMiB[i] = (byte)(i % 251);
+}
+
+app.MapGet("/bytes/1m", (HttpContext context) =>
+{
+    context.Response.ContentType = "application/octet-stream";
+    context.Response.ContentLength = oneMiB.Length;
+    return context.Response.Body.WriteAsync(oneMiB).AsTask();
+});
 app.Run();
 return 0;

@@ -100,6 +100,9 @@ internal sealed partial class AioConnection : ConnectionContext,
 
     public Socket Socket => _socket.Socket;
 
+    /// <summary>The loop whose thread runs this connection's pumps (tests check which group serves).</summary>
+    internal AioContext Loop => _loop.Context;
+
     /// <summary>Starts the pumps on the socket's loop, so their socket completions continue there without a hop.</summary>
     public void Start()
     {

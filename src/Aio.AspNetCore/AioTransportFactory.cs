@@ -12,22 +12,47 @@ namespace Aio.AspNetCore;
 /// Where io_uring is unavailable <see cref="CanBind"/> says no to everything (logged once), and Kestrel's own
 /// Sockets transport serves.
 /// </summary>
+/// <remarks>
+/// The loops are the host's <see cref="IoThreadGroup"/> when the service provider has one (Aio.Hosting's <c>AddAio</c>
+/// registers it; resolved by type, so this assembly does not reference Aio.Hosting), else a group of the transport's
+/// own. A borrowed group is never disposed here: its owner stops it, and AddAio does so only after every hosted
+/// service stopped, so after Kestrel closed and disposed its connections.
+/// </remarks>
 internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IAsyncDisposable
 {
     private readonly AioTransportOptions _options;
     private readonly ILogger _logger;
-    private readonly IMemoryPoolFactory<byte> _poolFactory;
+    private readonly IMemoryPoolFactory<byte>? _poolFactory;
+    private readonly IServiceProvider? _services;
     private readonly Lock _lock = new();
     private AioTransportLoops? _loops;
     private MemoryPool<byte>? _pool;
     private bool _probed;
     private bool _disposed;
 
-    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> poolFactory)
+    public AioTransportFactory(IOptions<AioTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte>? poolFactory = null, IServiceProvider? services = null)
     {
+        _services = services;
         _options = options.Value;
         _logger = loggerFactory.CreateLogger("Aio.AspNetCore");
         _poolFactory = poolFactory;
+    }
+
+    /// <summary>The options every connection of this transport is made with, served or dialled.</summary>
+    internal AioTransportOptions Options => _options;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>
+    /// The loops and the memory pool, started (or borrowed) on first use, for the listeners and for
+    /// <see cref="AioConnectionFactory"/>; false when io_uring is unavailable.
+    /// </summary>
+    internal bool TryGetLoops(out AioTransportLoops loops, out MemoryPool<byte> pool)
+    {
+        var found = GetLoops();
+        loops = found!;
+        pool = _pool!;
+        return found is not null;
     }
 
     public bool CanBind(EndPoint endpoint) =>
@@ -75,15 +100,23 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
             }
 
             _probed = true;
-            _loops = AioTransportLoops.TryStart(_options, OnCallbackException, out string? reason);
+
+            // Resolved on the first bind, not in the constructor: AddAio's group starts lazily, and only a transport
+            // that binds should start it.
+            string? reason;
+            _loops = _services?.GetService(typeof(IoThreadGroup)) is IoThreadGroup shared
+                ? AioTransportLoops.TryBorrow(shared, out reason)
+                : AioTransportLoops.TryStart(_options, OnCallbackException, out reason);
             if (_loops is null)
             {
                 Log.IoUringUnavailable(_logger, reason!);
                 return null;
             }
 
-            _pool = _poolFactory.Create(new MemoryPoolOptions { Owner = "aio" });
-            Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling);
+            // Kestrel registers the pool factory; a client-only host (AddAioConnectionFactory without Kestrel) has none
+            // and uses the shared pool, whose Dispose does nothing.
+            _pool = _poolFactory?.Create(new MemoryPoolOptions { Owner = "aio" }) ?? MemoryPool<byte>.Shared;
+            Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling, _loops.OwnsGroup ? "its own" : "the host's");
             return _loops;
         }
     }

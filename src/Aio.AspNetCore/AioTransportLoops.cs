@@ -1,15 +1,21 @@
 namespace Aio.AspNetCore;
 
-/// <summary>The transport's loops: an <see cref="IoThreadGroup"/> and one <see cref="LoopPipeScheduler"/> per loop.</summary>
+/// <summary>
+/// The transport's loops: an <see cref="IoThreadGroup"/> and one <see cref="LoopPipeScheduler"/> per loop. The group is
+/// either the transport's own (started here, disposed here) or the host's (registered by <c>Aio.Hosting</c>'s
+/// <c>AddAio</c>: borrowed, never disposed here; only the transport's bottom halves on it are released).
+/// </summary>
 internal sealed class AioTransportLoops : IAsyncDisposable
 {
     private readonly IoThreadGroup _group;
+    private readonly bool _ownsGroup;
     private readonly LoopPipeScheduler[] _schedulers;
     private int _next = -1;
 
-    private AioTransportLoops(IoThreadGroup group)
+    private AioTransportLoops(IoThreadGroup group, bool ownsGroup)
     {
         _group = group;
+        _ownsGroup = ownsGroup;
         _schedulers = new LoopPipeScheduler[group.Threads.Count];
         for (int i = 0; i < _schedulers.Length; i++)
         {
@@ -18,6 +24,9 @@ internal sealed class AioTransportLoops : IAsyncDisposable
     }
 
     public IoThreadGroup Group => _group;
+
+    /// <summary>Whether the group was started by the transport (and is disposed with it).</summary>
+    public bool OwnsGroup => _ownsGroup;
 
     /// <summary>The loop listeners accept on.</summary>
     public AioContext AcceptContext => _group.Threads[0].Context;
@@ -29,20 +38,29 @@ internal sealed class AioTransportLoops : IAsyncDisposable
     public static AioTransportLoops? TryStart(AioTransportOptions options, Action<IoThread, Exception> onCallbackException, out string? reason)
     {
         var group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions);
+        reason = WhyUnusable(group);
+        if (reason is not null)
+        {
+            group.Dispose();
+            return null;
+        }
+
         foreach (var thread in group.Threads)
         {
-            if (!thread.Context.HasIoUring)
-            {
-                reason = $"the loop uses the {thread.Context.Monitor} monitor";
-                group.Dispose();
-                return null;
-            }
-
             thread.CallbackException += onCallbackException;
         }
 
-        reason = null;
-        return new AioTransportLoops(group);
+        return new AioTransportLoops(group, ownsGroup: true);
+    }
+
+    /// <summary>
+    /// Serves on the host's group, or returns null with the reason when one of its loops has no io_uring. Borrowed: its
+    /// owner reports its callback exceptions and stops it; the transport never disposes it.
+    /// </summary>
+    public static AioTransportLoops? TryBorrow(IoThreadGroup group, out string? reason)
+    {
+        reason = WhyUnusable(group);
+        return reason is null ? new AioTransportLoops(group, ownsGroup: false) : null;
     }
 
     /// <summary>The next connection's loop, round robin.</summary>
@@ -52,5 +70,32 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         return _schedulers[n % (uint)_schedulers.Length];
     }
 
-    public ValueTask DisposeAsync() => _group.DisposeAsync();
+    /// <summary>Disposes an owned group; on a borrowed one only deletes the transport's bottom halves.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (_ownsGroup)
+        {
+            return _group.DisposeAsync();
+        }
+
+        foreach (var scheduler in _schedulers)
+        {
+            scheduler.Dispose();
+        }
+
+        return default;
+    }
+
+    private static string? WhyUnusable(IoThreadGroup group)
+    {
+        foreach (var thread in group.Threads)
+        {
+            if (!thread.Context.HasIoUring)
+            {
+                return $"the loop {thread.Name} uses the {thread.Context.Monitor} monitor";
+            }
+        }
+
+        return null;
+    }
 }

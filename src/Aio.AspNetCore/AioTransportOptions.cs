@@ -6,7 +6,11 @@ public sealed class AioTransportOptions
     /// <summary>The most loops the transport starts.</summary>
     public const int MaxLoopCount = 16;
 
-    /// <summary>Loops (IoThreads) serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most <see cref="MaxLoopCount"/>.</summary>
+    /// <summary>
+    /// Loops (IoThreads) serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most <see cref="MaxLoopCount"/>.
+    /// Unused when the host registered an <see cref="IoThreadGroup"/> (Aio.Hosting's <c>AddAio</c>): the transport then
+    /// serves on that group's loops.
+    /// </summary>
     public int LoopCount { get; set; }
 
     /// <summary>Where Kestrel's pipe continuations run; see <see cref="AioSchedulingMode"/>.</summary>

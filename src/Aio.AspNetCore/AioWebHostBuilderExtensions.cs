@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Aio.AspNetCore;
 
@@ -14,6 +15,11 @@ public static class AioWebHostBuilderExtensions
     /// Serves Kestrel's TCP and Unix-domain end points on Aio loops. Where io_uring is unavailable it binds nothing
     /// and Kestrel's own Sockets transport serves instead (logged once at Information).
     /// </summary>
+    /// <remarks>
+    /// When the service provider has an <see cref="IoThreadGroup"/> (Aio.Hosting's <c>AddAio</c>, or one registered by
+    /// the application) the transport serves on its loops and never disposes it; otherwise it starts a group of
+    /// <see cref="AioTransportOptions.LoopCount"/> loops of its own and stops it when the host disposes the transport.
+    /// </remarks>
     public static IWebHostBuilder UseAio(this IWebHostBuilder builder, Action<AioTransportOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -23,7 +29,7 @@ public static class AioWebHostBuilderExtensions
             services.Configure(configure);
 
             // Added, not TryAdded: Kestrel asks the most recently registered factory first, and Sockets' is already there.
-            services.AddSingleton<AioTransportFactory>();
+            services.TryAddSingleton<AioTransportFactory>();
             services.AddSingleton<IConnectionListenerFactory>(static sp => sp.GetRequiredService<AioTransportFactory>());
         });
     }

@@ -11,8 +11,8 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "io_uring is unavailable ({Reason}): Kestrel's Sockets transport serves instead of Aio.", EventName = "IoUringUnavailable")]
     public static partial void IoUringUnavailable(ILogger logger, string reason);
 
-    [LoggerMessage(3, LogLevel.Debug, "Aio transport: {LoopCount} loops started, scheduling {Scheduling}.", EventName = "LoopsStarted")]
-    public static partial void LoopsStarted(ILogger logger, int loopCount, AioSchedulingMode scheduling);
+    [LoggerMessage(3, LogLevel.Debug, "Aio transport: serving on {LoopCount} loops ({Owner} group), scheduling {Scheduling}.", EventName = "LoopsStarted")]
+    public static partial void LoopsStarted(ILogger logger, int loopCount, AioSchedulingMode scheduling, string owner);
 
     [LoggerMessage(4, LogLevel.Error, "Aio transport: accepting a connection on {EndPoint} failed.", EventName = "AcceptFailed")]
     public static partial void AcceptFailed(ILogger logger, Exception exception, string endPoint);

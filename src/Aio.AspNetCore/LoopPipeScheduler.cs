@@ -7,7 +7,7 @@ namespace Aio.AspNetCore;
 /// A <see cref="PipeScheduler"/> that is a loop: inline when called from the loop itself, otherwise queued and run by
 /// one bottom half (one wake-up drains everything queued meanwhile; posting allocates no closure).
 /// </summary>
-internal sealed class LoopPipeScheduler : PipeScheduler
+internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
 {
     private readonly AioContext _context;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _queue = new();
@@ -38,10 +38,28 @@ internal sealed class LoopPipeScheduler : PipeScheduler
         catch (ObjectDisposedException)
         {
             // The loop is gone (host shutting down): run on the thread pool so pipe completions still complete.
-            while (_queue.TryDequeue(out var item))
-            {
-                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
-            }
+            RunLeftoversOnThreadPool();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the drain bottom half (a flag: safe from any thread, also once the loop is gone). Only for a loop the
+    /// transport borrowed: an owned loop takes its bottom halves with it.
+    /// </summary>
+    public void Dispose()
+    {
+        _drain.Dispose();
+
+        // What was queued before the delete and not drained yet would be lost: a Schedule after the delete throws and
+        // takes the thread-pool path itself, one before it left its item in the queue for this.
+        RunLeftoversOnThreadPool();
+    }
+
+    private void RunLeftoversOnThreadPool()
+    {
+        while (_queue.TryDequeue(out var item))
+        {
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
         }
     }
 

@@ -8,6 +8,13 @@ namespace Aio.Hosting;
 /// Owns the host's <see cref="IoThreadGroup"/>: created in <see cref="StartingAsync"/> (before any hosted service
 /// starts) or on first use, disposed in <see cref="StoppedAsync"/> (after every hosted service stopped).
 /// </summary>
+/// <remarks>
+/// The host calls every <see cref="IHostedService.StopAsync"/>, in reverse registration order, before any
+/// <see cref="IHostedLifecycleService.StoppedAsync"/>, and only for a host that started. So the web host's service
+/// (Kestrel, registered before or after this one) has closed and disposed its connections on these loops when they
+/// stop. <see cref="StopAsync"/> must therefore stay empty: a plain hosted service registered after Kestrel's would be
+/// stopped before it.
+/// </remarks>
 internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 {
     private readonly AioHostOptions _options;

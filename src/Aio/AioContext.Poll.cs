@@ -27,6 +27,7 @@ public sealed partial class AioContext
         // After every step that runs callbacks: a callback may have disposed the context, and then the monitor and
         // the ring are gone. Return without touching them (the scope restores Current and the depth).
         long startNs = MonotonicNs();
+        _callbacksSinceNs = startNs;                             // the stall watch (AioContext.StallWatch.cs)
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
         if (IsDisposed)
@@ -35,7 +36,9 @@ public sealed partial class AioContext
         }
 
         WaitForEvents(ready, timeoutNs);                         // steps 3-5
-        long blockNs = MonotonicNs() - startNs;
+        long resumedNs = MonotonicNs();
+        long blockNs = resumedNs - startNs;
+        _callbacksSinceNs = resumedNs;
         progress |= DeliverCompletions();                        // step 6
         if (IsDisposed)
         {
@@ -85,6 +88,10 @@ public sealed partial class AioContext
     {
         scope.Ready.Clear();
         _pollDepth--;
+
+        // Out of the loop, or back in the callback of an outer level, which goes on from now (its own wait was the
+        // nested one's): the stall watch measures each iteration's callbacks on their own.
+        _callbacksSinceNs = _pollDepth == 0 ? 0 : MonotonicNs();
         ExitSection();
         t_current = scope.SavedCurrent;
         SynchronizationContext.SetSynchronizationContext(scope.SavedSync);
@@ -176,6 +183,9 @@ public sealed partial class AioContext
                 {
                     _blockingWaits++;
                 }
+
+                // Sleeping in the kernel is not a stall.
+                _callbacksSinceNs = 0;
 
                 // SqePreparers of foreign AddSqe calls run in here: Dispose is refused inside them.
                 _monitorCalls++;

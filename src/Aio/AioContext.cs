@@ -70,6 +70,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         AioEventSource.Log.MonitorSelected(Name, _monitor.Kind.ToString());
         AioMetrics.EnsureCreated();
         ContextRegistry.Add(this);
+        WatchForStalls(options);
     }
 
     /// <summary>The context whose loop runs on this thread: a <see cref="Poll(bool)"/> in progress, or an IoThread's.</summary>
@@ -104,6 +105,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.RingEntries, "RingEntries must be between 1 and 32768.");
         }
 
+        ValidateStallThreshold(options);
         if (options.Monitor is { } m && !Enum.IsDefined(m))
         {
             throw new ArgumentOutOfRangeException(nameof(options), m, "Unknown monitor kind.");

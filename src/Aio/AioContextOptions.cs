@@ -24,6 +24,14 @@ public sealed record AioContextOptions
     /// <summary>Window divisor on a miss; 0 = reset the window to 0.</summary>
     public long PollShrink { get; init; }
 
+    /// <summary>
+    /// How long the loop may run one iteration's callbacks before the <c>Aio-EventLoop</c> event source writes a
+    /// <c>LoopStalled</c> warning (once per stall; Aio.Hosting forwards it to <c>ILogger</c>). Checked by one watchdog
+    /// timer per process, every half threshold, only while someone listens to the event source at Warning.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the watch off for this context. Default 200 ms.
+    /// </summary>
+    public TimeSpan LoopStallThreshold { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Shows up in thread names, diagnostics and error messages.</summary>
     public string? Name { get; init; }
 

@@ -13,7 +13,8 @@ namespace Aio;
 /// <see cref="System.Diagnostics.Metrics.MeterListener"/>.</item>
 /// <item><see cref="EventSourceName"/>: an <see cref="System.Diagnostics.Tracing.EventSource"/> with the events
 /// (monitor selected, monitor fallback and its reason, an fd removed because it became invalid, a callback that threw
-/// on an IoThread, a loop that nobody runs) and EventCounters summed over all contexts (loop iterations, notifies, SQEs
+/// on an IoThread, a loop that nobody runs, a loop stalled by a callback: <c>LoopStalled</c>, see
+/// <see cref="AioContextOptions.LoopStallThreshold"/>) and EventCounters summed over all contexts (loop iterations, notifies, SQEs
 /// and CQEs per second, busy-poll hit ratio, live contexts). Read it with
 /// <c>dotnet-counters monitor --counters Aio-EventLoop</c> or <c>dotnet-trace collect --providers Aio-EventLoop</c>.</item>
 /// </list>

@@ -4,7 +4,7 @@ namespace Aio.Diagnostics;
 
 /// <summary>
 /// The <c>Aio-EventLoop</c> event source (<see cref="AioDiagnostics.EventSourceName"/>): monitor selection and fallback
-/// reasons, fds dropped because they became invalid, callback failures, loops nobody runs, and EventCounters.
+/// reasons, fds dropped because they became invalid, callback failures, loops nobody runs, stalled loops, and EventCounters.
 /// Each event costs one <see cref="EventSource.IsEnabled()"/> check when nobody listens.
 /// </summary>
 [EventSource(Name = AioDiagnostics.EventSourceName)]
@@ -113,6 +113,20 @@ internal sealed class AioEventSource : EventSource
         if (IsEnabled())
         {
             WriteEvent(5, context, waitedMs);
+        }
+    }
+
+    /// <summary>
+    /// A loop has been running one iteration's callbacks for longer than its stall threshold (a callback blocks, or
+    /// computes too long, on the loop): every other handler, bottom half and completion of that loop waits. Once per
+    /// stall; <see cref="LoopStallWatchdog"/> writes it.
+    /// </summary>
+    [Event(6, Level = EventLevel.Warning, Message = "Context {0}: the loop has been running callbacks for {1} ms without returning to its wait (stall threshold {2} ms): a callback blocks the loop")]
+    public void LoopStalled(string context, long milliseconds, long thresholdMs)
+    {
+        if (IsEnabled())
+        {
+            WriteEvent(6, context, milliseconds, thresholdMs);
         }
     }
 }

@@ -102,4 +102,29 @@ public sealed class HostingTests
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         host.Dispose();
     }
+
+    [Fact]
+    public async Task A_stalled_loop_is_logged_as_a_warning_once()
+    {
+        string name = "hosting-stall-" + Guid.NewGuid().ToString("N")[..8];
+        var (host, logs) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = name;
+            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
+        });
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
+        using var release = new ManualResetEventSlim();
+        context.ScheduleOneShot(() => release.Wait(TimeSpan.FromSeconds(20)));
+        bool Stalled(LogEntry e) => e.Category == "Aio" && e.Level == LogLevel.Warning && e.Message.Contains($"Context {name}-0: the loop has been running callbacks for", StringComparison.Ordinal);
+        Aio.Tests.Support.Wait.Until(() => logs.Entries.Any(Stalled), () => Thread.Sleep(10), "the LoopStalled warning in the log");
+        release.Set();
+        var after = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.ScheduleOneShot(after.SetResult);
+        await after.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Single(logs.Entries, Stalled);
+        host.Dispose();
+    }
 }
