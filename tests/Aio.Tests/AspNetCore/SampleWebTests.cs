@@ -28,6 +28,25 @@ public sealed class SampleWebTests
         return dll;
     }
 
+    private static bool Accepts(string socketPath)
+    {
+        if (!File.Exists(socketPath))
+        {
+            return false;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     public static TheoryData<string[]> Transports => new()
     {
         new[] { "--transport", "sockets" },
@@ -67,9 +86,9 @@ public sealed class SampleWebTests
                 Timeout = TimeSpan.FromSeconds(20),
             };
 
-            // Started once the socket accepts.
+            // Started once the socket accepts a connection (its file appears at bind, before listen: a connect then is refused).
             Wait.Until(
-                () => File.Exists(socketPath) || process.HasExited,
+                () => Accepts(socketPath) || process.HasExited,
                 () => Thread.Sleep(20),
                 "the sample to bind " + socketPath,
                 TimeSpan.FromSeconds(60));
