@@ -11,7 +11,8 @@
 #
 # Workloads: plaintext-c64, plaintext-c256, pipelined16-c64 (wrk + pipeline.lua), json-c64, churn-c64
 # (Connection: close), large-c64 (GET /bytes/1m: 1 MiB responses). Configs: sockets, sockets-inline, aio-threadpool,
-# aio-loop. Other knobs: WARMUP (s of plaintext before each config's runs), LOOPS (unpinned), PORT, OUT.
+# aio-loop; aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) on request (CONFIGS). Other knobs: WARMUP
+# (s of plaintext before each config's runs), LOOPS (unpinned), PORT, OUT.
 #
 # Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present
 # (H2LOAD=0 skips it).
@@ -40,7 +41,7 @@ for n in "$ROUNDS" "$DURATION" "$WARMUP"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS, DURATION and WARMUP are whole numbers >= 1 (got '$n')"; exit 2; }
 done
 for c in "${configs[@]}"; do
-  case $c in sockets|sockets-inline|aio-threadpool|aio-loop) ;; *) echo "unknown config $c"; exit 2 ;; esac
+  case $c in sockets|sockets-inline|aio-threadpool|aio-loop|aio-loop-rp) ;; *) echo "unknown config $c"; exit 2 ;; esac
 done
 for w in "${workloads[@]}"; do
   case $w in plaintext-c64|plaintext-c256|pipelined16-c64|json-c64|churn-c64|large-c64) ;; *) echo "unknown workload $w"; exit 2 ;; esac
@@ -54,6 +55,7 @@ start_server() {
     sockets-inline) args+=(--transport sockets --inline true); env=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
     aio-threadpool) args+=(--transport aio --scheduling threadpool --loops "$LOOPS") ;;
     aio-loop) args+=(--transport aio --scheduling loop --loops "$LOOPS") ;;
+    aio-loop-rp) args+=(--transport aio --scheduling loop --loops "$LOOPS" --listener-per-loop true) ;;
   esac
   env "${env[@]}" DOTNET_gcServer=1 $SERVER_PIN dotnet "$DLL" "${args[@]}" >"$OUT/server-$1.log" 2>&1 &
   SERVER=$!
@@ -116,7 +118,7 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     r, config, workload, rps, p50, p99, us, errors = (line.rstrip('\n').split('\t') + [''] * 8)[:8]
     rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors))
-configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop']
+configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp']
 workloads = []
 for w, _ in rows:
     if w not in workloads:

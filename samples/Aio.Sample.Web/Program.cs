@@ -2,6 +2,7 @@
 // (GET /bytes/1m: byte i is i % 251, from one cached array) on either transport.
 //   dotnet Aio.Sample.Web.dll [--urls http://127.0.0.1:5000] [--transport sockets|aio] [--scheduling threadpool|loop]
 //                             [--loops N] [--nodelay false] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
+//                             [--listener-per-loop true]                      (Aio: one SO_REUSEPORT listener per loop)
 using Aio.AspNetCore;
 using Aio.Sample.Web;
 
@@ -18,6 +19,7 @@ switch (transport)
             o.LoopCount = loops;
             o.NoDelay = builder.Configuration["nodelay"] != "false";
             o.Scheduling = scheduling == "loop" ? AioSchedulingMode.Loop : AioSchedulingMode.ThreadPool;
+            o.ListenerPerLoop = builder.Configuration["listener-per-loop"] == "true";
         });
         break;
     case "sockets":

@@ -74,27 +74,38 @@ internal sealed class AioConnectionListener : IConnectionListener
                 continue;
             }
 
-            try
+            if (TryStart(socket, loop, _pool, _options, _logger, _tcp, EndPoint) is { } connection)
             {
-                if (_tcp && _options.NoDelay)
-                {
-                    socket.NoDelay = true;
-                }
-
-                var connection = new AioConnection(socket, _pool, loop, _options, _logger);
-                connection.Start();
                 return connection;
-            }
-            catch (Exception ex)
-            {
-                // Reset between accept and setup (NoDelay or the end points failed): drop this one and accept the
-                // next; an exception out of AcceptAsync would end Kestrel's accept loop for good.
-                Log.AcceptFailed(_logger, ex, EndPoint.ToString() ?? string.Empty);
-                socket.Abort();
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Makes an accepted socket a started connection on <paramref name="loop"/>; null (the socket reset) when the peer
+    /// went away between accept and setup: an exception out of AcceptAsync would end Kestrel's accept loop for good.
+    /// </summary>
+    internal static AioConnection? TryStart(AioSocket socket, LoopPipeScheduler loop, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger, bool tcp, EndPoint endPoint)
+    {
+        try
+        {
+            if (tcp && options.NoDelay)
+            {
+                socket.NoDelay = true;
+            }
+
+            var connection = new AioConnection(socket, pool, loop, options, logger);
+            connection.Start();
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            Log.AcceptFailed(logger, ex, endPoint.ToString() ?? string.Empty);
+            socket.Abort();
+            return null;
+        }
     }
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)

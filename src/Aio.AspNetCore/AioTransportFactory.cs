@@ -67,7 +67,9 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
         }
 
         var loops = GetLoops() ?? throw new InvalidOperationException("The Aio transport is unavailable: this process has no io_uring.");
-        var listener = AioConnectionListener.Bind(endpoint, loops, _pool!, _options, _logger);
+        IConnectionListener listener = _options.ListenerPerLoop && endpoint is IPEndPoint ip && loops.Schedulers.Count > 1
+            ? AioReusePortListener.Bind(ip, loops, _pool!, _options, _logger)
+            : AioConnectionListener.Bind(endpoint, loops, _pool!, _options, _logger);
         return new ValueTask<IConnectionListener>(listener);
     }
 

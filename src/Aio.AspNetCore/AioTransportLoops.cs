@@ -63,6 +63,9 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         return reason is null ? new AioTransportLoops(group, ownsGroup: false) : null;
     }
 
+    /// <summary>Every loop's scheduler, in the group's order.</summary>
+    public IReadOnlyList<LoopPipeScheduler> Schedulers => _schedulers;
+
     /// <summary>The next connection's loop, round robin.</summary>
     public LoopPipeScheduler Next()
     {
