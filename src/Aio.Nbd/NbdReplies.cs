@@ -63,6 +63,7 @@ internal static class NbdReplies
 
         // RandomAccess (the page-cache write path) throws IOException carrying the raw errno as its HResult.
         IOException io => ErrorForErrno(io.HResult, NbdProtocol.EIO),
+        UnauthorizedAccessException => NbdProtocol.EPERM,   // RandomAccess's EACCES, EPERM, EROFS
         ObjectDisposedException => NbdProtocol.ESHUTDOWN,
         _ => NbdProtocol.EINVAL,
     };

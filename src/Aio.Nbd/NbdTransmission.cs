@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.ExceptionServices;
 namespace Aio.Nbd;
 
 /// <summary>
@@ -44,10 +45,12 @@ internal sealed partial class NbdTransmission
 
     /// <summary>
     /// Serves requests until DISC, the client's close, a protocol violation or <paramref name="stop"/>; then waits
-    /// for every request it has read to be answered and its reply sent.
+    /// for every request it has read to be answered and its reply sent. An unexpected exception of the receive loop
+    /// is rethrown after that drain, so the workers and the reply pump always end.
     /// </summary>
     public async Task RunAsync(CancellationToken stop)
     {
+        ExceptionDispatchInfo? unexpected = null;
         try
         {
             await ReceiveLoopAsync(stop).ConfigureAwait(true);
@@ -55,6 +58,10 @@ internal sealed partial class NbdTransmission
         catch (Exception ex) when (ex is OperationCanceledException or IOException or EndOfStreamException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             // The client went away or the server is stopping: answer what was read, then close.
+        }
+        catch (Exception ex)
+        {
+            unexpected = ExceptionDispatchInfo.Capture(ex);
         }
 
         Complete();
@@ -70,6 +77,7 @@ internal sealed partial class NbdTransmission
 
         await _replies.WhenIdleAsync().ConfigureAwait(true);
         _replies.Stop();
+        unexpected?.Throw();
     }
 
     private async Task ReceiveLoopAsync(CancellationToken stop)

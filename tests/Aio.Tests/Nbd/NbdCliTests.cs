@@ -65,17 +65,24 @@ public class NbdCliTests
 
     [NbdToolFact("qemu-io", "strace")]
     public void A_page_cache_write_the_file_system_refuses_reaches_the_client_as_its_errno()
+        => PageCacheWriteFails("ENOSPC", "No space left on device");
+
+    [NbdToolFact("qemu-io", "strace")]
+    public void A_page_cache_write_refused_for_permission_reaches_the_client_as_EPERM()
+        => PageCacheWriteFails("EACCES", "Operation not permitted");   // .NET throws UnauthorizedAccessException
+
+    private static void PageCacheWriteFails(string errno, string message)
     {
         // Page-cache writes are pwrite calls on the loop (not ring requests): strace makes the file system refuse one.
         using var dir = new TempDir();
         string a = Path.Combine(dir.Path, "a.img");
         File.WriteAllBytes(a, new byte[1 << 20]);
         string socket = Path.Combine(dir.Path, "s.sock");
-        string[] strace = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=pwrite64", "-e", "inject=pwrite64:error=ENOSPC"];
+        string[] strace = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=pwrite64", "-e", "inject=pwrite64:error=" + errno];
         using var server = Start(dir.Path, strace, "nbd", "serve", a, "--socket", socket, "--cache", "writeback");
         string? uri = ReadLine(server);
         var (code, stdout, stderr) = NbdTools.Run("qemu-io", "-f", "raw", uri!, "-c", "write -P 0x42 0 4k", "-c", "read -P 0 4k 4k");
-        Assert.Contains("write failed: No space left on device", stdout + stderr);
+        Assert.Contains("write failed: " + message, stdout + stderr);
         Assert.DoesNotContain("read failed", stdout + stderr);
         _ = code;
         Assert.Equal(0, Stop(server, launched: true));
