@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Aio.Async;
 
 namespace Aio.Net;
 
@@ -30,7 +31,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     private readonly string _name;
     private BottomHalf? _start;
     private BottomHalf? _cancel;
-    private ManualResetValueTaskSourceCore<int> _core;
+    private SignalledTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private int _state;
     private int _published;
@@ -170,7 +171,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
 
     public int GetResult(short token)
     {
-        if (Volatile.Read(ref _state) != Completed || token != _core.Version || _core.GetStatus(token) == ValueTaskSourceStatus.Pending)
+        if (Volatile.Read(ref _state) != Completed || token != _core.Version || _core.GetCoreStatus(token) == ValueTaskSourceStatus.Pending)
         {
             // Misuse (an unfinished or already consumed ValueTask): refuse without releasing anything.
             throw new InvalidOperationException("The socket operation has not completed, or its result was already consumed.");
