@@ -199,6 +199,13 @@ public class SocketStreamingTests
         }
 
         await clientPipe.Output.CompleteAsync();
+
+        // A failure on the server side (its pump or the echo) would only show as echoed bytes that stop: surface it.
+        if (await Task.WhenAny(reading, echo).WaitAsync(TimeSpan.FromSeconds(60)) == echo)
+        {
+            await echo;
+        }
+
         Assert.Equal(Total, await reading.WaitAsync(TimeSpan.FromSeconds(60)));
         await clientPipe.Input.CompleteAsync();
         await echo.WaitAsync(Wait.Default);

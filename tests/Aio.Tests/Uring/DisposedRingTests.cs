@@ -17,7 +17,7 @@ public class DisposedRingTests
         {
             try
             {
-                var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, PollMaxNs = 1_000_000, Name = "dispose-in-poll" });
+                var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, PollMaxNs = 1_000_000_000, Name = "dispose-in-poll" });
                 ctx.SetEventNotifier(
                     e,
                     en => en.TestAndClear(),
@@ -32,6 +32,8 @@ public class DisposedRingTests
                     });
 
                 // The first dispatch puts the handler in the polling set with a window; the next blocking Poll busy-polls it.
+                // The ceiling is far above any first iteration (which pays for JIT compilation): a block time over the
+                // ceiling would leave the window at 0, and the second blocking Poll would sleep for good.
                 e.Set();
                 ctx.Poll(true);
                 try
