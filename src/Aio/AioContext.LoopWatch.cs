@@ -2,19 +2,16 @@ using Aio.Diagnostics;
 
 namespace Aio;
 
-/// <summary>
-/// The one trap the loop can see coming: ring requests submitted to a context whose loop nobody runs. A request is
-/// delivered by the loop iteration that reaps it, so without a thread running the loop (an IoThread, Poll, Run,
-/// RunUntil, an outer loop through Source) it waits for good, and so does its awaiter.
-/// </summary>
-/// <remarks>
-/// Submitting first and running the loop later is legal (<c>ctx.RunUntil(ctx.ReadAsync(...))</c> does exactly that), so
-/// the submission cannot throw. Instead, the first request submitted from a thread while no thread has ever run the
-/// loop starts a one-shot watch; if still no thread has run the loop when it expires, the
-/// <see cref="AioDiagnostics.EventSourceName"/> event source writes a <c>LoopNotRunning</c> warning (Aio.Hosting forwards
-/// it to the log). Once per context, and never on a running loop: the home thread's submissions and those of any
-/// thread once the loop has run pay one field read, no atomic.
-/// </remarks>
+// The one trap the loop can see coming: ring requests submitted to a context whose loop nobody runs. A request is
+// delivered by the loop iteration that reaps it, so without a thread running the loop (an IoThread, Poll, Run,
+// RunUntil, an outer loop through Source) it waits for good, and so does its awaiter.
+//
+// Submitting first and running the loop later is legal (`ctx.RunUntil(ctx.ReadAsync(...))` does exactly that), so
+// the submission cannot throw. Instead, the first request submitted from a thread while no thread has ever run the
+// loop starts a one-shot watch; if still no thread has run the loop when it expires, the
+// Aio-EventLoop event source writes a `LoopNotRunning` warning (Aio.Hosting forwards
+// it to the log). Once per context, and never on a running loop: the home thread's submissions and those of any
+// thread once the loop has run pay one field read, no atomic.
 public sealed partial class AioContext
 {
     private readonly TimeSpan _loopNotRunningDelay;

@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>Periodic timers: the context tells each one when it is disposed, so that no waiter waits for good.</summary>
+// Periodic timers: the context tells each one when it is disposed, so that no waiter waits for good.
 public sealed partial class AioContext
 {
     private readonly HashSet<AioPeriodicTimer> _periodicTimers = [];

@@ -1,6 +1,6 @@
 namespace Aio;
 
-/// <summary>Driving the loop by hand on the calling thread: <see cref="Run"/> and <see cref="RunUntil(ValueTask)"/>.</summary>
+// Driving the loop by hand on the calling thread: Run and RunUntil(ValueTask).
 public sealed partial class AioContext
 {
     private Action? _wakeLoop;

@@ -2,17 +2,14 @@ using Aio.Diagnostics;
 
 namespace Aio;
 
-/// <summary>
-/// The stalled-loop watch: the loop publishes when it left its wait (one plain store per step of the iteration), and
-/// <see cref="LoopStallWatchdog"/>, one timer for the whole process, compares that with the clock. A loop that has been
-/// out of its wait, running one iteration's callbacks, for longer than
-/// <see cref="AioContextOptions.LoopStallThreshold"/> gets one <c>LoopStalled</c> warning per stall.
-/// </summary>
-/// <remarks>
-/// The loop side costs no atomic and no extra clock read at depth 1: the times stored are the ones the iteration
-/// already reads. What is watched is every <see cref="Poll(bool)"/> level (IoThreads, <c>Run</c>, <c>RunUntil</c>, a
-/// thread polling by hand); a context driven by an outer main loop through <see cref="Source"/> is not.
-/// </remarks>
+// The stalled-loop watch: the loop publishes when it left its wait (one plain store per step of the iteration), and
+// LoopStallWatchdog, one timer for the whole process, compares that with the clock. A loop that has been
+// out of its wait, running one iteration's callbacks, for longer than
+// LoopStallThreshold gets one `LoopStalled` warning per stall.
+//
+// The loop side costs no atomic and no extra clock read at depth 1: the times stored are the ones the iteration
+// already reads. What is watched is every Poll(bool) level (IoThreads, `Run`, `RunUntil`, a
+// thread polling by hand); a context driven by an outer main loop through Source is not.
 public sealed partial class AioContext
 {
     /// <summary>

@@ -5,14 +5,15 @@ namespace Aio;
 /// Scheduling is lock-free from any thread and idempotent while the run is pending.
 /// </summary>
 /// <remarks>
-/// Flags (all changed atomically): <c>Pending</c> means "linked into the context's list" and guards the single
-/// <see cref="Next"/> link; <c>Scheduled</c> means "should run when dequeued" (cleared by <see cref="Cancel"/>);
-/// <c>Deleted</c> means "never run again"; <c>OneShot</c> marks the throwaway ones of
-/// <see cref="AioContext.ScheduleOneShot(Action)"/>. A one-shot may carry an abandon callback: it runs instead of the
-/// callback when the context is disposed with the one-shot still queued, so that whoever waits for it hears of it.
+/// Scheduling a bottom half that is already pending does nothing more: it runs once. <see cref="Cancel"/> drops a
+/// pending run and leaves the bottom half usable; <see cref="Dispose"/> ends it for good, also from its own callback.
 /// </remarks>
 public sealed class BottomHalf : IDisposable
 {
+    // Flags (all changed atomically): Pending means "linked into the context's list" and guards the single Next link;
+    // Scheduled means "should run when dequeued" (cleared by Cancel); Deleted means "never run again"; OneShot marks the
+    // throwaway ones of AioContext.ScheduleOneShot. A one-shot may carry an abandon callback: it runs instead of the
+    // callback when the context is disposed with the one-shot still queued, so that whoever waits for it hears of it.
     internal const int FlagPending = 1;
     internal const int FlagScheduled = 2;
     internal const int FlagDeleted = 4;

@@ -2,15 +2,12 @@ using Aio.Interop;
 
 namespace Aio;
 
-/// <summary>
-/// Space management of a <see cref="BlockFile"/> (QEMU file-posix's block-status, discard and write-zeroes): which
-/// ranges hold data, and giving ranges back or zeroing them without writing buffers.
-/// </summary>
-/// <remarks>
-/// These members are short system calls made on the calling thread (lseek, fallocate, posix_fadvise), not requests on
-/// the context's ring. Each holds a reference to the file for the duration of the call, so a concurrent
-/// <see cref="Dispose"/> cannot close the fd under it.
-/// </remarks>
+// Space management of a BlockFile (QEMU file-posix's block-status, discard and write-zeroes): which
+// ranges hold data, and giving ranges back or zeroing them without writing buffers.
+//
+// These members are short system calls made on the calling thread (lseek, fallocate, posix_fadvise), not requests on
+// the context's ring. Each holds a reference to the file for the duration of the call, so a concurrent
+// Dispose cannot close the fd under it.
 public sealed partial class BlockFile
 {
     /// <summary>

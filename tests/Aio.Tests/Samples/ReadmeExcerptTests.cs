@@ -4,8 +4,8 @@ using Xunit;
 namespace Aio.Tests.Samples;
 
 /// <summary>
-/// The README's code excerpts say which sample file they come from; every line of such an excerpt must still be in
-/// that file, so an excerpt cannot drift away from the code that SamplesTests runs.
+/// The README's code excerpts say which sample file they come from, and each is a copy of that file's lines in order
+/// (with "// ..." for what is left out), so an excerpt cannot drift away from the code that SamplesTests runs.
 /// </summary>
 public sealed partial class ReadmeExcerptTests
 {
@@ -32,22 +32,66 @@ public sealed partial class ReadmeExcerptTests
         string readme = File.ReadAllText(Path.Combine(root, "README.md"));
         var excerpts = Excerpt().Matches(readme);
         Assert.True(excerpts.Count >= 10, $"expected the README to quote the samples at least 10 times, found {excerpts.Count}");
+        Assert.True(
+            excerpts.Count == CodeBlock().Matches(readme).Count,
+            "every csharp block of the README must say which sample file it comes from (\"From [`samples/...`](...):\")");
         foreach (Match excerpt in excerpts)
         {
             string file = excerpt.Groups[1].Value;
             string path = Path.Combine(root, file);
             Assert.True(File.Exists(path), $"README quotes {file}, which does not exist");
-            var lines = new HashSet<string>(File.ReadAllLines(path).Select(l => l.Trim()));
-            foreach (string line in excerpt.Groups[2].Value.Split('\n').Select(l => l.Trim()))
-            {
-                // "// ..." marks code left out of the excerpt.
-                if (line.Length == 0 || line.StartsWith("// ...", StringComparison.Ordinal))
-                {
-                    continue;
-                }
+            var source = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+            int at = 0;
 
-                Assert.True(lines.Contains(line), $"README excerpt from {file} has a line that is not in the file: {line}");
+            // "// ..." marks code left out of the excerpt: between such marks, the lines are the file's, in order and
+            // next to each other (blank lines aside).
+            foreach (var run in Runs(excerpt.Groups[2].Value))
+            {
+                int found = Find(source, run, at);
+                Assert.True(found >= 0, $"README excerpt from {file} is not a copy of it from this line on: {run[0]}");
+                at = found + run.Count;
             }
         }
+    }
+
+    [GeneratedRegex(@"^```csharp$", RegexOptions.Multiline)]
+    private static partial Regex CodeBlock();
+
+    private static IEnumerable<List<string>> Runs(string excerpt)
+    {
+        var run = new List<string>();
+        foreach (string line in excerpt.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+        {
+            if (line.StartsWith("// ...", StringComparison.Ordinal))
+            {
+                if (run.Count > 0)
+                {
+                    yield return run;
+                }
+
+                run = [];
+                continue;
+            }
+
+            run.Add(line);
+        }
+
+        if (run.Count > 0)
+        {
+            yield return run;
+        }
+    }
+
+    private static int Find(string[] source, List<string> run, int from)
+    {
+        for (int i = from; i + run.Count <= source.Length; i++)
+        {
+            if (run.Select((line, k) => source[i + k] == line).All(same => same))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 }

@@ -108,4 +108,18 @@ public sealed class SamplesTests
         Assert.Contains("hosting: 2 loops running", output);
         Assert.Contains("hosting: loops still up in StopAsync: True", output);
     }
+
+    [Fact]
+    public void The_kestrel_sample_answers_a_GET_served_on_the_loops()
+    {
+        Assert.Contains("kestrel: GET /hello -> 'Hello from the loop'", Run("kestrel"));
+    }
+
+    [Aio.Tests.Nbd.NbdToolFact("nbdinfo")]
+    public void The_nbd_sample_serves_a_file_whose_size_nbdinfo_reads()
+    {
+        string output = Run("nbd");
+        Assert.Contains("nbd: serving nbd+unix:///disk?socket=", output);
+        Assert.Contains("nbd: nbdinfo --size says 1048576", output);
+    }
 }
