@@ -64,7 +64,7 @@ public sealed partial class AioContext
             throw new AioException($"AioContext '{Name}': the io_uring monitor was requested but {failure!.Message}", failure.Errno, failure);
         }
 
-        // All or none (DESIGN.md rule 7): AddSqe availability must not depend on which context code happens to get.
+        // All or none: AddSqe availability must not depend on which context code happens to get.
         // The simulated failure of the tests is exempt so that they can run beside real io_uring contexts.
         if (options.SimulatedIoUringErrno == 0 && Volatile.Read(ref s_liveIoUringContexts) > 0)
         {

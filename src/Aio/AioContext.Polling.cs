@@ -71,7 +71,7 @@ public sealed partial class AioContext
     private volatile bool _resetWindows;
 
     /// <summary>
-    /// The window rule of DESIGN.md "Adaptive polling, exactly": keep when the block fit in the window; shrink when it
+    /// The window rule of docs/DESIGN.md "Adaptive polling": keep when the block fit in the window; shrink when it
     /// exceeded the ceiling; grow (from 4 µs, by <paramref name="grow"/> or 2) while both stay under the ceiling.
     /// </summary>
     internal static long AdjustWindow(long windowNs, long blockNs, long maxNs, long grow, long shrink)

@@ -31,7 +31,7 @@ internal interface IFdMonitor : IDisposable
 
     /// <summary>
     /// True when the monitor holds ready handlers it has not handed to a <see cref="Wait"/> yet (io_uring: polls reaped
-    /// while making room in the SQ): the next iteration must not sleep (DESIGN.md step 1).
+    /// while making room in the SQ): the next iteration must not sleep (docs/DESIGN.md, loop step 1).
     /// </summary>
     bool HasReadyWork { get; }
 

@@ -16,7 +16,7 @@ public abstract class CqeHandler
 
     /// <summary>
     /// The context was disposed with this handler's request in flight, after the kernel let go of it. Raw handlers
-    /// hear nothing (API.md); ring-backed async operations complete with <see cref="ObjectDisposedException"/>.
+    /// hear nothing; ring-backed async operations complete with <see cref="ObjectDisposedException"/>.
     /// </summary>
     /// <param name="kernelReleased">False when the kernel may still hold the request (Dispose off the home thread):
     /// memory it points at must then stay pinned for good.</param>

@@ -7,7 +7,7 @@ namespace Aio.Uring;
 internal sealed unsafe partial class Ring
 {
     /// <summary>
-    /// The tiers tried in order (DESIGN.md rule 9). Each is tried first with NO_SQARRAY (6.6) and then without it;
+    /// The tiers tried in order (docs/DESIGN.md, "The ring"). Each is tried first with NO_SQARRAY (6.6) and then without it;
     /// the kernel's EINVAL, not its version string, decides. R_DISABLED rides along on the single-issuer tier so
     /// that the thread which enables the ring, not the one that created it, becomes the submitter.
     /// </summary>

@@ -2,7 +2,7 @@ using Xunit;
 
 namespace Aio.Tests.Context;
 
-/// <summary>The adjust rule of DESIGN.md "Adaptive polling, exactly", as a pure function.</summary>
+/// <summary>The adjust rule of docs/DESIGN.md "Adaptive polling", as a pure function.</summary>
 public class WindowTests
 {
     private const long Max = 32768;
