@@ -180,21 +180,25 @@ internal static class Bench
         }
     }
 
+    /// <summary>
+    /// The comparison rows. Each runs on its own: one that cannot run (fio or the C loop failing, as both do where
+    /// io_uring is refused) becomes a one-line note saying why, and the rows measured before and after it still print.
+    /// </summary>
     private static void Compare(BenchOptions o, string path, Region region, List<BenchResult> results, CancellationToken ct)
     {
         if (o.Engine != "randomaccess" && !ct.IsCancellationRequested)
         {
             var ra = o with { Engine = "randomaccess" };
-            results.Add(Live(ra, "randomaccess", ra, p => BenchRunner.Run(ra, path, region, p, ct)));
+            Row(o, results, "randomaccess", () => Live(ra, "randomaccess", ra, p => BenchRunner.Run(ra, path, region, p, ct)), ct);
         }
 
         if (!FioRunner.Available)
         {
             Note(o, "fio is not installed (apt-get install fio): no fio row");
         }
-        else if (!ct.IsCancellationRequested && Live(o, "fio", null, _ => FioRunner.Run(o, path, region, "io_uring", ct)) is { } fio)
+        else if (!ct.IsCancellationRequested)
         {
-            results.Add(fio);
+            Row(o, results, "fio", () => Live(o, "fio", null, _ => FioRunner.Run(o, path, region, "io_uring", ct)), ct);
         }
 
         if (UringRandreadRunner.Path is null)
@@ -206,9 +210,40 @@ internal static class Bench
         {
             Note(o, $"no uring_randread row: {why}");
         }
-        else if (!ct.IsCancellationRequested && Live(o, "uring_randread", null, _ => UringRandreadRunner.Run(o, path, ct)) is { } c)
+        else if (!ct.IsCancellationRequested)
         {
-            results.Add(c);
+            Row(o, results, "uring_randread", () => Live(o, "uring_randread", null, _ => UringRandreadRunner.Run(o, path, ct)), ct);
+        }
+    }
+
+    /// <summary>Adds the row <paramref name="run"/> measures, or, if it fails, prints which row is missing and why.</summary>
+    private static void Row(BenchOptions o, List<BenchResult> results, string name, Func<BenchResult> run, CancellationToken ct)
+    {
+        string why;
+        try
+        {
+            results.Add(run());
+            return;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Ctrl-C or SIGTERM while it ran: the rows measured so far print, marked interrupted.
+            why = "interrupted";
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+        {
+            why = ex.Message.ReplaceLineEndings(" ");
+        }
+
+        // Not a fatal error, so stderr in every mode: with --json, stdout stays the one JSON object.
+        string note = $"aio: no {name} row: {why}";
+        if (o.Json)
+        {
+            Console.Error.WriteLine(note);
+        }
+        else
+        {
+            Output.Line(note);
         }
     }
 

@@ -193,14 +193,27 @@ internal static class Program
 
     internal static void RequireFile(string path)
     {
-        if (Directory.Exists(path))
+        // From stat, before any open: opening a named pipe would wait for a writer for ever (and a character device
+        // has no blocks to measure). What stat cannot see (EACCES, say), open reports as before.
+        uint? type = FileType.Of(path, out int errno);
+        if (type is null)
+        {
+            if (errno is FileType.ENOENT or FileType.ENOTDIR)
+            {
+                throw new UsageException($"{path}: no such file");
+            }
+
+            return;
+        }
+
+        if (type == FileType.Directory)
         {
             throw new UsageException($"{path}: is a directory (give a file or a block device)");
         }
 
-        if (!File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal))
+        if (type is not (FileType.Regular or FileType.BlockDevice))
         {
-            throw new UsageException($"{path}: no such file");
+            throw new UsageException($"{path}: is not a regular file or a block device");
         }
     }
 }

@@ -49,10 +49,28 @@ internal static class ToolPath
         if (p.ExitCode != 0)
         {
             ct.ThrowIfCancellationRequested();
-            throw new InvalidOperationException($"{name} failed (exit {p.ExitCode}): {stderr.Result.Trim()}");
+            string reason = Reason(stdout.Result, stderr.Result);
+            throw new InvalidOperationException($"{name} failed (exit {p.ExitCode})" + (reason.Length == 0 ? string.Empty : ": " + reason));
         }
 
         return stdout.Result;
+    }
+
+    /// <summary>
+    /// What a failed program said, on one line: its stderr, or else the text its stdout has before any JSON (fio
+    /// prints a job's error there, ahead of its report, and nothing on stderr); empty if neither says anything.
+    /// </summary>
+    internal static string Reason(string stdout, string stderr)
+    {
+        const int MaxLength = 400;
+        var lines = stderr.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0)
+        {
+            lines = stdout.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).TakeWhile(l => !l.StartsWith('{')).ToArray();
+        }
+
+        string reason = string.Join("; ", lines);
+        return reason.Length <= MaxLength ? reason : reason[..MaxLength] + "...";
     }
 
     private static void Kill(System.Diagnostics.Process p)

@@ -15,8 +15,16 @@ internal static class AioCli
     public static (int Code, string Stdout, string Stderr) Run(string dir, params string[] args)
         => ChildProcess.RunDll("Aio.Cli.dll", dir, Timeout, args);
 
+    /// <summary>Runs <c>aio ARGS</c> as <see cref="Run"/> does, failing the test if it has not exited within <paramref name="limit"/> (for a run that could hang).</summary>
+    public static (int Code, string Stdout, string Stderr) RunWithin(TimeSpan limit, string dir, params string[] args)
+        => ChildProcess.RunDll("Aio.Cli.dll", dir, limit, args);
+
     /// <summary>Runs <c>aio ARGS</c> under <c>strace -f -e inject=...</c>; returns its exit code, output, and strace's lines of the injected calls.</summary>
     public static (int Code, string Stdout, string Stderr, string[] Injected) RunUnderStrace(string dir, string[] injections, params string[] args)
+        => RunUnderStrace(dir, injections, null, args);
+
+    /// <summary>As above, with <paramref name="environment"/> set for aio and what it starts (PATH, for one).</summary>
+    public static (int Code, string Stdout, string Stderr, string[] Injected) RunUnderStrace(string dir, string[] injections, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         Assert.NotNull(Strace.Executable);
         string trace = Path.Combine(Path.GetTempPath(), $"aio-cli-strace-{Guid.NewGuid():N}.txt");
@@ -31,7 +39,13 @@ internal static class AioCli
         all.Add("dotnet");
         all.Add(Dll);
         all.AddRange(args);
-        using var p = Process.Start(ChildProcess.StartInfo(Strace.Executable!, dir, all))!;
+        var psi = ChildProcess.StartInfo(Strace.Executable!, dir, all);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        using var p = Process.Start(psi)!;
         var stdout = Task.Run(p.StandardOutput.ReadToEnd);
         var stderr = Task.Run(p.StandardError.ReadToEnd);
         if (!p.WaitForExit(Timeout))

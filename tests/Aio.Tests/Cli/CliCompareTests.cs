@@ -80,6 +80,49 @@ public class CliCompareTests
         Assert.Empty(Directory.GetFiles(work.Path));
     }
 
+    [StraceFact]
+    public void Compare_rows_that_cannot_run_without_io_uring_become_one_line_notes_and_the_measured_rows_still_print()
+    {
+        // io_uring refused to the whole process tree: our row falls back to the threads engine, and fio's io_uring
+        // engine and the C loop (both on PATH here when the machine has them) cannot run. Each such row must become a
+        // note with the tool's own reason, not abort the command and lose the rows already measured.
+        using var dir = new TempDir();
+        var (file, _) = dir.CreateFile("disk", 4 << 20);
+        string? source = UringRandreadSource();
+        string? cloop = source is not null && CanBuildWithLiburing() ? Build(source, dir.Path) : null;
+        string path = (cloop is null ? "" : dir.Path + ":") + Environment.GetEnvironmentVariable("PATH");
+        bool fio = path.Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, "fio")));
+        _output.WriteLine($"anchors: fio {(fio ? "on PATH" : "absent")}, uring_randread {cloop ?? "absent"}");
+
+        var env = new Dictionary<string, string> { ["PATH"] = path };
+        var (code, stdout, stderr, injected) = AioCli.RunUnderStrace(dir.Path, ["io_uring_setup:error=EPERM"], env, "bench", file, "--compare", "--runtime", "300ms", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.NotEmpty(injected);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var engines = doc.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("engine").GetString()!).ToArray();
+        Assert.Equal(["threads", "randomaccess"], engines);
+        Assert.All(doc.RootElement.GetProperty("results").EnumerateArray(), r => Assert.True(r.GetProperty("ios").GetInt64() > 0));
+
+        var lines = stderr.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        foreach (var (anchor, present) in new[] { ("fio", fio), ("uring_randread", cloop is not null) })
+        {
+            var notes = lines.Where(l => l.StartsWith($"aio: no {anchor} row: ", StringComparison.Ordinal)).ToArray();
+            if (!present)
+            {
+                Assert.Empty(notes);
+                continue;
+            }
+
+            // The tool's own words: fio prints its job error on stdout, the C loop on stderr; both say EPERM's text.
+            var note = Assert.Single(notes);
+            Assert.Contains("Operation not permitted", note);
+        }
+
+        Assert.Equal([file], Directory.GetFiles(dir.Path).Where(f => f != cloop).ToArray());
+    }
+
     /// <summary>The C loop's source: the project's own probe, bench/uring-probe/uring_randread.c.</summary>
     private static string? UringRandreadSource()
     {

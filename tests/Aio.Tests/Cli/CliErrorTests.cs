@@ -57,6 +57,40 @@ public class CliErrorTests
         Assert.Equal($"aio: {dir.Path}: is a directory (give a file or a block device)", stderr.Trim());
     }
 
+    [Theory]
+    [InlineData("bench", "fifo")]
+    [InlineData("iotest", "fifo")]
+    [InlineData("bench", "/dev/null")]
+    [InlineData("iotest", "/dev/null")]
+    public void A_FILE_that_is_neither_a_regular_file_nor_a_block_device_is_refused_before_it_is_opened(string command, string what)
+    {
+        // Opening a named pipe waits for a writer, for ever and deaf to Ctrl-C; a character device has no blocks to
+        // measure. Both are refused from stat, with one line, before any open.
+        using var dir = new TempDir();
+        string file = what;
+        if (what == "fifo")
+        {
+            file = Path.Combine(dir.Path, "pipe");
+            using var mkfifo = System.Diagnostics.Process.Start(ChildProcess.StartInfo("mkfifo", dir.Path, [file]))!;
+            Assert.True(mkfifo.WaitForExit(TimeSpan.FromSeconds(10)) && mkfifo.ExitCode == 0, "mkfifo failed");
+        }
+
+        var (code, stdout, stderr) = AioCli.RunWithin(TimeSpan.FromSeconds(20), dir.Path, command, file);
+        Assert.Equal(2, code);
+        Assert.Equal($"aio: {file}: is not a regular file or a block device", stderr.Trim());
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
+    public void A_missing_FILE_says_no_such_file_under_dev_too()
+    {
+        using var dir = new TempDir();
+        string file = "/dev/shm/aio-tests-missing-" + Guid.NewGuid().ToString("N");
+        var (code, _, stderr) = AioCli.Run(dir.Path, "bench", file);
+        Assert.Equal(2, code);
+        Assert.Equal($"aio: {file}: no such file", stderr.Trim());
+    }
+
     [Fact]
     public void Help_says_aio_not_the_assembly_name_and_shows_the_defaults()
     {
