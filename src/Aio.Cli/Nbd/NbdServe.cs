@@ -97,10 +97,8 @@ internal static class NbdServe
                 throw new UsageException($"'{spec}': no file");
             }
 
-            if (!File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal))
-            {
-                throw new UsageException($"{path}: no such file");
-            }
+            // A named pipe would block the open for ever: the type is checked from stat first, as bench does.
+            Program.RequireFile(path);
 
             if (exports.Any(e => e.Name == name))
             {
