@@ -12,7 +12,14 @@ public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
 {
     private const int DisposedBit = 1;
     private const int OnePin = 2;
+
+    // From this size on, the memory is an anonymous mapping of its own: the kernel hands it out zeroed, page by page on
+    // first touch, so the buffer is never cleared by hand (a 256 KiB payload buffer cost a 256 KiB memset and its page
+    // faults when it was made). Smaller buffers share the heap, which must be cleared.
+    private const int MappedThreshold = 128 * 1024;
+
     private readonly int _length;
+    private readonly bool _mapped;
     private byte* _pointer;
 
     // Pins outstanding (times OnePin) and the disposed bit, changed together with Interlocked: whoever sees "disposed
@@ -30,9 +37,24 @@ public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
         }
 
         _length = length;
+        Alignment = alignment;
+        if (length >= MappedThreshold && alignment <= Environment.SystemPageSize)
+        {
+            // Page-aligned, hence aligned to any alignment up to the page size.
+            void* mapped = Interop.Libc.MMap(null, (nuint)length, Interop.Libc.PROT_READ | Interop.Libc.PROT_WRITE, Interop.Libc.MAP_PRIVATE | Interop.Libc.MAP_ANONYMOUS, -1, 0);
+            if (mapped == Interop.Libc.MAP_FAILED)
+            {
+                // What NativeMemory.AlignedAlloc throws when it cannot allocate.
+                throw new OutOfMemoryException($"mmap of {length} bytes failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+
+            _pointer = (byte*)mapped;
+            _mapped = true;
+            return;
+        }
+
         _pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1), (nuint)alignment);
         NativeMemory.Clear(_pointer, (nuint)length);
-        Alignment = alignment;
     }
 
     /// <summary>The alignment the buffer was allocated with.</summary>
@@ -108,7 +130,16 @@ public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
 
     private void Free()
     {
-        NativeMemory.AlignedFree(_pointer);
+        if (_mapped)
+        {
+            // munmap of a mapping this object made and nobody else knows fails only for bad arguments.
+            Interop.Libc.MUnmap(_pointer, (nuint)_length);
+        }
+        else
+        {
+            NativeMemory.AlignedFree(_pointer);
+        }
+
         _pointer = null;
 
         // After the free: the kernel holds its own references to the pages of a registered buffer, and no request can

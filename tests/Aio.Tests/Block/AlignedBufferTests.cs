@@ -49,4 +49,46 @@ public class AlignedBufferTests
         Assert.Equal(16, await pending.AsTask().WaitAsync(Wait.Default));
         Assert.True(buffer.IsFreed, "the read's completion did not release the last pin");
     }
+
+    [Theory]
+    [InlineData(128 * 1024, 4096)]
+    [InlineData((1024 * 1024) + 512, 512)]
+    [InlineData(4096, 4096)]
+    [InlineData(256 * 1024, 2 * 1024 * 1024)]
+    public void A_buffer_is_zeroed_aligned_and_large_ones_are_mappings_of_their_own(int length, int alignment)
+    {
+        // Large buffers come from mmap, which hands out zeroed pages (no clearing by hand); alignments above the page
+        // size and small buffers come from the heap and are cleared. Either way: zeroed, aligned, freed once.
+        var buffer = new AlignedBuffer(length, alignment);
+        nint address = buffer.Address;
+        Assert.Equal(0, address % alignment);
+        Assert.True(buffer.GetSpan().IndexOfAnyExcept((byte)0) < 0, "a new buffer is not zeroed");
+        bool ownMapping = OwnMapping(address, length);
+        Assert.Equal(length >= 128 * 1024 && alignment <= Environment.SystemPageSize, ownMapping);
+
+        buffer.GetSpan().Fill(0xA5);
+        var pin = buffer.Memory.Pin();
+        ((IDisposable)buffer).Dispose();
+        Assert.False(buffer.IsFreed, "freed under a pin");
+        pin.Dispose();
+        Assert.True(buffer.IsFreed);
+    }
+
+    /// <summary>Whether /proc/self/maps has a mapping that starts at <paramref name="address"/> and covers the buffer.</summary>
+    private static bool OwnMapping(nint address, int length)
+    {
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+        {
+            string range = line[..line.IndexOf(' ')];
+            int dash = range.IndexOf('-');
+            long start = long.Parse(range[..dash], System.Globalization.NumberStyles.HexNumber);
+            long end = long.Parse(range[(dash + 1)..], System.Globalization.NumberStyles.HexNumber);
+            if (start == address)
+            {
+                return end - start >= length;
+            }
+        }
+
+        return false;
+    }
 }

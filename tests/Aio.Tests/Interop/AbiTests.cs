@@ -226,6 +226,18 @@ public class AbiTests
     }
 
     [Fact]
+    public void Memory_mapping_flags_match_the_headers()
+    {
+        // include/uapi/asm-generic/mman-common.h and mman.h (the same on x86-64 and arm64).
+        Assert.Equal(0x1, Libc.PROT_READ);
+        Assert.Equal(0x2, Libc.PROT_WRITE);
+        Assert.Equal(0x01, Libc.MAP_SHARED);
+        Assert.Equal(0x02, Libc.MAP_PRIVATE);
+        Assert.Equal(0x20, Libc.MAP_ANONYMOUS);
+        Assert.Equal(0x8000, Libc.MAP_POPULATE);
+    }
+
+    [Fact]
     public void Prep_helpers_fill_the_documented_fields()
     {
         var sqe = default(Sqe);
