@@ -12,7 +12,7 @@ internal sealed class PeriodicTimerWaiter : IValueTaskSource<bool>
     private readonly AioPeriodicTimer _owner;
     private readonly AioContext _context;
     private readonly Lock _ownerLock;
-    private SignalledTaskSourceCore<bool> _core;
+    private ManualResetValueTaskSourceCore<bool> _core;
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
     private bool _pending;
@@ -97,7 +97,7 @@ internal sealed class PeriodicTimerWaiter : IValueTaskSource<bool>
 
     public bool GetResult(short token)
     {
-        if (_core.GetCoreStatus(token) == ValueTaskSourceStatus.Pending)
+        if (_core.GetStatus(token) == ValueTaskSourceStatus.Pending)
         {
             throw new InvalidOperationException("GetResult was called on an AioPeriodicTimer wait that has not completed; await it first.");
         }

@@ -25,7 +25,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 {
     private static readonly Action<object?> s_requestCancel = static s => ((RingOperation)s!).RequestCancel();
 
-    private SignalledTaskSourceCore<int> _core;
+    private ManualResetValueTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
     private MemoryHandle _pin;
@@ -242,7 +242,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     {
         // Misuse is refused before anything is touched (as ManualResetValueTaskSourceCore users guard it): a token of
         // another use makes GetStatus throw; an unfinished use is still the kernel's.
-        if (_core.GetCoreStatus(token) == ValueTaskSourceStatus.Pending)
+        if (_core.GetStatus(token) == ValueTaskSourceStatus.Pending)
         {
             throw new InvalidOperationException(
                 $"GetResult was called on a {Name} operation that has not completed; await the ValueTask (or wait until IsCompleted) first.");

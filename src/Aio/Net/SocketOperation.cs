@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Aio.Async;
 
 namespace Aio.Net;
 
@@ -31,7 +30,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     private readonly string _name;
     private BottomHalf? _start;
     private BottomHalf? _cancel;
-    private SignalledTaskSourceCore<int> _core;
+    private ManualResetValueTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private int _state;
     private int _published;
@@ -171,7 +170,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
 
     public int GetResult(short token)
     {
-        if (Volatile.Read(ref _state) != Completed || token != _core.Version || _core.GetCoreStatus(token) == ValueTaskSourceStatus.Pending)
+        if (Volatile.Read(ref _state) != Completed || token != _core.Version || _core.GetStatus(token) == ValueTaskSourceStatus.Pending)
         {
             // Misuse (an unfinished or already consumed ValueTask): refuse without releasing anything.
             throw new InvalidOperationException("The socket operation has not completed, or its result was already consumed.");
