@@ -3,7 +3,6 @@ namespace Aio;
 // Driving the loop by hand on the calling thread: Run and RunUntil(ValueTask).
 public sealed partial class AioContext
 {
-    private Action? _wakeLoop;
 
     /// <summary>
     /// Runs the loop on the calling thread, which becomes the context's home thread, until
@@ -66,13 +65,12 @@ public sealed partial class AioContext
         ThrowIfCannotRun(nameof(RunUntil));
         if (!task.IsCompleted)
         {
-            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(WakeLoop);
-            while (!task.IsCompleted && !IsDisposed)
-            {
-                Poll(blocking: true);
-            }
-
-            ThrowIfStillPending(task.IsCompleted);
+            // Wait for our continuation, not for IsCompleted: a source reports completion before the completing
+            // thread has finished with it (it still looks for the continuation), so GetResult on IsCompleted alone
+            // could let the owner reset and reuse the source while the completing thread reads it.
+            var completion = new RunUntilCompletion(this);
+            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(completion.Signal);
+            WaitFor(completion);
         }
 
         task.GetAwaiter().GetResult();
@@ -92,13 +90,12 @@ public sealed partial class AioContext
         ThrowIfCannotRun(nameof(RunUntil));
         if (!task.IsCompleted)
         {
-            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(WakeLoop);
-            while (!task.IsCompleted && !IsDisposed)
-            {
-                Poll(blocking: true);
-            }
-
-            ThrowIfStillPending(task.IsCompleted);
+            // Wait for our continuation, not for IsCompleted: a source reports completion before the completing
+            // thread has finished with it (it still looks for the continuation), so GetResult on IsCompleted alone
+            // could let the owner reset and reuse the source while the completing thread reads it.
+            var completion = new RunUntilCompletion(this);
+            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(completion.Signal);
+            WaitFor(completion);
         }
 
         return task.GetAwaiter().GetResult();
@@ -157,14 +154,17 @@ public sealed partial class AioContext
         }
     }
 
-    private void ThrowIfStillPending(bool completed)
+    /// <summary>Runs the loop until <paramref name="completion"/>'s continuation ran, or a callback disposed the context.</summary>
+    private void WaitFor(RunUntilCompletion completion)
     {
-        if (!completed)
+        while (!completion.IsSignalled && !IsDisposed)
+        {
+            Poll(blocking: true);
+        }
+
+        if (!completion.IsSignalled)
         {
             throw new ObjectDisposedException(nameof(AioContext), $"AioContext '{Name}' was disposed (by a callback) before the task RunUntil waits for completed.");
         }
     }
-
-    /// <summary>A task RunUntil waits for completed (on any thread): wake the loop so that it sees it.</summary>
-    private Action WakeLoop => _wakeLoop ??= NotifyWork;
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using Aio.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit;
@@ -153,6 +154,30 @@ public class RunTests
     }
 
     [Fact]
+    public void RunUntil_takes_the_result_only_after_the_source_has_run_its_continuation()
+    {
+        // A source is "completed" a moment before its completing thread has looked for the continuation; taking the
+        // result (which lets the owner reset and reuse the source) in that moment races with the completing thread.
+        using var ctx = AioContext.Create();
+        var source = new EarlyCompletingSource();
+        var completer = OnThread(
+            () =>
+            {
+                Wait.Until(() => source.HasContinuation, () => Thread.Sleep(1), "RunUntil to register its continuation");
+                source.MarkCompleted();
+                var iterated = new ManualResetEventSlim();
+                ctx.ScheduleOneShot(iterated.Set);
+                Assert.True(iterated.Wait(TimeSpan.FromSeconds(10)), "the loop did not run an iteration after the mark");
+                source.RunContinuation();
+            },
+            out var completerFailure);
+        Assert.Equal(5, ctx.RunUntil(new ValueTask<int>(source, 0)));
+        Wait.Join(completer, "the completing thread");
+        Assert.Null(completerFailure.Value);
+        Assert.True(source.ContinuationRanBeforeGetResult, "RunUntil took the result before the continuation ran");
+    }
+
+    [Fact]
     public void RunUntil_returns_what_work_on_the_loop_returns_and_rethrows_what_it_throws()
     {
         using var ctx = AioContext.Create();
@@ -212,5 +237,41 @@ public class RunTests
         };
         thread.Start();
         return thread;
+    }
+
+    /// <summary>A source that reports completion before it runs its continuation, when the test says so.</summary>
+    private sealed class EarlyCompletingSource : IValueTaskSource<int>
+    {
+        private volatile bool _completed;
+        private volatile bool _continuationRan;
+        private Action<object?>? _continuation;
+        private object? _state;
+
+        public bool HasContinuation => Volatile.Read(ref _continuation) is not null;
+
+        public bool ContinuationRanBeforeGetResult { get; private set; }
+
+        public void MarkCompleted() => _completed = true;
+
+        public void RunContinuation()
+        {
+            _continuationRan = true;
+            _continuation!(_state);
+        }
+
+        public int GetResult(short token)
+        {
+            ContinuationRanBeforeGetResult = _continuationRan;
+            return 5;
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) =>
+            _completed ? ValueTaskSourceStatus.Succeeded : ValueTaskSourceStatus.Pending;
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        {
+            _state = state;
+            Volatile.Write(ref _continuation, continuation);
+        }
     }
 }
