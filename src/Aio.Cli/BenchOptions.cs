@@ -27,6 +27,9 @@ internal sealed record BenchOptions
     public bool Json { get; init; }
     public long MaxBatch { get; init; }
 
+    /// <summary>--cpus-allowed: the CPUs each loop thread (and the comparison rows) may run on, or null for any.</summary>
+    public CpuList? CpusAllowed { get; init; }
+
     /// <summary>Every write carries a pattern derived from its offset; the blocks written are read back and checked.</summary>
     public bool Verify { get; init; }
 

@@ -35,6 +35,10 @@ internal static class BenchRunner
             {
                 loops[t] = IoThread.Start($"bench-{t}", new AioContextOptions { Monitor = o.Monitor });
                 loops[t].Context.SetAioParameters(o.MaxBatch);
+                if (o.CpusAllowed is { } cpus)
+                {
+                    PinLoop(loops[t], cpus);
+                }
                 files[t] = BlockFile.Open(loops[t].Context, path, new BlockFileOptions { Direct = o.Direct, Engine = engine, ReadOnly = !o.Writes });
                 histograms[t] = new LatencyHistogram();
             }
@@ -147,6 +151,16 @@ internal static class BenchRunner
         }
 
         return (count, reads);
+    }
+
+    /// <summary>Pins the loop's own thread (not the process): fio's cpus_allowed for a job's thread.</summary>
+    private static void PinLoop(IoThread loop, CpuList cpus)
+    {
+        loop.Context.InvokeAsync(() =>
+        {
+            ThreadAffinity.Set(cpus, "--cpus-allowed");
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
     }
 
     /// <summary>

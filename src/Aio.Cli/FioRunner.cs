@@ -24,6 +24,11 @@ internal static class FioRunner
             $"--offset={region.Offset}", $"--size={region.Bytes}", "--group_reporting",
             $"--runtime={Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds))}", "--time_based", "--output-format=json",
         };
+        if (o.CpusAllowed is { } cpus)
+        {
+            args.Add($"--cpus_allowed={cpus.Text}");
+        }
+
         if (o.RampTime > TimeSpan.Zero)
         {
             args.Add($"--ramp_time={((int)Math.Ceiling(o.RampTime.TotalSeconds)).ToString(inv)}");

@@ -31,6 +31,11 @@ internal static class Output
 
         header.Append(inv, $" bs={Units.FormatSize(o.BlockSize)} iodepth={o.IoDepth} threads={o.Threads} direct={(o.Direct ? 1 : 0)}");
         header.Append(inv, $" offset={Units.FormatSize(region.Offset)} size={Units.FormatSize(region.Bytes)}");
+        if (o.CpusAllowed is { } cpus)
+        {
+            header.Append(inv, $" cpus_allowed={cpus.Text}");
+        }
+
         if (o.RampTime > TimeSpan.Zero)
         {
             header.Append(inv, $" ramp={o.RampTime.TotalSeconds:0.##}s");

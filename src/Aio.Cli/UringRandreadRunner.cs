@@ -37,9 +37,18 @@ internal static class UringRandreadRunner
     {
         var inv = CultureInfo.InvariantCulture;
         int seconds = Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds));
+        string[] args = ["-d", o.IoDepth.ToString(inv), "-b", o.BlockSize.ToString(inv), "-t", seconds.ToString(inv), "-f", "2", path];
+        string program = Path!;
+        if (o.CpusAllowed is { } cpus)
+        {
+            // Pinned from its first instruction, like the loop thread (util-linux's taskset is on every Debian).
+            args = ["-c", cpus.Text, program, .. args];
+            program = ToolPath.Find("taskset") ?? throw new InvalidOperationException("--cpus-allowed needs taskset (util-linux) for the C loop row");
+        }
+
         string output = ToolPath.Run(
-            Path!,
-            ["-d", o.IoDepth.ToString(inv), "-b", o.BlockSize.ToString(inv), "-t", seconds.ToString(inv), "-f", "2", path],
+            program,
+            args,
             TimeSpan.FromSeconds(seconds + 60),
             ct);
         var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("iops ", StringComparison.Ordinal));
