@@ -3,7 +3,6 @@ namespace Aio;
 // Driving the loop by hand on the calling thread: Run and RunUntil(ValueTask).
 public sealed partial class AioContext
 {
-
     /// <summary>
     /// Runs the loop on the calling thread, which becomes the context's home thread, until
     /// <paramref name="cancellationToken"/> is cancelled (from any thread: a sleeping loop is woken) or a callback
@@ -65,9 +64,6 @@ public sealed partial class AioContext
         ThrowIfCannotRun(nameof(RunUntil));
         if (!task.IsCompleted)
         {
-            // Wait for our continuation, not for IsCompleted: a source reports completion before the completing
-            // thread has finished with it (it still looks for the continuation), so GetResult on IsCompleted alone
-            // could let the owner reset and reuse the source while the completing thread reads it.
             var completion = new RunUntilCompletion(this);
             task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(completion.Signal);
             WaitFor(completion);
@@ -90,9 +86,6 @@ public sealed partial class AioContext
         ThrowIfCannotRun(nameof(RunUntil));
         if (!task.IsCompleted)
         {
-            // Wait for our continuation, not for IsCompleted: a source reports completion before the completing
-            // thread has finished with it (it still looks for the continuation), so GetResult on IsCompleted alone
-            // could let the owner reset and reuse the source while the completing thread reads it.
             var completion = new RunUntilCompletion(this);
             task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(completion.Signal);
             WaitFor(completion);
@@ -155,6 +148,11 @@ public sealed partial class AioContext
     }
 
     /// <summary>Runs the loop until <paramref name="completion"/>'s continuation ran, or a callback disposed the context.</summary>
+    /// <remarks>
+    /// The continuation, not IsCompleted: a source reports completion before its completing thread has finished with
+    /// it (that thread still looks for the continuation), so taking the result on IsCompleted alone could let the
+    /// owner reset and reuse the source while the completing thread reads it.
+    /// </remarks>
     private void WaitFor(RunUntilCompletion completion)
     {
         while (!completion.IsSignalled && !IsDisposed)
