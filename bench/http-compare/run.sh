@@ -2,7 +2,8 @@
 # bench/http-compare/run.sh: the sample web app on Kestrel's Sockets transport (default, and with inline scheduling)
 # against the Aio transport (ThreadPool and Loop scheduling), loaded by wrk, in interleaved rounds (ABCDABCD...).
 # Prints a markdown table of medians: requests/s, p50/p99 latency, server CPU us/request (utime+stime of the server
-# process from /proc/PID/stat over the run, divided by the requests wrk counted).
+# process from /proc/PID/stat over the run, divided by the requests wrk counted), and the client's CPU in % of one
+# core over the run (wrk and h2load run one thread: near 100 % the client, not the server, sets the rate).
 #
 #   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s (ROUNDS=5 DURATION=10: the defaults)
 #   ROUNDS=2 DURATION=3 bench/http-compare/run.sh
@@ -25,6 +26,7 @@ PIN=${PIN:-0}
 H2LOAD=${H2LOAD:-1}
 PORT=${PORT:-5077}
 OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
+mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
 
 dotnet build -c Release samples/Aio.Sample.Web >/dev/null
@@ -65,6 +67,12 @@ start_server() {
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+children_ticks() { # CPU ticks (user+system) of this shell's waited-for children so far: the clients, from /proc
+  # Fields 16 and 17 (cutime, cstime) of the script's own /proc/PID/stat count the children it has waited for; $$ is
+  # the script even inside the command substitution that calls this.
+  awk '{print $16 + $17}' "/proc/$$/stat"
+}
+
 run_wrk() { # workload duration -> wrk output
   case $1 in
     plaintext-c64) $CLIENT_PIN wrk -t1 -c64 -d"$2" --latency "$URL/plaintext" ;;
@@ -87,26 +95,28 @@ for round in $(seq "$ROUNDS"); do
     start_server "$config"
     run_wrk plaintext-c64 "${WARMUP}s" >/dev/null
     for workload in "${workloads[@]}"; do
-      before=$(cpu_ticks "$SERVER")
+      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
       run_wrk "$workload" "${DURATION}s" >"$OUT/wrk.txt" 2>&1
-      after=$(cpu_ticks "$SERVER")
+      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)
       requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
       rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
       p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$OUT/wrk.txt")")
       p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt")")
       errors=$(awk '/Socket errors|Non-2xx/ {print}' "$OUT/wrk.txt" | tr '\n' ' ')
       us=$(awk -v t=$((after - before)) -v r="$requests" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$errors" >>"$OUT/results.tsv"
-      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req $errors" >&2
+      client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$client" "$errors" >>"$OUT/results.tsv"
+      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req client ${client}% $errors" >&2
     done
     if [ "$H2LOAD" = 1 ] && command -v h2load >/dev/null; then
-      before=$(cpu_ticks "$SERVER")
+      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
       $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1 || true
-      after=$(cpu_ticks "$SERVER")
+      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)
       rps=$(awk '/finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1)}' "$OUT/h2load.txt")
       requests=$(awk '/requests:/ && /succeeded/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$OUT/h2load.txt")
       us=$(awk -v t=$((after - before)) -v r="${requests:-0}" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "" >>"$OUT/results.tsv"
+      client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "$client" "" >>"$OUT/results.tsv"
     fi
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
   done
@@ -116,8 +126,8 @@ python3 - "$OUT/results.tsv" <<'PY'
 import sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    r, config, workload, rps, p50, p99, us, errors = (line.rstrip('\n').split('\t') + [''] * 8)[:8]
-    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors))
+    r, config, workload, rps, p50, p99, us, client, errors = (line.rstrip('\n').split('\t') + [''] * 9)[:9]
+    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client))
 configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp']
 workloads = []
 for w, _ in rows:
@@ -126,8 +136,8 @@ for w, _ in rows:
 def med(values):
     values = [float(v) for v in values if v not in ('', '-')]
     return statistics.median(values) if values else float('nan')
-print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets |')
-print('|---|---|---|---|---|---|---|---|')
+print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets | client CPU % |')
+print('|---|---|---|---|---|---|---|---|---|')
 for w in workloads:
     base = rows.get((w, 'sockets'))
     base_rps = med([x[0] for x in base]) if base else float('nan')
@@ -139,7 +149,7 @@ for w in workloads:
         rps = med([x[0] for x in xs]); us = med([x[3] for x in xs])
         ratio = lambda a, b: f'{a / b:.2f}x' if b == b and b > 0 else '-'   # '-' without a Sockets run (CONFIGS)
         print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {ratio(rps, base_rps)} | '
-              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} |'
+              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} | {med([x[5] for x in xs]):.0f} |'
               + (' errors: ' + xs[0][4] if xs[0][4].strip() else ''))
 PY
 echo "raw results: $OUT/results.tsv" >&2
