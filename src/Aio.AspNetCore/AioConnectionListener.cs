@@ -19,17 +19,15 @@ internal sealed class AioConnectionListener : IConnectionListener
     private readonly MemoryPool<byte> _pool;
     private readonly AioTransportOptions _options;
     private readonly ILogger _logger;
-    private readonly bool _tcp;
     private int _unbound;
 
-    private AioConnectionListener(AioListener listener, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger, bool tcp)
+    private AioConnectionListener(AioListener listener, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger)
     {
         _listener = listener;
         _loops = loops;
         _pool = pool;
         _options = options;
         _logger = logger;
-        _tcp = tcp;
     }
 
     public EndPoint EndPoint => _listener.LocalEndPoint;
@@ -39,14 +37,15 @@ internal sealed class AioConnectionListener : IConnectionListener
         AioListener listener;
         try
         {
-            listener = AioListener.Bind(loops.AcceptContext, endPoint, options.Backlog);
+            // TCP_NODELAY on the listener: every accepted connection inherits it, no setsockopt(2) per connection.
+            listener = AioListener.Bind(loops.AcceptContext, endPoint, options.Backlog, reusePort: false, noDelay: options.NoDelay);
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             throw new AddressInUseException(ex.Message, ex);
         }
 
-        return new AioConnectionListener(listener, loops, pool, options, logger, endPoint is IPEndPoint);
+        return new AioConnectionListener(listener, loops, pool, options, logger);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -74,7 +73,7 @@ internal sealed class AioConnectionListener : IConnectionListener
                 continue;
             }
 
-            if (TryStart(socket, loop, _pool, _options, _logger, _tcp, EndPoint) is { } connection)
+            if (TryStart(socket, loop, _pool, _options, _logger, EndPoint) is { } connection)
             {
                 return connection;
             }
@@ -86,16 +85,12 @@ internal sealed class AioConnectionListener : IConnectionListener
     /// <summary>
     /// Makes an accepted socket a started connection on <paramref name="loop"/>; null (the socket reset) when the peer
     /// went away between accept and setup: an exception out of AcceptAsync would end Kestrel's accept loop for good.
+    /// TCP_NODELAY is not set here: the socket inherited it from its listener.
     /// </summary>
-    internal static AioConnection? TryStart(AioSocket socket, LoopPipeScheduler loop, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger, bool tcp, EndPoint endPoint)
+    internal static AioConnection? TryStart(AioSocket socket, LoopPipeScheduler loop, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger, EndPoint endPoint)
     {
         try
         {
-            if (tcp && options.NoDelay)
-            {
-                socket.NoDelay = true;
-            }
-
             var connection = new AioConnection(socket, pool, loop, options, logger);
             connection.Start();
             return connection;

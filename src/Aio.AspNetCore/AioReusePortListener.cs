@@ -56,7 +56,7 @@ internal sealed class AioReusePortListener : IConnectionListener
             var port = endPoint;
             foreach (var loop in loops.Schedulers)
             {
-                var listener = AioListener.Bind(loop.Context, port, options.Backlog, reusePort: true);
+                var listener = AioListener.Bind(loop.Context, port, options.Backlog, reusePort: true, noDelay: options.NoDelay);
                 listeners.Add(listener);
 
                 // Port 0: the first listener's port for the others.
@@ -159,7 +159,7 @@ internal sealed class AioReusePortListener : IConnectionListener
                 continue;
             }
 
-            if (AioConnectionListener.TryStart(socket, loop, pool, options, logger, tcp: true, listener.LocalEndPoint) is not { } connection)
+            if (AioConnectionListener.TryStart(socket, loop, pool, options, logger, listener.LocalEndPoint) is not { } connection)
             {
                 continue;
             }

@@ -75,6 +75,16 @@ internal static unsafe partial class Libc
         return value;
     }
 
+    /// <summary>getsockopt with an int value; returns 0 (the value in <paramref name="value"/>) or -errno.</summary>
+    public static int TryGetSockOptInt(int fd, int level, int name, out int value)
+    {
+        int v = 0;
+        int length = sizeof(int);
+        int rc = GetSockOpt(fd, level, name, &v, &length) == 0 ? 0 : -Errors.LastErrno;
+        value = v;
+        return rc;
+    }
+
     /// <summary>SO_LINGER {on, 0}: close() then resets the connection (RST) instead of a FIN.</summary>
     public static int SetLingerZero(int fd)
     {

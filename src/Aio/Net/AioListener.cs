@@ -23,6 +23,9 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     private readonly AcceptOperation _accept;
     private readonly LoopClose _close;
     private readonly string? _unixPath;
+    // The local end point every accepted connection has: the bound one, unless bound to a wildcard address (then the
+    // kernel picks per connection and only getsockname(2) knows).
+    private readonly IPEndPoint? _acceptedLocal;
     private FdReadiness? _readiness;
 
     private AioListener(AioContext context, SocketHandle handle, int domain, int backlog, EndPoint localEndPoint, string? unixPath)
@@ -33,6 +36,11 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _unixPath = unixPath;
         Fd = handle.Fd;
         LocalEndPoint = localEndPoint;
+        if (localEndPoint is IPEndPoint ip && !ip.Address.Equals(IPAddress.Any) && !ip.Address.Equals(IPAddress.IPv6Any))
+        {
+            _acceptedLocal = ip;
+        }
+
         _accept = new AcceptOperation(this, backlog);
         _close = new LoopClose(context, CloseOnLoop, "listener-close");
     }
@@ -44,6 +52,22 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     public EndPoint LocalEndPoint { get; }
 
     internal int Fd { get; }
+
+    /// <summary>
+    /// TCP_NODELAY on the listening socket. Linux copies it into every connection accepted afterwards, so setting it
+    /// here once saves the setsockopt(2) per connection that <see cref="AioSocket.NoDelay"/> costs.
+    /// </summary>
+    /// <exception cref="SocketException">The listener is not TCP (<see cref="SocketError.OperationNotSupported"/> or similar).</exception>
+    /// <exception cref="ObjectDisposedException">The listener was disposed.</exception>
+    public bool NoDelay
+    {
+        get => WithFd(TcpNoDelay.Get);
+
+        set
+        {
+            WithFd(fd => TcpNoDelay.Set(fd, value));
+        }
+    }
 
     /// <summary>Connections the multishot ACCEPT queued that nobody took yet (for tests).</summary>
     internal int QueuedConnections => _accept.Queued;
@@ -66,7 +90,16 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
-    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort)
+    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort) => Bind(context, endPoint, backlog, reusePort, noDelay: false);
+
+    /// <summary>
+    /// <see cref="Bind(AioContext, EndPoint, int, bool)"/>; <paramref name="noDelay"/> sets TCP_NODELAY on a TCP
+    /// listener before listen(2), so every connection, the first included, inherits it (see <see cref="NoDelay"/>); it
+    /// is ignored for a Unix-domain end point.
+    /// </summary>
+    /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
+    /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
+    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort, bool noDelay)
     {
         if (reusePort && endPoint is UnixDomainSocketEndPoint)
         {
@@ -95,6 +128,11 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             if (endPoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))
             {
                 Check(Libc.SetSockOptInt(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0));
+            }
+
+            if (noDelay && domain != Libc.AF_UNIX)
+            {
+                Check(Libc.SetSockOptInt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1));
             }
 
             Check(Libc.Bind(fd, address));
@@ -196,12 +234,45 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         var handle = SocketFactory.Own(fd);
         try
         {
-            return new AioSocket(target, handle, _domain);
+            var socket = new AioSocket(target, handle, _domain);
+            if (_acceptedLocal is not null)
+            {
+                // A fresh copy per connection (IPEndPoint is mutable), and one getsockname(2) fewer.
+                socket.SetLocalEndPoint(new IPEndPoint(_acceptedLocal.Address, _acceptedLocal.Port));
+            }
+
+            return socket;
         }
         catch
         {
             handle.Dispose();
             throw;
+        }
+    }
+
+    private T WithFd<T>(Func<int, T> call)
+    {
+        if (_close.Request != 0)
+        {
+            throw new ObjectDisposedException(nameof(AioListener));
+        }
+
+        bool added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            return call(Fd);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(nameof(AioListener));
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
         }
     }
 

@@ -98,17 +98,13 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
         get
         {
             ThrowIfDisposed();
-            return WithFd(fd => Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, "getsockopt(TCP_NODELAY)") != 0);
+            return WithFd(TcpNoDelay.Get);
         }
 
         set
         {
             ThrowIfDisposed();
-            int rc = WithFd(fd => Libc.SetSockOptInt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, value ? 1 : 0));
-            if (rc < 0)
-            {
-                throw SocketErrors.Exception(-rc);
-            }
+            WithFd(fd => TcpNoDelay.Set(fd, value));
         }
     }
 
@@ -120,6 +116,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
     /// <summary>The fd, valid until the close completes.</summary>
     internal int Fd { get; }
+
+    /// <summary>Records the local end point the accepting listener knows already (no getsockname(2)).</summary>
+    internal void SetLocalEndPoint(EndPoint endPoint) => _localEndPoint = endPoint;
 
     /// <summary>The fallback path's fd handler (no io_uring).</summary>
     internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd, EndOperations);
