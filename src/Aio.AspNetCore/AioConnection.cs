@@ -67,7 +67,8 @@ internal sealed partial class AioConnection : ConnectionContext,
         int minSegment = pool.MaxBufferSize > 0 ? Math.Min(pool.MaxBufferSize, MinAllocBufferSize) : MinAllocBufferSize;
         _input = new Pipe(new PipeOptions(pool, schedulers.InputReader, schedulers.InputWriter, maxRead, maxRead / 2, minSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, schedulers.OutputReader, schedulers.OutputWriter, maxWrite, maxWrite / 2, minSegment, useSynchronizationContext: false));
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        PipeReader input = options.Scheduling == AioSchedulingMode.Loop ? new LoopEntryPipeReader(_input.Reader, loop) : _input.Reader;
+        Transport = new DuplexPipe(input, _output.Writer);
 
         _features.Set<IConnectionIdFeature>(this);
         _features.Set<IConnectionTransportFeature>(this);

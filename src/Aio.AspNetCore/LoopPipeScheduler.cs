@@ -7,29 +7,42 @@ namespace Aio.AspNetCore;
 /// A <see cref="PipeScheduler"/> that is a loop: inline when called from the loop itself, otherwise queued and run by
 /// one bottom half (one wake-up drains everything queued meanwhile; posting allocates no closure).
 /// </summary>
+/// <remarks>
+/// Two faces. This one runs the transport's pump continuations under the loop's <see cref="SynchronizationContext"/>,
+/// which is how their socket awaits know they may resume inline. <see cref="App"/> runs Kestrel's and the app's
+/// continuations with none, as on a thread-pool thread: a Task that then completes on the loop resumes its awaiter
+/// inline (a context that is not the default one makes the runtime queue that continuation to the thread pool, and
+/// the connection's dispose, its close and every Task boundary in Kestrel would each bounce off the loop and back).
+/// </remarks>
 internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
 {
     private readonly AioContext _context;
-    private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _queue = new();
+    private readonly ConcurrentQueue<(Action<object?> Action, object? State, bool App)> _queue = new();
     private readonly BottomHalf _drain;
 
     public LoopPipeScheduler(AioContext context)
     {
         _context = context;
         _drain = context.CreateBottomHalf(Drain, "kestrel-pipe");
+        App = new AppScheduler(this);
     }
 
     public AioContext Context => _context;
 
-    public override void Schedule(Action<object?> action, object? state)
+    /// <summary>The same loop for Kestrel's ends of the pipes: continuations run with no synchronization context.</summary>
+    public PipeScheduler App { get; }
+
+    public override void Schedule(Action<object?> action, object? state) => Schedule(action, state, app: false);
+
+    private void Schedule(Action<object?> action, object? state, bool app)
     {
         if (AioContext.Current == _context)
         {
-            action(state);
+            Run(action, state, app);
             return;
         }
 
-        _queue.Enqueue((action, state));
+        _queue.Enqueue((action, state, app));
         try
         {
             // Idempotent while pending; the drain reads the queue after it was dequeued, so nothing is missed.
@@ -69,12 +82,39 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
         int count = _queue.Count;
         while (count-- > 0 && _queue.TryDequeue(out var item))
         {
-            item.Action(item.State);
+            Run(item.Action, item.State, item.App);
         }
 
         if (!_queue.IsEmpty)
         {
             _drain.Schedule();
         }
+    }
+
+    private void Run(Action<object?> action, object? state, bool app)
+    {
+        var saved = SynchronizationContext.Current;
+        var wanted = app ? null : _context.SynchronizationContext;
+        if (saved == wanted)
+        {
+            action(state);
+            return;
+        }
+
+        SynchronizationContext.SetSynchronizationContext(wanted);
+        try
+        {
+            action(state);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(saved);
+        }
+    }
+
+    /// <summary>The owner's loop, for Kestrel's side.</summary>
+    private sealed class AppScheduler(LoopPipeScheduler owner) : PipeScheduler
+    {
+        public override void Schedule(Action<object?> action, object? state) => owner.Schedule(action, state, app: true);
     }
 }
