@@ -111,8 +111,13 @@ internal sealed class LoopEntryPipeReader : PipeReader, IValueTaskSource<ReadRes
             throw new InvalidOperationException("The first read has not completed, or its result was already consumed.");
         }
 
-        _error?.Throw();
-        return _result;
+        // Drop the references: the connection lives on, the first read's buffer and error need not.
+        var error = _error;
+        var result = _result;
+        _error = null;
+        _result = default;
+        error?.Throw();
+        return result;
     }
 
     private void ReadOnLoop()

@@ -36,9 +36,10 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _unixPath = unixPath;
         Fd = handle.Fd;
         LocalEndPoint = localEndPoint;
-        if (localEndPoint is IPEndPoint ip && !ip.Address.Equals(IPAddress.Any) && !ip.Address.Equals(IPAddress.IPv6Any))
+        if (localEndPoint is IPEndPoint ip && !IsWildcard(ip.Address))
         {
-            _acceptedLocal = ip;
+            // A private copy: LocalEndPoint is public and IPEndPoint mutable.
+            _acceptedLocal = new IPEndPoint(ip.Address, ip.Port);
         }
 
         _accept = new AcceptOperation(this, backlog);
@@ -275,6 +276,11 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             }
         }
     }
+
+    /// <summary>0.0.0.0, ::, and ::ffff:0.0.0.0 (which Linux binds as the IPv4 wildcard).</summary>
+    private static bool IsWildcard(IPAddress address)
+        => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
+           || (address.IsIPv4MappedToIPv6 && address.MapToIPv4().Equals(IPAddress.Any));
 
     private void CloseOnLoop()
     {
