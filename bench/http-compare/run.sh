@@ -13,7 +13,14 @@
 # Workloads: plaintext-c64, plaintext-c256, pipelined16-c64 (wrk + pipeline.lua), json-c64, churn-c64
 # (Connection: close), large-c64 (GET /bytes/1m: 1 MiB responses). Configs: sockets, sockets-inline, aio-threadpool,
 # aio-loop; aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) on request (CONFIGS). Other knobs: WARMUP
-# (s of plaintext before each config's runs), LOOPS (unpinned), PORT, OUT.
+# (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
+# 0 skips), LOOPS (unpinned), PORT, OUT.
+#
+# Why WARMUP_EACH: the runtime tiers code up in stages (tier 0, instrumented, tier 1). Code a workload reaches for the
+# first time (a connection's setup and teardown under churn) runs unoptimised or instrumented until tier 1 catches up,
+# which took ~20 s under churn with the server on one core. Kestrel and the Sockets transport are precompiled
+# (ReadyToRun) and start from optimised code; the Aio assemblies are JIT-compiled. Without a warm-up of the workload
+# itself the row measures that transient rather than the transport.
 #
 # Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present
 # (H2LOAD=0 skips it).
@@ -22,6 +29,7 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
+WARMUP_EACH=${WARMUP_EACH:-3}
 PIN=${PIN:-0}
 H2LOAD=${H2LOAD:-1}
 PORT=${PORT:-5077}
@@ -42,6 +50,7 @@ case $PIN in 0|1) ;; *) echo "PIN=0 (unpinned) or PIN=1 (server CPU 1, client CP
 for n in "$ROUNDS" "$DURATION" "$WARMUP"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS, DURATION and WARMUP are whole numbers >= 1 (got '$n')"; exit 2; }
 done
+[[ $WARMUP_EACH =~ ^[0-9]+$ ]] || { echo "WARMUP_EACH is a whole number of seconds (0: none), not '$WARMUP_EACH'"; exit 2; }
 for c in "${configs[@]}"; do
   case $c in sockets|sockets-inline|aio-threadpool|aio-loop|aio-loop-rp) ;; *) echo "unknown config $c"; exit 2 ;; esac
 done
@@ -88,13 +97,14 @@ to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
-echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s workloads=${workloads[*]}" | tee "$OUT/info"
+echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s+${WARMUP_EACH}s/workload workloads=${workloads[*]}" | tee "$OUT/info"
 : >"$OUT/results.tsv"
 for round in $(seq "$ROUNDS"); do
   for config in "${configs[@]}"; do
     start_server "$config"
     run_wrk plaintext-c64 "${WARMUP}s" >/dev/null
     for workload in "${workloads[@]}"; do
+      [ "$WARMUP_EACH" = 0 ] || run_wrk "$workload" "${WARMUP_EACH}s" >/dev/null
       before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
       run_wrk "$workload" "${DURATION}s" >"$OUT/wrk.txt" 2>&1
       after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)

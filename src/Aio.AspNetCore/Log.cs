@@ -19,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(5, LogLevel.Error, "Aio transport loop {Loop}: a callback threw.", EventName = "CallbackException")]
     public static partial void CallbackException(ILogger logger, Exception exception, string loop);
+
+    [LoggerMessage(6, LogLevel.Error, "Connection id \"{ConnectionId}\": a ConnectionClosed callback threw.", EventName = "ConnectionClosedCallbackException")]
+    public static partial void ConnectionClosedCallbackException(ILogger logger, Exception exception, string connectionId);
 }
