@@ -80,14 +80,21 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     {
         // Bounded: work queued by what runs here waits for the next run, so other bottom halves are not starved.
         int count = _queue.Count;
-        while (count-- > 0 && _queue.TryDequeue(out var item))
+        try
         {
-            Run(item.Action, item.State, item.App);
+            while (count-- > 0 && _queue.TryDequeue(out var item))
+            {
+                Run(item.Action, item.State, item.App);
+            }
         }
-
-        if (!_queue.IsEmpty)
+        finally
         {
-            _drain.Schedule();
+            // Also when a continuation threw (the loop reports it as a callback exception): what is still queued
+            // must not wait for an unrelated post to schedule the drain again.
+            if (!_queue.IsEmpty)
+            {
+                _drain.Schedule();
+            }
         }
     }
 

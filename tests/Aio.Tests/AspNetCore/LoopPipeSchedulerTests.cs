@@ -1,0 +1,36 @@
+using Aio.AspNetCore;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.AspNetCore;
+
+/// <summary>The loop's pipe scheduler: one bottom half drains what other threads post.</summary>
+public sealed class LoopPipeSchedulerTests
+{
+    [IoUringFact]
+    public async Task A_posted_continuation_that_throws_does_not_strand_the_ones_queued_behind_it()
+    {
+        using var io = IoThread.Start("pipe-scheduler");
+        var reported = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        io.CallbackException += (_, ex) => reported.TrySetResult(ex);
+        using var scheduler = new LoopPipeScheduler(io.Context);
+
+        // Hold the loop so that both posts are queued before the drain runs: the second must not depend on a third.
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        io.Context.ScheduleOneShot(() =>
+        {
+            entered.Set();
+            release.Wait(Wait.Default);
+        });
+        Assert.True(entered.Wait(Wait.Default), "the loop did not run the blocking callback");
+
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        scheduler.Schedule(static _ => throw new InvalidOperationException("first"), null);
+        scheduler.Schedule(static s => ((TaskCompletionSource)s!).TrySetResult(), second);
+        release.Set();
+
+        Assert.Equal("first", (await reported.Task.WaitAsync(Wait.Default)).Message);
+        await second.Task.WaitAsync(Wait.Default);
+    }
+}
