@@ -58,6 +58,7 @@ internal sealed partial class AioConnection
         {
             _input.Writer.Complete(_shutdownReason ?? error);
             FireConnectionClosed();
+            CloseAfterReceive();
             _receiveEnded.TrySetResult();
         }
     }

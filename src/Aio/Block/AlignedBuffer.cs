@@ -77,10 +77,10 @@ public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
     /// <summary>Pins outstanding (for tests).</summary>
     internal int PinCount => Volatile.Read(ref _state) / OnePin;
 
-    /// <summary>Whether the memory has been freed (for tests).</summary>
     /// <summary>Whether the memory is an anonymous mapping of its own (freed with munmap) rather than heap memory.</summary>
     internal bool IsMapping => _mapped;
 
+    /// <summary>Whether the memory has been freed (for tests).</summary>
     internal bool IsFreed => Volatile.Read(ref _state) == DisposedBit && _pointer == null;
 
     /// <inheritdoc/>

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.AspNetCore;
@@ -150,6 +151,56 @@ public sealed class ConnectionFactoryTests
         finally
         {
             await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+    }
+
+    [IoUringFact]
+    public async Task A_gracefully_ended_client_connection_closes_its_socket_without_being_disposed()
+    {
+        // As with Sockets: once the output completed (FIN sent) and the peer closed too (the receive ends), the fd is
+        // closed, also for an owner that never calls DisposeAsync.
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        peer.Listen(1);
+        await using var services = CreateServices();
+        var factory = services.GetRequiredService<IConnectionFactory>();
+        var connection = await factory.ConnectAsync(peer.LocalEndPoint!).AsTask().WaitAsync(Wait.Default);
+        using var accepted = await peer.AcceptAsync().WaitAsync(Wait.Default);
+        int fd = (int)connection.Features.Get<IConnectionSocketFeature>()!.Socket.Handle;
+        string inode = new FileInfo($"/proc/self/fd/{fd}").LinkTarget!;
+        Assert.StartsWith("socket:", inode, StringComparison.Ordinal);
+
+        await connection.Transport.Output.WriteAsync("bye"u8.ToArray()).AsTask().WaitAsync(Wait.Default);
+        await connection.Transport.Output.CompleteAsync();
+        var received = new byte[16];
+        int total = 0;
+        int n;
+        while ((n = await accepted.ReceiveAsync(received.AsMemory(total)).AsTask().WaitAsync(Wait.Default)) > 0)
+        {
+            total += n;
+        }
+
+        Assert.Equal("bye", Encoding.ASCII.GetString(received, 0, total));
+        accepted.Shutdown(SocketShutdown.Both);
+        Assert.True(connection.ConnectionClosed.WaitHandle.WaitOne(Wait.Default), "ConnectionClosed did not fire");
+
+        // A reused fd number points at another inode: compare the link, not the number.
+        Wait.Until(
+            () => FdTarget(fd) != inode,
+            () => Thread.Sleep(10),
+            "the client connection's socket to be closed");
+    }
+
+    private static string? FdTarget(int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            // Closed between the look-up and the read.
+            return null;
         }
     }
 }
