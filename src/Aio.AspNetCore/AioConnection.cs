@@ -172,6 +172,7 @@ internal sealed partial class AioConnection : ConnectionContext,
                 // receive pump ends the way it does on the peer's FIN, and closes the socket then (CloseAfterReceive).
                 // Closing it here cancelled that receive instead, and the exception the receive pump then caught
                 // cost ~7 % of the server's CPU under connection churn (one per connection).
+                bool close = _receiveDone;
                 try
                 {
                     _socket.Shutdown(SocketShutdown.Both);
@@ -179,13 +180,13 @@ internal sealed partial class AioConnection : ConnectionContext,
                 catch (SocketException)
                 {
                     // Already reset or not connected: closing is all that is left, and it ends the receive.
-                    _socket.Dispose();
+                    close = true;
                 }
                 catch (ObjectDisposedException)
                 {
                 }
 
-                if (_receiveDone)
+                if (close)
                 {
                     _socket.Dispose();
                 }
