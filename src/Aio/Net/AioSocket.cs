@@ -129,6 +129,12 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// <summary>A multishot receive is armed (for tests; false on the fallback path).</summary>
     internal bool ReceiveArmed => (_receive as UringReceiveOperation)?.MultishotArmed ?? false;
 
+    /// <summary>The send side holds a native iovec list (for tests).</summary>
+    internal bool SendListAllocated => _send.ListAllocated;
+
+    /// <summary>For tests: a send as made by a caller who passed the disposed check just before the close finished.</summary>
+    internal ValueTask SendPastDisposedCheck(ReadOnlySequence<byte> buffers) => _send.Send(in buffers, default);
+
     /// <summary>
     /// Connects to <paramref name="remote"/> (an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>)
     /// and returns the socket, owned by <paramref name="context"/>.

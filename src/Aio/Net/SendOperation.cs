@@ -12,6 +12,10 @@ namespace Aio.Net;
 internal abstract class SendOperation : SocketOperation
 {
     private readonly List<MemoryHandle> _pins = [];
+
+    // Taken by the sender while it fills the iovec list and by Release: they may run on different threads (see Release).
+    private readonly Lock _fill = new();
+    private bool _released;
     private long _total;
 
     protected SendOperation(AioSocket socket)
@@ -34,13 +38,26 @@ internal abstract class SendOperation : SocketOperation
     /// <summary>True when the kernel holds no request of this side (the socket may close).</summary>
     public abstract bool KernelIdle { get; }
 
+    /// <summary>The native iovec list is allocated (for tests).</summary>
+    internal bool ListAllocated => Gather.HeaderAddress != 0;
+
     /// <summary>Sends all of <paramref name="buffer"/>. Any thread.</summary>
     public ValueTask<int> Send(ReadOnlyMemory<byte> buffer, CancellationToken ct)
     {
         Begin(ct, "send");
-        Reset();
-        Add(buffer);
         short version = Version;
+        lock (_fill)
+        {
+            if (_released)
+            {
+                FailReleased();
+                return new ValueTask<int>(this, version);
+            }
+
+            Reset();
+            Add(buffer);
+        }
+
         Dispatch();
         return new ValueTask<int>(this, version);
     }
@@ -49,16 +66,25 @@ internal abstract class SendOperation : SocketOperation
     public ValueTask Send(in ReadOnlySequence<byte> buffers, CancellationToken ct)
     {
         Begin(ct, "send");
-        Reset();
-        foreach (var segment in buffers)
+        short version = Version;
+        lock (_fill)
         {
-            if (!segment.IsEmpty)
+            if (_released)
             {
-                Add(segment);
+                FailReleased();
+                return new ValueTask(this, version);
+            }
+
+            Reset();
+            foreach (var segment in buffers)
+            {
+                if (!segment.IsEmpty)
+                {
+                    Add(segment);
+                }
             }
         }
 
-        short version = Version;
         Dispatch();
         return new ValueTask(this, version);
     }
@@ -66,11 +92,19 @@ internal abstract class SendOperation : SocketOperation
     /// <summary>Loop thread: the socket is closing; end the pending send with <paramref name="reason"/> and stop kernel work.</summary>
     public abstract void BeginClose(Exception reason);
 
-    /// <summary>Loop thread, once the kernel is idle: frees the native iovec list.</summary>
+    /// <summary>
+    /// Loop thread, once the kernel is idle: frees the native iovec list. A sender on another thread may be filling it
+    /// for a use the loop has not seen yet (it passed the disposed check just before the close); the lock keeps the
+    /// free from landing under that fill, and a fill that comes after it finds the list released and fails its use.
+    /// </summary>
     public void Release()
     {
-        ReleasePins();
-        Gather.Dispose();
+        lock (_fill)
+        {
+            _released = true;
+            ReleasePins();
+            Gather.Dispose();
+        }
     }
 
     /// <summary>Loop thread: the kernel took <paramref name="bytes"/> more.</summary>
@@ -115,6 +149,9 @@ internal abstract class SendOperation : SocketOperation
 
     /// <summary>The kernel may still read the segments (abandoned in flight): keep them pinned for good.</summary>
     protected void ForgetPins() => _pins.Clear();
+
+    /// <summary>The caller's thread: the socket closed between the caller's disposed check and the fill; ends the use.</summary>
+    private void FailReleased() => Fail(new ObjectDisposedException(nameof(AioSocket), "The socket was disposed while the send was starting."));
 
     private void Reset()
     {

@@ -34,6 +34,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     private CancellationTokenRegistration _registration;
     private int _state;
     private int _published;
+    private int _retired;
 
     protected SocketOperation(AioContext context, string name)
     {
@@ -78,22 +79,30 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// <summary>Runs <see cref="StartOnLoop"/> now on the home thread, or through the bottom half elsewhere.</summary>
     protected void Dispatch()
     {
-        // Release: the fields the caller set for this use are visible to the loop before the use is.
-        Volatile.Write(ref _published, 1);
+        // Release: the fields the caller set for this use are visible to the loop before the use is. A full fence, for
+        // the look at _retired below (pairs with the one in DisposeHandOver).
+        Interlocked.Exchange(ref _published, 1);
         if (Context.IsOnHomeThread)
         {
             RunStart();
+            return;
         }
-        else
+
+        try
         {
-            try
-            {
-                StartBottomHalf.Schedule();
-            }
-            catch (ObjectDisposedException ex)
-            {
-                Fail(ex);
-            }
+            StartBottomHalf.Schedule();
+        }
+        catch (ObjectDisposedException ex)
+        {
+            Fail(ex);
+            return;
+        }
+
+        if (Volatile.Read(ref _retired) != 0)
+        {
+            // The socket finished closing while this use was being handed over: the run just scheduled may have been
+            // dropped with the bottom half.
+            Fail(Retired());
         }
     }
 
@@ -144,11 +153,22 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// <summary>Loop thread: ends the pending use with <see cref="OperationCanceledException"/> for its token.</summary>
     protected void FailCancelled() => Fail(new OperationCanceledException(Token));
 
-    /// <summary>Drops the bottom halves (the socket is closed).</summary>
+    /// <summary>
+    /// Loop thread, when the socket has closed: drops the bottom halves, and fails a use that a caller on another thread
+    /// published meanwhile. Such a use passed the caller's disposed check just before the close; the run it scheduled
+    /// is dropped with the bottom half, so without this it would stay pending for good. The caller looks at
+    /// <c>_retired</c> after it published (see <see cref="Dispatch"/>): with a full fence on both sides, at least one
+    /// of the two sees the other, and <see cref="Finish"/> lets only one of them fail the use.
+    /// </summary>
     public void DisposeHandOver()
     {
+        Interlocked.Exchange(ref _retired, 1);
         Volatile.Read(ref _start)?.Dispose();
         Volatile.Read(ref _cancel)?.Dispose();
+        if (IsPending)
+        {
+            Fail(Retired());
+        }
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
@@ -207,6 +227,8 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
         Volatile.Write(ref _state, Completed);
         return true;
     }
+
+    private ObjectDisposedException Retired() => new(null, $"The socket was closed while the {_name} was starting.");
 
     private void OnTokenCancelled(CancellationToken token)
     {

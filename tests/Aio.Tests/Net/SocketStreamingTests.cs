@@ -60,7 +60,7 @@ public class SocketStreamingTests
         await using (client)
         await using (server)
         {
-            var sequence = Segmented(Segments, i => BitConverter.GetBytes(i));
+            var sequence = Sequences.Segmented(Segments, i => BitConverter.GetBytes(i));
             var expected = sequence.ToArray();
             var received = new byte[expected.Length];
             var receiving = NetLoops.ReceiveExactlyAsync(server, received);
@@ -267,39 +267,11 @@ public class SocketStreamingTests
         return pattern;
     }
 
-    private static ReadOnlySequence<byte> Segmented(int count, Func<int, byte[]> segment)
-    {
-        var first = new Segment(segment(0), 0);
-        var last = first;
-        for (int i = 1; i < count; i++)
-        {
-            last = last.Append(segment(i));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
     private static X509Certificate2 SelfSigned()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }
