@@ -15,7 +15,7 @@ internal readonly record struct ConnectionSchedulers(
 {
     public static ConnectionSchedulers For(AioSchedulingMode mode, LoopPipeScheduler loop) => mode switch
     {
-        AioSchedulingMode.Loop => new(loop.App, loop, loop, loop.App),
+        AioSchedulingMode.Loop => new(loop.App, loop, loop.Deferred, loop.App),
         _ => new(PipeScheduler.ThreadPool, loop, loop, PipeScheduler.ThreadPool),
     };
 }

@@ -25,12 +25,21 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
         _context = context;
         _drain = context.CreateBottomHalf(Drain, "kestrel-pipe");
         App = new AppScheduler(this);
+        Deferred = new DeferredScheduler(this);
     }
 
     public AioContext Context => _context;
 
     /// <summary>The same loop for Kestrel's ends of the pipes: continuations run with no synchronization context.</summary>
     public PipeScheduler App { get; }
+
+    /// <summary>
+    /// The transport's face, never inline: also from the loop itself the continuation waits for the loop's
+    /// bottom-half phase. For the send pump in Loop mode: Kestrel flushes a response more than once (a chunked body,
+    /// then its last chunk), and a pump resumed inline at the first flush sends that much at once and the rest in a
+    /// second SEND; resumed after the request's synchronous work, it sends the whole response in one.
+    /// </summary>
+    public PipeScheduler Deferred { get; }
 
     public override void Schedule(Action<object?> action, object? state) => Schedule(action, state, app: false);
 
@@ -42,6 +51,11 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
             return;
         }
 
+        Post(action, state, app);
+    }
+
+    private void Post(Action<object?> action, object? state, bool app)
+    {
         _queue.Enqueue((action, state, app));
         try
         {
@@ -117,6 +131,12 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
         {
             SynchronizationContext.SetSynchronizationContext(saved);
         }
+    }
+
+    /// <summary>The owner's loop, always through the queue (see <see cref="Deferred"/>).</summary>
+    private sealed class DeferredScheduler(LoopPipeScheduler owner) : PipeScheduler
+    {
+        public override void Schedule(Action<object?> action, object? state) => owner.Post(action, state, app: false);
     }
 
     /// <summary>The owner's loop, for Kestrel's side.</summary>

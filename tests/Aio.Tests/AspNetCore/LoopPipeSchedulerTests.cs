@@ -33,4 +33,29 @@ public sealed class LoopPipeSchedulerTests
         Assert.Equal("first", (await reported.Task.WaitAsync(Wait.Default)).Message);
         await second.Task.WaitAsync(Wait.Default);
     }
+
+    [IoUringFact]
+    public async Task On_the_loop_the_default_face_runs_inline_and_the_deferred_face_after_the_current_callback()
+    {
+        using var io = IoThread.Start("pipe-scheduler");
+        using var scheduler = new LoopPipeScheduler(io.Context);
+        var order = new List<string>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        io.Context.ScheduleOneShot(() =>
+        {
+            scheduler.Deferred.Schedule(
+                static s =>
+                {
+                    var (list, tcs) = ((List<string>, TaskCompletionSource))s!;
+                    list.Add("deferred");
+                    tcs.TrySetResult();
+                },
+                (order, done));
+            scheduler.Schedule(static s => ((List<string>)s!).Add("inline"), order);
+            order.Add("callback returns");
+        });
+
+        await done.Task.WaitAsync(Wait.Default);
+        Assert.Equal(["inline", "callback returns", "deferred"], order);
+    }
 }
