@@ -223,7 +223,14 @@ public class AdaptivePollingTests
     [IoUringFact]
     public void Idle_polled_handler_leaves_the_set_and_returns_when_its_fd_fires()
     {
-        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, PollMaxNs = 1_000_000 });
+        // The busy handler's work is seen only by polling (no fd event), so the polling window must open and stay
+        // open. A window grows only on iterations that blocked for less than PollMaxNs and resets on one that blocked
+        // longer (the block time counts the polling), so with a 1 ms bound a loaded machine (CI, or four CPU hogs
+        // here) kept it at 0: no polling, no idle removal, and the blocking Poll waited for an fd that never fires.
+        // This test is about the idle handler's removal, not the window's adaptation (tested above): a bound of 1 s
+        // keeps the window open under any load a test sees, and the loop never spins that long because the busy
+        // handler always has work while it is polled.
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, PollMaxNs = 1_000_000_000 });
         ctx.PollIdleIntervalNs = 20_000_000;
         using var idle = new EventNotifier();
         using var busy = new EventNotifier();
