@@ -73,20 +73,23 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         return _schedulers[n % (uint)_schedulers.Length];
     }
 
-    /// <summary>Disposes an owned group; on a borrowed one only deletes the transport's bottom halves.</summary>
-    public ValueTask DisposeAsync()
+    /// <summary>
+    /// Disposes an owned group (a borrowed one is its owner's), then deletes the transport's bottom halves and runs
+    /// what is still queued on the thread pool: a pipe continuation posted while an owned loop was stopping (in Loop
+    /// mode every resume of a send pump is posted) would otherwise be dropped with the loop, and the connection's
+    /// <c>DisposeAsync</c>, which waits for that pump, would never end.
+    /// </summary>
+    public async ValueTask DisposeAsync()
     {
         if (_ownsGroup)
         {
-            return _group.DisposeAsync();
+            await _group.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var scheduler in _schedulers)
         {
             scheduler.Dispose();
         }
-
-        return default;
     }
 
     private static string? WhyUnusable(IoThreadGroup group)

@@ -70,8 +70,8 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     }
 
     /// <summary>
-    /// Deletes the drain bottom half (a flag: safe from any thread, also once the loop is gone). Only for a loop the
-    /// transport borrowed: an owned loop takes its bottom halves with it.
+    /// Deletes the drain bottom half (a flag: safe from any thread, also once the loop is gone) and runs what is still
+    /// queued on the thread pool. The transport calls it when it stops, after an owned loop was disposed.
     /// </summary>
     public void Dispose()
     {

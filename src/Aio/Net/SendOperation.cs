@@ -170,11 +170,16 @@ internal abstract class SendOperation : SocketOperation
 
     private void ReleasePins()
     {
-        foreach (var pin in _pins)
+        // Under the fill lock (re-entrant, for Release): a finisher that loses to another (a failed hand-over on the
+        // caller's thread against the context's dispose) still gets here while the caller may already fill the next use.
+        lock (_fill)
         {
-            pin.Dispose();
-        }
+            foreach (var pin in _pins)
+            {
+                pin.Dispose();
+            }
 
-        _pins.Clear();
+            _pins.Clear();
+        }
     }
 }
