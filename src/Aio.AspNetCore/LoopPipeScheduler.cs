@@ -107,7 +107,15 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
             // must not wait for an unrelated post to schedule the drain again.
             if (!_queue.IsEmpty)
             {
-                _drain.Schedule();
+                try
+                {
+                    _drain.Schedule();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Deleted meanwhile (the transport is stopping): as in Post.
+                    RunLeftoversOnThreadPool();
+                }
             }
         }
     }

@@ -79,15 +79,17 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// <summary>Runs <see cref="StartOnLoop"/> now on the home thread, or through the bottom half elsewhere.</summary>
     protected void Dispatch()
     {
-        // Release: the fields the caller set for this use are visible to the loop before the use is. A full fence, for
-        // the look at _retired below (pairs with the one in DisposeHandOver).
-        Interlocked.Exchange(ref _published, 1);
         if (Context.IsOnHomeThread)
         {
+            // The loop's own thread: the close cannot run in between, so a plain publish is enough.
+            Volatile.Write(ref _published, 1);
             RunStart();
             return;
         }
 
+        // Release: the fields the caller set for this use are visible to the loop before the use is. A full fence, for
+        // the look at _retired below (pairs with the one in DisposeHandOver).
+        Interlocked.Exchange(ref _published, 1);
         try
         {
             StartBottomHalf.Schedule();
