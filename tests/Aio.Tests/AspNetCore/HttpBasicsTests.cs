@@ -92,6 +92,25 @@ public sealed class HttpBasicsTests
         Assert.Equal("True", parts[2]);
     }
 
+    [IoUringTheory]
+    [InlineData(TransportKind.AioThreadPool, false)]
+    [InlineData(TransportKind.AioLoop, false)]
+    [InlineData(TransportKind.AioLoop, true)]
+    public async Task NoDelay_false_reaches_the_accepted_sockets(TransportKind kind, bool listenerPerLoop)
+    {
+        // Accepted sockets inherit TCP_NODELAY from their listener: the option must reach every listener kind.
+        await using var server = await TestWebServer.StartAsync(kind, MapBasics, aio: o =>
+        {
+            o.NoDelay = false;
+            o.ListenerPerLoop = listenerPerLoop;
+        });
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("socket");
+        server.AssertServedBy(response.Headers.GetValues("x-connection").Single());
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.Equal("False", text.Split('|')[2]);
+    }
+
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
     public async Task IPv6_loopback_serves_and_reports_the_IPv6_remote_address(TransportKind kind)
