@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Aio.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -16,13 +17,17 @@ namespace Aio.Tests.AspNetCore;
 /// </summary>
 public sealed class TestWebServer : IAsyncDisposable
 {
-    private TestWebServer(WebApplication app, TransportKind kind, CapturingLoggerProvider logs, EndPoint endPoint)
+    private TestWebServer(WebApplication app, TransportKind kind, CapturingLoggerProvider logs, EndPoint endPoint, X509Certificate2? https)
     {
         App = app;
         Kind = kind;
         Logs = logs;
         EndPoint = endPoint;
+        Https = https;
     }
+
+    /// <summary>The server's certificate when it serves HTTPS; null for plain HTTP.</summary>
+    public X509Certificate2? Https { get; }
 
     public WebApplication App { get; }
 
@@ -36,8 +41,10 @@ public sealed class TestWebServer : IAsyncDisposable
     public int Port => ((IPEndPoint)EndPoint).Port;
 
     public Uri BaseUri => EndPoint is IPEndPoint ip
-        ? new Uri(ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"http://[{ip.Address}]:{ip.Port}/" : $"http://{ip.Address}:{ip.Port}/")
-        : new Uri("http://localhost/");
+        ? new Uri(ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"{Scheme}://[{ip.Address}]:{ip.Port}/" : $"{Scheme}://{ip.Address}:{ip.Port}/")
+        : new Uri($"{Scheme}://localhost/");
+
+    private string Scheme => Https is null ? "http" : "https";
 
     /// <summary>True when the Aio transport is expected to serve.</summary>
     public bool ExpectAio => Kind is TransportKind.AioThreadPool or TransportKind.AioLoop;
@@ -47,7 +54,8 @@ public sealed class TestWebServer : IAsyncDisposable
         Action<WebApplication> map,
         EndPoint? listen = null,
         Action<KestrelServerOptions>? kestrel = null,
-        Action<AioTransportOptions>? aio = null)
+        Action<AioTransportOptions>? aio = null,
+        X509Certificate2? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         var logs = new CapturingLoggerProvider();
@@ -78,7 +86,13 @@ public sealed class TestWebServer : IAsyncDisposable
         var endPoint = listen ?? new IPEndPoint(IPAddress.Loopback, 0);
         builder.WebHost.ConfigureKestrel(o =>
         {
-            o.Listen(endPoint);
+            o.Listen(endPoint, listen =>
+            {
+                if (https is not null)
+                {
+                    listen.UseHttps(https);
+                }
+            });
 
             // The 64 MiB uploads are over Kestrel's default body limit (30 MB).
             o.Limits.MaxRequestBodySize = null;
@@ -95,7 +109,7 @@ public sealed class TestWebServer : IAsyncDisposable
         var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
         EndPoint actual = endPoint is IPEndPoint ip ? new IPEndPoint(ip.Address, new Uri(bound).Port) : endPoint;
-        return new TestWebServer(app, kind, logs, actual);
+        return new TestWebServer(app, kind, logs, actual, https);
     }
 
     /// <summary>Asserts that the connection id came from the transport this server should be using.</summary>
@@ -119,7 +133,17 @@ public sealed class TestWebServer : IAsyncDisposable
         Assert.True(loud.Count == 0, "Logged above " + max + ":\n" + string.Join("\n", loud));
     }
 
-    public HttpClient CreateClient() => new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(1) }) { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+    public HttpClient CreateClient()
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(1) };
+        if (Https is { } certificate)
+        {
+            // Trust exactly the test's self-signed certificate.
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == certificate.GetCertHashString();
+        }
+
+        return new HttpClient(handler) { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+    }
 
     /// <summary>A raw TCP connection to the server.</summary>
     public async Task<Socket> ConnectRawAsync()

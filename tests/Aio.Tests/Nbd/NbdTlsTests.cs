@@ -1,3 +1,4 @@
+using Aio.Tests.Support;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Security;
@@ -17,7 +18,7 @@ public class NbdTlsTests
         Directory.CreateDirectory(certDir);
         try
         {
-            var cert = NbdTlsCertificates.Create(certDir);
+            var cert = TlsCertificates.Create(certDir);
             using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
             string tlsUri = $"nbds+unix:///?socket={server.SocketPath}&tls-certificates={certDir}";
             string info = NbdTools.Check("nbdinfo", tlsUri);
@@ -38,7 +39,7 @@ public class NbdTlsTests
         Directory.CreateDirectory(certDir);
         try
         {
-            var cert = NbdTlsCertificates.Create(certDir);
+            var cert = TlsCertificates.Create(certDir);
             using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
             int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
             NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
@@ -58,7 +59,7 @@ public class NbdTlsTests
         Directory.CreateDirectory(certDir);
         try
         {
-            var cert = NbdTlsCertificates.Create(certDir);
+            var cert = TlsCertificates.Create(certDir);
             using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
             using (var c = new RawNbdClient(server.SocketPath))
             {
@@ -96,7 +97,7 @@ public class NbdTlsTests
         Directory.CreateDirectory(certDir);
         try
         {
-            var cert = NbdTlsCertificates.Create(certDir);
+            var cert = TlsCertificates.Create(certDir);
             using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = false });
             using var c = new RawNbdClient(server.SocketPath);
             c.Hello();

@@ -2,10 +2,10 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Aio.Tests.Nbd;
+namespace Aio.Tests.Support;
 
 /// <summary>A self-signed server certificate made in the test (.NET CertificateRequest), written as PEM for the clients.</summary>
-public static class NbdTlsCertificates
+public static class TlsCertificates
 {
     /// <summary>Writes ca-cert.pem (the certificate itself: it is its own CA), server-cert.pem and server-key.pem into <paramref name="dir"/>.</summary>
     public static X509Certificate2 Create(string dir)
