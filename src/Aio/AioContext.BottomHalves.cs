@@ -19,6 +19,19 @@ public sealed partial class AioContext
     }
 
     /// <summary>
+    /// Like <see cref="CreateBottomHalf(Action, string?)"/>, and if the context is disposed while a run is queued,
+    /// <paramref name="onAbandoned"/> runs instead of it (on the disposing thread), so that whoever waits for that run
+    /// hears of it.
+    /// </summary>
+    internal BottomHalf CreateBottomHalf(Action callback, string? name, Action onAbandoned)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ArgumentNullException.ThrowIfNull(onAbandoned);
+        ThrowIfDisposed();
+        return new BottomHalf(this, callback, name, 0, onAbandoned);
+    }
+
+    /// <summary>
     /// Runs <paramref name="callback"/> once on the loop, in the next iteration, then forgets it. Any thread; wakes the
     /// loop. If the context is disposed first, the callback never runs.
     /// </summary>

@@ -232,6 +232,12 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
 
     private ObjectDisposedException Retired() => new(null, $"The socket was closed while the {_name} was starting.");
 
+    /// <summary>
+    /// The disposing thread: the context was disposed with this operation's start still queued, so the loop will never
+    /// run it. A use handed over from another thread would otherwise stay pending until the socket is disposed.
+    /// </summary>
+    private void FailAbandoned() => Fail(new ObjectDisposedException(nameof(AioContext), $"The context was disposed before its loop started the {_name}."));
+
     private void OnTokenCancelled(CancellationToken token)
     {
         // Any thread. Only a nudge: the loop decides with the current use's own token (and looks again when it starts the
@@ -256,13 +262,13 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// thread, and a connection that lives for one request should not pay for them (CreateBottomHalf throws
     /// ObjectDisposedException once the context is gone, as Schedule would).
     /// </summary>
-    private BottomHalf StartBottomHalf => Volatile.Read(ref _start) ?? Create(ref _start, RunStart, _name);
+    private BottomHalf StartBottomHalf => Volatile.Read(ref _start) ?? Create(ref _start, RunStart, _name, FailAbandoned);
 
-    private BottomHalf CancelBottomHalf => Volatile.Read(ref _cancel) ?? Create(ref _cancel, CancelOnLoop, _name + "-cancel");
+    private BottomHalf CancelBottomHalf => Volatile.Read(ref _cancel) ?? Create(ref _cancel, CancelOnLoop, _name + "-cancel", null);
 
-    private BottomHalf Create(ref BottomHalf? slot, Action callback, string name)
+    private BottomHalf Create(ref BottomHalf? slot, Action callback, string name, Action? onAbandoned)
     {
-        var made = Context.CreateBottomHalf(callback, name);
+        var made = onAbandoned is null ? Context.CreateBottomHalf(callback, name) : Context.CreateBottomHalf(callback, name, onAbandoned);
         var raced = Interlocked.CompareExchange(ref slot, made, null);
         if (raced is not null)
         {

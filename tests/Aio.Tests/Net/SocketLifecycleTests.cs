@@ -155,6 +155,41 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_the_context_with_a_hand_over_queued_fails_the_use(FdMonitorKind kind)
+    {
+        // A receive and a send started from another thread are handed to the loop as a scheduled bottom half. The
+        // loop never runs here before its context is disposed: the dropped hand-over must fail its use, not leave it
+        // pending until somebody disposes the socket.
+        using var dotnetListener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        dotnetListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        dotnetListener.Listen();
+        using var peer = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(dotnetListener.LocalEndPoint!);
+        using var accepted = await dotnetListener.AcceptAsync();
+
+        var context = AioContext.Create(new AioContextOptions { Monitor = kind });
+        context.Poll(blocking: false);   // binds this thread as the home thread
+        var socket = AioSocket.Adopt(context, accepted);
+        try
+        {
+            var (receive, send) = await Task.Run(() => (socket.ReceiveAsync(new byte[16]).AsTask(), socket.SendAsync(new byte[16]).AsTask()));
+            Assert.False(receive.IsCompleted);
+            Assert.False(send.IsCompleted);
+
+            context.Dispose();
+
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => receive.WaitAsync(Wait.Default));
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => send.WaitAsync(Wait.Default));
+        }
+        finally
+        {
+            context.Dispose();
+            await socket.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task A_send_that_starts_after_the_close_freed_the_iovec_list_fails_and_touches_no_native_memory(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
