@@ -138,6 +138,11 @@ internal sealed partial class NbdTransmission
                 continue;
             }
 
+            if (request.Type == NbdProtocol.CmdWrite && TryWriteFromReceiveBuffer(request))
+            {
+                continue;
+            }
+
             // The buffer a READ or WRITE holds, reserved before its payload is read: the connection's bytes stay
             // bounded however large the requests and however slowly the client takes its replies.
             int cost = request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdWrite && request.Length > 0
@@ -181,6 +186,43 @@ internal sealed partial class NbdTransmission
             Interlocked.Increment(ref _inFlight);
             Dispatch(request, payload, cost);
         }
+    }
+
+    /// <summary>
+    /// A page-cache WRITE whose whole payload came with the receive that brought its header (a client streaming small
+    /// writes): written to the file straight from the receive buffer, here in the receive loop. That write would run
+    /// synchronously on the loop anyway (<see cref="NbdExportIo.WriteToPageCache"/>); this way it needs no payload
+    /// buffer, no copy into one, no slot and no worker. O_DIRECT writes (an aligned buffer and a ring request), FUA
+    /// (a flush to await) and payloads still on the wire take the usual path.
+    /// </summary>
+    private bool TryWriteFromReceiveBuffer(in NbdRequest request)
+    {
+        int length = (int)request.Length;
+        if (length == 0
+            || _export.Options.Direct
+            || _export.TracksWrites
+            || (request.Flags & NbdProtocol.CmdFlagFua) != 0
+            || _transport.Buffered < length)
+        {
+            return false;
+        }
+
+        try
+        {
+            NbdExportIo.WriteToPageCache(_file, _transport.PeekBuffered(length), (long)request.Offset);
+            _replies.Enqueue(NbdReplies.Simple(request.Cookie, 0));
+        }
+        catch (Exception ex)
+        {
+            // As the workers answer a failed request: the error reply, and the connection goes on.
+            Fail(request, NbdReplies.ErrorFor(ex), ex.Message);
+        }
+        finally
+        {
+            _transport.ConsumeBuffered(length);
+        }
+
+        return true;
     }
 
     private void Dispatch(NbdRequest request, AlignedBuffer? payload, int cost)

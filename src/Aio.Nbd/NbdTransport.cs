@@ -68,6 +68,12 @@ internal sealed class NbdTransport : IAsyncDisposable
         return done == destination.Length;
     }
 
+    /// <summary>The next <paramref name="length"/> buffered bytes, not consumed (<see cref="Buffered"/> must cover them).</summary>
+    public ReadOnlySpan<byte> PeekBuffered(int length) => _buffer.AsSpan(_start, length);
+
+    /// <summary>Consumes <paramref name="length"/> buffered bytes that <see cref="PeekBuffered"/> showed.</summary>
+    public void ConsumeBuffered(int length) => _start += length;
+
     /// <summary>
     /// Receives more of a message whose unfilled part is <paramref name="rest"/> (<see cref="Take"/> emptied the
     /// buffer): a large rest straight into it (no copy), a small one into the buffer, which brings the next pipelined
