@@ -42,10 +42,19 @@ internal sealed class NbdByteBudget
         Interlocked.Exchange(ref _freed, null)?.TrySetResult();
     }
 
-    private bool TryReserve(long bytes)
+    /// <summary>
+    /// Whether <paramref name="bytes"/> would fit now, as <see cref="ReserveAsync"/> decides, without taking them: for
+    /// work the receive loop does in place, whose only cost is the reply it queues.
+    /// </summary>
+    public bool HasRoom(long bytes)
     {
         long held = Volatile.Read(ref _held);
-        if (held != 0 && held + bytes > _limit)
+        return held == 0 || held + bytes <= _limit;
+    }
+
+    private bool TryReserve(long bytes)
+    {
+        if (!HasRoom(bytes))
         {
             return false;
         }

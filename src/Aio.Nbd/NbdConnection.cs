@@ -56,6 +56,7 @@ internal sealed class NbdConnection
                 finally
                 {
                     _server.NoteBytesHeld(transmission.PeakBytesHeld);
+                    _server.NoteWritesFromReceiveBuffer(transmission.WritesFromReceiveBuffer);
                 }
 
                 await _transport.ShutdownAsync().ConfigureAwait(true);

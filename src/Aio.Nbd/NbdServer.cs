@@ -19,6 +19,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<string> _socketFiles = [];
     private int _connectionCount;
     private long _peakConnectionBytes;
+    private long _writesFromReceiveBuffer;
     private int _disposed;
 
     private NbdServer(NbdServerOptions options, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
@@ -174,6 +175,11 @@ public sealed class NbdServer : IAsyncDisposable
     }
 
     internal void NoteBytesHeld(long bytes) => NbdByteBudget.RaiseTo(ref _peakConnectionBytes, bytes);
+
+    /// <summary>Page-cache WRITEs that ended connections wrote straight from their receive buffers (for tests).</summary>
+    internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
+
+    internal void NoteWritesFromReceiveBuffer(long writes) => Interlocked.Add(ref _writesFromReceiveBuffer, writes);
 
     internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
 

@@ -40,6 +40,9 @@ internal sealed partial class NbdTransmission
     /// <summary>The most buffer bytes this connection held at once (requests executing and replies not yet sent).</summary>
     public long PeakBytesHeld => _budget.Peak;
 
+    /// <summary>Page-cache WRITEs written straight from the receive buffer (for tests). Loop thread.</summary>
+    public long WritesFromReceiveBuffer { get; private set; }
+
     /// <summary>Requests being executed now (for tests and diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight) - 1;
 
@@ -189,11 +192,13 @@ internal sealed partial class NbdTransmission
     }
 
     /// <summary>
-    /// A page-cache WRITE whose whole payload came with the receive that brought its header (a client streaming small
-    /// writes): written to the file straight from the receive buffer, here in the receive loop. That write would run
-    /// synchronously on the loop anyway (<see cref="NbdExportIo.WriteToPageCache"/>); this way it needs no payload
-    /// buffer, no copy into one, no slot and no worker. O_DIRECT writes (an aligned buffer and a ring request), FUA
-    /// (a flush to await) and payloads still on the wire take the usual path.
+    /// A page-cache WRITE whose whole payload is already in the receive buffer (a client streaming small writes sends
+    /// them back to back): written to the file straight from that buffer, here in the receive loop. That write would
+    /// run synchronously on the loop anyway (<see cref="NbdExportIo.WriteToPageCache"/>); this way it needs no payload
+    /// buffer, no copy into one, no slot and no worker. O_DIRECT exports and exports with an alignment (a ring
+    /// request, the write tracker), FUA (a flush to await), payloads still on the wire, and a connection over its
+    /// byte budget (its queued replies count: a client that stops reading them must stop the server reading
+    /// requests, which the usual path's reservation does) take the usual path.
     /// </summary>
     private bool TryWriteFromReceiveBuffer(in NbdRequest request)
     {
@@ -202,10 +207,13 @@ internal sealed partial class NbdTransmission
             || _export.Options.Direct
             || _export.TracksWrites
             || (request.Flags & NbdProtocol.CmdFlagFua) != 0
-            || _transport.Buffered < length)
+            || _transport.Buffered < length
+            || !_budget.HasRoom(NbdProtocol.SimpleReplySize))
         {
             return false;
         }
+
+        WritesFromReceiveBuffer++;
 
         try
         {

@@ -20,8 +20,8 @@ public sealed partial class AioContext
 
     /// <summary>
     /// Like <see cref="CreateBottomHalf(Action, string?)"/>, and if the context is disposed while a run is queued,
-    /// <paramref name="onAbandoned"/> runs instead of it (on the disposing thread), so that whoever waits for that run
-    /// hears of it.
+    /// <paramref name="onAbandoned"/> runs instead of it (on the disposing thread, or on one whose schedule lost the
+    /// race with the dispose), so that whoever waits for that run hears of it.
     /// </summary>
     internal BottomHalf CreateBottomHalf(Action callback, string? name, Action onAbandoned)
     {
@@ -222,8 +222,8 @@ public sealed partial class AioContext
     }
 
     /// <summary>
-    /// Dispose: every bottom half still queued is deleted; the one-shots that were going to run are abandoned, oldest
-    /// first (see <see cref="BottomHalf.Abandon"/>). The batches are the home thread's, and no section runs now.
+    /// Dispose: every bottom half still queued is deleted; those that were going to run are abandoned, oldest first,
+    /// which runs their abandon callbacks (see <see cref="BottomHalf.Abandon"/>). The batches are the home thread's, and no section runs now.
     /// </summary>
     private void DisposeBottomHalves()
     {

@@ -12,8 +12,9 @@ public sealed class BottomHalf : IDisposable
 {
     // Flags (all changed atomically): Pending means "linked into the context's list" and guards the single Next link;
     // Scheduled means "should run when dequeued" (cleared by Cancel); Deleted means "never run again"; OneShot marks the
-    // throwaway ones of AioContext.ScheduleOneShot. A one-shot may carry an abandon callback: it runs instead of the
-    // callback when the context is disposed with the one-shot still queued, so that whoever waits for it hears of it.
+    // throwaway ones of AioContext.ScheduleOneShot. A bottom half may carry an abandon callback (one-shots of
+    // TryScheduleOneShot, a socket operation's start): it runs instead of the callback when the context is disposed
+    // with the run still queued, so that whoever waits for it hears of it.
     internal const int FlagPending = 1;
     internal const int FlagScheduled = 2;
     internal const int FlagDeleted = 4;

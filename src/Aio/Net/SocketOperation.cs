@@ -233,10 +233,21 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     private ObjectDisposedException Retired() => new(null, $"The socket was closed while the {_name} was starting.");
 
     /// <summary>
-    /// The disposing thread: the context was disposed with this operation's start still queued, so the loop will never
-    /// run it. A use handed over from another thread would otherwise stay pending until the socket is disposed.
+    /// The context was disposed with this operation's start still queued, so the loop will never run it (the disposing
+    /// thread, or one whose schedule lost the race with the dispose). A use handed over from another thread would
+    /// otherwise stay pending until the socket is disposed. Only a published use is failed, as <see cref="RunStart"/>
+    /// would start only that one: the queued run may belong to a use that has ended, and the next one may still be
+    /// being set up by its caller. That caller's publish and this read are ordered by full fences on both sides (the
+    /// abandon deletes the bottom half with an interlocked or; the caller publishes with an exchange, then schedules),
+    /// so either this sees the published use, or the caller's schedule sees the deletion and fails the use itself.
     /// </summary>
-    private void FailAbandoned() => Fail(new ObjectDisposedException(nameof(AioContext), $"The context was disposed before its loop started the {_name}."));
+    private void FailAbandoned()
+    {
+        if (IsPending)
+        {
+            Fail(new ObjectDisposedException(nameof(AioContext), $"The context was disposed before its loop started the {_name}."));
+        }
+    }
 
     private void OnTokenCancelled(CancellationToken token)
     {

@@ -14,16 +14,9 @@ namespace Aio.Tests.Async;
 public class IdleIoThreadTests
 {
     [Theory]
-    [InlineData(FdMonitorKind.IoUring)]
-    [InlineData(FdMonitorKind.Epoll)]
-    [InlineData(FdMonitorKind.Poll)]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task An_idle_IoThread_uses_under_one_percent_of_a_core_and_does_not_wake(FdMonitorKind kind)
     {
-        if (kind == FdMonitorKind.IoUring && !MonitorKinds.IoUringAvailable)
-        {
-            return;
-        }
-
         using var io = IoThread.Start("idle-" + kind, new AioContextOptions { Monitor = kind });
 
         // Some work first, so that whatever the loop does after work (adaptive polling, the ring's first submissions)

@@ -44,6 +44,20 @@ public class NbdByteBudgetTests
     }
 
     [Fact]
+    public void HasRoom_answers_as_a_reservation_would_without_taking_anything()
+    {
+        // The receive loop's in-place writes ask HasRoom for their reply: the same rule as ReserveAsync.
+        var budget = new Aio.Nbd.NbdByteBudget(100);
+        Assert.True(budget.HasRoom(1000), "an empty connection always has room (a large request runs alone)");
+        budget.Add(90);
+        Assert.True(budget.HasRoom(10));
+        Assert.False(budget.HasRoom(11));
+        Assert.True(budget.HasRoom(10), "HasRoom took nothing");
+        budget.Release(90);
+        Assert.True(budget.HasRoom(100));
+    }
+
+    [Fact]
     public void Large_writes_wait_for_room_before_their_payload_is_read()
     {
         using var server = new NbdTestServer(size: 16 * MiB, configure: o => o with { MaxBytesInFlight = Limit });

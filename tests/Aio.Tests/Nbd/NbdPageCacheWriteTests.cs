@@ -1,3 +1,4 @@
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.Nbd;
@@ -18,7 +19,7 @@ public sealed class NbdPageCacheWriteTests
         const int Writes = 300;
         const long Size = 4 << 20;
         using var server = new NbdTestServer(size: Size, direct: false);
-        using var client = new RawNbdClient(server.SocketPath);
+        var client = new RawNbdClient(server.SocketPath);
         client.Negotiate();
 
         // Lengths that are not a divisor of the receive buffer, so payloads also straddle receives; one in ten FUA;
@@ -37,10 +38,10 @@ public sealed class NbdPageCacheWriteTests
             }
 
             payload.CopyTo(expected, offset);
-            burst.AddRange(Request(i % 10 == 9 ? FlagFua : (ushort)0, (ulong)i, offset, payload));
+            burst.AddRange(RawNbdClient.Request(i % 10 == 9 ? FlagFua : (ushort)0, CmdWrite, (ulong)i, (ulong)offset, (uint)length, payload));
             if (i == Writes / 2)
             {
-                burst.AddRange(Request(0, Refused, Size - 100, new byte[4096]));
+                burst.AddRange(RawNbdClient.Request(0, CmdWrite, Refused, Size - 100, 4096, new byte[4096]));
             }
         }
 
@@ -68,17 +69,10 @@ public sealed class NbdPageCacheWriteTests
         var flush = client.ReadSimpleReply();
         Assert.Equal((0u, 424242UL), (flush.Error, flush.Cookie));
         Assert.Equal(expected, File.ReadAllBytes(server.ImagePath));
-    }
 
-    private static byte[] Request(ushort flags, ulong cookie, long offset, byte[] payload)
-    {
-        var header = new byte[28];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header, 0x25609513);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(4), flags);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(6), CmdWrite);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(8), cookie);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(16), (ulong)offset);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(24), (uint)payload.Length);
-        return [.. header, .. payload];
+        // Both paths ran: most writes from the receive buffer; the FUA ones (a tenth) never.
+        client.Dispose();
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.InRange(server.Server.WritesFromReceiveBuffer, 1, Writes - (Writes / 10));
     }
 }

@@ -134,6 +134,10 @@ public sealed class RawNbdClient : IDisposable
     }
 
     public void SendRequest(ushort flags, ushort type, ulong cookie, ulong offset, uint length, byte[]? payload = null, uint magic = 0x25609513)
+        => Send(Request(flags, type, cookie, offset, length, payload, magic));
+
+    /// <summary>The bytes of one request (header, then <paramref name="payload"/> if any), for bursts sent at once.</summary>
+    public static byte[] Request(ushort flags, ushort type, ulong cookie, ulong offset, uint length, byte[]? payload = null, uint magic = 0x25609513)
     {
         var h = new byte[28];
         BinaryPrimitives.WriteUInt32BigEndian(h, magic);
@@ -142,7 +146,7 @@ public sealed class RawNbdClient : IDisposable
         BinaryPrimitives.WriteUInt64BigEndian(h.AsSpan(8), cookie);
         BinaryPrimitives.WriteUInt64BigEndian(h.AsSpan(16), offset);
         BinaryPrimitives.WriteUInt32BigEndian(h.AsSpan(24), length);
-        Send(payload is null ? h : [.. h, .. payload]);
+        return payload is null ? h : [.. h, .. payload];
     }
 
     /// <summary>A simple reply: (error, cookie), then <paramref name="dataLength"/> bytes of data if it succeeded.</summary>

@@ -172,7 +172,18 @@ public class SocketLifecycleTests
         var socket = AioSocket.Adopt(context, accepted);
         try
         {
-            var (receive, send) = await Task.Run(() => (socket.ReceiveAsync(new byte[16]).AsTask(), socket.SendAsync(new byte[16]).AsTask()));
+            // A thread of its own: never the home thread, so both uses are handed over.
+            Task<int>? receive = null;
+            Task<int>? send = null;
+            var caller = new Thread(() =>
+            {
+                receive = socket.ReceiveAsync(new byte[16]).AsTask();
+                send = socket.SendAsync(new byte[16]).AsTask();
+            });
+            caller.Start();
+            Assert.True(caller.Join(Wait.Default), "the caller thread did not return");
+            Assert.NotNull(receive);
+            Assert.NotNull(send);
             Assert.False(receive.IsCompleted);
             Assert.False(send.IsCompleted);
 
