@@ -57,6 +57,7 @@ internal sealed class NbdConnection
                 {
                     _server.NoteBytesHeld(transmission.PeakBytesHeld);
                     _server.NoteWritesFromReceiveBuffer(transmission.WritesFromReceiveBuffer);
+                    _server.NoteReplySends(transmission.ReplySends);
                 }
 
                 await _transport.ShutdownAsync().ConfigureAwait(true);

@@ -22,6 +22,7 @@ internal sealed class NbdReplyQueue
     private bool _failed;
     private bool _stopped;
     private TaskCompletionSource? _idle;
+    private BottomHalf? _kick;
 
     public NbdReplyQueue(NbdTransport transport, NbdByteBudget budget, Action<Exception> onFailure)
     {
@@ -29,6 +30,18 @@ internal sealed class NbdReplyQueue
         _budget = budget;
         _onFailure = onFailure;
     }
+
+    /// <summary>
+    /// Wakes the idle pump in the loop's bottom-half phase, after the callback that queued the reply has returned: a
+    /// receive that brought a burst of requests answers them all (page-cache writes answered in place, reads that
+    /// completed at submission) before the pump runs, so they leave in one send. Resumed inline at the first reply,
+    /// the pump sent that one alone and the rest one iteration later. No later in time: the send is handed to the
+    /// kernel at the loop's next enter either way.
+    /// </summary>
+    private BottomHalf Kick => _kick ??= _transport.Socket.Context.CreateBottomHalf(() => _wake.Set(true), "nbd-replies");
+
+    /// <summary>Gathered sends so far (for tests). Loop thread.</summary>
+    public long Sends { get; private set; }
 
     /// <summary>Queues one reply (one to three segments) and makes sure it will be sent.</summary>
     public void Enqueue(NbdReplySegment first, NbdReplySegment? second = null, NbdReplySegment? third = null)
@@ -66,13 +79,23 @@ internal sealed class NbdReplyQueue
 
         if (startPump)
         {
+            // The pump's first run waits for the kick below like every later one.
             _ = PumpAsync();
         }
-        else if (start)
+
+        if (start)
         {
             // Only the caller that turned _pumping on gets here, and the pump waits (or is about to) exactly once per
-            // such turn: one Set per wait.
-            _wake.Set(true);
+            // such turn: one Set per wait (the bottom half runs once however often it is scheduled before it runs).
+            try
+            {
+                Kick.Schedule();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The loop is gone: wake the pump here, whose send then fails and ends the connection.
+                _wake.Set(true);
+            }
         }
     }
 
@@ -110,6 +133,11 @@ internal sealed class NbdReplyQueue
 
     private async Task PumpAsync()
     {
+        if (!await _wake.WaitAsync().ConfigureAwait(false))
+        {
+            return;
+        }
+
         while (true)
         {
             TaskCompletionSource? idle = null;
@@ -146,6 +174,7 @@ internal sealed class NbdReplyQueue
 
             try
             {
+                Sends++;
                 await _transport.SendAsync(Build(), CancellationToken.None).ConfigureAwait(true);
             }
             catch (Exception ex)

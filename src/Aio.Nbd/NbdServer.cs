@@ -20,6 +20,7 @@ public sealed class NbdServer : IAsyncDisposable
     private int _connectionCount;
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
+    private long _replySends;
     private int _disposed;
 
     private NbdServer(NbdServerOptions options, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
@@ -180,6 +181,11 @@ public sealed class NbdServer : IAsyncDisposable
     internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
 
     internal void NoteWritesFromReceiveBuffer(long writes) => Interlocked.Add(ref _writesFromReceiveBuffer, writes);
+
+    /// <summary>Gathered reply sends of the connections that ended (for tests).</summary>
+    internal long ReplySends => Interlocked.Read(ref _replySends);
+
+    internal void NoteReplySends(long sends) => Interlocked.Add(ref _replySends, sends);
 
     internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
 

@@ -40,6 +40,9 @@ internal sealed partial class NbdTransmission
     /// <summary>The most buffer bytes this connection held at once (requests executing and replies not yet sent).</summary>
     public long PeakBytesHeld => _budget.Peak;
 
+    /// <summary>The reply queue's gathered sends (for tests). Loop thread.</summary>
+    public long ReplySends => _replies.Sends;
+
     /// <summary>Page-cache WRITEs written straight from the receive buffer (for tests). Loop thread.</summary>
     public long WritesFromReceiveBuffer { get; private set; }
 

@@ -75,4 +75,31 @@ public sealed class NbdPageCacheWriteTests
         Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
         Assert.InRange(server.Server.WritesFromReceiveBuffer, 1, Writes - (Writes / 10));
     }
+
+    [Fact]
+    public void Replies_to_a_burst_that_came_in_one_receive_leave_in_one_send()
+    {
+        using var server = new NbdTestServer(size: 1 << 20, direct: false);
+        var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+
+        // Ten small writes in one send (10 KiB: one receive on the server). The pump runs after the receive loop has
+        // answered them all, so one gathered send carries all ten replies.
+        var burst = new List<byte>();
+        for (int i = 0; i < 10; i++)
+        {
+            burst.AddRange(RawNbdClient.Request(0, CmdWrite, (ulong)i, (ulong)i * 4096, 1000, new byte[1000]));
+        }
+
+        client.Send([.. burst]);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(0u, client.ReadSimpleReply().Error);
+        }
+
+        client.Dispose();
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.Equal(10, server.Server.WritesFromReceiveBuffer);
+        Assert.Equal(1, server.Server.ReplySends);
+    }
 }
