@@ -13,9 +13,13 @@ internal sealed class NbdReplyQueue
     private readonly NbdTransport _transport;
     private readonly NbdByteBudget _budget;
     private readonly Action<Exception> _onFailure;
-    private readonly List<NbdSequenceSegment> _links = [];
-    private List<NbdReplySegment> _pending = [];
-    private List<NbdReplySegment> _sending = [];
+    // Sized up front for a send of 64 segments (a full burst of 16 structured reads and more), and grown by doubling:
+    // a send that carries more replies than any before allocates, a steady state does not, so these grow only a few
+    // times in a connection's life rather than one segment at a time whenever a burst is a little larger.
+    private const int InitialSegments = 64;
+    private readonly List<NbdSequenceSegment> _links = new(InitialSegments);
+    private List<NbdReplySegment> _pending = new(InitialSegments);
+    private List<NbdReplySegment> _sending = new(InitialSegments);
     private readonly NbdSignal _wake = new();
     private bool _pumpStarted;
     private bool _pumping;
@@ -191,9 +195,18 @@ internal sealed class NbdReplyQueue
 
     private ReadOnlySequence<byte> Build()
     {
-        while (_links.Count < _sending.Count)
+        if (_links.Count < _sending.Count)
         {
-            _links.Add(new NbdSequenceSegment());
+            int target = Math.Max(InitialSegments, _links.Count * 2);
+            while (target < _sending.Count)
+            {
+                target *= 2;
+            }
+
+            while (_links.Count < target)
+            {
+                _links.Add(new NbdSequenceSegment());
+            }
         }
 
         long running = 0;
