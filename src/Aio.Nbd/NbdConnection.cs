@@ -55,9 +55,7 @@ internal sealed class NbdConnection
                 }
                 finally
                 {
-                    _server.NoteBytesHeld(transmission.PeakBytesHeld);
-                    _server.NoteWritesFromReceiveBuffer(transmission.WritesFromReceiveBuffer);
-                    _server.NoteReplySends(transmission.ReplySends);
+                    _server.NoteEnded(transmission);
                 }
 
                 await _transport.ShutdownAsync().ConfigureAwait(true);

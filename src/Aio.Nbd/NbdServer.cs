@@ -175,17 +175,19 @@ public sealed class NbdServer : IAsyncDisposable
         _stop.Dispose();
     }
 
-    internal void NoteBytesHeld(long bytes) => NbdByteBudget.RaiseTo(ref _peakConnectionBytes, bytes);
-
     /// <summary>Page-cache WRITEs that ended connections wrote straight from their receive buffers (for tests).</summary>
     internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
-
-    internal void NoteWritesFromReceiveBuffer(long writes) => Interlocked.Add(ref _writesFromReceiveBuffer, writes);
 
     /// <summary>Gathered reply sends of the connections that ended (for tests).</summary>
     internal long ReplySends => Interlocked.Read(ref _replySends);
 
-    internal void NoteReplySends(long sends) => Interlocked.Add(ref _replySends, sends);
+    /// <summary>Adds an ended connection's figures to the server's (for tests and diagnostics).</summary>
+    internal void NoteEnded(NbdTransmission transmission)
+    {
+        NbdByteBudget.RaiseTo(ref _peakConnectionBytes, transmission.PeakBytesHeld);
+        Interlocked.Add(ref _writesFromReceiveBuffer, transmission.WritesFromReceiveBuffer);
+        Interlocked.Add(ref _replySends, transmission.ReplySends);
+    }
 
     internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
 
