@@ -10,9 +10,21 @@ internal sealed class LatencyHistogram
 {
     private const long Highest = 600L * 1_000_000_000;
     private readonly LongHistogram _h = new(1, Highest, 3);
+    private static readonly double s_nsPerTick = 1e9 / System.Diagnostics.Stopwatch.Frequency;
     private long _min = long.MaxValue;
 
     public long Count => _h.TotalCount;
+
+    /// <summary>Records the time between two <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> readings.</summary>
+    /// <remarks>
+    /// Exact nanoseconds: <c>Stopwatch.GetElapsedTime</c> goes through a TimeSpan, whose 100 ns ticks would round every
+    /// latency down to a multiple of 100 ns.
+    /// </remarks>
+    public void RecordTicks(long start, long end)
+    {
+        long ticks = end - start;
+        Record(System.Diagnostics.Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * s_nsPerTick));
+    }
 
     public void Record(long ns)
     {

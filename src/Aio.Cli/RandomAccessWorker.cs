@@ -87,7 +87,7 @@ internal sealed class RandomAccessWorker : IThreadPoolWorkItem
         long end = Stopwatch.GetTimestamp();
         if (_clock.Measuring(_submitted))
         {
-            _histogram.Record((long)Stopwatch.GetElapsedTime(_submitted, end).TotalNanoseconds);
+            _histogram.RecordTicks(_submitted, end);
             _ios++;
             _reads += read ? 1 : 0;
             _progress.Add(_slot);

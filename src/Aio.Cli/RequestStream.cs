@@ -7,6 +7,7 @@ namespace Aio.Cli;
 internal sealed class RequestStream
 {
     private readonly Random _rng;
+    private ulong _state;
     private readonly int _readPercent;
     private readonly bool _random;
     private readonly int _stride;
@@ -16,6 +17,7 @@ internal sealed class RequestStream
     {
         Region = region;
         _rng = new Random((worker * 7919) + 1);
+        _state = (ulong)((worker * 7919) + 1);
         _readPercent = o.ReadPercent;
         _random = o.IsRandom;
         _stride = workers;
@@ -41,7 +43,7 @@ internal sealed class RequestStream
         long block;
         if (_random)
         {
-            block = _rng.NextInt64(Region.Blocks);
+            block = (long)Math.BigMul(NextRandom(), (ulong)Region.Blocks, out _);
         }
         else
         {
@@ -53,8 +55,19 @@ internal sealed class RequestStream
         {
             100 => true,
             0 => false,
-            _ => _rng.Next(100) < _readPercent,
+            _ => (int)Math.BigMul(NextRandom(), 100UL, out _) < _readPercent,
         };
         return (block, read);
+    }
+
+    // splitmix64, drawn per request on the loop thread: a seeded System.Random takes its slower compatible path, and
+    // the C loop this is compared with draws its offsets the same way. The high half of a 64x64 product maps the draw
+    // to [0, n) without a division.
+    private ulong NextRandom()
+    {
+        ulong z = _state += 0x9e3779b97f4a7c15UL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+        return z ^ (z >> 31);
     }
 }

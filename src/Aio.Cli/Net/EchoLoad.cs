@@ -89,7 +89,7 @@ internal static class EchoLoad
             long end = Stopwatch.GetTimestamp();
             if (start >= from && end <= to)
             {
-                histogram.Record((end - start) * 1_000_000_000 / Stopwatch.Frequency);
+                histogram.RecordTicks(start, end);
                 counted();
             }
         }
