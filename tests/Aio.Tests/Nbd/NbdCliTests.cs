@@ -88,6 +88,55 @@ public class NbdCliTests
         Assert.Equal(0, Stop(server, launched: true));
     }
 
+    [NbdToolFact("strace")]
+    public void Where_the_file_system_cannot_zero_a_range_fast_zero_fails_and_zeroes_are_written_O_DIRECT()
+        => ZeroingWithoutFallocate([]);
+
+    [NbdToolFact("strace")]
+    public void Where_the_file_system_cannot_zero_a_range_fast_zero_fails_and_zeroes_are_written_page_cache()
+        => ZeroingWithoutFallocate(["--cache", "writeback"]);
+
+    private static void ZeroingWithoutFallocate(string[] cache)
+    {
+        // strace makes every fallocate fail with EOPNOTSUPP, as on a file system without hole punching or range
+        // zeroing: the server must fall back to writing zeroes, refuse FAST_ZERO with ENOTSUP without touching the
+        // data, and treat TRIM as the hint it is.
+        const int Size = 4 << 20;
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        var expected = new byte[Size];
+        new Random(31).NextBytes(expected);
+        File.WriteAllBytes(a, expected);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        string[] strace = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=fallocate", "-e", "inject=fallocate:error=EOPNOTSUPP"];
+        using var server = Start(dir.Path, strace, ["nbd", "serve", a, "--socket", socket, .. cache]);
+        Assert.NotNull(ReadLine(server));
+        using (var client = new RawNbdClient(socket))
+        {
+            var (_, flags) = client.Negotiate();
+            Assert.NotEqual(0, flags & Aio.Nbd.NbdProtocol.FlagSendFastZero);
+
+            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 1, 64 << 10, 1 << 20, NbdWriteZeroesTests.FlagFastZero, expected));
+            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 2, 2 << 20, 4096, NbdWriteZeroesTests.FlagFastZero | NbdWriteZeroesTests.FlagNoHole, expected));
+
+            client.SendRequest(0, NbdWriteZeroesTests.CmdTrim, 3, (ulong)(1536 << 10), 256 << 10);
+            var (trimError, trimCookie, _) = client.ReadSimpleReply();
+            Assert.Equal(3ul, trimCookie);
+            Assert.Equal(0u, trimError);
+
+            Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 4, (3 << 20) + 100, 5000, 0, expected));
+            Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 5, 2 << 20, 512 << 10, NbdWriteZeroesTests.FlagNoHole, expected));
+            Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 6, Size - 3000, 3000, 0, expected));
+
+            NbdWriteZeroesTests.AssertReadsBack(client, expected);
+        }
+
+        Assert.Equal(0, Stop(server, launched: true));
+        var onDisk = File.ReadAllBytes(a);
+        int same = onDisk.AsSpan().CommonPrefixLength(expected);
+        Assert.True(same == Size, $"the file differs from the expected image at byte {same}");
+    }
+
     private static Process Start(string dir, params string[] args) => Start(dir, [], args);
 
     private static Process Start(string dir, string[] launcher, params string[] args)

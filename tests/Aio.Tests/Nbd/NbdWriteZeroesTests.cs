@@ -1,0 +1,84 @@
+using Aio.Nbd;
+using Xunit;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>
+/// WRITE_ZEROES on the wire: the zeroes land exactly on the range (unaligned edges included) with or without a hole;
+/// FAST_ZERO is advertised, succeeds where the file system zeroes, and where it cannot, fails with ENOTSUP and leaves
+/// the data alone (the client then writes zeroes itself, as the protocol intends). The case of a file system that
+/// refuses every fallocate is in <see cref="NbdCliTests"/>, where strace makes one.
+/// </summary>
+public sealed class NbdWriteZeroesTests
+{
+    internal const ushort CmdRead = 0;
+    internal const ushort CmdTrim = 4;
+    internal const ushort CmdWriteZeroes = 6;
+    internal const ushort FlagNoHole = 2;
+    internal const ushort FlagFastZero = 16;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Zeroes_land_exactly_on_the_range_with_and_without_a_hole(bool direct)
+    {
+        const long Size = 4 << 20;
+        using var server = new NbdTestServer(size: Size, direct: direct, random: true);
+        var expected = File.ReadAllBytes(server.ImagePath);
+        using var client = new RawNbdClient(server.SocketPath);
+        var (size, flags) = client.Negotiate();
+        Assert.Equal((ulong)Size, size);
+        Assert.NotEqual(0, flags & NbdProtocol.FlagSendWriteZeroes);
+        Assert.NotEqual(0, flags & NbdProtocol.FlagSendFastZero);
+
+        // A punched hole is fast on every file system the tests run on: FAST_ZERO succeeds.
+        Assert.Equal(0u, Zero(client, 1, 64 << 10, 1 << 20, FlagFastZero, expected));
+
+        // Unaligned at both ends: the partial blocks are zeroed in place, their other bytes kept.
+        Assert.Equal(0u, Zero(client, 2, (3 << 20) + 100, 5000, 0, expected));
+
+        // NO_HOLE needs a zeroed range (FALLOC_FL_ZERO_RANGE), which some file systems lack (tmpfs): then FAST_ZERO
+        // must fail with ENOTSUP and touch nothing; where it exists, the range reads back as zeroes.
+        uint error = Zero(client, 3, 2 << 20, 512 << 10, FlagNoHole | FlagFastZero, expected);
+        Assert.True(error is 0 or NbdProtocol.ENOTSUP, $"NO_HOLE|FAST_ZERO failed with {error}");
+
+        // Without FAST_ZERO, NO_HOLE always succeeds (written zeroes where the file system cannot zero a range).
+        Assert.Equal(0u, Zero(client, 4, (2 << 20) + (600 << 10), 100 << 10, FlagNoHole, expected));
+
+        AssertReadsBack(client, expected);
+    }
+
+    /// <summary>
+    /// Sends one WRITE_ZEROES and reads its reply; on success, zeroes the same range of <paramref name="expected"/>.
+    /// </summary>
+    internal static uint Zero(RawNbdClient client, ulong cookie, long offset, int length, ushort flags, byte[] expected)
+    {
+        client.SendRequest(flags, CmdWriteZeroes, cookie, (ulong)offset, (uint)length);
+        var (error, answered, _) = client.ReadSimpleReply();
+        Assert.Equal(cookie, answered);
+        if (error == 0)
+        {
+            Array.Clear(expected, (int)offset, length);
+        }
+
+        return error;
+    }
+
+    /// <summary>Reads the whole export through the server in 256 KiB requests and compares every byte.</summary>
+    internal static void AssertReadsBack(RawNbdClient client, byte[] expected)
+    {
+        const int Chunk = 256 << 10;
+        for (int offset = 0; offset < expected.Length; offset += Chunk)
+        {
+            int length = Math.Min(Chunk, expected.Length - offset);
+            client.SendRequest(0, CmdRead, 1000 + (ulong)offset, (ulong)offset, (uint)length);
+            var (error, _, data) = client.ReadSimpleReply(length);
+            Assert.Equal(0u, error);
+            int diff = data.AsSpan().CommonPrefixLength(expected.AsSpan(offset, length));
+            if (diff != length)
+            {
+                Assert.Fail($"byte {offset + diff} reads {data[diff]}, expected {expected[offset + diff]}");
+            }
+        }
+    }
+}
