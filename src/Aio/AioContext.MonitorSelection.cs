@@ -43,7 +43,11 @@ public sealed partial class AioContext
         {
             try
             {
-                ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries, ForbiddenFlags = options.ForbiddenRingFlags });
+                // The tier an outer loop needs (IoUringMonitor.PrepareForOuterLoop): a thread asleep in the outer
+                // loop's poll(2) is woken by COOP_TASKRUN completions, not by DEFER_TASKRUN ones.
+                uint forbidden = options.ForbiddenRingFlags
+                    | (options.OuterLoop ? IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun : 0);
+                ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries, ForbiddenFlags = forbidden });
             }
             catch (AioException ex)
             {

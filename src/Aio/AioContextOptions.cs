@@ -32,6 +32,16 @@ public sealed record AioContextOptions
     /// </summary>
     public TimeSpan LoopStallThreshold { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// An outer main loop (<see cref="AioContext.Source"/>, Aio.GLib) will drive this context: an io_uring ring is set up
+    /// in the COOP_TASKRUN tier from the start instead of being moved there at the outer loop's first
+    /// <see cref="AioSource.Prepare"/>. Set it when requests may be in flight before that (a listener's multishot
+    /// accept, a pending receive): such requests cannot move to another ring, so until they end the outer loop would
+    /// otherwise be held to 1 ms sleeps to run their completions. Costs the DEFER_TASKRUN tier's batching when the
+    /// context is polled on its own.
+    /// </summary>
+    public bool OuterLoop { get; init; }
+
     /// <summary>Shows up in thread names, diagnostics and error messages.</summary>
     public string? Name { get; init; }
 

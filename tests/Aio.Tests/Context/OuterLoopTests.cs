@@ -307,6 +307,75 @@ public class OuterLoopTests
     public void GLib_attached_with_a_request_in_flight_serves_it_and_swaps_the_ring_once_it_is_done()
         => ServesInFlightRequestThenSwaps(glib: true);
 
+    [IoUringFact]
+    public void An_OuterLoop_context_sleeps_without_a_limit_with_a_request_in_flight_and_is_woken_by_its_completion()
+        => OuterLoopContextIsWokenByItsCompletion(glib: false);
+
+    [IoUringFact]
+    public void Under_GLib_an_OuterLoop_context_sleeps_without_a_limit_with_a_request_in_flight_and_is_woken_by_its_completion()
+        => OuterLoopContextIsWokenByItsCompletion(glib: true);
+
+    private static void OuterLoopContextIsWokenByItsCompletion(bool glib)
+    {
+        // Without the option, a request in flight when the outer loop first prepares keeps the DEFER_TASKRUN ring, and
+        // the outer loop's sleeps are cut to 1 ms until it ends (a listener's accept never does).
+        using (var plain = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring }))
+        {
+            var (pr, pw) = Libc.CreatePipe();
+            try
+            {
+                plain.Poll(false);
+                plain.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), pr, new RecordingHandler());
+                plain.Poll(false);
+                Assert.False(plain.Source.Prepare(out int held));
+                Assert.Equal(1, held);
+                plain.Source.Check();
+            }
+            finally
+            {
+                Libc.CloseQuietly(pr);
+                Libc.CloseQuietly(pw);
+            }
+        }
+
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, OuterLoop = true });
+        Assert.False(ctx.IoUring!.DeferTaskrun);
+        Assert.True(ctx.IoUring.CoopTaskrun);
+        var (r, w) = Libc.CreatePipe();
+        try
+        {
+            ctx.Poll(false);
+            var handler = new RecordingHandler();
+            ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), r, handler);
+            ctx.Poll(false);
+            Assert.False(ctx.Source.Prepare(out int unlimited));
+            Assert.Equal(-1, unlimited);
+            ctx.Source.Check();
+
+            // The outer loop sleeps in poll(2) until the completion itself wakes it. A watchdog timer bounds that sleep,
+            // so a completion that cannot wake it fails the test instead of hanging it.
+            using var loop = new OuterDriver(ctx, glib);
+            bool watchdog = false;
+            using var timer = ctx.CreateTimer(AioClock.Monotonic, () => watchdog = true);
+            timer.ArmAfter(Wait.Default);
+            var writer = Task.Run(async () =>
+            {
+                await Task.Delay(20);
+                Libc.WriteSpan(w, [1]);
+            });
+            loop.IterateUntil(() => handler.Count == 1 || watchdog, "the poll request's completion, while the outer loop sleeps");
+            Assert.False(watchdog, "the completion did not wake the sleeping outer loop; the watchdog timer did");
+            Assert.Equal(1, handler.Count);
+            Wait.For(writer, "the writer");
+            Assert.False(ctx.IoUring!.DeferTaskrun);
+        }
+        finally
+        {
+            Libc.CloseQuietly(r);
+            Libc.CloseQuietly(w);
+        }
+    }
+
     private static void ServesInFlightRequestThenSwaps(bool glib)
     {
         // Before: Prepare threw on every iteration while a request was in flight (under GLib: one line on stderr per
