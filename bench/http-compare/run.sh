@@ -14,13 +14,15 @@
 # (Connection: close), large-c64 (GET /bytes/1m: 1 MiB responses). Configs: sockets, sockets-inline, aio-threadpool,
 # aio-loop; aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) on request (CONFIGS). Other knobs: WARMUP
 # (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
-# 0 skips), LOOPS (unpinned), PORT, OUT.
+# 0 skips), LOOPS (unpinned), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below).
 #
 # Why WARMUP_EACH: the runtime tiers code up in stages (tier 0, instrumented, tier 1). Code a workload reaches for the
 # first time (a connection's setup and teardown under churn) runs unoptimised or instrumented until tier 1 catches up,
 # which took ~20 s under churn with the server on one core. Kestrel and the Sockets transport are precompiled
 # (ReadyToRun) and start from optimised code; the Aio assemblies are JIT-compiled. Without a warm-up of the workload
-# itself the row measures that transient rather than the transport.
+# itself the row measures that transient rather than the transport. Under churn alone the transient lasts 25-60 s for
+# both transports (connection set-up and teardown keep the tiering delay from expiring); STEADY=1 sets the runtime's
+# call-counting delay to 0 for every configuration alike, so that the warm-up reaches the steady state.
 #
 # Needs wrk (Debian's `wrk`); h2load (`nghttp2-client`) is used for an h2load --h1 plaintext row when present
 # (H2LOAD=0 skips it).
@@ -31,6 +33,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 WARMUP_EACH=${WARMUP_EACH:-3}
 PIN=${PIN:-0}
+STEADY=${STEADY:-0}
 H2LOAD=${H2LOAD:-1}
 PORT=${PORT:-5077}
 OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
@@ -47,6 +50,7 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 read -r -a configs <<<"${CONFIGS:-sockets sockets-inline aio-threadpool aio-loop}"
 read -r -a workloads <<<"${WORKLOADS:-plaintext-c64 plaintext-c256 pipelined16-c64 json-c64 churn-c64 large-c64}"
 case $PIN in 0|1) ;; *) echo "PIN=0 (unpinned) or PIN=1 (server CPU 1, client CPU 0), not $PIN"; exit 2 ;; esac
+case $STEADY in 0|1) ;; *) echo "STEADY=0 (the runtime's defaults) or STEADY=1 (call-counting delay 0), not $STEADY"; exit 2 ;; esac
 for n in "$ROUNDS" "$DURATION" "$WARMUP"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS, DURATION and WARMUP are whole numbers >= 1 (got '$n')"; exit 2; }
 done
@@ -61,9 +65,10 @@ done
 start_server() {
   local args=(--urls "$URL")
   local env=()
+  [ "$STEADY" = 1 ] && env=(DOTNET_TC_CallCountingDelayMs=0)
   case $1 in
     sockets) args+=(--transport sockets) ;;
-    sockets-inline) args+=(--transport sockets --inline true); env=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
+    sockets-inline) args+=(--transport sockets --inline true); env+=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1) ;;
     aio-threadpool) args+=(--transport aio --scheduling threadpool --loops "$LOOPS") ;;
     aio-loop) args+=(--transport aio --scheduling loop --loops "$LOOPS") ;;
     aio-loop-rp) args+=(--transport aio --scheduling loop --loops "$LOOPS" --listener-per-loop true) ;;
@@ -97,7 +102,7 @@ to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
-echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s+${WARMUP_EACH}s/workload workloads=${workloads[*]}" | tee "$OUT/info"
+echo "kernel $(uname -r), $(dotnet --version), $(nproc) CPUs, pin=$PIN steady=$STEADY loops=$LOOPS rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s+${WARMUP_EACH}s/workload workloads=${workloads[*]}" | tee "$OUT/info"
 : >"$OUT/results.tsv"
 for round in $(seq "$ROUNDS"); do
   for config in "${configs[@]}"; do
