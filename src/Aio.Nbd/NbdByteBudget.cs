@@ -15,9 +15,16 @@ internal sealed class NbdByteBudget
     private readonly long _limit;
     private long _held;
     private long _peak;
+    private readonly Action? _onWait;
     private TaskCompletionSource? _freed;
 
-    public NbdByteBudget(long limit) => _limit = limit;
+    /// <param name="limit">The bytes above which a reservation waits.</param>
+    /// <param name="onWait">Called on the receive loop each time a reservation has to wait for room (for tests).</param>
+    public NbdByteBudget(long limit, Action? onWait = null)
+    {
+        _limit = limit;
+        _onWait = onWait;
+    }
 
     /// <summary>The most this connection held at once (for tests and diagnostics).</summary>
     public long Peak => Volatile.Read(ref _peak);
@@ -67,6 +74,7 @@ internal sealed class NbdByteBudget
 
     private async ValueTask WaitAndReserveAsync(long bytes, CancellationToken ct)
     {
+        _onWait?.Invoke();
         while (true)
         {
             var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -48,7 +48,7 @@ internal sealed class NbdConnection
 
             if (negotiated)
             {
-                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _server.Options.MaxBytesInFlight, _ => _transport.Socket.Abort());
+                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _server.Options.MaxBytesInFlight, _ => _transport.Socket.Abort(), _server.NoteBudgetWait);
                 try
                 {
                     await transmission.RunAsync(stop).ConfigureAwait(true);

@@ -20,6 +20,7 @@ public sealed class NbdServer : IAsyncDisposable
     private int _connectionCount;
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
+    private long _budgetWaits;
     private long _replySends;
     private int _disposed;
 
@@ -177,6 +178,11 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Page-cache WRITEs that ended connections wrote straight from their receive buffers (for tests).</summary>
     internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
+
+    /// <summary>Times a connection's receive loop waited for room in its byte budget, live (for tests).</summary>
+    internal long BudgetWaits => Interlocked.Read(ref _budgetWaits);
+
+    internal void NoteBudgetWait() => Interlocked.Increment(ref _budgetWaits);
 
     /// <summary>Gathered reply sends of the connections that ended (for tests).</summary>
     internal long ReplySends => Interlocked.Read(ref _replySends);

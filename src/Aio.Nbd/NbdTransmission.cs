@@ -26,13 +26,13 @@ internal sealed partial class NbdTransmission
     private readonly List<NbdExtent> _extents = [];
     private int _inFlight = 1;   // the receive loop's own reference: drained only once it has stopped too
 
-    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure)
+    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure, Action? onBudgetWait = null)
     {
         _transport = transport;
         _session = session;
         _export = session.Export ?? throw new InvalidOperationException("No export chosen.");
         _file = _export.FileFor(context);
-        _budget = new NbdByteBudget(maxBytesInFlight);
+        _budget = new NbdByteBudget(maxBytesInFlight, onBudgetWait);
         _replies = new NbdReplyQueue(transport, _budget, onSendFailure);
         _slots = new SemaphoreSlim(maxInFlight, maxInFlight);
     }

@@ -102,4 +102,51 @@ public sealed class NbdPageCacheWriteTests
         Assert.Equal(10, server.Server.WritesFromReceiveBuffer);
         Assert.Equal(1, server.Server.ReplySends);
     }
+    [Fact]
+    public void A_client_streaming_small_writes_without_reading_replies_stops_the_server_reading_within_its_budget()
+    {
+        // Each reply is 16 bytes; with a 4 KiB budget, 256 unsent replies fill it. The client sends 100,000 one-byte
+        // writes (nearly all written from the receive buffer) and reads nothing until the server has had to wait for
+        // room: the receive loop's in-place writes must stop too, or their replies would pile up without bound once
+        // the socket buffers are full.
+        const int Writes = 100_000;
+        const long Limit = 4096;
+        using var server = new NbdTestServer(size: 128 << 10, direct: false, configure: o => o with { MaxBytesInFlight = Limit });
+        var burst = new byte[Writes * 29];
+        for (int i = 0; i < Writes; i++)
+        {
+            RawNbdClient.Request(0, CmdWrite, (ulong)i, (ulong)i, 1, [(byte)((i * 31) + 7)]).CopyTo(burst, i * 29);
+        }
+
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate();
+            var sender = Task.Run(() => client.Send(burst));
+            Wait.Until(() => server.Server.BudgetWaits > 0 || sender.IsCompleted, () => Thread.Sleep(5), "the server to wait for room while its replies go unread");
+            Assert.False(sender.IsCompleted, "the whole burst was taken in without a wait for room: the server queued every reply");
+
+            var seen = new bool[Writes];
+            for (int i = 0; i < Writes; i++)
+            {
+                var (error, cookie, _) = client.ReadSimpleReply();
+                Assert.Equal(0u, error);
+                Assert.True(cookie < Writes && !seen[cookie], $"cookie {cookie} unknown or answered twice");
+                seen[cookie] = true;
+            }
+
+            Wait.For(sender, "the burst to be sent");
+        }
+
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.True(server.Server.WritesFromReceiveBuffer > 0, "no write took the receive-buffer path");
+        Assert.InRange(server.Server.PeakConnectionBytes, 1, Limit + 4096);
+        var image = File.ReadAllBytes(server.ImagePath);
+        for (int i = 0; i < Writes; i++)
+        {
+            if (image[i] != (byte)((i * 31) + 7))
+            {
+                Assert.Fail($"byte {i} is {image[i]}, expected {(byte)((i * 31) + 7)}");
+            }
+        }
+    }
 }
