@@ -324,12 +324,7 @@ public class OuterLoopTests
             var (pr, pw) = Libc.CreatePipe();
             try
             {
-                plain.Poll(false);
-                plain.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), pr, new RecordingHandler());
-                plain.Poll(false);
-                Assert.False(plain.Source.Prepare(out int held));
-                Assert.Equal(1, held);
-                plain.Source.Check();
+                Assert.Equal(1, PrepareWithAPollInFlight(plain, pr, new RecordingHandler()));
             }
             finally
             {
@@ -344,13 +339,8 @@ public class OuterLoopTests
         var (r, w) = Libc.CreatePipe();
         try
         {
-            ctx.Poll(false);
             var handler = new RecordingHandler();
-            ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), r, handler);
-            ctx.Poll(false);
-            Assert.False(ctx.Source.Prepare(out int unlimited));
-            Assert.Equal(-1, unlimited);
-            ctx.Source.Check();
+            Assert.Equal(-1, PrepareWithAPollInFlight(ctx, r, handler));
 
             // The outer loop sleeps in poll(2) until the completion itself wakes it. A watchdog timer bounds that sleep,
             // so a completion that cannot wake it fails the test instead of hanging it.
@@ -374,6 +364,17 @@ public class OuterLoopTests
             Libc.CloseQuietly(r);
             Libc.CloseQuietly(w);
         }
+    }
+
+    /// <summary>Starts a POLL_ADD on <paramref name="fd"/> and returns the timeout an outer loop's Prepare then reports.</summary>
+    private static int PrepareWithAPollInFlight(AioContext ctx, int fd, RecordingHandler handler)
+    {
+        ctx.Poll(false);
+        ctx.AddSqe(static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In), fd, handler);
+        ctx.Poll(false);
+        Assert.False(ctx.Source.Prepare(out int timeoutMs));
+        ctx.Source.Check();
+        return timeoutMs;
     }
 
     private static void ServesInFlightRequestThenSwaps(bool glib)
