@@ -74,7 +74,6 @@ internal sealed class NbdByteBudget
 
     private async ValueTask WaitAndReserveAsync(long bytes, CancellationToken ct)
     {
-        _onWait?.Invoke();
         while (true)
         {
             var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,6 +84,7 @@ internal sealed class NbdByteBudget
                 return;
             }
 
+            _onWait?.Invoke();
             await freed.Task.WaitAsync(ct).ConfigureAwait(true);
             if (TryReserve(bytes))
             {

@@ -347,7 +347,7 @@ public class OuterLoopTests
             using var loop = new OuterDriver(ctx, glib);
             bool watchdog = false;
             using var timer = ctx.CreateTimer(AioClock.Monotonic, () => watchdog = true);
-            timer.ArmAfter(Wait.Default);
+            timer.ArmAfter(TimeSpan.FromSeconds(10));   // before the driver's own 20 s bounds: this message is the one reported
             var writer = Task.Run(async () =>
             {
                 await Task.Delay(20);

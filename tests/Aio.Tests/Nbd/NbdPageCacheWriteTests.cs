@@ -102,6 +102,7 @@ public sealed class NbdPageCacheWriteTests
         Assert.Equal(10, server.Server.WritesFromReceiveBuffer);
         Assert.Equal(1, server.Server.ReplySends);
     }
+
     [Fact]
     public void A_client_streaming_small_writes_without_reading_replies_stops_the_server_reading_within_its_budget()
     {
@@ -123,7 +124,9 @@ public sealed class NbdPageCacheWriteTests
             client.Negotiate();
             var sender = Task.Run(() => client.Send(burst));
             Wait.Until(() => server.Server.BudgetWaits > 0 || sender.IsCompleted, () => Thread.Sleep(5), "the server to wait for room while its replies go unread");
-            Assert.False(sender.IsCompleted, "the whole burst was taken in without a wait for room: the server queued every reply");
+            Assert.False(sender.IsCompleted, sender.IsFaulted
+                ? $"the sender failed before the server waited for room: {sender.Exception!.InnerException!.Message}"
+                : "the whole burst was taken in without a wait for room: the server queued every reply");
 
             var seen = new bool[Writes];
             for (int i = 0; i < Writes; i++)

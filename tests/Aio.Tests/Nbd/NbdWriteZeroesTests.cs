@@ -39,13 +39,29 @@ public sealed class NbdWriteZeroesTests
 
         // NO_HOLE needs a zeroed range (FALLOC_FL_ZERO_RANGE), which some file systems lack (tmpfs): then FAST_ZERO
         // must fail with ENOTSUP and touch nothing; where it exists, the range reads back as zeroes.
+        long blocks = AllocatedBlocks(server.ImagePath);
         uint error = Zero(client, 3, 2 << 20, 512 << 10, FlagNoHole | FlagFastZero, expected);
         Assert.True(error is 0 or NbdProtocol.ENOTSUP, $"NO_HOLE|FAST_ZERO failed with {error}");
 
         // Without FAST_ZERO, NO_HOLE always succeeds (written zeroes where the file system cannot zero a range).
         Assert.Equal(0u, Zero(client, 4, (2 << 20) + (600 << 10), 100 << 10, FlagNoHole, expected));
 
+        // Neither punched a hole: the file keeps every block it had (a punch would free 1,224 of them).
+        long after = AllocatedBlocks(server.ImagePath);
+        Assert.True(after >= blocks, $"NO_HOLE freed blocks: {blocks} allocated before, {after} after");
+
         AssertReadsBack(client, expected);
+    }
+
+    /// <summary>The file's allocated 512-byte blocks (st_blocks), as <c>stat</c> reports them.</summary>
+    private static long AllocatedBlocks(string path)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b", path]) { RedirectStandardOutput = true };
+        using var stat = System.Diagnostics.Process.Start(psi)!;
+        string output = stat.StandardOutput.ReadToEnd();
+        Assert.True(stat.WaitForExit(20_000), "stat did not exit");
+        Assert.Equal(0, stat.ExitCode);
+        return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>
