@@ -8,6 +8,7 @@ namespace Aio.Tests.Nbd;
 public class NbdCliTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, System.Text.StringBuilder> s_stderr = new();
 
     [Theory]
     [InlineData("nope.img")]
@@ -165,9 +166,31 @@ public class NbdCliTests
         }
 
         var process = Process.Start(psi)!;
-        process.ErrorDataReceived += (_, _) => { };
+        var stderr = new System.Text.StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+        };
+        s_stderr.Add(process, stderr);
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>What the server (or strace in front of it) wrote to stderr so far, for failure messages.</summary>
+    private static string Stderr(Process process)
+    {
+        if (!s_stderr.TryGetValue(process, out var stderr))
+        {
+            return "";
+        }
+
+        lock (stderr)
+        {
+            return stderr.ToString();
+        }
     }
 
     private static string? ReadLine(Process process)
@@ -176,7 +199,12 @@ public class NbdCliTests
         if (!line.Wait(s_timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail("aio nbd serve printed no URI line");
+            Assert.Fail("aio nbd serve printed no URI line; its stderr: " + Stderr(process));
+        }
+
+        if (line.Result is null)
+        {
+            Assert.Fail("aio nbd serve ended without a URI line; its stderr: " + Stderr(process));
         }
 
         return line.Result;
