@@ -5,10 +5,35 @@ using Xunit;
 namespace Aio.Tests.Nbd;
 
 /// <summary><c>aio nbd serve</c> end to end: one URI line on stdout, exit 2 on bad input, SIGTERM drains and exits 0.</summary>
-public class NbdCliTests
+public sealed class NbdCliTests : IDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, System.Text.StringBuilder> s_stderr = new();
+
+    // Every server this test started (pid and start time: the test's own `using` disposes the Process object first).
+    // One a failed assertion left running is killed with its launcher when the test ends, so a red test leaves no
+    // server or strace behind.
+    private readonly List<(int Pid, DateTime Started)> _started = [];
+
+    public void Dispose()
+    {
+        foreach (var (pid, started) in _started)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                if (process.StartTime == started)
+                {
+                    process.Kill(entireProcessTree: true);
+                    process.WaitForExit(s_timeout);
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
 
     [Theory]
     [InlineData("nope.img")]
@@ -72,7 +97,7 @@ public class NbdCliTests
     public void A_page_cache_write_refused_for_permission_reaches_the_client_as_EPERM()
         => PageCacheWriteFails("EACCES", "Operation not permitted");   // .NET throws UnauthorizedAccessException
 
-    private static void PageCacheWriteFails(string errno, string message)
+    private void PageCacheWriteFails(string errno, string message)
     {
         // Page-cache writes are pwrite calls on the loop (not ring requests): strace makes the file system refuse one.
         using var dir = new TempDir();
@@ -97,7 +122,7 @@ public class NbdCliTests
     public void Where_the_file_system_cannot_zero_a_range_fast_zero_fails_and_zeroes_are_written_page_cache()
         => ZeroingWithoutFallocate(["--cache", "writeback"]);
 
-    private static void ZeroingWithoutFallocate(string[] cache)
+    private void ZeroingWithoutFallocate(string[] cache)
     {
         // strace makes every fallocate fail with EOPNOTSUPP, as on a file system without hole punching or range
         // zeroing: the server must fall back to writing zeroes, refuse FAST_ZERO with ENOTSUP without touching the
@@ -138,9 +163,9 @@ public class NbdCliTests
         Assert.True(same == Size, $"the file differs from the expected image at byte {same}");
     }
 
-    private static Process Start(string dir, params string[] args) => Start(dir, [], args);
+    private Process Start(string dir, params string[] args) => Start(dir, [], args);
 
-    private static Process Start(string dir, string[] launcher, params string[] args)
+    private Process Start(string dir, string[] launcher, params string[] args)
     {
         var psi = new ProcessStartInfo(launcher.Length > 0 ? launcher[0] : "dotnet")
         {
@@ -175,6 +200,7 @@ public class NbdCliTests
             }
         };
         s_stderr.Add(process, stderr);
+        _started.Add((process.Id, process.StartTime));
         process.BeginErrorReadLine();
         return process;
     }
