@@ -45,8 +45,7 @@ public sealed partial class AioContext
             {
                 // The tier an outer loop needs (IoUringMonitor.PrepareForOuterLoop): a thread asleep in the outer
                 // loop's poll(2) is woken by COOP_TASKRUN completions, not by DEFER_TASKRUN ones.
-                uint forbidden = options.ForbiddenRingFlags
-                    | (options.OuterLoop ? IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun : 0);
+                uint forbidden = options.ForbiddenRingFlags | (options.OuterLoop ? IoUringMonitor.OuterLoopForbiddenFlags : 0);
                 ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries, ForbiddenFlags = forbidden });
             }
             catch (AioException ex)

@@ -248,6 +248,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     // CQEs posted, or (COOP_TASKRUN/TASKRUN_FLAG) completions pending as task work: seed 000.
     public bool OuterCheck() => NeedWait();
 
+    /// <summary>The ring flags a context driven by an outer loop must not have (see <see cref="PrepareForOuterLoop"/>).</summary>
+    internal const uint OuterLoopForbiddenFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun;
+
     /// <summary>
     /// Home thread, whenever an outer loop prepares to drive the context: a DEFER_TASKRUN ring is swapped for one of the
     /// COOP_TASKRUN tier. With DEFER_TASKRUN, completion work waits for the submitter to enter the kernel, and a thread
@@ -274,7 +277,7 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         var replacement = Ring.Create(new RingOptions
         {
             Entries = (uint)_ring.Setup.SqEntries,
-            ForbiddenFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
+            ForbiddenFlags = OuterLoopForbiddenFlags,
         });
         var armed = new List<AioHandler>();
         _requests.ForEachFdPoll(armed.Add);

@@ -142,16 +142,16 @@ public sealed class NbdCliTests : IDisposable
             var (_, flags) = client.Negotiate();
             Assert.NotEqual(0, flags & Aio.Nbd.NbdProtocol.FlagSendFastZero);
 
-            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 1, 64 << 10, 1 << 20, NbdWriteZeroesTests.FlagFastZero, expected));
-            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 2, 2 << 20, 4096, NbdWriteZeroesTests.FlagFastZero | NbdWriteZeroesTests.FlagNoHole, expected));
+            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 1, 64 << 10, 1 << 20, Aio.Nbd.NbdProtocol.CmdFlagFastZero, expected));
+            Assert.Equal(Aio.Nbd.NbdProtocol.ENOTSUP, NbdWriteZeroesTests.Zero(client, 2, 2 << 20, 4096, Aio.Nbd.NbdProtocol.CmdFlagFastZero | Aio.Nbd.NbdProtocol.CmdFlagNoHole, expected));
 
-            client.SendRequest(0, NbdWriteZeroesTests.CmdTrim, 3, (ulong)(1536 << 10), 256 << 10);
+            client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdTrim, 3, (ulong)(1536 << 10), 256 << 10);
             var (trimError, trimCookie, _) = client.ReadSimpleReply();
             Assert.Equal(3ul, trimCookie);
             Assert.Equal(0u, trimError);
 
             Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 4, (3 << 20) + 100, 5000, 0, expected));
-            Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 5, 2 << 20, 512 << 10, NbdWriteZeroesTests.FlagNoHole, expected));
+            Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 5, 2 << 20, 512 << 10, Aio.Nbd.NbdProtocol.CmdFlagNoHole, expected));
             Assert.Equal(0u, NbdWriteZeroesTests.Zero(client, 6, Size - 3000, 3000, 0, expected));
 
             NbdWriteZeroesTests.AssertReadsBack(client, expected);

@@ -11,12 +11,6 @@ namespace Aio.Tests.Nbd;
 /// </summary>
 public sealed class NbdWriteZeroesTests
 {
-    internal const ushort CmdRead = 0;
-    internal const ushort CmdTrim = 4;
-    internal const ushort CmdWriteZeroes = 6;
-    internal const ushort FlagNoHole = 2;
-    internal const ushort FlagFastZero = 16;
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -32,7 +26,7 @@ public sealed class NbdWriteZeroesTests
         Assert.NotEqual(0, flags & NbdProtocol.FlagSendFastZero);
 
         // A punched hole is fast on every file system the tests run on: FAST_ZERO succeeds.
-        Assert.Equal(0u, Zero(client, 1, 64 << 10, 1 << 20, FlagFastZero, expected));
+        Assert.Equal(0u, Zero(client, 1, 64 << 10, 1 << 20, NbdProtocol.CmdFlagFastZero, expected));
 
         // Unaligned at both ends: the partial blocks are zeroed in place, their other bytes kept.
         Assert.Equal(0u, Zero(client, 2, (3 << 20) + 100, 5000, 0, expected));
@@ -40,11 +34,11 @@ public sealed class NbdWriteZeroesTests
         // NO_HOLE needs a zeroed range (FALLOC_FL_ZERO_RANGE), which some file systems lack (tmpfs): then FAST_ZERO
         // must fail with ENOTSUP and touch nothing; where it exists, the range reads back as zeroes.
         long blocks = AllocatedBlocks(server.ImagePath);
-        uint error = Zero(client, 3, 2 << 20, 512 << 10, FlagNoHole | FlagFastZero, expected);
+        uint error = Zero(client, 3, 2 << 20, 512 << 10, NbdProtocol.CmdFlagNoHole | NbdProtocol.CmdFlagFastZero, expected);
         Assert.True(error is 0 or NbdProtocol.ENOTSUP, $"NO_HOLE|FAST_ZERO failed with {error}");
 
         // Without FAST_ZERO, NO_HOLE always succeeds (written zeroes where the file system cannot zero a range).
-        Assert.Equal(0u, Zero(client, 4, (2 << 20) + (600 << 10), 100 << 10, FlagNoHole, expected));
+        Assert.Equal(0u, Zero(client, 4, (2 << 20) + (600 << 10), 100 << 10, NbdProtocol.CmdFlagNoHole, expected));
 
         // Neither punched a hole: the file keeps every block it had (a punch would free 1,224 of them).
         long after = AllocatedBlocks(server.ImagePath);
@@ -69,7 +63,7 @@ public sealed class NbdWriteZeroesTests
     /// </summary>
     internal static uint Zero(RawNbdClient client, ulong cookie, long offset, int length, ushort flags, byte[] expected)
     {
-        client.SendRequest(flags, CmdWriteZeroes, cookie, (ulong)offset, (uint)length);
+        client.SendRequest(flags, NbdProtocol.CmdWriteZeroes, cookie, (ulong)offset, (uint)length);
         var (error, answered, _) = client.ReadSimpleReply();
         Assert.Equal(cookie, answered);
         if (error == 0)
@@ -87,7 +81,7 @@ public sealed class NbdWriteZeroesTests
         for (int offset = 0; offset < expected.Length; offset += Chunk)
         {
             int length = Math.Min(Chunk, expected.Length - offset);
-            client.SendRequest(0, CmdRead, 1000 + (ulong)offset, (ulong)offset, (uint)length);
+            client.SendRequest(0, NbdProtocol.CmdRead, 1000 + (ulong)offset, (ulong)offset, (uint)length);
             var (error, _, data) = client.ReadSimpleReply(length);
             Assert.Equal(0u, error);
             int diff = data.AsSpan().CommonPrefixLength(expected.AsSpan(offset, length));
