@@ -27,6 +27,12 @@ internal sealed class NbdExport : IDisposable
 
     public NbdExportOptions Options { get; }
 
+    /// <summary>
+    /// A page-cache export's mapping, for READs answered straight from the page cache (null for O_DIRECT, whose data
+    /// must not come from the page cache, or where the file cannot be mapped).
+    /// </summary>
+    public BlockFileView? View { get; private init; }
+
     public string Name => Options.Name;
 
     public long Size { get; }
@@ -42,7 +48,7 @@ internal sealed class NbdExport : IDisposable
         var file = BlockFile.Open(ctx, options.Path, new BlockFileOptions { Direct = options.Direct, ReadOnly = options.ReadOnly });
         try
         {
-            var export = new NbdExport(options, file, file.Length);
+            var export = new NbdExport(options, file, file.Length) { View = options.Direct ? null : TryMapView(file) };
             export._files[ctx] = file;
             return export;
         }
@@ -110,9 +116,24 @@ internal sealed class NbdExport : IDisposable
 
     public void Dispose()
     {
+        // Unmapped once the last send of a slice of it is done.
+        View?.Dispose();
         foreach (var file in _files.Values)
         {
             file.Dispose();
+        }
+    }
+
+    private static BlockFileView? TryMapView(BlockFile file)
+    {
+        try
+        {
+            return file.MapView();
+        }
+        catch (AioException)
+        {
+            // A file or device that cannot be mapped: every READ goes through the ring.
+            return null;
         }
     }
 

@@ -20,6 +20,7 @@ public sealed class NbdServer : IAsyncDisposable
     private int _connectionCount;
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
+    private long _readsFromView;
     private long _budgetWaits;
     private long _replySends;
     private int _disposed;
@@ -179,6 +180,9 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Page-cache WRITEs that ended connections wrote straight from their receive buffers (for tests).</summary>
     internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
 
+    /// <summary>READs that ended connections answered from the page cache through the export's view (for tests).</summary>
+    internal long ReadsFromView => Interlocked.Read(ref _readsFromView);
+
     /// <summary>Times a connection's receive loop waited for room in its byte budget, live (for tests).</summary>
     internal long BudgetWaits => Interlocked.Read(ref _budgetWaits);
 
@@ -192,6 +196,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         NbdByteBudget.RaiseTo(ref _peakConnectionBytes, transmission.PeakBytesHeld);
         Interlocked.Add(ref _writesFromReceiveBuffer, transmission.WritesFromReceiveBuffer);
+        Interlocked.Add(ref _readsFromView, transmission.ReadsFromView);
         Interlocked.Add(ref _replySends, transmission.ReplySends);
     }
 

@@ -194,7 +194,34 @@ internal sealed partial class NbdTransmission
             }
         }
 
+        if (worker.Mixed is null && TryReadFromView(request))
+        {
+            return null;
+        }
+
         return NbdBufferPool.Rent(NbdExportIo.Span(_export, offset, length).Length);
+    }
+
+    /// <summary>
+    /// A page-cache export's READ whose pages are all in memory: the reply's data is a slice of the export's mapping,
+    /// which the send copies straight from the page cache into the socket (one copy, not two, and no ring read, no
+    /// buffer). Not over TLS, whose encryption would read the slice in user space, and not when a page is out of
+    /// memory, which the send would wait for on the loop: the ring's read fetches it without blocking anyone.
+    /// </summary>
+    private bool TryReadFromView(NbdRequest request)
+    {
+        long offset = (long)request.Offset;
+        int length = (int)request.Length;
+        if (_export.View is not { } view || _transport.IsTls || length > BlockFileView.MaxSliceLength
+            || offset > view.Length - length || !view.IsResident(offset, length))
+        {
+            return false;
+        }
+
+        var data = new NbdReplySegment(view.Slice(offset, length), null, null);
+        _replies.Enqueue(_session.Structured ? NbdReplies.DataHeader(request.Cookie, done: true, request.Offset, length) : NbdReplies.Simple(request.Cookie, 0), data);
+        ReadsFromView++;
+        return true;
     }
 
     /// <summary>Queues the reply of a READ whose data is in <paramref name="buffer"/>; the reply gives the buffer back.</summary>

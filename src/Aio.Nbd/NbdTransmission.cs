@@ -46,6 +46,9 @@ internal sealed partial class NbdTransmission
     /// <summary>Page-cache WRITEs written straight from the receive buffer (for tests). Loop thread.</summary>
     public long WritesFromReceiveBuffer { get; private set; }
 
+    /// <summary>READs answered from the page cache through the export's view (for tests). Loop thread.</summary>
+    public long ReadsFromView { get; private set; }
+
     /// <summary>Requests being executed now (for tests and diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight) - 1;
 

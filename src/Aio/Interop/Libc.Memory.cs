@@ -20,4 +20,8 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "munmap", SetLastError = true)]
     public static partial int MUnmap(void* addr, nuint length);
+
+    /// <summary>One byte per page of [addr, addr+length) (addr page-aligned): bit 0 set where the page is in memory.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "mincore", SetLastError = true)]
+    public static partial int MInCore(void* addr, nuint length, byte* vec);
 }

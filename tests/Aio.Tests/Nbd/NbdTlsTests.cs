@@ -52,6 +52,30 @@ public class NbdTlsTests
         }
     }
 
+    [NbdToolFact("qemu-io")]
+    public void A_page_cache_export_over_TLS_reads_through_the_ring_not_the_mapping()
+    {
+        // TLS encrypts in user space: a slice of the mapping would be read by the server's own code (SIGBUS if the
+        // file shrank under it), so TLS connections never answer from the view.
+        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(certDir);
+        try
+        {
+            var cert = TlsCertificates.Create(certDir);
+            using var server = new NbdTestServer(direct: false, configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+            NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
+                "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
+                "-c", "write -P 0x5a 8192 256k", "-c", "read -P 0x5a 8192 256k", "-c", "read -P 0 0 8192");
+            Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+            Assert.Equal(0, server.Server.ReadsFromView);
+        }
+        finally
+        {
+            Directory.Delete(certDir, recursive: true);
+        }
+    }
+
     [Fact]
     public void With_TLS_required_only_STARTTLS_and_ABORT_are_served_before_it()
     {
