@@ -26,6 +26,8 @@ internal sealed class AioEventSource : EventSource
     /// <summary>Creates the counters when a listener (dotnet-counters) enables the source, not before.</summary>
     protected override void OnEventCommand(EventCommandEventArgs command)
     {
+        // A listener may want LoopStalled now: the watchdog parks its timer while nobody listens.
+        LoopStallWatchdog.Resume();
         if (command.Command != EventCommand.Enable || _iterations is not null)
         {
             return;

@@ -5,7 +5,9 @@ namespace Aio.Diagnostics;
 /// <summary>
 /// One timer for the process that samples every live context each half of the smallest
 /// <see cref="AioContextOptions.LoopStallThreshold"/> in use, and lets each one report a stall in progress
-/// (<see cref="AioContext.CheckForStall"/>). It looks only while someone listens to the event source at Warning, and
+/// (<see cref="AioContext.CheckForStall"/>). It looks only while someone listens to the event source at Warning: with
+/// nobody listening, the first pass parks the timer until a listener enables the source (<see cref="Resume"/>), so an
+/// idle process is not woken ten times a second for nothing (each pass also woke a pool thread, which then spun). It
 /// stops once no context is left (the next watched context starts it again).
 /// </summary>
 internal static class LoopStallWatchdog
@@ -14,6 +16,7 @@ internal static class LoopStallWatchdog
     private static Timer? s_timer;
     private static long s_periodMs;
     private static long s_samples;
+    private static bool s_parked;
 
     /// <summary>Sampling passes made while the event source was enabled, for tests (a bounded wait on "it looked").</summary>
     internal static long Samples => Volatile.Read(ref s_samples);
@@ -29,11 +32,60 @@ internal static class LoopStallWatchdog
                 // Kept in a static: an unreferenced Timer may be collected before it fires.
                 s_timer = new Timer(static _ => Sample(), null, periodMs, periodMs);
                 s_periodMs = periodMs;
+                s_parked = false;
             }
             else if (periodMs < s_periodMs)
             {
-                s_timer.Change(periodMs, periodMs);
                 s_periodMs = periodMs;
+                if (!s_parked)
+                {
+                    s_timer.Change(periodMs, periodMs);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The event source was enabled or changed (<c>OnEventCommand</c>, called after the source's enabled state is
+    /// set): a parked timer samples again. Any thread.
+    /// </summary>
+    public static void Resume()
+    {
+        lock (s_lock)
+        {
+            if (s_parked && s_timer is not null)
+            {
+                s_timer.Change(s_periodMs, s_periodMs);
+            }
+
+            s_parked = false;
+        }
+    }
+
+    /// <summary>Whether the timer is parked because nobody listens (for tests).</summary>
+    internal static bool IsParked
+    {
+        get
+        {
+            lock (s_lock)
+            {
+                return s_parked;
+            }
+        }
+    }
+
+    private static bool Listened => AioEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None);
+
+    private static void Park()
+    {
+        lock (s_lock)
+        {
+            // Checked again under the lock: an enable that Resume saw before this pass parks nothing, and one after
+            // it finds the timer parked and restarts it.
+            if (s_timer is not null && !Listened)
+            {
+                s_timer.Change(Timeout.Infinite, Timeout.Infinite);
+                s_parked = true;
             }
         }
     }
@@ -56,8 +108,9 @@ internal static class LoopStallWatchdog
             return;
         }
 
-        if (!AioEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None))
+        if (!Listened)
         {
+            Park();
             return;
         }
 

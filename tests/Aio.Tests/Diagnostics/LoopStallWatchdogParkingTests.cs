@@ -1,0 +1,48 @@
+using System.Diagnostics.Tracing;
+using Aio.Diagnostics;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Diagnostics;
+
+/// <summary>Tests that need the event source without listeners: run alone, after the parallel tests.</summary>
+[CollectionDefinition(nameof(EventSourceListenersCollection), DisableParallelization = true)]
+public sealed class EventSourceListenersCollection
+{
+}
+
+/// <summary>
+/// With nobody listening to the event source, the stall watchdog's timer parks after one pass instead of waking the
+/// process ten times a second; a listener that enables the source restarts it.
+/// </summary>
+[Collection(nameof(EventSourceListenersCollection))]
+public sealed class LoopStallWatchdogParkingTests
+{
+    [Fact]
+    public void The_watchdog_parks_while_nobody_listens_and_a_listener_restarts_it()
+    {
+        using var io = IoThread.Start("parking-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
+        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park with no listener (is a listener left enabled?)");
+
+        using (var listener = new WarningListener())
+        {
+            Assert.False(LoopStallWatchdog.IsParked, "enabling the source did not restart the watchdog");
+            long target = LoopStallWatchdog.Samples + 3;
+            Wait.Until(() => LoopStallWatchdog.Samples >= target, () => Thread.Sleep(5), "sampling passes while a listener listens");
+            Assert.False(LoopStallWatchdog.IsParked, "the watchdog parked while a listener listens");
+        }
+
+        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park again once the listener is gone");
+    }
+
+    private sealed class WarningListener : EventListener
+    {
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == AioDiagnostics.EventSourceName)
+            {
+                EnableEvents(source, EventLevel.Warning);
+            }
+        }
+    }
+}
