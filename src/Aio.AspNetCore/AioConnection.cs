@@ -42,7 +42,7 @@ internal sealed partial class AioConnection : ConnectionContext,
     private readonly LoopPipeScheduler _loop;
     private readonly CancellationTokenSource _closedSource = new();
     private readonly Lock _shutdownLock = new();
-    private readonly FeatureCollection _features = new(8);
+    private readonly AioConnectionFeatures _features;
     private string? _connectionId;
     private IDictionary<object, object?>? _items;
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -75,13 +75,7 @@ internal sealed partial class AioConnection : ConnectionContext,
         PipeReader input = options.Scheduling == AioSchedulingMode.Loop ? new LoopEntryPipeReader(_input.Reader, loop) : _input.Reader;
         Transport = new DuplexPipe(input, _output.Writer);
 
-        _features.Set<IConnectionIdFeature>(this);
-        _features.Set<IConnectionTransportFeature>(this);
-        _features.Set<IConnectionItemsFeature>(this);
-        _features.Set<IMemoryPoolFeature>(this);
-        _features.Set<IConnectionLifetimeFeature>(this);
-        _features.Set<IConnectionEndPointFeature>(this);
-        _features.Set<IConnectionSocketFeature>(this);
+        _features = new AioConnectionFeatures(this);
     }
 
     public override string ConnectionId

@@ -5,17 +5,11 @@ using Xunit;
 
 namespace Aio.Tests.Diagnostics;
 
-/// <summary>Tests that need the event source without listeners: run alone, after the parallel tests.</summary>
-[CollectionDefinition(nameof(EventSourceListenersCollection), DisableParallelization = true)]
-public sealed class EventSourceListenersCollection
-{
-}
-
 /// <summary>
 /// With nobody listening to the event source, the stall watchdog's timer parks after one pass instead of waking the
 /// process ten times a second; a listener that enables the source restarts it.
 /// </summary>
-[Collection(nameof(EventSourceListenersCollection))]
+[Collection(ProcessStateCollection.Name)]
 public sealed class LoopStallWatchdogParkingTests
 {
     [Fact]
