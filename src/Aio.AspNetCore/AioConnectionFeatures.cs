@@ -64,15 +64,24 @@ internal sealed class AioConnectionFeatures : IFeatureCollection
         set
         {
             ArgumentNullException.ThrowIfNull(key);
-            _revision++;
+
+            // As FeatureCollection counts: every set of a value, and a removal only of what was there.
             int slot = Slot(key);
             if (slot >= 0)
             {
-                SetKnown(slot, value);
+                if (value is not null || GetKnown(slot) is not null)
+                {
+                    SetKnown(slot, value);
+                    _revision++;
+                }
+
                 return;
             }
 
-            SetExtra(key, value);
+            if (SetExtra(key, value))
+            {
+                _revision++;
+            }
         }
     }
 
@@ -151,7 +160,8 @@ internal sealed class AioConnectionFeatures : IFeatureCollection
         }
     }
 
-    private void SetExtra(Type key, object? value)
+    /// <summary>Sets, replaces or removes a feature of the list; false when a removal found nothing.</summary>
+    private bool SetExtra(Type key, object? value)
     {
         var extra = _extra;
         if (extra is not null)
@@ -169,14 +179,17 @@ internal sealed class AioConnectionFeatures : IFeatureCollection
                         extra[i] = new KeyValuePair<Type, object>(key, value);
                     }
 
-                    return;
+                    return true;
                 }
             }
         }
 
-        if (value is not null)
+        if (value is null)
         {
-            (_extra ??= new List<KeyValuePair<Type, object>>(4)).Add(new KeyValuePair<Type, object>(key, value));
+            return false;
         }
+
+        (_extra ??= new List<KeyValuePair<Type, object>>(4)).Add(new KeyValuePair<Type, object>(key, value));
+        return true;
     }
 }

@@ -212,13 +212,30 @@ internal sealed partial class NbdTransmission
     {
         long offset = (long)request.Offset;
         int length = (int)request.Length;
-        if (_export.View is not { } view || _transport.IsTls || length > BlockFileView.MaxSliceLength
-            || offset > view.Length - length || !view.IsResident(offset, length))
+        if (_export.View is not { } view || _transport.IsTls || length > BlockFileView.MaxSliceLength || offset > view.Length - length)
         {
             return false;
         }
 
-        var data = new NbdReplySegment(view.Slice(offset, length), null, null);
+        NbdReplySegment data;
+        try
+        {
+            if (!view.IsResident(offset, length))
+            {
+                return false;
+            }
+
+            // Pinned now, not only by the send: a server stopping after its drain timeout disposes the export while
+            // replies may still be queued, and the mapping must outlive them.
+            var slice = view.Slice(offset, length);
+            data = new NbdReplySegment(slice, null, null, slice.Pin());
+        }
+        catch (Exception ex) when (ex is AioException or ObjectDisposedException)
+        {
+            // mincore failed, or the export is closing: the ring's read answers (or fails) as it would have.
+            return false;
+        }
+
         _replies.Enqueue(_session.Structured ? NbdReplies.DataHeader(request.Cookie, done: true, request.Offset, length) : NbdReplies.Simple(request.Cookie, 0), data);
         ReadsFromView++;
         return true;

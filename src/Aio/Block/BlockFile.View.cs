@@ -18,7 +18,7 @@ public sealed partial class BlockFile
         try
         {
             int fd = (int)_handle.DangerousGetHandle();
-            return new BlockFileView(FileMapping.Map(fd, Libc.FileOrDeviceSize(fd)));
+            return new BlockFileView(FileMapping.Map(fd, Libc.FileOrDeviceSize(fd), writable: !_readOnly));
         }
         finally
         {

@@ -13,7 +13,8 @@ namespace Aio;
 /// The data is the file's at the moment it is read, not at the moment of <see cref="Slice"/>: a write that lands
 /// before a send copies a slice is what that send carries. A slice is valid while the view is not disposed; a pinned
 /// slice (a send in flight) keeps the mapping until its pin is released, so <see cref="Dispose"/> never unmaps memory
-/// the kernel is reading. If the file shrinks under the view, the kernel fails a send of the missing pages with
+/// the kernel is reading; while a pin is held, the slice can be pinned again after Dispose. A view that is never
+/// disposed stays mapped until the process ends. If the file shrinks under the view, the kernel fails a send of the missing pages with
 /// EFAULT; code that reads a slice's span itself would get SIGBUS, so spans are for data known to be inside the file.
 /// </remarks>
 public sealed class BlockFileView : IDisposable
@@ -42,7 +43,9 @@ public sealed class BlockFileView : IDisposable
 
     /// <summary>
     /// Whether every page of [<paramref name="offset"/>, <paramref name="offset"/>+<paramref name="length"/>) is in
-    /// memory (mincore): a hint, true now, that reading the range will not wait for the disk.
+    /// memory (mincore): a hint, true now, that reading the range will not wait for the disk. Always false for a file
+    /// the process neither owns nor opened for writing (unless it runs as root): mincore reports every page of such a
+    /// file as resident, so nothing is known.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is not inside the view.</exception>
     /// <exception cref="ObjectDisposedException">The view was disposed.</exception>

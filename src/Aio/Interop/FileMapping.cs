@@ -17,15 +17,17 @@ internal sealed unsafe class FileMapping
     private const int ResidencyPages = 1024;
 
     private readonly nuint _length;
+    private readonly bool _residencyReported;
     private byte* _pointer;
 
     // Pins outstanding (times OnePin) and the disposed bit, changed together (as AlignedBuffer's).
     private int _state;
 
-    private FileMapping(byte* pointer, long length)
+    private FileMapping(byte* pointer, long length, bool residencyReported)
     {
         _pointer = pointer;
         _length = (nuint)length;
+        _residencyReported = residencyReported;
     }
 
     /// <summary>The mapped length (the file's size when it was mapped).</summary>
@@ -37,13 +39,17 @@ internal sealed unsafe class FileMapping
     /// <summary>Whether the mapping has been unmapped (for tests).</summary>
     public bool IsUnmapped => Volatile.Read(ref _state) == DisposedBit && _pointer == null;
 
-    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> read-only (an empty file maps nothing).</summary>
-    /// <exception cref="AioException">mmap failed.</exception>
-    public static FileMapping Map(int fd, long length)
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes of <paramref name="fd"/> read-only (an empty file maps nothing).
+    /// <paramref name="writable"/>: the fd was opened for writing (so the process may write the file).
+    /// </summary>
+    /// <exception cref="AioException">mmap or fstat failed.</exception>
+    public static FileMapping Map(int fd, long length, bool writable)
     {
+        bool reported = ResidencyIsReported(writable, Libc.FileOwner(fd), Libc.GetEUid());
         if (length == 0)
         {
-            return new FileMapping(null, 0);
+            return new FileMapping(null, 0, reported);
         }
 
         void* mapped = Libc.MMap(null, (nuint)length, Libc.PROT_READ, Libc.MAP_SHARED, fd, 0);
@@ -52,8 +58,16 @@ internal sealed unsafe class FileMapping
             throw new AioException(Marshal.GetLastPInvokeError(), "mmap");
         }
 
-        return new FileMapping((byte*)mapped, length);
+        return new FileMapping((byte*)mapped, length, reported);
     }
+
+    /// <summary>
+    /// Whether mincore tells this process the truth about the file's pages: since Linux 5.2 it reports the page cache
+    /// only to a process that owns the file or may write it (CAP_FOWNER counts as owning), and every page as resident
+    /// to anyone else, so that residency cannot be probed as a side channel. Owning, root, or an fd opened for writing
+    /// (the open checked write permission) are sure; a read-only fd of someone else's file is not asked further.
+    /// </summary>
+    public static bool ResidencyIsReported(bool writable, uint owner, uint euid) => writable || owner == euid || euid == 0;
 
     /// <summary>
     /// Whether every page of [offset, offset+length) is in the page cache (mincore), so that reading it through the
@@ -65,6 +79,12 @@ internal sealed unsafe class FileMapping
         if (length == 0)
         {
             return true;
+        }
+
+        if (!_residencyReported)
+        {
+            // mincore would say "resident" whatever the truth: nothing is known to be.
+            return false;
         }
 
         long page = Environment.SystemPageSize;
@@ -101,7 +121,7 @@ internal sealed unsafe class FileMapping
     }
 
     /// <summary>The address of <paramref name="offset"/>, with one pin taken (released by <see cref="ReleasePin"/>).</summary>
-    /// <exception cref="ObjectDisposedException">The mapping was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The mapping was disposed and no pin holds it.</exception>
     public byte* Pin(long offset)
     {
         AddPin();
@@ -140,8 +160,11 @@ internal sealed unsafe class FileMapping
         int state;
         do
         {
+            // After Dispose only while another pin is held: the mapping cannot go away under it (the compare-exchange
+            // fails if that pin is released meanwhile), and a reply that pinned its slice when it was queued can still
+            // be handed to the send that pins it again.
             state = Volatile.Read(ref _state);
-            ObjectDisposedException.ThrowIf((state & DisposedBit) != 0, this);
+            ObjectDisposedException.ThrowIf(state == DisposedBit, this);
         }
         while (Interlocked.CompareExchange(ref _state, state + OnePin, state) != state);
     }

@@ -88,6 +88,15 @@ internal static unsafe partial class Libc
         return (*(long*)(buffer + 48), *(uint*)(buffer + modeOffset));
     }
 
+    /// <summary>st_uid of an open file (offset 28 on x86_64, 24 on arm64); throws <see cref="AioException"/>.</summary>
+    public static uint FileOwner(int fd)
+    {
+        byte* buffer = stackalloc byte[256];
+        Errors.Check(FStat(fd, buffer), "fstat");
+        int uidOffset = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 24 : 28;
+        return *(uint*)(buffer + uidOffset);
+    }
+
     /// <summary>
     /// st_dev and st_ino of the file <paramref name="fd"/> names (offsets 0 and 8 on x86_64 and arm64 alike): two fds
     /// name the same file exactly when both agree. Returns 0, or -1 with errno (EBADF for a closed fd).

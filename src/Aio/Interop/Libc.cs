@@ -105,6 +105,9 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "gettid")]
     public static partial int GetTid();
 
+    [LibraryImport(LibraryName, EntryPoint = "geteuid")]
+    public static partial uint GetEUid();
+
     /// <summary>Closes <paramref name="fd"/> and ignores the result: close(2) must not be retried on EINTR on Linux.</summary>
     public static void CloseQuietly(int fd)
     {

@@ -55,7 +55,15 @@ internal abstract class SendOperation : SocketOperation
             }
 
             Reset();
-            Add(buffer);
+            try
+            {
+                Add(buffer);
+            }
+            catch (Exception ex)
+            {
+                FailFill(ex);
+                return new ValueTask<int>(this, version);
+            }
         }
 
         Dispatch();
@@ -76,12 +84,20 @@ internal abstract class SendOperation : SocketOperation
             }
 
             Reset();
-            foreach (var segment in buffers)
+            try
             {
-                if (!segment.IsEmpty)
+                foreach (var segment in buffers)
                 {
-                    Add(segment);
+                    if (!segment.IsEmpty)
+                    {
+                        Add(segment);
+                    }
                 }
+            }
+            catch (Exception ex)
+            {
+                FailFill(ex);
+                return new ValueTask(this, version);
             }
         }
 
@@ -149,6 +165,18 @@ internal abstract class SendOperation : SocketOperation
 
     /// <summary>The kernel may still read the segments (abandoned in flight): keep them pinned for good.</summary>
     protected void ForgetPins() => _pins.Clear();
+
+    /// <summary>
+    /// The caller's thread, under the fill lock: a segment could not be pinned (a disposed <see cref="AlignedBuffer"/>
+    /// or mapping). Gives back the pins already taken and ends the use with that exception, nothing sent, so the
+    /// socket's next send starts from a clean state instead of finding this one pending for good.
+    /// </summary>
+    private void FailFill(Exception error)
+    {
+        ReleasePins();
+        Reset();
+        Fail(error);
+    }
 
     /// <summary>The caller's thread: the socket closed between the caller's disposed check and the fill; ends the use.</summary>
     private void FailReleased() => Fail(new ObjectDisposedException(nameof(AioSocket), "The socket was disposed while the send was starting."));

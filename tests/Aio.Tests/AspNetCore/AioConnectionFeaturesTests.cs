@@ -76,11 +76,28 @@ public sealed class AioConnectionFeaturesTests
         Assert.Same(complete, features[typeof(IConnectionCompleteFeature)]);
         Assert.Equal(Known.Length + 1, features.Count());
 
-        // Removing what is not there changes nothing but the revision, as FeatureCollection does.
+        // Removing what is not there changes nothing, the revision included, as in FeatureCollection; removing a
+        // known feature twice counts once.
         revision = features.Revision;
         features[typeof(IConnectionHeartbeatFeature)] = null;
-        Assert.Equal(revision + 1, features.Revision);
+        Assert.Equal(revision, features.Revision);
         Assert.Equal(Known.Length + 1, features.Count());
+        features[typeof(IConnectionSocketFeature)] = null;
+        features[typeof(IConnectionSocketFeature)] = null;
+        Assert.Equal(revision + 1, features.Revision);
+
+        // The same contract, side by side with FeatureCollection itself.
+        var reference = new FeatureCollection();
+        int before = reference.Revision;
+        reference[typeof(IConnectionHeartbeatFeature)] = null;
+        Assert.Equal(before, reference.Revision);
+        reference[typeof(IConnectionHeartbeatFeature)] = heartbeat;
+        reference[typeof(IConnectionHeartbeatFeature)] = heartbeat;
+        Assert.Equal(before + 2, reference.Revision);
+        revision = features.Revision;
+        features[typeof(IConnectionHeartbeatFeature)] = heartbeat;
+        features[typeof(IConnectionHeartbeatFeature)] = heartbeat;
+        Assert.Equal(revision + 2, features.Revision);
     }
 
     [Fact]

@@ -90,12 +90,24 @@ public sealed class BlockFileViewTests
 
         view.Dispose();
         Assert.False(view.IsUnmapped, "unmapped under a pinned slice");
-        Assert.Throws<ObjectDisposedException>(() => slice.Pin());
+        Assert.Throws<ObjectDisposedException>(() => view.Slice(4096, 100));
+
+        // While a pin holds the mapping, the slice can be pinned again (a queued reply's pin, then the send's).
+        slice.Pin().Dispose();
         first.Dispose();
         Assert.False(view.IsUnmapped, "unmapped under the second pin");
         second.Dispose();
         Assert.True(view.IsUnmapped, "the last pin did not unmap");
+        Assert.Throws<ObjectDisposedException>(() => slice.Pin());
     }
+
+    [Theory]
+    [InlineData(true, 1000u, 1001u, true)]     // opened for writing: the open checked write permission
+    [InlineData(false, 1000u, 1000u, true)]    // the owner
+    [InlineData(false, 1000u, 0u, true)]       // root (CAP_FOWNER)
+    [InlineData(false, 1000u, 1001u, false)]   // someone else's file, read-only: mincore would say "all resident"
+    public void Residency_is_asked_only_where_mincore_reports_it(bool writable, uint owner, uint euid, bool reported)
+        => Assert.Equal(reported, FileMapping.ResidencyIsReported(writable, owner, euid));
 
     [Fact]
     public void A_slice_across_the_first_gigabyte_is_whole()

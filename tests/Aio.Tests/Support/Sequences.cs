@@ -18,6 +18,19 @@ public static class Sequences
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
+    /// <summary>A sequence of the given segments, in order.</summary>
+    public static ReadOnlySequence<byte> Of(params ReadOnlyMemory<byte>[] segments)
+    {
+        var first = new Segment(segments[0], 0);
+        var last = first;
+        for (int i = 1; i < segments.Length; i++)
+        {
+            last = last.Append(segments[i]);
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {
         public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
