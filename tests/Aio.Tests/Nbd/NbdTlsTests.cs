@@ -14,42 +14,28 @@ public class NbdTlsTests
     [NbdToolFact("nbdinfo")]
     public void Nbdinfo_connects_over_TLS_and_a_plain_client_is_refused_when_TLS_is_required()
     {
-        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(certDir);
-        try
-        {
-            var cert = TlsCertificates.Create(certDir);
-            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
-            string tlsUri = $"nbds+unix:///?socket={server.SocketPath}&tls-certificates={certDir}";
-            string info = NbdTools.Check("nbdinfo", tlsUri);
-            Assert.Contains("with TLS", info, StringComparison.Ordinal);
-            var (code, _, _) = NbdTools.Run("nbdinfo", server.Uri);
-            Assert.NotEqual(0, code);
-        }
-        finally
-        {
-            Directory.Delete(certDir, recursive: true);
-        }
+        using var certs = new TempDir();
+        string certDir = certs.Path;
+        var cert = TlsCertificates.Create(certDir);
+        using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+        string tlsUri = $"nbds+unix:///?socket={server.SocketPath}&tls-certificates={certDir}";
+        string info = NbdTools.Check("nbdinfo", tlsUri);
+        Assert.Contains("with TLS", info, StringComparison.Ordinal);
+        var (code, _, _) = NbdTools.Run("nbdinfo", server.Uri);
+        Assert.NotEqual(0, code);
     }
 
     [NbdToolFact("qemu-io")]
     public void Qemu_io_writes_and_verifies_over_TLS_with_tls_creds_x509()
     {
-        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(certDir);
-        try
-        {
-            var cert = TlsCertificates.Create(certDir);
-            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
-            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
-            NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
-                "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
-                "-c", "write -P 0x3c 4096 64k", "-c", "read -P 0x3c 4096 64k", "-c", "write -z 1M 64k", "-c", "read -P 0 1M 64k", "-c", "flush");
-        }
-        finally
-        {
-            Directory.Delete(certDir, recursive: true);
-        }
+        using var certs = new TempDir();
+        string certDir = certs.Path;
+        var cert = TlsCertificates.Create(certDir);
+        using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+        NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
+            "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
+            "-c", "write -P 0x3c 4096 64k", "-c", "read -P 0x3c 4096 64k", "-c", "write -z 1M 64k", "-c", "read -P 0 1M 64k", "-c", "flush");
     }
 
     [NbdToolFact("qemu-io")]
@@ -57,116 +43,95 @@ public class NbdTlsTests
     {
         // TLS encrypts in user space: a slice of the mapping would be read by the server's own code (SIGBUS if the
         // file shrank under it), so TLS connections never answer from the view.
-        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(certDir);
-        try
-        {
-            var cert = TlsCertificates.Create(certDir);
-            using var server = new NbdTestServer(direct: false, configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
-            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
-            NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
-                "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
-                "-c", "write -P 0x5a 8192 256k", "-c", "read -P 0x5a 8192 256k", "-c", "read -P 0 0 8192");
-            Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
-            Assert.Equal(0, server.Server.ReadsFromView);
-        }
-        finally
-        {
-            Directory.Delete(certDir, recursive: true);
-        }
+        using var certs = new TempDir();
+        string certDir = certs.Path;
+        var cert = TlsCertificates.Create(certDir);
+        using var server = new NbdTestServer(direct: false, configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+        NbdTools.Check("qemu-io", "--object", $"tls-creds-x509,id=tls0,endpoint=client,dir={certDir}",
+            "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},tls-creds=tls0",
+            "-c", "write -P 0x5a 8192 256k", "-c", "read -P 0x5a 8192 256k", "-c", "read -P 0 0 8192");
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.Equal(0, server.Server.ReadsFromView);
     }
 
     [Fact]
     public void With_TLS_required_only_STARTTLS_and_ABORT_are_served_before_it()
     {
-        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(certDir);
-        try
+        using var certs = new TempDir();
+        string certDir = certs.Path;
+        var cert = TlsCertificates.Create(certDir);
+        using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+        using (var c = new RawNbdClient(server.SocketPath))
         {
-            var cert = TlsCertificates.Create(certDir);
-            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
-            using (var c = new RawNbdClient(server.SocketPath))
-            {
-                c.Hello();
-                c.SendOption(7, RawNbdClient.InfoRequest(""));
-                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
-                c.SendOption(3, []);
-                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
-                c.SendOption(8, []);
-                Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
-                c.SendOption(5, [1, 2]);
-                Assert.Equal(0x80000003u, c.ReadOptionReply().Type);
-                c.SendOption(2, []);
-                Assert.Equal(1u, c.ReadOptionReply().Type);
-                Assert.True(c.IsClosedByServer());
-            }
-
-            using (var c = new RawNbdClient(server.SocketPath))
-            {
-                c.Hello();
-                c.SendOption(1, []);
-                Assert.True(c.IsClosedByServer(), "EXPORT_NAME before TLS must end the connection");
-            }
+            c.Hello();
+            c.SendOption(7, RawNbdClient.InfoRequest(""));
+            Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+            c.SendOption(3, []);
+            Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+            c.SendOption(8, []);
+            Assert.Equal(0x80000005u, c.ReadOptionReply().Type);
+            c.SendOption(5, [1, 2]);
+            Assert.Equal(0x80000003u, c.ReadOptionReply().Type);
+            c.SendOption(2, []);
+            Assert.Equal(1u, c.ReadOptionReply().Type);
+            Assert.True(c.IsClosedByServer());
         }
-        finally
+
+        using (var c = new RawNbdClient(server.SocketPath))
         {
-            Directory.Delete(certDir, recursive: true);
+            c.Hello();
+            c.SendOption(1, []);
+            Assert.True(c.IsClosedByServer(), "EXPORT_NAME before TLS must end the connection");
         }
     }
 
     [Fact]
     public void Negotiation_before_STARTTLS_is_forgotten_after_it()
     {
-        string certDir = Path.Combine(Path.GetTempPath(), "aio-nbd-tls-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(certDir);
-        try
+        using var certs = new TempDir();
+        string certDir = certs.Path;
+        var cert = TlsCertificates.Create(certDir);
+        using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = false });
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Hello();
+        c.SendOption(8, []);                                   // structured replies, in plaintext
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+        c.SendOption(5, []);
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+        using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, _) => true);
+        tls.AuthenticateAsClient("localhost");
+        tls.ReadTimeout = 5000;
+
+        // GO over TLS: SEND_DF is only advertised with structured replies, so it must be clear now.
+        SendOption(tls, 7, RawNbdClient.InfoRequest(""));
+        ushort flags = 0;
+        while (true)
         {
-            var cert = TlsCertificates.Create(certDir);
-            using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = false });
-            using var c = new RawNbdClient(server.SocketPath);
-            c.Hello();
-            c.SendOption(8, []);                                   // structured replies, in plaintext
-            Assert.Equal(1u, c.ReadOptionReply().Type);
-            c.SendOption(5, []);
-            Assert.Equal(1u, c.ReadOptionReply().Type);
-            using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, _) => true);
-            tls.AuthenticateAsClient("localhost");
-            tls.ReadTimeout = 5000;
-
-            // GO over TLS: SEND_DF is only advertised with structured replies, so it must be clear now.
-            SendOption(tls, 7, RawNbdClient.InfoRequest(""));
-            ushort flags = 0;
-            while (true)
+            var (type, data) = ReadOptionReply(tls);
+            Assert.True(type is 1 or 3, $"GO failed: 0x{type:x}");
+            if (type == 3 && BinaryPrimitives.ReadUInt16BigEndian(data) == 0)
             {
-                var (type, data) = ReadOptionReply(tls);
-                Assert.True(type is 1 or 3, $"GO failed: 0x{type:x}");
-                if (type == 3 && BinaryPrimitives.ReadUInt16BigEndian(data) == 0)
-                {
-                    flags = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(10));
-                }
-
-                if (type == 1)
-                {
-                    break;
-                }
+                flags = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(10));
             }
 
-            Assert.Equal(0, flags & 128);
+            if (type == 1)
+            {
+                break;
+            }
+        }
 
-            // And a READ gets a simple reply, not a structured one.
-            var request = new byte[28];
-            BinaryPrimitives.WriteUInt32BigEndian(request, 0x25609513);
-            BinaryPrimitives.WriteUInt64BigEndian(request.AsSpan(8), 9);
-            BinaryPrimitives.WriteUInt32BigEndian(request.AsSpan(24), 512);
-            tls.Write(request);
-            var reply = new byte[16 + 512];
-            tls.ReadExactly(reply);
-            Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(reply));
-        }
-        finally
-        {
-            Directory.Delete(certDir, recursive: true);
-        }
+        Assert.Equal(0, flags & 128);
+
+        // And a READ gets a simple reply, not a structured one.
+        var request = new byte[28];
+        BinaryPrimitives.WriteUInt32BigEndian(request, 0x25609513);
+        BinaryPrimitives.WriteUInt64BigEndian(request.AsSpan(8), 9);
+        BinaryPrimitives.WriteUInt32BigEndian(request.AsSpan(24), 512);
+        tls.Write(request);
+        var reply = new byte[16 + 512];
+        tls.ReadExactly(reply);
+        Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(reply));
     }
 
     private static void SendOption(Stream s, uint option, byte[] data)
