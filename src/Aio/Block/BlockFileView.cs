@@ -14,8 +14,9 @@ namespace Aio;
 /// before a send copies a slice is what that send carries. A slice is valid while the view is not disposed; a pinned
 /// slice (a send in flight) keeps the mapping until its pin is released, so <see cref="Dispose"/> never unmaps memory
 /// the kernel is reading; while a pin is held, the slice can be pinned again after Dispose. A view that is never
-/// disposed stays mapped until the process ends. If the file shrinks under the view, the kernel fails a send of the missing pages with
-/// EFAULT; code that reads a slice's span itself would get SIGBUS, so spans are for data known to be inside the file.
+/// disposed stays mapped until the process ends. If the file shrinks under the view, the kernel fails a send of the
+/// missing pages with EFAULT; code that reads a slice's span itself would get SIGBUS, so spans are for data known to
+/// be inside the file.
 /// </remarks>
 public sealed class BlockFileView : IDisposable
 {
