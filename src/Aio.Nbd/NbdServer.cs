@@ -21,6 +21,7 @@ public sealed class NbdServer : IAsyncDisposable
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
     private long _readsFromView;
+    private long _readsInPlace;
     private long _budgetWaits;
     private long _replySends;
     private int _disposed;
@@ -183,6 +184,9 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>READs that ended connections answered from the page cache through the export's view (for tests).</summary>
     internal long ReadsFromView => Interlocked.Read(ref _readsFromView);
 
+    /// <summary>READs that ended connections answered in their receive loops, with no slot or worker (for tests).</summary>
+    internal long ReadsInPlace => Interlocked.Read(ref _readsInPlace);
+
     /// <summary>Times a connection's receive loop waited for room in its byte budget, live (for tests).</summary>
     internal long BudgetWaits => Interlocked.Read(ref _budgetWaits);
 
@@ -197,6 +201,7 @@ public sealed class NbdServer : IAsyncDisposable
         NbdByteBudget.RaiseTo(ref _peakConnectionBytes, transmission.PeakBytesHeld);
         Interlocked.Add(ref _writesFromReceiveBuffer, transmission.WritesFromReceiveBuffer);
         Interlocked.Add(ref _readsFromView, transmission.ReadsFromView);
+        Interlocked.Add(ref _readsInPlace, transmission.ReadsInPlace);
         Interlocked.Add(ref _replySends, transmission.ReplySends);
     }
 

@@ -49,6 +49,9 @@ internal sealed partial class NbdTransmission
     /// <summary>READs answered from the page cache through the export's view (for tests). Loop thread.</summary>
     public long ReadsFromView { get; private set; }
 
+    /// <summary>READs answered in the receive loop, from the view or as a hole (for tests). Loop thread.</summary>
+    public long ReadsInPlace { get; private set; }
+
     /// <summary>Requests being executed now (for tests and diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight) - 1;
 
@@ -147,7 +150,7 @@ internal sealed partial class NbdTransmission
                 continue;
             }
 
-            if (request.Type == NbdProtocol.CmdWrite && TryWriteFromReceiveBuffer(request))
+            if (request.Type == NbdProtocol.CmdWrite ? TryWriteFromReceiveBuffer(request) : request.Type == NbdProtocol.CmdRead && TryReadInPlace(request))
             {
                 continue;
             }
@@ -236,6 +239,48 @@ internal sealed partial class NbdTransmission
             _transport.ConsumeBuffered(length);
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// A page-cache export's READ that needs no I/O, answered here in the receive loop: every page of it resident in the
+    /// export's view (<see cref="TryReadFromView"/>), or, with structured replies, all of it a hole. As for writes from the
+    /// receive buffer, such a read takes no slot, no worker and no reservation (its reply joins the budget when it is
+    /// queued); a connection over its byte budget, data and holes mixed, and pages out of memory take the usual path.
+    /// </summary>
+    private bool TryReadInPlace(in NbdRequest request)
+    {
+        long offset = (long)request.Offset;
+        int length = (int)request.Length;
+        if (length == 0 || _export.View is null || _transport.IsTls || !_budget.HasRoom(length))
+        {
+            return false;
+        }
+
+        if (_session.Structured && (request.Flags & NbdProtocol.CmdFlagDf) == 0)
+        {
+            // The allocation answer is cached for runs of data, so this costs no system call on a written export.
+            _extents.Clear();
+            _export.GetExtents(offset, offset + length, 2, _extents);
+            if (_extents.Count != 1)
+            {
+                return false;
+            }
+
+            if (_extents[0].Hole)
+            {
+                _replies.Enqueue(NbdReplies.Hole(request.Cookie, done: true, request.Offset, request.Length));
+                ReadsInPlace++;
+                return true;
+            }
+        }
+
+        if (!TryReadFromView(request))
+        {
+            return false;
+        }
+
+        ReadsInPlace++;
         return true;
     }
 

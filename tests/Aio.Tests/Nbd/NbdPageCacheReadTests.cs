@@ -67,8 +67,62 @@ public sealed class NbdPageCacheReadTests
         client.Dispose();
         Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
 
-        // The test wrote every byte of the file just now: all of it is in the page cache, so every READ used the view.
+        // The test wrote every byte of the file just now: all of it is in the page cache, so every READ used the view,
+        // and, the replies (about 30 MB) fitting in the connection's byte budget, each was answered in the receive loop.
         Assert.Equal(Reads + 20, server.Server.ReadsFromView);
+        Assert.Equal(Reads + 20, server.Server.ReadsInPlace);
+    }
+
+    [Fact]
+    public void Reads_answered_in_the_receive_loop_keep_to_the_byte_budget()
+    {
+        // 50 reads of 60 KB against a budget of 100 KB: a reply queued and not yet sent leaves no room for the next one
+        // in place, which then waits for room like any request. Every read still comes from the view, intact.
+        const int Reads = 50;
+        const int Length = 60_000;
+        using var server = new NbdTestServer(size: 4 << 20, direct: false, random: true, configure: o => o with { MaxBytesInFlight = 100_000 });
+        var expected = File.ReadAllBytes(server.ImagePath);
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+        var burst = new List<byte>();
+        for (int i = 0; i < Reads; i++)
+        {
+            burst.AddRange(RawNbdClient.Request(0, NbdProtocol.CmdRead, (ulong)i, (ulong)i * Length, Length));
+        }
+
+        client.Send([.. burst]);
+        var seen = new HashSet<ulong>();
+        for (int i = 0; i < Reads; i++)
+        {
+            var (error, cookie, data) = client.ReadSimpleReply(Length);
+            Assert.Equal(0u, error);
+            Assert.True(cookie < Reads && seen.Add(cookie), $"unexpected or repeated cookie {cookie}");
+            Assert.True(expected.AsSpan((int)cookie * Length, Length).SequenceEqual(data), $"read {cookie} differs from the file");
+        }
+
+        client.Dispose();
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.Equal(Reads, server.Server.ReadsFromView);
+        Assert.InRange(server.Server.ReadsInPlace, 1, Reads / 2);
+    }
+
+    [Fact]
+    public void A_structured_read_of_a_hole_is_answered_in_place_with_one_hole_chunk()
+    {
+        // A sparse page-cache export: nothing to read, nothing to map.
+        using var server = new NbdTestServer(size: 8 << 20, direct: false);
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate(structured: true);
+            client.SendRequest(0, NbdProtocol.CmdRead, 5, 1 << 20, 65_536);
+            var reply = client.ReadReply();
+            Assert.Equal((NbdProtocol.ReplyTypeOffsetHole, NbdProtocol.ReplyFlagDone, 5UL), (reply.Type, reply.Flags, reply.Cookie));
+            Assert.Equal((ulong)(1 << 20), BinaryPrimitives.ReadUInt64BigEndian(reply.Payload));
+            Assert.Equal(65_536u, BinaryPrimitives.ReadUInt32BigEndian(reply.Payload.AsSpan(8)));
+        }
+
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.Equal((1L, 0L), (server.Server.ReadsInPlace, server.Server.ReadsFromView));
     }
 
     [Fact]
