@@ -261,7 +261,16 @@ internal sealed partial class NbdTransmission
         {
             // The allocation answer is cached for runs of data, so this costs no system call on a written export.
             _extents.Clear();
-            _export.GetExtents(offset, offset + length, 2, _extents);
+            try
+            {
+                _export.GetExtents(offset, offset + length, 2, _extents);
+            }
+            catch (Exception ex) when (ex is AioException or ObjectDisposedException)
+            {
+                // lseek failed, or the export is closing: the usual path asks again and answers the READ with the error.
+                return false;
+            }
+
             if (_extents.Count != 1)
             {
                 return false;
