@@ -7,7 +7,13 @@ namespace Aio;
 //   so producers make no syscall while the loop spins.
 // Notify: store _notified, full fence, read _notifyMe. Loop: store _notifyMe, full fence, read
 // _notified. Whatever the interleaving, either the producer sees the sleeper and writes the eventfd, or the
-// sleeper sees the flag and does not sleep. _notified may let the loop skip the eventfd read, never the write.
+// sleeper sees the flag and does not sleep.
+// Coalescing (as libuv's uv_async_send): only the Notify that raises _notified from 0 looks at _notifyMe. A later one
+// finds it set by an earlier one since the loop last cleared it, which either saw the sleeper and writes the eventfd,
+// or set the flag before the loop announced its sleep, and then the loop sees the flag and does not sleep. Either way
+// the loop clears the flag (a full fence) before it runs the work of anyone who found it set. An outer loop's Prepare
+// clears the flag too, right after it announces the sleep: it sleeps without looking at the flag (a wake-up that came
+// before the sleep is not work), so a stale flag must not silence the Notify that comes after its look at the work.
 public sealed partial class AioContext
 {
     private int _notifyMe;
@@ -48,8 +54,14 @@ public sealed partial class AioContext
         Interlocked.Increment(ref _notifies);
 
         // Interlocked.Exchange is a full fence on both sides: whatever work the caller published (a bottom half, an
-        // SQE, a handler) is visible before notified, and notified is written before notifyMe is read below.
-        Interlocked.Exchange(ref _notified, 1);
+        // SQE, a handler) is visible before notified, and notified is written before notifyMe is read below. Already
+        // set: an earlier Notify wakes the loop, or the loop will not sleep (see the top of this file). Under load from
+        // other threads this saves an eventfd write per Notify while the loop is waking up.
+        if (Interlocked.Exchange(ref _notified, 1) != 0)
+        {
+            return;
+        }
+
         if (Volatile.Read(ref _notifyMe) != 0)
         {
             Interlocked.Increment(ref _notifyWrites);

@@ -28,6 +28,11 @@ public sealed partial class AioContext
                 // Bit 0: an outer loop may sleep from now on, so Notify must write the eventfd. The full fence orders it
                 // before the reads of the work lists below (pairs with Notify's fence).
                 Interlocked.Or(ref _notifyMe, 1);
+
+                // The outer loop may sleep without looking at notified: a flag left set by a Notify that came while
+                // nobody slept would make the next Notify skip its write (coalescing, AioContext.Notify.cs). Work
+                // published before this clear is seen by ComputeTimeoutNs below; a Notify after it writes.
+                AcceptNotify();
                 _monitor.OuterPrepare();
             }
             finally
