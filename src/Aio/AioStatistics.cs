@@ -3,8 +3,11 @@ namespace Aio;
 /// <summary>Counters since the context was created; a cheap snapshot from <see cref="AioContext.Statistics"/>.</summary>
 /// <param name="Iterations">Loop iterations (<c>Poll</c> calls and outer-loop dispatches).</param>
 /// <param name="BlockingWaits">Waits in the monitor with a non-zero timeout.</param>
-/// <param name="Notifies"><c>Notify()</c> calls, from any thread.</param>
-/// <param name="NotifyWrites">Notifies that had to write the eventfd because the loop was (about to be) asleep.</param>
+/// <param name="Notifies"><c>Notify()</c> calls and wake-ups for work handed over from other threads, coalesced ones included.</param>
+/// <param name="NotifyWrites">
+/// Notifies that had to write the eventfd because the loop was (about to be) asleep: at most one per sleep, as the later
+/// ones find the first one's flag still set and write nothing.
+/// </param>
 /// <param name="BottomHalvesRun">Bottom-half callbacks run (one-shots included).</param>
 /// <param name="FdCallbacks">fd handler callbacks run (the context's own wake-up excluded).</param>
 /// <param name="TimersFired">Timer callbacks run.</param>

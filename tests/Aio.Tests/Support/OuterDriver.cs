@@ -93,5 +93,5 @@ public sealed class OuterDriver : IDisposable
     private bool IterateOnce(bool mayBlock)
         => _gmain != 0
             ? Aio.GLib.Interop.GLib.MainContextIteration(_gmain, mayBlock ? 1 : 0) != 0
-            : PollOuterLoop.Iterate(_ctx, mayBlock);
+            : PollOuterLoop.Iterate(_ctx, mayBlock, (long)(Wait.Default + TimeSpan.FromSeconds(1)).TotalNanoseconds);
 }

@@ -8,7 +8,13 @@ namespace Aio.Tests.Support;
 /// </summary>
 public static class PollOuterLoop
 {
-    public static bool Iterate(AioContext ctx, bool mayBlock)
+    /// <param name="ctx">The context whose source is iterated.</param>
+    /// <param name="mayBlock">Whether ppoll may sleep.</param>
+    /// <param name="maxBlockNs">
+    /// The longest sleep (-1: as Prepare says). A test bounds it, so that a lost wake-up ends the iteration and the
+    /// test's watchdog fails it; the watchdog's own Notify cannot be trusted to wake a loop whose wake-ups get lost.
+    /// </param>
+    public static bool Iterate(AioContext ctx, bool mayBlock, long maxBlockNs = -1)
     {
         var source = ctx.Source;
         bool ready = source.Prepare(out int timeoutMs);
@@ -22,6 +28,11 @@ public static class PollOuterLoop
             }
 
             long timeoutNs = !mayBlock ? 0 : timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
+            if (maxBlockNs >= 0 && (timeoutNs < 0 || timeoutNs > maxBlockNs))
+            {
+                timeoutNs = maxBlockNs;
+            }
+
             Libc.PPollArray(pfds, pfds.Length, timeoutNs);
             ready = source.Check();
         }
