@@ -150,7 +150,14 @@ internal sealed partial class NbdTransmission
                 continue;
             }
 
-            if (request.Type == NbdProtocol.CmdWrite ? TryWriteFromReceiveBuffer(request) : request.Type == NbdProtocol.CmdRead && TryReadInPlace(request))
+            // Work that needs no I/O (or whose I/O cannot wait anyway) is done here, without a slot or a worker.
+            bool answered = request.Type switch
+            {
+                NbdProtocol.CmdWrite => TryWriteFromReceiveBuffer(request),
+                NbdProtocol.CmdRead => TryReadInPlace(request),
+                _ => false,
+            };
+            if (answered)
             {
                 continue;
             }
