@@ -6,6 +6,9 @@ public sealed partial class AioContext
     private readonly List<ReadyCollector> _readyLists = [];
     private volatile bool _switchToPoll;
 
+    /// <summary>Iterations entered, nested ones included (home thread only): tells an iteration that a callback polled.</summary>
+    private int _loopEntries;
+
     /// <summary>
     /// Runs one loop iteration: waits (only if <paramref name="blocking"/> and nothing is ready) for fds, timers,
     /// completions or <see cref="Notify"/>, then runs completions, bottom halves, fd handlers and expired timers.
@@ -29,10 +32,19 @@ public sealed partial class AioContext
         long startNs = MonotonicNs();
         _callbacksSinceNs = startNs;                             // the stall watch (AioContext.StallWatch.cs)
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
+        int entries = _loopEntries;
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
         if (IsDisposed)
         {
             return progress;
+        }
+
+        if (timeoutNs != 0 && _loopEntries != entries)
+        {
+            // A poll callback ran a nested iteration, which accepted the notifications that came meanwhile (a timer
+            // armed or a bottom half scheduled from another thread): the timeout computed before them is stale, and
+            // with the flag cleared nothing else would cut the sleep short.
+            timeoutNs = ComputeTimeoutNs();
         }
 
         WaitForEvents(ready, timeoutNs);                         // steps 3-5
@@ -78,6 +90,7 @@ public sealed partial class AioContext
         // Before the section: a refused Poll must leave nothing counted.
         ThrowIfInsideSqePreparer();
         EnterBoundSection();
+        _loopEntries++;
         var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);

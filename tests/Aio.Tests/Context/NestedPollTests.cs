@@ -151,4 +151,62 @@ public class NestedPollTests
         Assert.Equal(baseline, ctx.HandlerCount);
         Assert.Equal(0, ctx.DeletedHandlerCount);
     }
+    /// <summary>
+    /// A busy-poll callback that runs a nested iteration lets it take the notifications that arrived meanwhile (the
+    /// nested iteration accepts them). A timer armed from another thread in that window must still bound the outer
+    /// iteration's sleep, which had computed its timeout before the timer existed.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Timer_armed_while_a_poll_callback_polls_nested_still_bounds_the_sleep(FdMonitorKind kind)
+    {
+        using var ctx = MonitorKinds.Create(kind, pollMaxNs: 10_000_000);
+        using var e = new EventNotifier();
+        int reads = 0;
+        int polls = 0;
+        bool armNow = false;
+        int nestedRuns = 0;
+        bool fired = false;
+        using var timer = ctx.CreateTimer(AioClock.Monotonic, () => fired = true);
+        ctx.SetEventNotifier(
+            e,
+            en =>
+            {
+                en.TestAndClear();
+                reads++;
+            },
+            _ =>
+            {
+                polls++;
+                if (armNow)
+                {
+                    armNow = false;
+
+                    // Another thread arms the timer: its Notify marks the context notified (nobody sleeps yet, so no
+                    // eventfd write); the nested iteration then accepts that notification.
+                    Assert.True(Task.Run(() => timer.ArmAfter(TimeSpan.FromMilliseconds(20))).Wait(Wait.Default), "arming the timer");
+                    ctx.Poll(false);
+                    nestedRuns++;
+                }
+
+                return false;
+            });
+
+        // A dispatch with a short block gives the handler a polling window; a wait for a timer then busy-polls it
+        // before it sleeps.
+        using var tick = ctx.CreateTimer(AioClock.Monotonic, () => { });
+        for (int i = 0; polls == 0; i++)
+        {
+            Assert.True(i < 1_000, "the handler never got a polling window");
+            e.Set();
+            LoopDriver.PollUntil(ctx, () => reads == i + 1, "the read handler");
+            tick.ArmAfter(TimeSpan.FromMilliseconds(0.2));
+            LoopDriver.PollBlockingBounded(ctx, "the tick");
+        }
+
+        armNow = true;
+        LoopDriver.PollUntil(ctx, () => fired, "the timer armed from another thread during a nested poll");
+        Assert.Equal(1, nestedRuns);
+        ctx.SetEventNotifier(e, null);
+    }
 }
