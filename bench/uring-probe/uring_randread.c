@@ -8,6 +8,7 @@
  *   -d DEPTH   reads in flight (default 32)
  *   -b BYTES   read size (default 4096)
  *   -t SECONDS run time (default 5)
+ *   -r SECONDS ramp: run this long first, unmeasured (default 0; fio's ramp_time)
  *   -f MODE    ring flags: 0 none (fio 3.33, QEMU), 1 COOP_TASKRUN|TASKRUN_FLAG,
  *              2 SINGLE_ISSUER|DEFER_TASKRUN (Aio's default; the default here too)
  *   -F         register the file (IOSQE_FIXED_FILE)
@@ -33,6 +34,7 @@ struct options {
     unsigned depth;
     unsigned block;
     unsigned seconds;
+    unsigned ramp;
     int mode;
     int fixed_file;
     int fixed_buffers;
@@ -66,11 +68,12 @@ static int parse(int argc, char **argv, struct options *o)
 {
     int c;
     *o = (struct options){ .depth = 32, .block = 4096, .seconds = 5, .mode = 2 };
-    while ((c = getopt(argc, argv, "d:b:t:f:FB")) != -1) {
+    while ((c = getopt(argc, argv, "d:b:t:r:f:FB")) != -1) {
         switch (c) {
         case 'd': o->depth = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'b': o->block = (unsigned)strtoul(optarg, NULL, 10); break;
         case 't': o->seconds = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'r': o->ramp = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': o->mode = atoi(optarg); break;
         case 'F': o->fixed_file = 1; break;
         case 'B': o->fixed_buffers = 1; break;
@@ -105,7 +108,7 @@ int main(int argc, char **argv)
 {
     struct options o;
     if (parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: %s [-d depth] [-b bytes] [-t seconds] [-f 0|1|2] [-F] [-B] FILE\n", argv[0]);
+        fprintf(stderr, "usage: %s [-d depth] [-b bytes] [-t seconds] [-r seconds] [-f 0|1|2] [-F] [-B] FILE\n", argv[0]);
         return 2;
     }
 
@@ -161,8 +164,10 @@ int main(int argc, char **argv)
     uint64_t completed = 0;
     double cpu0 = cpu_seconds();
     double start = monotonic_seconds();
-    double deadline = start + o.seconds;
+    double ramp_end = start + o.ramp;
+    double deadline = ramp_end + o.seconds;
     double now = start;
+    int measuring = o.ramp == 0;
     while (now < deadline) {
         rc = io_uring_submit_and_wait(&ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
@@ -183,6 +188,13 @@ int main(int argc, char **argv)
         io_uring_cq_advance(&ring, seen);
         completed += seen;
         now = monotonic_seconds();
+        if (!measuring && now >= ramp_end) {
+            /* The ramp is over: count from here, as the managed loop does after its JIT has warmed up. */
+            measuring = 1;
+            completed = 0;
+            cpu0 = cpu_seconds();
+            start = now;
+        }
     }
     double elapsed = now - start;
     double cpu = cpu_seconds() - cpu0;

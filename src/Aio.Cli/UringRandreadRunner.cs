@@ -37,7 +37,14 @@ internal static class UringRandreadRunner
     {
         var inv = CultureInfo.InvariantCulture;
         int seconds = Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds));
+        int ramp = (int)Math.Ceiling(o.RampTime.TotalSeconds);
         string[] args = ["-d", o.IoDepth.ToString(inv), "-b", o.BlockSize.ToString(inv), "-t", seconds.ToString(inv), "-f", "2", path];
+        if (ramp > 0)
+        {
+            // The same unmeasured warm-up as the loop's (bench/uring-probe's -r; fio's ramp_time).
+            args = ["-r", ramp.ToString(inv), .. args];
+        }
+
         string program = Path!;
         if (o.CpusAllowed is { } cpus)
         {
@@ -49,7 +56,7 @@ internal static class UringRandreadRunner
         string output = ToolPath.Run(
             program,
             args,
-            TimeSpan.FromSeconds(seconds + 60),
+            TimeSpan.FromSeconds(ramp + seconds + 60),
             ct);
         var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("iops ", StringComparison.Ordinal));
         if (line is null || !double.TryParse(line.AsSpan(5), NumberStyles.Float, inv, out double iops))

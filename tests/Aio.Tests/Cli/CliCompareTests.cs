@@ -55,7 +55,7 @@ public class CliCompareTests
         using var work = new TempDir();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = work.Path };
         psi.Environment["PATH"] = path;
-        foreach (var a in new[] { AioCli.Dll, "bench", "--size", "16m", "--runtime", "1s", "--compare", "--json" })
+        foreach (var a in new[] { AioCli.Dll, "bench", "--size", "16m", "--runtime", "1s", "--ramp-time", "1s", "--compare", "--json" })
         {
             psi.ArgumentList.Add(a);
         }
