@@ -19,6 +19,9 @@ public sealed partial class AioContext
     private int _notifyMe;
     private int _notified;
 
+    /// <summary>Notifications taken by <see cref="AcceptNotify"/> (home thread only): an iteration learns that a poll callback took its wake-ups.</summary>
+    private int _notifyAccepts;
+
     /// <summary>Wakes a blocked <see cref="Poll(bool)"/> (which then returns false unless other work ran). Any thread; cheap when nobody sleeps.</summary>
     public void Notify()
     {
@@ -75,6 +78,7 @@ public sealed partial class AioContext
         if (Volatile.Read(ref _notified) != 0)
         {
             Interlocked.Exchange(ref _notified, 0);
+            _notifyAccepts++;
         }
     }
 

@@ -6,9 +6,6 @@ public sealed partial class AioContext
     private readonly List<ReadyCollector> _readyLists = [];
     private volatile bool _switchToPoll;
 
-    /// <summary>Iterations entered, nested ones included (home thread only): tells an iteration that a callback polled.</summary>
-    private int _loopEntries;
-
     /// <summary>
     /// Runs one loop iteration: waits (only if <paramref name="blocking"/> and nothing is ready) for fds, timers,
     /// completions or <see cref="Notify"/>, then runs completions, bottom halves, fd handlers and expired timers.
@@ -32,19 +29,22 @@ public sealed partial class AioContext
         long startNs = MonotonicNs();
         _callbacksSinceNs = startNs;                             // the stall watch (AioContext.StallWatch.cs)
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
-        int entries = _loopEntries;
+        long failedPolls = _pollFailures;
+        int accepts = _notifyAccepts;
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
         if (IsDisposed)
         {
             return progress;
         }
 
-        if (timeoutNs != 0 && _loopEntries != entries)
+        if (timeoutNs != 0 && _pollFailures != failedPolls)
         {
-            // A poll callback ran a nested iteration, which accepted the notifications that came meanwhile (a timer
-            // armed or a bottom half scheduled from another thread): the timeout computed before them is stale, and
-            // with the flag cleared nothing else would cut the sleep short.
-            timeoutNs = ComputeTimeoutNs();
+            // Poll callbacks ran (and found nothing). They are user code: one may have given the loop work from its
+            // own thread (a bottom half, a timer; NotifyWork skips the home thread), so the timeout computed before
+            // them is stale; or it ran a nested iteration (or an outer loop's prepare) that accepted the notifications
+            // that came meanwhile, and a bare wake-up among them (Notify, a Run token's cancellation) is visible in
+            // no work list: then this iteration must not sleep at all.
+            timeoutNs = _notifyAccepts != accepts ? 0 : ComputeTimeoutNs();
         }
 
         WaitForEvents(ready, timeoutNs);                         // steps 3-5
@@ -90,7 +90,6 @@ public sealed partial class AioContext
         // Before the section: a refused Poll must leave nothing counted.
         ThrowIfInsideSqePreparer();
         EnterBoundSection();
-        _loopEntries++;
         var scope = new LoopScope(this, t_current, SynchronizationContext.Current, ++_pollDepth);
         t_current = this;
         SynchronizationContext.SetSynchronizationContext(_synchronizationContext);

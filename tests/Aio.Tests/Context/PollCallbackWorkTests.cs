@@ -1,0 +1,64 @@
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Context;
+
+/// <summary>
+/// Busy polling runs user code (poll callbacks) after the iteration computed its timeout and before it announces its
+/// sleep. Whatever that code does must not be slept through: work it gives the loop on the loop's own thread (where
+/// no Notify is written), or wake-ups a nested iteration inside it accepted on the outer iteration's behalf.
+/// </summary>
+public class PollCallbackWorkTests
+{
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Timer_armed_from_another_thread_while_a_poll_callback_polls_nested_bounds_the_sleep(FdMonitorKind kind)
+    {
+        using var scene = new PollCallbackScene(kind);
+        var ctx = scene.Context;
+        bool fired = false;
+        using var timer = ctx.CreateTimer(AioClock.Monotonic, () => fired = true);
+        scene.OnNextPoll(() =>
+        {
+            // The timer's Notify marks the context notified (nobody sleeps yet, so no eventfd write); the nested
+            // iteration then accepts that notification.
+            Assert.True(Task.Run(() => timer.ArmAfter(TimeSpan.FromMilliseconds(20))).Wait(Wait.Default), "arming the timer");
+            ctx.Poll(false);
+        });
+
+        LoopDriver.PollUntil(ctx, () => fired, "the timer armed from another thread during a nested poll");
+        Assert.Equal(1, scene.ActionRuns);
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Notify_taken_by_a_nested_poll_in_a_poll_callback_still_ends_the_wait(FdMonitorKind kind)
+    {
+        using var scene = new PollCallbackScene(kind);
+        var ctx = scene.Context;
+        scene.OnNextPoll(() =>
+        {
+            // A bare wake-up (as a Run token's cancellation sends): no work list shows it once it is accepted.
+            Assert.True(Task.Run(ctx.Notify).Wait(Wait.Default), "the Notify");
+            ctx.Poll(false);
+        });
+
+        LoopDriver.PollBlockingBounded(ctx, "the Notify a nested poll accepted");
+        Assert.Equal(1, scene.ActionRuns);
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void Bottom_half_scheduled_by_a_poll_callback_runs_without_a_wake_up(FdMonitorKind kind)
+    {
+        using var scene = new PollCallbackScene(kind);
+        var ctx = scene.Context;
+        bool ran = false;
+        using var bh = ctx.CreateBottomHalf(() => ran = true);
+
+        // On the home thread: scheduling writes no Notify, since the loop is running.
+        scene.OnNextPoll(bh.Schedule);
+        LoopDriver.PollUntil(ctx, () => ran, "a bottom half a poll callback scheduled");
+        Assert.Equal(1, scene.ActionRuns);
+    }
+}
