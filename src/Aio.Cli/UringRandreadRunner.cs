@@ -5,8 +5,9 @@ namespace Aio.Cli;
 /// <summary>
 /// The C loop row of <c>aio bench --compare</c>: <c>uring_randread</c>, when on PATH, is one thread doing 4 KiB-style
 /// random O_DIRECT reads with liburing and nothing else (the ceiling for one loop). Invoked as
-/// <c>uring_randread -d IODEPTH -b BS -t SECONDS -f 2 FILE</c> (-f 2: the ring flags Aio uses, SINGLE_ISSUER and
-/// DEFER_TASKRUN); it prints one line, <c>iops N</c>. It reports no latency.
+/// <c>uring_randread [-r RAMP] -d IODEPTH -b BS -t SECONDS -f 2 FILE</c> (-f 2: the ring flags Aio uses, SINGLE_ISSUER
+/// and DEFER_TASKRUN; -r with <c>--ramp-time</c>, rounded up to whole seconds); it prints <c>iops N</c>. It reports no
+/// latency.
 /// </summary>
 internal static class UringRandreadRunner
 {
