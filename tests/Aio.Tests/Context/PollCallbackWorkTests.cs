@@ -18,13 +18,8 @@ public class PollCallbackWorkTests
         var ctx = scene.Context;
         bool fired = false;
         using var timer = ctx.CreateTimer(AioClock.Monotonic, () => fired = true);
-        scene.OnNextPoll(() =>
-        {
-            // The timer's Notify marks the context notified (nobody sleeps yet, so no eventfd write); the nested
-            // iteration then accepts that notification.
-            Assert.True(Task.Run(() => timer.ArmAfter(TimeSpan.FromMilliseconds(20))).Wait(Wait.Default), "arming the timer");
-            ctx.Poll(false);
-        });
+        // The timer's Notify marks the context notified (nobody sleeps yet, so no eventfd write).
+        ElsewhereThenNestedPoll(scene, () => timer.ArmAfter(TimeSpan.FromMilliseconds(20)));
 
         LoopDriver.PollUntil(ctx, () => fired, "the timer armed from another thread during a nested poll");
         Assert.Equal(1, scene.ActionRuns);
@@ -36,12 +31,8 @@ public class PollCallbackWorkTests
     {
         using var scene = new PollCallbackScene(kind);
         var ctx = scene.Context;
-        scene.OnNextPoll(() =>
-        {
-            // A bare wake-up (as a Run token's cancellation sends): no work list shows it once it is accepted.
-            Assert.True(Task.Run(ctx.Notify).Wait(Wait.Default), "the Notify");
-            ctx.Poll(false);
-        });
+        // A bare wake-up (as a Run token's cancellation sends): no work list shows it once it is accepted.
+        ElsewhereThenNestedPoll(scene, ctx.Notify);
 
         LoopDriver.PollBlockingBounded(ctx, "the Notify a nested poll accepted");
         Assert.Equal(1, scene.ActionRuns);
@@ -61,4 +52,12 @@ public class PollCallbackWorkTests
         LoopDriver.PollUntil(ctx, () => ran, "a bottom half a poll callback scheduled");
         Assert.Equal(1, scene.ActionRuns);
     }
+
+    /// <summary>Inside the next poll: <paramref name="foreign"/> on another thread, then a nested iteration, which accepts the notification it sent.</summary>
+    private static void ElsewhereThenNestedPoll(PollCallbackScene scene, Action foreign)
+        => scene.OnNextPoll(() =>
+        {
+            Assert.True(Task.Run(foreign).Wait(Wait.Default), "the other thread's call");
+            scene.Context.Poll(false);
+        });
 }
