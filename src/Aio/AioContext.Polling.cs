@@ -97,7 +97,7 @@ public sealed partial class AioContext
 
     /// <summary>
     /// Step 2. Returns false (progress is counted when the poll-ready callbacks run). On success the timeout becomes 0;
-    /// otherwise it shrinks by the time spent.
+    /// after polling that found nothing the caller computes it again (it counts <c>_pollFailures</c>).
     /// </summary>
     private bool TryPollMode(ReadyCollector ready, ref long timeoutNs)
     {
@@ -163,11 +163,8 @@ public sealed partial class AioContext
         }
         else
         {
+            // The caller computes the timeout again (Poll, step 2): the callbacks that just ran may have changed it.
             _pollFailures++;
-            if (timeoutNs > 0)
-            {
-                timeoutNs -= Math.Min(timeoutNs, now - start);
-            }
         }
 
         RemoveIdlePollHandlers(ready, now, ref timeoutNs);
