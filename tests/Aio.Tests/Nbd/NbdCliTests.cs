@@ -163,6 +163,40 @@ public sealed class NbdCliTests : IDisposable
         Assert.True(same == Size, $"the file differs from the expected image at byte {same}");
     }
 
+    [NbdToolFact("strace")]
+    public void A_structured_page_cache_read_whose_allocation_lseek_fails_gets_the_error_and_the_connection_goes_on()
+    {
+        // A page-cache READ with structured replies asks SEEK_DATA/SEEK_HOLE before it is answered in the receive loop;
+        // strace makes every lseek fail: the READ must be answered with the error (not crash the receive loop, not drop
+        // the connection), and the next request served.
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        var data = new byte[1 << 20];
+        new Random(7).NextBytes(data);
+        File.WriteAllBytes(a, data);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        string[] strace = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=lseek", "-e", "inject=lseek:error=EIO"];
+        using var server = Start(dir.Path, strace, "nbd", "serve", a, "--socket", socket, "--cache", "writeback");
+        Assert.NotNull(ReadLine(server));
+        using (var client = new RawNbdClient(socket))
+        {
+            client.Negotiate(structured: true);
+            client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdRead, 1, 8192, 4096);
+            Assert.Equal(Aio.Nbd.NbdProtocol.EIO, client.ReadStructuredError(1));
+
+            // DF asks for no allocation answer: the same READ then succeeds, with the file's bytes.
+            client.SendRequest(Aio.Nbd.NbdProtocol.CmdFlagDf, Aio.Nbd.NbdProtocol.CmdRead, 2, 8192, 4096);
+            var chunk = client.ReadReply();
+            Assert.Equal((2ul, Aio.Nbd.NbdProtocol.ReplyTypeOffsetData), (chunk.Cookie, chunk.Type));
+            Assert.True(chunk.Payload.AsSpan(8).SequenceEqual(data.AsSpan(8192, 4096)), "the DF read returned other bytes than the file's");
+
+            client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdFlush, 3, 0, 0);
+            Assert.Equal(0u, client.ReadStructuredError(3));
+        }
+
+        Assert.Equal(0, Stop(server, launched: true));
+    }
+
     private Process Start(string dir, params string[] args) => Start(dir, [], args);
 
     private Process Start(string dir, string[] launcher, params string[] args)
