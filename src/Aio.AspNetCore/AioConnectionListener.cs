@@ -19,6 +19,7 @@ internal sealed class AioConnectionListener : IConnectionListener
     private readonly MemoryPool<byte> _pool;
     private readonly AioTransportOptions _options;
     private readonly ILogger _logger;
+    private readonly AcceptFailures _failures;
     private int _unbound;
 
     private AioConnectionListener(AioListener listener, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger)
@@ -28,6 +29,7 @@ internal sealed class AioConnectionListener : IConnectionListener
         _pool = pool;
         _options = options;
         _logger = logger;
+        _failures = new AcceptFailures(logger, listener.LocalEndPoint.ToString() ?? string.Empty);
     }
 
     public EndPoint EndPoint => _listener.LocalEndPoint;
@@ -72,7 +74,14 @@ internal sealed class AioConnectionListener : IConnectionListener
                 // The peer gave up before we accepted: not our problem.
                 continue;
             }
+            catch (SocketException ex)
+            {
+                // EMFILE at the fd limit and the like: Kestrel's accept loop would end for good on the exception.
+                await _failures.OnFailureAsync(ex, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
 
+            _failures.OnSuccess();
             if (TryStart(socket, loop, _pool, _options, _logger, EndPoint) is { } connection)
             {
                 return connection;

@@ -142,6 +142,7 @@ internal sealed class AioReusePortListener : IConnectionListener
 
     private async Task AcceptLoopAsync(AioListener listener, LoopPipeScheduler loop, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger)
     {
+        var failures = new AcceptFailures(logger, listener.LocalEndPoint.ToString() ?? string.Empty);
         while (true)
         {
             AioSocket socket;
@@ -158,6 +159,14 @@ internal sealed class AioReusePortListener : IConnectionListener
                 // The peer gave up before we accepted.
                 continue;
             }
+            catch (SocketException ex)
+            {
+                // EMFILE at the fd limit and the like: this loop's listener stays bound, so it must go on accepting.
+                await failures.OnFailureAsync(ex, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
+            failures.OnSuccess();
 
             if (AioConnectionListener.TryStart(socket, loop, pool, options, logger, listener.LocalEndPoint) is not { } connection)
             {

@@ -22,4 +22,10 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Error, "Connection id \"{ConnectionId}\": a ConnectionClosed callback threw.", EventName = "ConnectionClosedCallbackException")]
     public static partial void ConnectionClosedCallbackException(ILogger logger, Exception exception, string connectionId);
+
+    [LoggerMessage(7, LogLevel.Warning, "Aio transport: accepting a connection on {EndPoint} failed ({Error}); accepting again shortly.", EventName = "AcceptRetrying")]
+    public static partial void AcceptRetrying(ILogger logger, Exception exception, string endPoint, System.Net.Sockets.SocketError error);
+
+    [LoggerMessage(8, LogLevel.Debug, "Aio transport: accepting a connection on {EndPoint} failed again ({Error}).", EventName = "AcceptStillFailing")]
+    public static partial void AcceptStillFailing(ILogger logger, string endPoint, System.Net.Sockets.SocketError error);
 }
