@@ -11,6 +11,9 @@ namespace Aio.Nbd;
 /// </summary>
 public sealed class NbdServer : IAsyncDisposable
 {
+    // How long the accept loop waits after a failed accept.
+    private static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(50);
+
     private readonly IoThreadGroup _group;
     private readonly List<AioListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
@@ -255,6 +258,7 @@ public sealed class NbdServer : IAsyncDisposable
     private async Task AcceptLoopAsync(AioListener listener)
     {
         var stop = _stop.Token;
+        bool failing = false;
         while (!stop.IsCancellationRequested)
         {
             AioSocket socket;
@@ -268,10 +272,28 @@ public sealed class NbdServer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                // EMFILE and friends: keep serving the clients already connected.
-                Log("accept failed: " + ex.Message);
+                // EMFILE and friends: keep serving the clients already connected. The connection that failed stays in
+                // the backlog, so accepting again at once fails again: log the first of a run, and wait a little
+                // (an fd limit clears when connections close; a spin would only take the loop from them).
+                if (!failing)
+                {
+                    failing = true;
+                    Log("accept failed: " + ex.Message + "; accepting again every " + (int)AcceptBackoff.TotalMilliseconds + " ms");
+                }
+
+                try
+                {
+                    await Task.Delay(AcceptBackoff, stop).ConfigureAwait(true);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
+
+            failing = false;
 
             if (Interlocked.Increment(ref _connectionCount) > Options.MaxConnections)
             {

@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Aio.Nbd;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>
+/// Accepts failing for a while (EMFILE at the fd limit in practice; here a listener shut down, see
+/// <see cref="ListeningSockets"/>): the server logs the first failure of the run once, backs off instead of spinning
+/// on the loop that also serves its clients, and accepts again once the listener works again.
+/// </summary>
+public sealed class NbdAcceptFailureTests
+{
+    [Fact]
+    public void Failing_accepts_are_logged_once_and_the_server_accepts_again()
+    {
+        var lines = new ConcurrentQueue<string>();
+        var previous = NbdServer.Logger;
+        NbdServer.Logger = line =>
+        {
+            previous?.Invoke(line);
+            lines.Enqueue(line);
+        };
+        try
+        {
+            using var server = new NbdTestServer(size: 1 << 20, configure: o => o with { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+            int fd = Assert.Single(ListeningSockets.OnPort(port));
+            ListeningSockets.Stop(fd);
+            Wait.Until(() => lines.Any(l => l.Contains("accept failed", StringComparison.Ordinal)), () => Thread.Sleep(10), "the server to log the failed accept");
+
+            // Listening again (on a new port: it was bound to port 0). A loop that spun on the failure would have
+            // logged it again and again by now.
+            int again = ListeningSockets.Relisten(fd);
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000 };
+            client.Connect(new IPEndPoint(IPAddress.Loopback, again));
+            using var stream = new NetworkStream(client);
+            var greeting = new byte[8];
+            stream.ReadExactly(greeting);
+            Assert.Equal("NBDMAGIC"u8.ToArray(), greeting);
+            Assert.Single(lines, l => l.Contains("accept failed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            NbdServer.Logger = previous;
+        }
+    }
+}
