@@ -157,6 +157,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         DisposePeriodicTimers();
         _monitor.Dispose();
         _notifier.Dispose();
+        EndTeardown();
     }
 
     private void OnInvalidFd(AioHandler handler)

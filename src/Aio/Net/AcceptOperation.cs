@@ -199,6 +199,12 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         {
             Fail(new ObjectDisposedException(nameof(AioContext), "The listener's AioContext was disposed with the accept in flight."));
         }
+
+        if (_closeReason is not null)
+        {
+            // A close waiting for this request's completion: the teardown ended it instead.
+            _listener.TryFinishClose();
+        }
     }
 
     private void Prepare(ref Sqe sqe)

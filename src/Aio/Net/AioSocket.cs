@@ -126,6 +126,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// <summary>Provided buffers this socket holds unread (for tests; 0 on the fallback path).</summary>
     internal int QueuedReceiveBuffers => (_receive as UringReceiveOperation)?.QueuedBuffers ?? 0;
 
+    /// <summary>The buffer ring the multishot receive draws from (for tests; null on the fallback path).</summary>
+    internal Uring.BufferRing? ReceiveBufferRing => (_receive as UringReceiveOperation)?.BufferRing;
+
     /// <summary>A multishot receive is armed (for tests; false on the fallback path).</summary>
     internal bool ReceiveArmed => (_receive as UringReceiveOperation)?.MultishotArmed ?? false;
 

@@ -11,6 +11,7 @@ internal sealed class LoopClose
     private readonly Action _start;
     private readonly string _name;
     private BottomHalf? _bottomHalf;
+    private Action? _startAfterTeardown;
     private TaskCompletionSource? _done;
     private int _request;
 
@@ -52,13 +53,13 @@ internal sealed class LoopClose
             try
             {
                 // Made here, by the one thread that won the request: a connection closed on its loop never needs it.
-                _bottomHalf = _context.CreateBottomHalf(Start, _name);
+                // Abandoned (the context disposed before it ran), the close starts after the teardown instead.
+                _bottomHalf = _context.CreateBottomHalf(Start, _name, _startAfterTeardown ??= StartAfterTeardown);
                 _bottomHalf.Schedule();
             }
             catch (ObjectDisposedException)
             {
-                // The loop is gone (its context was disposed, which already ended every kernel request): close here.
-                Start();
+                StartAfterTeardown();
             }
         }
 
@@ -80,6 +81,13 @@ internal sealed class LoopClose
 
     /// <summary>Completes <see cref="RequestClose"/>'s task (after the owner closed its fd).</summary>
     public void Complete() => _done!.TrySetResult();
+
+    /// <summary>
+    /// The loop is gone: the close starts once the context's teardown ended every kernel request (on this thread if it
+    /// has, else on the disposing thread at its end; before that, the teardown may still be ending this very owner's
+    /// requests on the loop's behalf).
+    /// </summary>
+    private void StartAfterTeardown() => _context.RunAfterTeardown(Start);
 
     private void Start()
     {

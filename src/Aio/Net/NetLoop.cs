@@ -60,8 +60,9 @@ internal sealed class NetLoop
     public void KernelMayStillWrite() => _leakBuffers = true;
 
     /// <summary>
-    /// Frees the buffer ring, unless a receive was abandoned in flight (the context was disposed off its thread): the
-    /// kernel may then still write into the buffers, so their memory is left alone for good.
+    /// Retires the buffer ring: its memory is freed once no socket holds a buffer, unless a receive was abandoned in
+    /// flight (the context was disposed off its thread): the kernel may then still write into the buffers, so their
+    /// memory is left alone for good.
     /// </summary>
     public void Dispose()
     {
@@ -73,11 +74,10 @@ internal sealed class NetLoop
         }
 
         _waiting.Clear();
-        if (!_leakBuffers)
-        {
-            _buffers?.Dispose();
-        }
 
+        // Sockets may outlive their loop holding buffers they have not read: the ring frees its memory after the last
+        // of them is given back, not here.
+        _buffers?.Retire(kernelMayStillWrite: _leakBuffers);
         _buffers = null;
     }
 }

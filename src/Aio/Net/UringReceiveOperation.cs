@@ -63,6 +63,9 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
     /// <summary>Buffers this socket holds unread (for tests).</summary>
     internal int QueuedBuffers => _queue.Count;
 
+    /// <summary>The buffer ring this socket's multishot RECV draws from, once armed (for tests).</summary>
+    internal BufferRing? BufferRing => _buffers;
+
     /// <summary>The multishot RECV is in flight (for tests).</summary>
     internal bool MultishotArmed => _multishot.InFlight;
 
@@ -157,6 +160,12 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         if (IsPending)
         {
             DeliverError(new ObjectDisposedException(nameof(AioContext), "The socket's AioContext was disposed with the receive in flight."));
+        }
+
+        if (_closeReason is not null)
+        {
+            // A close waiting for this request's completion: the teardown ended it instead.
+            Socket.TryFinishClose();
         }
     }
 

@@ -106,6 +106,12 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
         {
             SendFailed(new ObjectDisposedException(nameof(AioContext), "The socket's AioContext was disposed with the send in flight."));
         }
+
+        if (_closeReason is not null)
+        {
+            // A close waiting for this request's completion: the teardown ended it instead.
+            Socket.TryFinishClose();
+        }
     }
 
     private void Prepare(ref Sqe sqe)

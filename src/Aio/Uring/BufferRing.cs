@@ -22,6 +22,9 @@ internal sealed unsafe class BufferRing : IDisposable
     private readonly int _count;
     private readonly int _mask;
     private ushort _tail;
+    private int _outstanding;
+    private int _retired;
+    private bool _keepMemory;
 
     private BufferRing(Ring ring, ushort groupId, int count, int bufferSize, byte* entries, byte* buffers)
     {
@@ -41,7 +44,10 @@ internal sealed unsafe class BufferRing : IDisposable
     public int BufferSize { get; }
 
     /// <summary>Buffers the application holds (handed out by completions, not yet recycled).</summary>
-    public int Outstanding { get; private set; }
+    public int Outstanding => Volatile.Read(ref _outstanding);
+
+    /// <summary>The memory was freed (for tests: only once the ring is disposed and no buffer is held any more).</summary>
+    internal bool Freed { get; private set; }
 
     /// <summary>The ring this buffer ring is registered with.</summary>
     public Ring Ring => _ring;
@@ -89,26 +95,70 @@ internal sealed unsafe class BufferRing : IDisposable
     public ReadOnlySpan<byte> Buffer(ushort id, int length) => new(_buffers + ((nint)id * BufferSize), length);
 
     /// <summary>A completion handed one buffer to the application.</summary>
-    public void Taken() => Outstanding++;
+    public void Taken() => _outstanding++;
 
-    /// <summary>Gives buffer <paramref name="id"/> back to the kernel.</summary>
+    /// <summary>
+    /// Gives buffer <paramref name="id"/> back to the kernel; once the ring is retired, only gives up the hold (any
+    /// thread then: sockets that outlived their loop close wherever they are disposed), and the last one frees the memory.
+    /// </summary>
     public void Recycle(ushort id)
     {
-        Outstanding--;
+        if (Volatile.Read(ref _retired) != 0)
+        {
+            if (Interlocked.Decrement(ref _outstanding) == 0 && !_keepMemory)
+            {
+                Free();
+            }
+
+            return;
+        }
+
+        _outstanding--;
         Add(id);
         Publish();
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Unregisters the ring and frees its memory, or, while sockets still hold buffers (their loop was disposed under
+    /// them), leaves the memory to the last <see cref="Recycle"/>: until then a socket may still read what its buffers hold.
+    /// </summary>
+    public void Dispose() => Retire(kernelMayStillWrite: false);
+
+    /// <summary>
+    /// The ring is no longer used by the kernel or the loop. <paramref name="kernelMayStillWrite"/>: a request drawing from it
+    /// was abandoned in flight (the context was disposed off its thread), so the memory is never freed.
+    /// </summary>
+    public void Retire(bool kernelMayStillWrite)
     {
-        byte* reg = stackalloc byte[BufRegSize];
-        new Span<byte>(reg, BufRegSize).Clear();
-        *(ushort*)(reg + 12) = GroupId;
-        if (_ring.Fd >= 0)
+        if (_retired != 0)
         {
-            _ = Libc.IoUringRegister(_ring.Fd, UnregisterPbufRing, reg, 1);
+            return;
         }
 
+        _keepMemory = kernelMayStillWrite;
+        if (!kernelMayStillWrite)
+        {
+            byte* reg = stackalloc byte[BufRegSize];
+            new Span<byte>(reg, BufRegSize).Clear();
+            *(ushort*)(reg + 12) = GroupId;
+            if (_ring.Fd >= 0)
+            {
+                _ = Libc.IoUringRegister(_ring.Fd, UnregisterPbufRing, reg, 1);
+            }
+        }
+
+        // From here the holds are given up with atomic decrements (see Recycle); the full fence orders the flag
+        // before the count is read.
+        Interlocked.Exchange(ref _retired, 1);
+        if (Volatile.Read(ref _outstanding) == 0 && !kernelMayStillWrite)
+        {
+            Free();
+        }
+    }
+
+    private void Free()
+    {
+        Freed = true;
         NativeMemory.AlignedFree(_entries);
         NativeMemory.AlignedFree(_buffers);
     }

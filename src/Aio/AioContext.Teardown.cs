@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+
+namespace Aio;
+
+// After the teardown. Dispose marks the context disposed first and tears it down after (DisposeCore: bottom halves,
+// kernel requests, the network state, the monitor). Code that must touch what the loop owned once the loop is gone (a
+// socket closed after its context, whose close cannot run on the loop any more) must wait for the end of that
+// teardown, not only for IsDisposed: before it, the disposing thread may still be ending that very socket's requests.
+public sealed partial class AioContext
+{
+    private readonly ConcurrentQueue<Action> _afterTeardown = new();
+    private int _tornDown;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the context has been disposed and its teardown finished: at once on the
+    /// calling thread if it has, otherwise on the disposing thread at the end of the teardown. Any thread; call only once
+    /// <see cref="IsDisposed"/> is true (the action never runs otherwise).
+    /// </summary>
+    internal void RunAfterTeardown(Action action)
+    {
+        _afterTeardown.Enqueue(action);
+
+        // Pairs with EndTeardown (both sides a full fence between their write and their read: the enqueue's interlocked
+        // operation here, the exchange there): either it drains after this enqueue, or this thread sees the flag.
+        if (Volatile.Read(ref _tornDown) != 0)
+        {
+            DrainAfterTeardown();
+        }
+    }
+
+    /// <summary>The last step of the teardown (the disposing thread).</summary>
+    private void EndTeardown()
+    {
+        Interlocked.Exchange(ref _tornDown, 1);
+        DrainAfterTeardown();
+    }
+
+    private void DrainAfterTeardown()
+    {
+        while (_afterTeardown.TryDequeue(out var action))
+        {
+            action();
+        }
+    }
+}
