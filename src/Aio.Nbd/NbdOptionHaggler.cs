@@ -326,7 +326,8 @@ internal sealed class NbdOptionHaggler
         {
             byte[] name = Encoding.ASCII.GetBytes(NbdProtocol.BaseAllocation);
             byte[] payload = new byte[4 + name.Length];
-            BinaryPrimitives.WriteUInt32BigEndian(payload, NbdSession.BaseAllocationId);
+            // A listed context has no id (the field is reserved, zero); only a selected one is given one.
+            BinaryPrimitives.WriteUInt32BigEndian(payload, set ? NbdSession.BaseAllocationId : 0u);
             name.CopyTo(payload, 4);
             await ReplyAsync(option, NbdProtocol.RepMetaContext, payload, ct).ConfigureAwait(true);
             if (set)

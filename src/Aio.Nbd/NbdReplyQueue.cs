@@ -17,6 +17,14 @@ internal sealed class NbdReplyQueue
     // a send that carries more replies than any before allocates, a steady state does not, so these grow only a few
     // times in a connection's life rather than one segment at a time whenever a burst is a little larger.
     private const int InitialSegments = 64;
+
+    /// <summary>
+    /// What a queued segment costs beyond its bytes: its list slot, the pooled array's header and rounding, its link in
+    /// the gathered send. Charged to the budget with the bytes, so that a flood of small replies (a client sending
+    /// requests that are all refused, and reading no reply) is bounded by the memory it really takes, not by 16 bytes
+    /// a reply.
+    /// </summary>
+    internal const int SegmentOverhead = 128;
     private readonly List<NbdSequenceSegment> _links = new(InitialSegments);
     private List<NbdReplySegment> _pending = new(InitialSegments);
     private List<NbdReplySegment> _sending = new(InitialSegments);
@@ -62,7 +70,7 @@ internal sealed class NbdReplyQueue
             }
 
             // The connection holds these bytes until they are sent (given back in PumpAsync or Fail).
-            _budget.Add(first.Memory.Length + (second?.Memory.Length ?? 0) + (third?.Memory.Length ?? 0));
+            _budget.Add(Cost(first) + (second is { } a ? Cost(a) : 0) + (third is { } b ? Cost(b) : 0));
 
             _pending.Add(first);
             if (second is { } s)
@@ -220,12 +228,14 @@ internal sealed class NbdReplyQueue
         return new ReadOnlySequence<byte>(_links[0], 0, _links[last], _links[last].Memory.Length);
     }
 
+    private static long Cost(in NbdReplySegment segment) => segment.Memory.Length + SegmentOverhead;
+
     private static long ReleaseAll(List<NbdReplySegment> segments)
     {
         long bytes = 0;
         foreach (var segment in segments)
         {
-            bytes += segment.Memory.Length;
+            bytes += Cost(segment);
             segment.Release();
         }
 

@@ -140,13 +140,13 @@ internal sealed partial class NbdTransmission
                 {
                     // Refused, but the payload is on the wire: consume it so the next header is where it should be.
                     await _transport.SkipAsync(request.Length, stop).ConfigureAwait(true);
-                    Fail(request, error, message);
+                    await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
                     continue;
                 }
             }
             else if (error != 0)
             {
-                Fail(request, error, message);
+                await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
                 continue;
             }
 
@@ -205,6 +205,16 @@ internal sealed partial class NbdTransmission
             Interlocked.Increment(ref _inFlight);
             Dispatch(request, payload, cost);
         }
+    }
+
+    /// <summary>
+    /// Answers a refused request once the connection is within its byte budget: its only cost is the reply, but a
+    /// client that sends nothing but refused requests and reads no reply must stop the server reading, as any other does.
+    /// </summary>
+    private async ValueTask FailWithinBudgetAsync(NbdRequest request, uint error, string message, CancellationToken stop)
+    {
+        await _budget.ReserveAsync(0, stop).ConfigureAwait(true);
+        Fail(request, error, message);
     }
 
     /// <summary>

@@ -86,6 +86,28 @@ public class NbdBadInputTests
     }
 
     [Fact]
+    public void LIST_META_CONTEXT_names_base_allocation_with_the_reserved_id_0_and_SET_gives_it_a_real_id()
+    {
+        using var server = new NbdTestServer();
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Hello();
+        c.SendOption(8, []);
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+
+        foreach (var (option, expectedId) in new[] { (9u, 0u), (10u, Aio.Nbd.NbdSession.BaseAllocationId) })
+        {
+            c.SendOption(option, RawNbdClient.MetaRequest("", "base:allocation"));
+            var replies = c.ReadOptionReplies();
+            var context = Assert.Single(replies, r => r.Type == 4);
+            Assert.Equal(expectedId, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(context.Data));
+            Assert.Equal("base:allocation", System.Text.Encoding.ASCII.GetString(context.Data, 4, context.Data.Length - 4));
+            Assert.Equal(1u, replies[^1].Type);
+        }
+
+        Assert.NotEqual(0u, Aio.Nbd.NbdSession.BaseAllocationId);
+    }
+
+    [Fact]
     public void BLOCK_STATUS_without_a_context_is_EINVAL_and_the_connection_goes_on()
     {
         using var server = new NbdTestServer();

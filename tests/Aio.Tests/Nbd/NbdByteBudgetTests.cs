@@ -83,4 +83,39 @@ public class NbdByteBudgetTests
         Assert.InRange(server.Server.PeakConnectionBytes, MiB, Bound);
         Assert.True(File.ReadAllBytes(server.ImagePath).AsSpan(15 * MiB, MiB).SequenceEqual(payload), "the last write's data is not in the image");
     }
+
+    [Fact]
+    public void A_client_sending_only_refused_requests_and_reading_no_reply_stops_the_server_reading()
+    {
+        // Refused requests cost no I/O, only their error replies: those count against the budget too (with what a
+        // queued reply really takes), so the receive loop waits for room rather than queueing replies without end.
+        const long SmallLimit = 64 * 1024;
+        using var server = new NbdTestServer(size: MiB, configure: o => o with { MaxBytesInFlight = SmallLimit });
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+        var flood = new byte[28 * 1024];
+        for (int i = 0; i < 1024; i++)
+        {
+            // An unknown command (type 99): EINVAL, the connection goes on.
+            RawNbdClient.Request(0, 99, (ulong)i, 0, 0).CopyTo(flood, i * 28);
+        }
+
+        // 8 MiB of requests (300k of them) from another thread; sending blocks once the server stops reading.
+        const int Rounds = 8 * MiB / (28 * 1024);
+        var sending = Task.Run(() =>
+        {
+            for (int i = 0; i < Rounds; i++)
+            {
+                client.Socket.Send(flood);
+            }
+        });
+        Wait.Until(() => server.Server.BudgetWaits > 0 || sending.IsCompleted, () => Thread.Sleep(5), "the server to stop reading or the client to send everything");
+        Assert.True(server.Server.BudgetWaits > 0, "the server read 8 MiB of refused requests from a client that read none of their replies");
+
+        // Closing with requests unanswered ends the connection; what it held stayed near the limit.
+        client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+        _ = Record.Exception(() => sending.Wait(Wait.Default));
+        Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
+        Assert.InRange(server.Server.PeakConnectionBytes, 1, SmallLimit + (2 * (Aio.Nbd.NbdProtocol.SimpleReplySize + Aio.Nbd.NbdReplyQueue.SegmentOverhead)));
+    }
 }
