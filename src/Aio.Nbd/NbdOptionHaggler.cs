@@ -10,6 +10,9 @@ namespace Aio.Nbd;
 /// </summary>
 internal sealed class NbdOptionHaggler
 {
+    /// <summary>The longest LIST/SET_META_CONTEXT data served: longer ones get ERR_TOO_BIG (one context exists).</summary>
+    internal const int MaxMetaContextRequest = 64 * 1024;
+
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly NbdTransport _transport;
     private readonly NbdSession _session;
@@ -52,8 +55,16 @@ internal sealed class NbdOptionHaggler
                 return false;
             }
 
-            byte[] data = new byte[length];
+            // Only as much of the data as the option can use is kept (the rest is read and dropped): a client claiming
+            // 32 MiB for every option must not make the server hold 32 MiB per connection before it sent a byte of it.
+            int kept = (int)Math.Min(length, MaxDataKept(option));
+            byte[] data = kept == 0 ? [] : new byte[kept];
             await _transport.ReadRequiredAsync(data, ct).ConfigureAwait(true);
+            bool truncated = kept < length;
+            if (truncated)
+            {
+                await _transport.SkipAsync(length - kept, ct).ConfigureAwait(true);
+            }
 
             if (!_session.FixedNewstyle && option != NbdProtocol.OptExportName)
             {
@@ -70,6 +81,12 @@ internal sealed class NbdOptionHaggler
                 }
 
                 await ReplyAsync(option, NbdProtocol.RepErrTlsReqd, "TLS is required: send NBD_OPT_STARTTLS first", ct).ConfigureAwait(true);
+                continue;
+            }
+
+            if (truncated && option is NbdProtocol.OptInfo or NbdProtocol.OptGo or NbdProtocol.OptListMetaContext or NbdProtocol.OptSetMetaContext)
+            {
+                await ReplyAsync(option, NbdProtocol.RepErrTooBig, "option data too long", ct).ConfigureAwait(true);
                 continue;
             }
 
@@ -120,6 +137,21 @@ internal sealed class NbdOptionHaggler
             }
         }
     }
+
+    /// <summary>
+    /// The most of an option's data worth keeping. Options without data keep one byte (enough to refuse data sent with
+    /// them); a name is at most 4096 bytes (one more makes it too long); INFO and GO are a name and at most 65535
+    /// information requests; a meta context request's queries are capped at 64 KiB (ERR_TOO_BIG past that); unknown
+    /// options keep nothing.
+    /// </summary>
+    private static int MaxDataKept(uint option) => option switch
+    {
+        NbdProtocol.OptAbort or NbdProtocol.OptList or NbdProtocol.OptStartTls or NbdProtocol.OptStructuredReply => 1,
+        NbdProtocol.OptExportName => NbdProtocol.MaxStringLength + 1,
+        NbdProtocol.OptInfo or NbdProtocol.OptGo => 4 + NbdProtocol.MaxStringLength + 2 + (2 * ushort.MaxValue),
+        NbdProtocol.OptListMetaContext or NbdProtocol.OptSetMetaContext => MaxMetaContextRequest,
+        _ => 0,
+    };
 
     private async ValueTask<bool> ExportNameAsync(byte[] data, CancellationToken ct)
     {

@@ -108,6 +108,21 @@ public class NbdBadInputTests
     }
 
     [Fact]
+    public void A_meta_context_request_over_64_KiB_gets_ERR_TOO_BIG_and_negotiation_goes_on()
+    {
+        using var server = new NbdTestServer();
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Hello();
+        c.SendOption(8, []);
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+        var queries = Enumerable.Range(0, 20).Select(i => "base:" + new string('x', 4000) + i).ToArray();
+        c.SendOption(10, RawNbdClient.MetaRequest("", queries));
+        Assert.Equal(Aio.Nbd.NbdProtocol.RepErrTooBig, c.ReadOptionReply().Type);
+        c.SendOption(7, RawNbdClient.InfoRequest(""));
+        Assert.Equal(1u, c.ReadOptionReplies()[^1].Type);
+    }
+
+    [Fact]
     public void BLOCK_STATUS_without_a_context_is_EINVAL_and_the_connection_goes_on()
     {
         using var server = new NbdTestServer();

@@ -197,6 +197,71 @@ public sealed class NbdCliTests : IDisposable
         Assert.Equal(0, Stop(server, launched: true));
     }
 
+    [Fact]
+    public void Options_claiming_32_MiB_of_data_do_not_make_the_server_hold_32_MiB_each()
+    {
+        // Eight clients each announce an unknown option with 32 MiB of data (the most allowed) and send almost all of
+        // it before any finishes: a server that allocated what the header claims would hold 8 x 32 MiB at once. Measured
+        // as the server process's peak resident memory, so it runs as a child.
+        const int Clients = 8;
+        const int MiB = 1 << 20;
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        File.WriteAllBytes(a, new byte[MiB]);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        using var server = Start(dir.Path, "nbd", "serve", a, "--socket", socket);
+        Assert.NotNull(ReadLine(server));
+        long before = PeakResidentBytes(server.Id);
+
+        var clients = new List<RawNbdClient>();
+        try
+        {
+            for (int i = 0; i < Clients; i++)
+            {
+                var client = new RawNbdClient(socket);
+                clients.Add(client);
+                client.Hello();
+                client.SendOption(99, [], length: 32u * MiB);
+            }
+
+            var chunk = new byte[MiB];
+            foreach (int part in new[] { 31, 1 })
+            {
+                foreach (var client in clients)
+                {
+                    for (int i = 0; i < part; i++)
+                    {
+                        client.Send(chunk);
+                    }
+                }
+            }
+
+            foreach (var client in clients)
+            {
+                Assert.Equal(Aio.Nbd.NbdProtocol.RepErrUnsup, client.ReadOptionReply().Type);
+            }
+
+            long growth = PeakResidentBytes(server.Id) - before;
+            Assert.True(growth < 96L * MiB, $"the server's peak resident memory grew by {growth / MiB} MiB while eight options announced 32 MiB each");
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+
+        Assert.Equal(0, Stop(server));
+    }
+
+    private static long PeakResidentBytes(int pid)
+    {
+        // VmHWM: the most resident memory the process ever had, in kB.
+        string line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
     private Process Start(string dir, params string[] args) => Start(dir, [], args);
 
     private Process Start(string dir, string[] launcher, params string[] args)
