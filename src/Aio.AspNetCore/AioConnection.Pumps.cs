@@ -65,7 +65,11 @@ internal sealed partial class AioConnection
 
     private async Task SendPumpAsync()
     {
+        // error: why the socket is reset (null: FIN). unexpected: what Kestrel's side of the output sees, only for an
+        // error that is neither the peer's reset nor our own abort: a reset must not make Kestrel's pending or next
+        // flush throw (it logs that as an unexpected error), its writes complete instead.
         Exception? error = null;
+        Exception? unexpected = null;
         var reader = _output.Reader;
         try
         {
@@ -104,12 +108,18 @@ internal sealed partial class AioConnection
         catch (Exception ex)
         {
             error = ex;
+            unexpected = ex;
         }
         finally
         {
             // Graceful when Kestrel completed the output without error: FIN. Otherwise RST.
             Shutdown(error);
-            _output.Reader.Complete(error);
+            _output.Reader.Complete(unexpected);
+
+            // A receive pump waiting for Kestrel to read its input (above the pause threshold) ends now too: after an
+            // abort or a failed send nothing more is read, and the input completes with the reason, which fires
+            // ConnectionClosed without waiting for DisposeAsync.
+            _input.Writer.CancelPendingFlush();
             _sendEnded.TrySetResult();
         }
     }

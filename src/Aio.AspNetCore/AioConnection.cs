@@ -39,6 +39,8 @@ internal sealed partial class AioConnection : ConnectionContext,
     private readonly ILogger _logger;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    // The input end handed to Kestrel (the loop-entry wrapper in Loop mode), kept for DisposeAsync.
+    private readonly PipeReader _transportInput;
     private readonly LoopPipeScheduler _loop;
     private readonly CancellationTokenSource _closedSource = new();
     private readonly Lock _shutdownLock = new();
@@ -73,6 +75,7 @@ internal sealed partial class AioConnection : ConnectionContext,
         _input = new Pipe(new PipeOptions(pool, schedulers.InputReader, schedulers.InputWriter, maxRead, maxRead / 2, minSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, schedulers.OutputReader, schedulers.OutputWriter, maxWrite, maxWrite / 2, minSegment, useSynchronizationContext: false));
         PipeReader input = options.Scheduling == AioSchedulingMode.Loop ? new LoopEntryPipeReader(_input.Reader, loop) : _input.Reader;
+        _transportInput = input;
         Transport = new DuplexPipe(input, _output.Writer);
 
         _features = new AioConnectionFeatures(this);
@@ -122,8 +125,9 @@ internal sealed partial class AioConnection : ConnectionContext,
     public override async ValueTask DisposeAsync()
     {
         // Kestrel's ends: the send pump sees the output complete and shuts the socket down, which ends the receive pump.
-        Transport.Input.Complete();
-        Transport.Output.Complete();
+        // The pipes this connection made, not whatever Transport is now (middleware may have replaced it).
+        _transportInput.Complete();
+        _output.Writer.Complete();
         try
         {
             await _receiveEnded.Task.ConfigureAwait(false);

@@ -1,9 +1,9 @@
-using Aio.Tests.Support;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Aio.AspNetCore;
+using Aio.Tests.Support;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -88,6 +88,57 @@ public sealed class TransportTests
         await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
+    public async Task Abort_while_the_input_is_paused_fires_ConnectionClosed_before_dispose(AioSchedulingMode mode)
+    {
+        // Nobody reads the input, so past the pause threshold (1 MiB) the receive side waits for Kestrel to read, not
+        // for the socket: an abort must end that wait too, so ConnectionClosed fires without waiting for DisposeAsync.
+        await using var factory = CreateFactory(mode);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        using var _ = client;
+        var sending = client.SendAsync(new byte[4 << 20], SocketFlags.None);
+        Wait.Until(
+            () =>
+            {
+                bool read = server.Transport.Input.TryRead(out var result);
+                long buffered = read ? result.Buffer.Length : 0;
+                if (read)
+                {
+                    server.Transport.Input.AdvanceTo(result.Buffer.Start);
+                }
+
+                return buffered >= 1 << 20;
+            },
+            () => Thread.Sleep(5),
+            "the input to fill to its pause threshold");
+
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ConnectionClosed.Register(() => closed.TrySetResult());
+        server.Abort(new ConnectionAbortedException("test"));
+        await closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var sent = await Record.ExceptionAsync(() => sending.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(sent is null or SocketException, $"the client's send ended with {sent}");
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
+    public async Task DisposeAsync_completes_the_connections_own_pipes_though_middleware_replaced_Transport(AioSchedulingMode mode)
+    {
+        // Connection middleware may wrap Transport and not put it back: DisposeAsync completes the pipes the connection
+        // made (so its pumps end and it returns), not whatever Transport is now.
+        await using var factory = CreateFactory(mode);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        using var _ = client;
+        var replacement = new Pipe();
+        server.Transport = new ReplacedTransport(replacement.Reader, replacement.Writer);
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, await client.ReceiveAsync(new byte[16], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [IoUringFact]
     public async Task AcceptAsync_returns_null_after_unbind_and_a_pending_accept_ends_with_null()
     {
@@ -138,4 +189,6 @@ public sealed class TransportTests
         server.Abort();
         await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    private sealed record ReplacedTransport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 }
