@@ -100,6 +100,12 @@ internal sealed class AioTransportLoops : IAsyncDisposable
             {
                 return $"the loop {thread.Name} uses the {thread.Context.Monitor} monitor";
             }
+
+            if (!thread.Context.SocketsUseRing)
+            {
+                // An older kernel (before 5.6): the sockets would work on readiness, no faster than Sockets.
+                return $"the loop {thread.Name}'s io_uring lacks the socket operations (ACCEPT, CONNECT, RECV, SEND, SENDMSG, ASYNC_CANCEL)";
+            }
         }
 
         return null;

@@ -47,6 +47,10 @@ public sealed partial class AioContext
                 // loop's poll(2) is woken by COOP_TASKRUN completions, not by DEFER_TASKRUN ones.
                 uint forbidden = options.ForbiddenRingFlags | (options.OuterLoop ? IoUringMonitor.OuterLoopForbiddenFlags : 0);
                 ring = Ring.Create(new RingOptions { Entries = (uint)options.RingEntries, ForbiddenFlags = forbidden });
+                foreach (var opcode in options.SimulatedMissingOpcodes)
+                {
+                    ring.Forget(opcode);
+                }
             }
             catch (AioException ex)
             {

@@ -6,10 +6,37 @@ namespace Aio;
 // What the socket layer (Aio.Net) keeps per context.
 public sealed partial class AioContext
 {
+    // What the sockets submit on the ring: ACCEPT (5.5), CONNECT, RECV, SEND (5.6), SENDMSG, ASYNC_CANCEL.
+    private static readonly IoUringOpcode[] s_socketOpcodes =
+        [IoUringOpcode.Accept, IoUringOpcode.Connect, IoUringOpcode.Recv, IoUringOpcode.Send, IoUringOpcode.SendMsg, IoUringOpcode.AsyncCancel];
+
     private NetLoop? _netLoop;
+    private int _socketsUseRing;   // 0: not asked yet; 1: yes; -1: no
 
     /// <summary>The sockets' shared state on this loop (loop thread).</summary>
     internal NetLoop NetLoop => _netLoop ??= new NetLoop(this);
+
+    /// <summary>
+    /// True when this context's sockets (<see cref="Net.AioSocket"/>, <see cref="Net.AioListener"/>) run on its ring:
+    /// io_uring whose probe reports every operation they submit (ACCEPT, CONNECT, RECV, SEND, SENDMSG, ASYNC_CANCEL:
+    /// Linux 5.6+). Otherwise they use non-blocking system calls on readiness, which works on every monitor (on the
+    /// ring through its POLL_ADD), more slowly.
+    /// </summary>
+    public bool SocketsUseRing
+    {
+        get
+        {
+            int known = Volatile.Read(ref _socketsUseRing);
+            if (known == 0)
+            {
+                bool all = _requests?.Ring is { } ring && Array.TrueForAll(s_socketOpcodes, ring.Supports);
+                known = all ? 1 : -1;
+                Volatile.Write(ref _socketsUseRing, known);
+            }
+
+            return known > 0;
+        }
+    }
 
     /// <summary>The ring the sockets' buffer ring registers with; null without io_uring.</summary>
     internal Ring? RingForNet => _requests?.Ring;

@@ -58,6 +58,9 @@ public sealed record AioContextOptions
     /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
     internal int SimulatedIoUringErrno { get; init; }
 
+    /// <summary>For tests: behave as if the ring's probe did not report these operations (an older kernel).</summary>
+    internal IReadOnlyList<IoUringOpcode> SimulatedMissingOpcodes { get; init; } = [];
+
     /// <summary>How Dispose cancels requests in flight (tests force the pre-5.19 path, or a kernel that cancels nothing).</summary>
     internal Monitors.CancelStrategy DisposeCancel { get; init; }
 

@@ -68,7 +68,7 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         _closeReason = reason;
         Volatile.Write(ref _closing, 1);
         _request.Cancel();
-        if (!Context.HasIoUring)
+        if (!Context.SocketsUseRing)
         {
             _listener.Readiness.ClearRead();
         }
@@ -107,7 +107,7 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
             return;
         }
 
-        if (!Context.HasIoUring)
+        if (!Context.SocketsUseRing)
         {
             TryAccept();
         }
@@ -123,7 +123,7 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
 
     protected override void CancelPending()
     {
-        if (!Context.HasIoUring)
+        if (!Context.SocketsUseRing)
         {
             _listener.Readiness.ClearRead();
         }

@@ -42,7 +42,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
         _adopted = adopted;
         _domain = domain;
         Fd = (int)handle.DangerousGetHandle();
-        if (context.HasIoUring)
+        if (context.SocketsUseRing)
         {
             _receive = new UringReceiveOperation(this);
             _send = new UringSendOperation(this);
@@ -122,6 +122,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
     /// <summary>The fallback path's fd handler (no io_uring).</summary>
     internal FdReadiness Readiness => _readiness ??= new FdReadiness(Context, Fd, EndOperations);
+
+    /// <summary>The socket's operations are ring requests (for tests; false on the readiness path).</summary>
+    internal bool OnRing => _receive is UringReceiveOperation;
 
     /// <summary>Provided buffers this socket holds unread (for tests; 0 on the fallback path).</summary>
     internal int QueuedReceiveBuffers => (_receive as UringReceiveOperation)?.QueuedBuffers ?? 0;

@@ -17,7 +17,7 @@ internal static class SocketConnector
     {
         int fd = handle.Fd;
         int result;
-        if (context.HasIoUring)
+        if (context.SocketsUseRing)
         {
             // The kernel copies the address when it prepares the request; it stays pinned until the completion anyway.
             using var pin = address.AsMemory().Pin();

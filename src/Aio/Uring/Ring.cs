@@ -178,6 +178,9 @@ internal sealed unsafe partial class Ring : IDisposable
     /// <summary>Whether the kernel reported <paramref name="opcode"/> as supported (IORING_REGISTER_PROBE, 5.6+).</summary>
     public bool Supports(IoUringOpcode opcode) => _supportedOps[(byte)opcode];
 
+    /// <summary>For tests: behave as if the kernel did not support <paramref name="opcode"/> (an older kernel).</summary>
+    internal void Forget(IoUringOpcode opcode) => _supportedOps[(byte)opcode] = false;
+
     /// <summary>
     /// Binds the calling thread as the owner. For a ring created with IORING_SETUP_R_DISABLED this is
     /// IORING_REGISTER_ENABLE_RINGS, which makes the caller the single issuer. EINTR is retried; any other failure throws

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Aio.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;

@@ -160,6 +160,14 @@ public sealed class TransportTests
     }
 
     [IoUringFact]
+    public async Task With_a_ring_lacking_the_socket_operations_CanBind_is_false()
+    {
+        // An older kernel (io_uring, but no RECV before 5.6): Sockets serves rather than the readiness path.
+        await using var factory = CreateFactory(AioSchedulingMode.ThreadPool, new AioContextOptions { SimulatedMissingOpcodes = [IoUringOpcode.Recv] });
+        Assert.False(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
+    }
+
+    [IoUringFact]
     public async Task A_file_handle_end_point_is_left_to_Sockets()
     {
         await using var factory = CreateFactory(AioSchedulingMode.ThreadPool);

@@ -2,6 +2,7 @@ using System.Net;
 using Aio.AspNetCore;
 using Aio.Hosting;
 using Aio.Tests.AspNetCore;
+using Aio.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
