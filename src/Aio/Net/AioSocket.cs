@@ -109,10 +109,10 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The local end point (the kernel's answer, cached); null if it has none.</summary>
-    public EndPoint? LocalEndPoint => _localEndPoint ??= IsDisposed ? null : SocketEndPoints.Query(Fd, _domain, peer: false);
+    public EndPoint? LocalEndPoint => _localEndPoint ??= QueryEndPoint(peer: false);
 
     /// <summary>The peer's end point (cached); null if not connected.</summary>
-    public EndPoint? RemoteEndPoint => _remoteEndPoint ??= IsDisposed ? null : SocketEndPoints.Query(Fd, _domain, peer: true);
+    public EndPoint? RemoteEndPoint => _remoteEndPoint ??= QueryEndPoint(peer: true);
 
     /// <summary>The fd, valid until the close completes.</summary>
     internal int Fd { get; }
@@ -268,6 +268,36 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
         finally
         {
             _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// getsockname/getpeername holding a reference on the handle (a close on another thread cannot recycle the fd number
+    /// under the call, which would answer, and cache, another socket's address); null once closed.
+    /// </summary>
+    private EndPoint? QueryEndPoint(bool peer)
+    {
+        if (IsDisposed)
+        {
+            return null;
+        }
+
+        bool added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            return SocketEndPoints.Query(Fd, _domain, peer);
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
         }
     }
 
