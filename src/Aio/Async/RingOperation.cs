@@ -349,7 +349,25 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private void SubmitCancel()
     {
         ulong target = _userData;
-        Context.AddSqe(static (ref Sqe sqe, ulong t) => sqe.PrepCancel(t), target, CancelCompletion.Instance);
+        try
+        {
+            Context.AddSqe(static (ref Sqe sqe, ulong t) => sqe.PrepCancel(t), target, CancelCompletion.Instance);
+        }
+        catch (AioException)
+        {
+            // The ring refused the entry for now (a full submission queue the kernel would not take). Thrown on, this
+            // escaped Poll (or the monitor's fill, from OnSubmitted) and the token never cancelled: try again in the
+            // next iteration instead, as KernelRequest does for a socket's cancel.
+            short version = _core.Version;
+            try
+            {
+                Context.ScheduleOneShot(() => CancelOnLoop(version));
+            }
+            catch (ObjectDisposedException)
+            {
+                // The context is going away: its teardown ends every request.
+            }
+        }
     }
 
     private void Release()
