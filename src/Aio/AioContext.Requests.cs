@@ -162,6 +162,8 @@ public sealed partial class AioContext
 
         while (_completions.TryDequeue(out var undelivered))
         {
+            var cqe = undelivered.Cqe;
+            undelivered.Handler.OnAbandonedCompletion(in cqe);
             undelivered.Handler.OnAbandoned(kernelReleased: true);
         }
 

@@ -83,7 +83,18 @@ internal sealed partial class IoUringMonitor
                     continue;
                 }
 
-                if (_requests.TryGet(cqe.UserData, out object target, out var kind) && (kind != RequestKind.User || !cqe.HasMore))
+                if (!_requests.TryGet(cqe.UserData, out object target, out var kind))
+                {
+                    continue;
+                }
+
+                if (kind == RequestKind.User)
+                {
+                    // Not delivered, but what it carries is told (a multishot ACCEPT's new fd must be closed).
+                    ((CqeHandler)target).OnAbandonedCompletion(in cqe);
+                }
+
+                if (kind != RequestKind.User || !cqe.HasMore)
                 {
                     _requests.Remove(cqe.UserData);
                     if (kind == RequestKind.User)

@@ -193,6 +193,15 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         }
     }
 
+    public void OnKernelAbandonedCompletion(KernelRequest request, in Cqe cqe)
+    {
+        if (cqe.Result >= 0)
+        {
+            // A connection accepted while the context was being disposed: nobody will take it.
+            Libc.CloseQuietly(cqe.Result);
+        }
+    }
+
     public void OnKernelAbandoned(KernelRequest request, bool kernelReleased)
     {
         if (IsPending)

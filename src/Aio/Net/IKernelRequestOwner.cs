@@ -11,4 +11,12 @@ internal interface IKernelRequestOwner
     /// still use memory the request points at, which must then never be released.
     /// </summary>
     void OnKernelAbandoned(KernelRequest request, bool kernelReleased);
+
+    /// <summary>
+    /// A completion that arrived while the context was being disposed, not delivered: only a resource it hands over
+    /// (an accepted fd) needs handling. Most owners have none.
+    /// </summary>
+    void OnKernelAbandonedCompletion(KernelRequest request, in Cqe cqe)
+    {
+    }
 }

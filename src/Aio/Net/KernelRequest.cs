@@ -120,6 +120,8 @@ internal sealed class KernelRequest : CqeHandler
         _owner.OnKernelCompletion(this, in cqe);
     }
 
+    internal override void OnAbandonedCompletion(in Cqe cqe) => _owner.OnKernelAbandonedCompletion(this, in cqe);
+
     internal override void OnAbandoned(bool kernelReleased)
     {
         InFlight = false;

@@ -25,6 +25,15 @@ public abstract class CqeHandler
     }
 
     /// <summary>
+    /// The context is being disposed and this completion of the handler's request arrived during the teardown (or was
+    /// reaped and never delivered): it is not delivered, but what it carries is told, so that a resource the kernel
+    /// handed over with it (an accepted connection's fd) is not lost. <see cref="OnAbandoned"/> follows for the last one.
+    /// </summary>
+    internal virtual void OnAbandonedCompletion(in Cqe cqe)
+    {
+    }
+
+    /// <summary>
     /// Home thread: the preparer of a request handed over from another thread threw, and the entry was turned into an
     /// ignored NOP (the kernel never saw the request). Raw handlers hear nothing and the exception propagates out of
     /// <c>Poll</c>, as a callback exception does; ring-backed async operations complete their awaiter with it instead.

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Aio.Net;
 using Aio.Tests.Support;
 using Xunit;
@@ -123,5 +124,48 @@ public class SocketOutlivesLoopTests
         // The port is free again: its fd was closed.
         await using var again = AioListener.Bind(loops.Client.Context, endPoint);
         Assert.Equal(endPoint.Port, ((IPEndPoint)again.LocalEndPoint).Port);
+    }
+
+    [IoUringFact]
+    public async Task A_connection_accepted_in_the_batch_whose_callback_disposed_the_context_is_closed_not_leaked()
+    {
+        // The multishot ACCEPT stays armed with nobody waiting. A client connects, and a NOP whose handler disposes the
+        // context is submitted: one enter posts the NOP's completion and then the accept's (the connection's task
+        // work), and the NOP's handler runs first, so the accept's is reaped and never delivered. Its new fd must be
+        // closed, not dropped (the client would then wait for an end that never comes).
+        var context = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        var listener = AioListener.Bind(context, new IPEndPoint(IPAddress.Loopback, 0));
+        using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accept = listener.AcceptAsync().AsTask();
+        first.Connect(listener.LocalEndPoint);
+        Wait.Until(() => accept.IsCompleted, () => context.Poll(false), "the first connection to be accepted");
+        await using (await accept)
+        {
+        }
+
+        using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 10_000 };
+        second.Connect(listener.LocalEndPoint);
+        var disposer = new DisposingHandler(context);
+        context.AddSqe(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0, disposer);
+        Wait.Until(() => context.IsDisposed, () => context.Poll(false), "the NOP's handler to dispose the context");
+        await listener.DisposeAsync().AsTask().WaitAsync(Wait.Default);
+
+        // Closed during the teardown: the client reads the end (FIN), or a reset if it was still in the backlog.
+        try
+        {
+            Assert.Equal(0, second.Receive(new byte[16]));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut)
+        {
+            Assert.Fail("the connection accepted during the teardown was never closed (its fd leaked)");
+        }
+    }
+
+    private sealed class DisposingHandler(AioContext context) : CqeHandler
+    {
+        protected internal override void OnCompletion(in Cqe cqe) => context.Dispose();
     }
 }
