@@ -74,7 +74,10 @@ internal static class NbdExportIo
             bool zeroed;
             try
             {
-                zeroed = (!noHole && file.TryPunchHole(offset, length)) || file.TryZeroRange(offset, length);
+                // A block device without a write-zeroes command "zeroes a range" by writing zero pages: not fast, so
+                // FAST_ZERO fails there unless the hole punch (never a fallback write on a device) did it.
+                zeroed = (!noHole && file.TryPunchHole(offset, length))
+                    || (!(fastZero && file.ZeroRangeMayWrite) && file.TryZeroRange(offset, length));
             }
             finally
             {

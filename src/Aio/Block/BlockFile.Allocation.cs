@@ -10,6 +10,9 @@ namespace Aio;
 // Dispose cannot close the fd under it.
 public sealed partial class BlockFile
 {
+    // ZeroRangeMayWrite's answer, once asked (a benign race: two threads compute the same).
+    private bool? _zeroRangeMayWrite;
+
     /// <summary>
     /// Describes the bytes at <paramref name="offset"/>: the longest run starting there, at most
     /// <paramref name="maxLength"/> bytes, that is all data or all hole (SEEK_DATA/SEEK_HOLE).
@@ -95,6 +98,64 @@ public sealed partial class BlockFile
     /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...).</exception>
     public bool TryZeroRange(long offset, long length)
         => Fallocate(Libc.FALLOC_FL_ZERO_RANGE, offset, length, "fallocate(ZERO_RANGE)");
+
+    /// <summary>
+    /// True when <see cref="TryZeroRange"/> may succeed by writing zeroes, as slowly as writing them: a block device
+    /// whose queue has no write-zeroes command (sysfs <c>queue/write_zeroes_max_bytes</c> is 0, or unreadable), for
+    /// which the kernel's zero-range falls back to writing zero pages. False for a regular file (its file system
+    /// zeroes a range in its metadata, or refuses) and for a device that zeroes in hardware. A caller promising a fast
+    /// zero (NBD's FAST_ZERO) must not use zero-range where this is true. Computed once.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    public bool ZeroRangeMayWrite
+    {
+        get
+        {
+            ThrowIfDisposed();
+            if (_zeroRangeMayWrite is { } known)
+            {
+                return known;
+            }
+
+            (uint Major, uint Minor)? device;
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try
+            {
+                device = Libc.BlockDeviceNumber((int)_handle.DangerousGetHandle());
+            }
+            finally
+            {
+                _handle.DangerousRelease();
+            }
+
+            bool mayWrite = device is { } d && !DeviceZeroesInHardware(d.Major, d.Minor);
+            _zeroRangeMayWrite = mayWrite;
+            return mayWrite;
+        }
+    }
+
+    private static bool DeviceZeroesInHardware(uint major, uint minor)
+    {
+        // A whole disk has the queue directory; a partition's is its parent's.
+        string node = $"/sys/dev/block/{major}:{minor}";
+        foreach (string queue in new[] { Path.Combine(node, "queue"), Path.Combine(node, "..", "queue") })
+        {
+            try
+            {
+                string text = File.ReadAllText(Path.Combine(queue, "write_zeroes_max_bytes")).Trim();
+                return ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong max) && max > 0;
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Asks the kernel to start reading [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>)

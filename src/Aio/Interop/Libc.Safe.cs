@@ -110,6 +110,27 @@ internal static unsafe partial class Libc
         return rc;
     }
 
+    /// <summary>
+    /// The device number (st_rdev: offset 40 on x86_64, 32 on arm64) of a block or character device, split as glibc's
+    /// major()/minor() do; null for anything else. Throws <see cref="AioException"/>.
+    /// </summary>
+    public static (uint Major, uint Minor)? BlockDeviceNumber(int fd)
+    {
+        byte* buffer = stackalloc byte[256];
+        Errors.Check(FStat(fd, buffer), "fstat");
+        bool arm = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+        uint mode = *(uint*)(buffer + (arm ? 16 : 24));
+        if ((mode & S_IFMT) != S_IFBLK)
+        {
+            return null;
+        }
+
+        ulong dev = *(ulong*)(buffer + (arm ? 32 : 40));
+        uint major = (uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000));
+        uint minor = (uint)((dev & 0xff) | ((dev >> 12) & 0xffffff00));
+        return (major, minor);
+    }
+
     /// <summary>CPU time of this thread (<paramref name="who"/> = RUSAGE_THREAD) or process, in microseconds; throws <see cref="AioException"/>.</summary>
     public static (long UserUs, long SystemUs) CpuTime(int who)
     {

@@ -161,4 +161,26 @@ public class BlockFileAllocationTests
         new Random(seed).NextBytes(bytes);
         return bytes;
     }
+
+    [Fact]
+    public void ZeroRangeMayWrite_is_false_for_a_regular_file()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("regular", K64);
+        using var ctx = AioContext.Create();
+        using var file = BlockFile.Open(ctx, path);
+        Assert.False(file.ZeroRangeMayWrite);
+    }
+
+    [LoopDeviceFact]
+    public void ZeroRangeMayWrite_of_a_block_device_follows_its_queues_write_zeroes_limit()
+    {
+        using var device = LoopDevice.TryCreate(16 << 20, out string why);
+        Assert.True(device is not null, why);
+        bool noWriteZeroes = File.ReadAllText($"/sys/block/{device!.Name}/queue/write_zeroes_max_bytes").Trim() == "0";
+        using var ctx = AioContext.Create();
+        using var file = BlockFile.Open(ctx, device.Path);
+        Assert.Equal(16L << 20, file.Length);
+        Assert.Equal(noWriteZeroes, file.ZeroRangeMayWrite);
+    }
 }

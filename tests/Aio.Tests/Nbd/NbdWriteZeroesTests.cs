@@ -1,4 +1,5 @@
 using Aio.Nbd;
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.Nbd;
@@ -61,6 +62,34 @@ public sealed class NbdWriteZeroesTests
     /// <summary>
     /// Sends one WRITE_ZEROES and reads its reply; on success, zeroes the same range of <paramref name="expected"/>.
     /// </summary>
+    [LoopDeviceFact]
+    public void On_a_block_device_FAST_ZERO_succeeds_only_where_the_device_zeroes_in_hardware()
+    {
+        // A block device whose queue has no write-zeroes command "zeroes a range" by writing zero pages: FAST_ZERO
+        // must then fail with ENOTSUP (unless a hole punch did it) rather than take as long as writing. A loop device
+        // says in sysfs which kind it is; the outcome must follow.
+        const int Size = 4 << 20;
+        using var device = LoopDevice.TryCreate(Size, out string why);
+        Assert.True(device is not null, why);
+        var expected = new byte[Size];
+        new Random(17).NextBytes(expected);
+        using (var stream = new FileStream(device!.Path, FileMode.Open, FileAccess.Write))
+        {
+            stream.Write(expected);
+            stream.Flush(flushToDisk: true);
+        }
+
+        bool hardware = File.ReadAllText($"/sys/block/{device.Name}/queue/write_zeroes_max_bytes").Trim() != "0";
+        using var server = new NbdTestServer(configure: o => o with { Exports = [new NbdExportOptions { Path = device.Path }] });
+        using var client = new RawNbdClient(server.SocketPath);
+        var (size, _) = client.Negotiate();
+        Assert.Equal((ulong)Size, size);
+
+        uint error = Zero(client, 1, 64 << 10, 1 << 20, NbdProtocol.CmdFlagFastZero | NbdProtocol.CmdFlagNoHole, expected);
+        Assert.Equal(hardware ? 0u : NbdProtocol.ENOTSUP, error);
+        AssertReadsBack(client, expected);
+    }
+
     internal static uint Zero(RawNbdClient client, ulong cookie, long offset, int length, ushort flags, byte[] expected)
     {
         client.SendRequest(flags, NbdProtocol.CmdWriteZeroes, cookie, (ulong)offset, (uint)length);
