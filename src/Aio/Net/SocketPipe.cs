@@ -13,6 +13,9 @@ internal sealed class SocketPipe : IDuplexPipe
     private readonly AioSocket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly SocketPipeReader _reader;
+    // Cancelled when the application completes the input: the receive pump then stops waiting for the peer.
+    private readonly CancellationTokenSource _inputDone = new();
     private int _pumpsLeft = 2;
 
     private SocketPipe(AioSocket socket, PipeOptions receiveOptions, PipeOptions sendOptions)
@@ -20,9 +23,10 @@ internal sealed class SocketPipe : IDuplexPipe
         _socket = socket;
         _input = new Pipe(receiveOptions);
         _output = new Pipe(sendOptions);
+        _reader = new SocketPipeReader(_input.Reader, OnInputCompleted);
     }
 
-    public PipeReader Input => _input.Reader;
+    public PipeReader Input => _reader;
 
     public PipeWriter Output => _output.Writer;
 
@@ -43,7 +47,7 @@ internal sealed class SocketPipe : IDuplexPipe
             while (true)
             {
                 var memory = writer.GetMemory();
-                int received = await _socket.ReceiveAsync(memory).ConfigureAwait(false);
+                int received = await _socket.ReceiveAsync(memory, _inputDone.Token).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
@@ -60,6 +64,10 @@ internal sealed class SocketPipe : IDuplexPipe
         catch (ObjectDisposedException)
         {
             // The socket was closed under the pump: the input simply ends.
+        }
+        catch (OperationCanceledException) when (_inputDone.IsCancellationRequested)
+        {
+            // The application completed the input: nobody reads any more.
         }
         catch (Exception ex)
         {
@@ -114,6 +122,9 @@ internal sealed class SocketPipe : IDuplexPipe
             await PumpEndedAsync().ConfigureAwait(false);
         }
     }
+
+    // The source is never disposed: it has no timer, and a Cancel racing a Dispose is not allowed.
+    private void OnInputCompleted() => _inputDone.Cancel();
 
     private async ValueTask PumpEndedAsync()
     {

@@ -141,6 +141,25 @@ public class SocketStreamingTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Completing_both_ends_of_a_pipe_closes_the_socket_though_the_peer_stays_silent(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using var _ = client;
+        var pipe = server.AsPipe();
+
+        // The receive pump waits in the socket's receive; the peer sends nothing and keeps its end open.
+        await pipe.Input.CompleteAsync();
+        await pipe.Output.CompleteAsync();
+        Wait.Until(() => server.IsDisposed, () => Thread.Sleep(5), "the pipe to close its socket");
+
+        // The peer sees the end: the FIN of the output's shutdown.
+        Assert.Equal(0, await client.ReceiveAsync(new byte[16]).AsTask().WaitAsync(Wait.Default));
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task A_pipe_round_trip_carries_every_byte_and_completing_the_output_ends_the_peer_input(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
