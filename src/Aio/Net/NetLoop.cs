@@ -35,6 +35,15 @@ internal sealed class NetLoop
     {
         get
         {
+            if (_buffers is { } registered && registered.Ring != _context.RingForNet)
+            {
+                // An outer loop swapped the context's ring (IoUringMonitor.PrepareForOuterLoop, only with no request in
+                // flight): this one is registered with the old ring. Sockets still holding its buffers give them back
+                // to the retired ring, which frees its memory after the last.
+                registered.Retire(kernelMayStillWrite: false);
+                _buffers = null;
+            }
+
             if (_buffers is null && !_buffersRefused && _context.RingForNet is { } ring)
             {
                 _buffers = BufferRing.TryCreate(ring, groupId: 0, BufferCount, BufferSize, out int errno);

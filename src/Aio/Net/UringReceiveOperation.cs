@@ -178,7 +178,7 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
             return;
         }
 
-        if (!_multishot.InFlight && !_single.InFlight && !_starved && net.MultishotReceive && (_buffers ??= net.Buffers) is not null)
+        if (!_multishot.InFlight && !_single.InFlight && !_starved && net.MultishotReceive && CurrentBuffers(net) is not null)
         {
             if (!_multishot.Submit(s_prepareMultishot, this))
             {
@@ -194,6 +194,22 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         }
 
         // Otherwise a request is armed already: its completion serves the pending receive.
+    }
+
+    /// <summary>
+    /// The loop's buffer ring for a new multishot RECV, or null. The socket keeps the ring its queued buffers came
+    /// from until they are all read: after an outer loop swapped the context's ring (and with it the buffer ring) a
+    /// socket still holding old buffers uses single receives until its queue drains.
+    /// </summary>
+    private BufferRing? CurrentBuffers(NetLoop net)
+    {
+        var current = net.Buffers;
+        if (_buffers != current && _queue.IsEmpty)
+        {
+            _buffers = current;
+        }
+
+        return _buffers == current ? current : null;
     }
 
     private void ArmSingle()
