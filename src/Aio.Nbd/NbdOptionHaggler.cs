@@ -86,6 +86,12 @@ internal sealed class NbdOptionHaggler
 
             if (truncated && option is NbdProtocol.OptInfo or NbdProtocol.OptGo or NbdProtocol.OptListMetaContext or NbdProtocol.OptSetMetaContext)
             {
+                if (option == NbdProtocol.OptSetMetaContext)
+                {
+                    // A SET replaces the previous selection even when it fails.
+                    _session.MetaContextExport = null;
+                }
+
                 await ReplyAsync(option, NbdProtocol.RepErrTooBig, "option data too long", ct).ConfigureAwait(true);
                 continue;
             }

@@ -12,7 +12,7 @@ namespace Aio.Nbd;
 public sealed class NbdServer : IAsyncDisposable
 {
     // How long the accept loop waits after a failed accept.
-    private static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(50);
 
     private readonly IoThreadGroup _group;
     private readonly List<AioListener> _listeners = [];
@@ -26,6 +26,7 @@ public sealed class NbdServer : IAsyncDisposable
     private long _readsFromView;
     private long _readsInPlace;
     private long _budgetWaits;
+    private long _acceptFailures;
     private long _replySends;
     private int _disposed;
 
@@ -193,6 +194,9 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Times a connection's receive loop waited for room in its byte budget, live (for tests).</summary>
     internal long BudgetWaits => Interlocked.Read(ref _budgetWaits);
 
+    /// <summary>Accepts that failed (for tests: with the back-off, at most one per <see cref="AcceptBackoff"/>).</summary>
+    internal long AcceptFailures => Interlocked.Read(ref _acceptFailures);
+
     internal void NoteBudgetWait() => Interlocked.Increment(ref _budgetWaits);
 
     /// <summary>Gathered reply sends of the connections that ended (for tests).</summary>
@@ -272,6 +276,8 @@ public sealed class NbdServer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
+                Interlocked.Increment(ref _acceptFailures);
+
                 // EMFILE and friends: keep serving the clients already connected. The connection that failed stays in
                 // the backlog, so accepting again at once fails again: log the first of a run, and wait a little
                 // (an fd limit clears when connections close; a spin would only take the loop from them).

@@ -37,9 +37,24 @@ public sealed partial class AioContext
 
     private void DrainAfterTeardown()
     {
+        // Every queued action runs even if one throws (each is some socket's close that somebody awaits); the first
+        // exception is rethrown after.
+        Exception? first = null;
         while (_afterTeardown.TryDequeue(out var action))
         {
-            action();
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                first ??= ex;
+            }
+        }
+
+        if (first is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
     }
 }

@@ -149,15 +149,22 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
             }
         }
 
-        DisposeBottomHalves();
-        _monotonicTimers.Clear();
-        _wallClockTimers.Clear();
-        DisposeRequests();
-        DisposeNet();
-        DisposePeriodicTimers();
-        _monitor.Dispose();
-        _notifier.Dispose();
-        EndTeardown();
+        try
+        {
+            DisposeBottomHalves();
+            _monotonicTimers.Clear();
+            _wallClockTimers.Clear();
+            DisposeRequests();
+            DisposeNet();
+            DisposePeriodicTimers();
+            _monitor.Dispose();
+            _notifier.Dispose();
+        }
+        finally
+        {
+            // Whatever went wrong above, what waits for the teardown's end runs (closes of sockets that outlive the loop).
+            EndTeardown();
+        }
     }
 
     private void OnInvalidFd(AioHandler handler)

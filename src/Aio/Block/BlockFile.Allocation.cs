@@ -10,8 +10,9 @@ namespace Aio;
 // Dispose cannot close the fd under it.
 public sealed partial class BlockFile
 {
-    // ZeroRangeMayWrite's answer, once asked (a benign race: two threads compute the same).
-    private bool? _zeroRangeMayWrite;
+    // ZeroRangeMayWrite's answer once asked: 0 not yet, 1 true, -1 false (one int: a bool? could be read half-written;
+    // two threads that both compute it compute the same).
+    private int _zeroRangeMayWrite;
 
     /// <summary>
     /// Describes the bytes at <paramref name="offset"/>: the longest run starting there, at most
@@ -112,9 +113,10 @@ public sealed partial class BlockFile
         get
         {
             ThrowIfDisposed();
-            if (_zeroRangeMayWrite is { } known)
+            int known = Volatile.Read(ref _zeroRangeMayWrite);
+            if (known != 0)
             {
-                return known;
+                return known > 0;
             }
 
             (uint Major, uint Minor)? device;
@@ -130,16 +132,27 @@ public sealed partial class BlockFile
             }
 
             bool mayWrite = device is { } d && !DeviceZeroesInHardware(d.Major, d.Minor);
-            _zeroRangeMayWrite = mayWrite;
+            Volatile.Write(ref _zeroRangeMayWrite, mayWrite ? 1 : -1);
             return mayWrite;
         }
     }
 
     private static bool DeviceZeroesInHardware(uint major, uint minor)
     {
-        // A whole disk has the queue directory; a partition's is its parent's.
+        // A whole disk has the queue directory; a partition's is its parent's. /sys/dev/block/M:m is a symlink into
+        // /sys/devices; the parent is found on its target (".." on the link itself would be removed as text).
         string node = $"/sys/dev/block/{major}:{minor}";
-        foreach (string queue in new[] { Path.Combine(node, "queue"), Path.Combine(node, "..", "queue") })
+        string device;
+        try
+        {
+            device = new DirectoryInfo(node).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? node;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+
+        foreach (string queue in new[] { Path.Combine(device, "queue"), Path.Combine(Path.GetDirectoryName(device) ?? device, "queue") })
         {
             try
             {

@@ -77,6 +77,10 @@ internal sealed class KernelRequest : CqeHandler
         {
             _context.AddSqe(s_prepareCancel, _userData, IgnoredCompletion.Instance);
         }
+        catch (ObjectDisposedException)
+        {
+            // The context is being disposed: its teardown ends every request, this one included.
+        }
         catch (AioException)
         {
             // The ring refused it for now: try again next iteration (a close waits for this cancel's effect).

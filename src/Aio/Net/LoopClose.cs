@@ -44,7 +44,13 @@ internal sealed class LoopClose
             return _done.Task;
         }
 
-        if (_context.IsOnHomeThread)
+        if (_context.IsDisposed)
+        {
+            // Also on the home thread: a continuation the teardown runs inline (an abandoned operation's) may close a
+            // socket whose own requests the teardown has not ended yet.
+            StartAfterTeardown();
+        }
+        else if (_context.IsOnHomeThread)
         {
             Start();
         }

@@ -24,6 +24,7 @@ internal sealed unsafe class BufferRing : IDisposable
     private ushort _tail;
     private int _outstanding;
     private int _retired;
+    private int _freed;
     private bool _keepMemory;
 
     private BufferRing(Ring ring, ushort groupId, int count, int bufferSize, byte* entries, byte* buffers)
@@ -95,7 +96,7 @@ internal sealed unsafe class BufferRing : IDisposable
     public ReadOnlySpan<byte> Buffer(ushort id, int length) => new(_buffers + ((nint)id * BufferSize), length);
 
     /// <summary>A completion handed one buffer to the application.</summary>
-    public void Taken() => _outstanding++;
+    public void Taken() => Interlocked.Increment(ref _outstanding);
 
     /// <summary>
     /// Gives buffer <paramref name="id"/> back to the kernel; once the ring is retired, only gives up the hold (any
@@ -103,19 +104,21 @@ internal sealed unsafe class BufferRing : IDisposable
     /// </summary>
     public void Recycle(ushort id)
     {
-        if (Volatile.Read(ref _retired) != 0)
+        if (Volatile.Read(ref _retired) == 0)
         {
-            if (Interlocked.Decrement(ref _outstanding) == 0 && !_keepMemory)
-            {
-                Free();
-            }
-
-            return;
+            // Written while this buffer is still counted as held, so the memory cannot be freed under the write (a
+            // Retire on another thread frees only once the count is 0).
+            Add(id);
+            Publish();
         }
 
-        _outstanding--;
-        Add(id);
-        Publish();
+        // Atomic either way: a context may be disposed from another thread while the home thread, outside the loop,
+        // closes a socket. Pairs with Retire (each side a full fence between its write and its read of the other's):
+        // whichever sees both "retired" and "none held" frees, and Free runs once.
+        if (Interlocked.Decrement(ref _outstanding) == 0 && Volatile.Read(ref _retired) != 0 && !_keepMemory)
+        {
+            Free();
+        }
     }
 
     /// <summary>
@@ -158,6 +161,11 @@ internal sealed unsafe class BufferRing : IDisposable
 
     private void Free()
     {
+        if (Interlocked.Exchange(ref _freed, 1) != 0)
+        {
+            return;
+        }
+
         Freed = true;
         NativeMemory.AlignedFree(_entries);
         NativeMemory.AlignedFree(_buffers);

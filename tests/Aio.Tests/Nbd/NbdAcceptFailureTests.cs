@@ -29,12 +29,18 @@ public sealed class NbdAcceptFailureTests
             using var server = new NbdTestServer(size: 1 << 20, configure: o => o with { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
             int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
             int fd = Assert.Single(ListeningSockets.OnPort(port));
+            var failing = System.Diagnostics.Stopwatch.StartNew();
             ListeningSockets.Stop(fd);
             Wait.Until(() => lines.Any(l => l.Contains("accept failed", StringComparison.Ordinal)), () => Thread.Sleep(10), "the server to log the failed accept");
 
             // Listening again (on a new port: it was bound to port 0). A loop that spun on the failure would have
             // logged it again and again by now.
             int again = ListeningSockets.Relisten(fd);
+            failing.Stop();
+
+            // Backed off, not spun: at most one attempt per back-off period while the listener failed.
+            long bound = (long)(failing.Elapsed / NbdServer.AcceptBackoff) + 2;
+            Assert.InRange(server.Server.AcceptFailures, 1, bound);
             using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000 };
             client.Connect(new IPEndPoint(IPAddress.Loopback, again));
             using var stream = new NetworkStream(client);

@@ -115,11 +115,17 @@ public class NbdBadInputTests
         c.Hello();
         c.SendOption(8, []);
         Assert.Equal(1u, c.ReadOptionReply().Type);
+        c.SendOption(10, RawNbdClient.MetaRequest("", "base:allocation"));
+        Assert.Equal(1u, c.ReadOptionReplies()[^1].Type);
+
+        // Too big: refused, and (a SET replaces the previous selection even when it fails) base:allocation is no longer selected.
         var queries = Enumerable.Range(0, 20).Select(i => "base:" + new string('x', 4000) + i).ToArray();
         c.SendOption(10, RawNbdClient.MetaRequest("", queries));
         Assert.Equal(Aio.Nbd.NbdProtocol.RepErrTooBig, c.ReadOptionReply().Type);
-        c.SendOption(7, RawNbdClient.InfoRequest(""));
+        c.SendOption(Aio.Nbd.NbdProtocol.OptGo, RawNbdClient.InfoRequest(""));
         Assert.Equal(1u, c.ReadOptionReplies()[^1].Type);
+        c.SendRequest(0, Aio.Nbd.NbdProtocol.CmdBlockStatus, 1, 0, 4096);
+        Assert.Equal(Aio.Nbd.NbdProtocol.EINVAL, c.ReadStructuredError(1));
     }
 
     [Fact]

@@ -59,9 +59,6 @@ public sealed class NbdWriteZeroesTests
         return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>
-    /// Sends one WRITE_ZEROES and reads its reply; on success, zeroes the same range of <paramref name="expected"/>.
-    /// </summary>
     [LoopDeviceFact]
     public void On_a_block_device_FAST_ZERO_succeeds_only_where_the_device_zeroes_in_hardware()
     {
@@ -90,6 +87,9 @@ public sealed class NbdWriteZeroesTests
         AssertReadsBack(client, expected);
     }
 
+    /// <summary>
+    /// Sends one WRITE_ZEROES and reads its reply; on success, zeroes the same range of <paramref name="expected"/>.
+    /// </summary>
     internal static uint Zero(RawNbdClient client, ulong cookie, long offset, int length, ushort flags, byte[] expected)
     {
         client.SendRequest(flags, NbdProtocol.CmdWriteZeroes, cookie, (ulong)offset, (uint)length);
