@@ -17,10 +17,9 @@ public class SocketOutlivesLoopTests
     public async Task The_buffer_ring_outlives_its_loop_until_the_last_socket_gives_its_buffers_back()
     {
         using var loops = new NetLoops(FdMonitorKind.IoUring);
-        await using var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
-        var accept = listener.AcceptAsync().AsTask();
-        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
-        await using var peer = await accept.WaitAsync(Wait.Default);
+        var (listener, client, peer) = await ConnectFromServerLoopAsync(loops);
+        await using var listening = listener;
+        await using var connected = peer;
 
         // The client socket (on the server loop) arms its multishot receive, then reads nothing while 1 MiB comes:
         // it stops at its limit holding buffers of the loop's ring.
@@ -48,22 +47,13 @@ public class SocketOutlivesLoopTests
     public async Task A_close_started_on_the_loop_right_before_its_context_is_disposed_finishes(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
-        await using var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
-        var accept = listener.AcceptAsync().AsTask();
-        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
-        await using var peer = await accept.WaitAsync(Wait.Default);
+        var (listener, client, peer) = await ConnectFromServerLoopAsync(loops);
+        await using var listening = listener;
+        await using var connected = peer;
         var pending = client.ReceiveAsync(new byte[16]).AsTask();
 
         // One callback on the loop: the close starts (its receive's cancel is queued), then the context goes.
-        var context = loops.Server.Context;
-        var closing = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
-        context.ScheduleOneShot(() =>
-        {
-            closing.SetResult(client.DisposeAsync().AsTask());
-            context.Dispose();
-        });
-        var closed = await closing.Task.WaitAsync(Wait.Default);
-        await closed.WaitAsync(Wait.Default);
+        await CloseThenDisposeContextOnTheLoopAsync(loops.Server.Context, () => client.DisposeAsync().AsTask());
         await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
 
         // The fd was closed: the peer reads the end of the stream.
@@ -75,10 +65,9 @@ public class SocketOutlivesLoopTests
     public async Task A_close_queued_to_a_loop_that_disposes_its_context_first_finishes(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
-        await using var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
-        var accept = listener.AcceptAsync().AsTask();
-        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
-        await using var peer = await accept.WaitAsync(Wait.Default);
+        var (listener, client, peer) = await ConnectFromServerLoopAsync(loops);
+        await using var listening = listener;
+        await using var connected = peer;
         var pending = client.ReceiveAsync(new byte[16]).AsTask();
 
         // The loop is held in a callback while the close is requested from this thread (queued to the loop as a bottom
@@ -110,15 +99,7 @@ public class SocketOutlivesLoopTests
         var endPoint = (IPEndPoint)listener.LocalEndPoint;
         var pending = listener.AcceptAsync().AsTask();
 
-        var context = loops.Server.Context;
-        var closing = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
-        context.ScheduleOneShot(() =>
-        {
-            closing.SetResult(listener.DisposeAsync().AsTask());
-            context.Dispose();
-        });
-        var closed = await closing.Task.WaitAsync(Wait.Default);
-        await closed.WaitAsync(Wait.Default);
+        await CloseThenDisposeContextOnTheLoopAsync(loops.Server.Context, () => listener.DisposeAsync().AsTask());
         await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
 
         // The port is free again: its fd was closed.
@@ -162,6 +143,29 @@ public class SocketOutlivesLoopTests
         {
             Assert.Fail("the connection accepted during the teardown was never closed (its fd leaked)");
         }
+    }
+
+    /// <summary>A listener on the client loop and a connection whose client end lives on the server loop (the one the tests dispose).</summary>
+    private static async Task<(AioListener Listener, AioSocket Client, AioSocket Peer)> ConnectFromServerLoopAsync(NetLoops loops)
+    {
+        var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var accept = listener.AcceptAsync().AsTask();
+        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
+        var peer = await accept.WaitAsync(Wait.Default);
+        return (listener, client, peer);
+    }
+
+    /// <summary>In one callback on the loop: starts a close (its cancels queued), then disposes the context; waits for the close.</summary>
+    private static async Task CloseThenDisposeContextOnTheLoopAsync(AioContext context, Func<Task> close)
+    {
+        var closing = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.ScheduleOneShot(() =>
+        {
+            closing.SetResult(close());
+            context.Dispose();
+        });
+        var closed = await closing.Task.WaitAsync(Wait.Default);
+        await closed.WaitAsync(Wait.Default);
     }
 
     private sealed class DisposingHandler(AioContext context) : CqeHandler
