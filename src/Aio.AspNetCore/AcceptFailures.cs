@@ -15,6 +15,8 @@ internal sealed class AcceptFailures
     /// <summary>How long an accept loop waits after a failure before it tries again.</summary>
     internal static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(10);
 
+    private static long s_total;
+
     private readonly ILogger _logger;
     private readonly string _endPoint;
     private bool _failing;
@@ -25,9 +27,13 @@ internal sealed class AcceptFailures
         _endPoint = endPoint;
     }
 
+    /// <summary>Failed accepts in this process so far (for tests: with the back-off, one per <see cref="Backoff"/> and listener at most).</summary>
+    internal static long Total => Interlocked.Read(ref s_total);
+
     /// <summary>Logs <paramref name="ex"/> and waits <see cref="Backoff"/>.</summary>
     public Task OnFailureAsync(SocketException ex, CancellationToken ct)
     {
+        Interlocked.Increment(ref s_total);
         if (!_failing)
         {
             _failing = true;
