@@ -25,6 +25,7 @@ internal sealed partial class IoUringMonitor
         {
             // Only the owner may enter the ring. Closing it makes the kernel cancel what is left, asynchronously,
             // so whatever those requests point at must stay pinned.
+            ReapBeforeAbandoning();
             int users = _requests.UserInFlight;
             AbandonInFlight();
             AbandonQueued();
@@ -42,6 +43,7 @@ internal sealed partial class IoUringMonitor
             long left = deadline - AioContext.MonotonicNs();
             if (left <= 0)
             {
+                ReapBeforeAbandoning();
                 AbandonInFlight();
                 AbandonQueued();
                 return false;
@@ -83,26 +85,7 @@ internal sealed partial class IoUringMonitor
                     continue;
                 }
 
-                if (!_requests.TryGet(cqe.UserData, out object target, out var kind))
-                {
-                    continue;
-                }
-
-                if (kind == RequestKind.User)
-                {
-                    // Not delivered, but what it carries is told (a multishot ACCEPT's new fd must be closed).
-                    ((CqeHandler)target).OnAbandonedCompletion(in cqe);
-                }
-
-                if (kind != RequestKind.User || !cqe.HasMore)
-                {
-                    _requests.Remove(cqe.UserData);
-                    if (kind == RequestKind.User)
-                    {
-                        // Only now may memory the request points at be released.
-                        ((CqeHandler)target).OnAbandoned(kernelReleased: true);
-                    }
-                }
+                DiscardCompletion(in cqe);
             }
         }
 
@@ -147,6 +130,50 @@ internal sealed partial class IoUringMonitor
             sqe.PrepCancel(userData);
             sqe.UserData = RequestTable.IgnoreUserData;
             cancelled.Add(userData);
+        }
+    }
+
+    /// <summary>
+    /// A completion reaped at Dispose: not delivered, but what it carries is told (a multishot ACCEPT's new fd must be
+    /// closed), and the last one of a request releases it for real.
+    /// </summary>
+    private void DiscardCompletion(in Cqe cqe)
+    {
+        if (!_requests.TryGet(cqe.UserData, out object target, out var kind))
+        {
+            return;
+        }
+
+        if (kind == RequestKind.User)
+        {
+            ((CqeHandler)target).OnAbandonedCompletion(in cqe);
+        }
+
+        if (kind != RequestKind.User || !cqe.HasMore)
+        {
+            _requests.Remove(cqe.UserData);
+            if (kind == RequestKind.User)
+            {
+                // Only now may memory the request points at be released.
+                ((CqeHandler)target).OnAbandoned(kernelReleased: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Before giving up on what is in flight: completions the kernel already posted are read (the completion queue is
+    /// plain memory, readable off the owner thread while it is not inside the context) and discarded properly, so a
+    /// request that did complete is released for real and an fd it handed over is not lost. With DEFER_TASKRUN the
+    /// kernel posts only while the owner enters, so this matters for the other tiers (an outer loop's, older kernels).
+    /// </summary>
+    private void ReapBeforeAbandoning()
+    {
+        while (_ring.TryGetCqe(out var cqe))
+        {
+            if (cqe.UserData != CancelAnyUserData)
+            {
+                DiscardCompletion(in cqe);
+            }
         }
     }
 

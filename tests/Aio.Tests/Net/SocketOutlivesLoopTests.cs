@@ -145,6 +145,58 @@ public class SocketOutlivesLoopTests
         }
     }
 
+    [IoUringFact]
+    public void A_connection_accepted_before_a_dispose_from_another_thread_is_closed_not_leaked()
+    {
+        // The COOP_TASKRUN tier (an outer loop's, or any kernel before 6.1): the kernel posts a completion when the
+        // owner thread next makes any system call, without entering the ring. A dispose from another thread cannot
+        // enter the ring either; it must still read what was posted, or the accepted fd is lost (the client then waits
+        // for an end that never comes). One thread throughout: it is the ring's owner.
+        var context = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, OuterLoop = true });
+        var listener = AioListener.Bind(context, new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)listener.LocalEndPoint).Port;
+        using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accept = listener.AcceptAsync().AsTask();
+        first.Connect(listener.LocalEndPoint);
+        Wait.Until(() => accept.IsCompleted, () => context.Poll(false), "the first connection to be accepted");
+        accept.Result.Dispose();
+        Wait.Until(() => context.Poll(false) == false, () => { }, "the loop to go idle");
+
+        using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 10_000 };
+        second.Connect(listener.LocalEndPoint);
+        Wait.Until(() => AcceptQueueLength(port) == 0, () => Thread.Sleep(1), "the multishot ACCEPT to take the second connection");
+        Assert.True(Task.Run(context.Dispose).Wait(Wait.Default), "the dispose from another thread did not return");
+        Assert.True(listener.DisposeAsync().AsTask().Wait(Wait.Default), "the listener did not close");
+
+        try
+        {
+            Assert.Equal(0, second.Receive(new byte[16]));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TimedOut)
+        {
+            Assert.Fail("the connection the kernel accepted before the dispose was never closed (its fd leaked)");
+        }
+    }
+
+    /// <summary>Connections waiting in the accept queue of the IPv4 loopback listener on <paramref name="port"/> (/proc/net/tcp rx_queue).</summary>
+    private static int AcceptQueueLength(int port)
+    {
+        string local = $"0100007F:{port:X4}";
+        foreach (string line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields[1] == local && fields[3] == "0A")
+            {
+                return Convert.ToInt32(fields[4].Split(':')[1], 16);
+            }
+        }
+
+        throw new InvalidOperationException($"no listener on 127.0.0.1:{port} in /proc/net/tcp");
+    }
+
     /// <summary>A listener on the client loop and a connection whose client end lives on the server loop (the one the tests dispose).</summary>
     private static async Task<(AioListener Listener, AioSocket Client, AioSocket Peer)> ConnectFromServerLoopAsync(NetLoops loops)
     {
