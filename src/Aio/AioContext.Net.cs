@@ -11,7 +11,6 @@ public sealed partial class AioContext
         [IoUringOpcode.Accept, IoUringOpcode.Connect, IoUringOpcode.Recv, IoUringOpcode.Send, IoUringOpcode.SendMsg, IoUringOpcode.AsyncCancel];
 
     private NetLoop? _netLoop;
-    private int _socketsUseRing;   // 0: not asked yet; 1: yes; -1: no
 
     /// <summary>The sockets' shared state on this loop (loop thread).</summary>
     internal NetLoop NetLoop => _netLoop ??= new NetLoop(this);
@@ -22,21 +21,10 @@ public sealed partial class AioContext
     /// Linux 5.6+). Otherwise they use non-blocking system calls on readiness, which works on every monitor (on the
     /// ring through its POLL_ADD), more slowly.
     /// </summary>
-    public bool SocketsUseRing
-    {
-        get
-        {
-            int known = Volatile.Read(ref _socketsUseRing);
-            if (known == 0)
-            {
-                bool all = _requests?.Ring is { } ring && Array.TrueForAll(s_socketOpcodes, ring.Supports);
-                known = all ? 1 : -1;
-                Volatile.Write(ref _socketsUseRing, known);
-            }
+    public bool SocketsUseRing { get; }
 
-            return known > 0;
-        }
-    }
+    /// <summary>Whether <paramref name="ring"/> supports every operation the sockets submit (a ring swap keeps the kernel, so once).</summary>
+    private static bool RunsSockets(Ring? ring) => ring is not null && Array.TrueForAll(s_socketOpcodes, ring.Supports);
 
     /// <summary>The ring the sockets' buffer ring registers with; null without io_uring.</summary>
     internal Ring? RingForNet => _requests?.Ring;

@@ -11,7 +11,6 @@ internal sealed class LoopClose
     private readonly Action _start;
     private readonly string _name;
     private BottomHalf? _bottomHalf;
-    private Action? _startAfterTeardown;
     private TaskCompletionSource? _done;
     private int _request;
 
@@ -60,7 +59,7 @@ internal sealed class LoopClose
             {
                 // Made here, by the one thread that won the request: a connection closed on its loop never needs it.
                 // Abandoned (the context disposed before it ran), the close starts after the teardown instead.
-                _bottomHalf = _context.CreateBottomHalf(Start, _name, _startAfterTeardown ??= StartAfterTeardown);
+                _bottomHalf = _context.CreateBottomHalf(Start, _name, StartAfterTeardown);
                 _bottomHalf.Schedule();
             }
             catch (ObjectDisposedException)

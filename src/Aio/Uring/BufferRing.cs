@@ -48,7 +48,7 @@ internal sealed unsafe class BufferRing : IDisposable
     public int Outstanding => Volatile.Read(ref _outstanding);
 
     /// <summary>The memory was freed (for tests: only once the ring is disposed and no buffer is held any more).</summary>
-    internal bool Freed { get; private set; }
+    internal bool Freed => Volatile.Read(ref _freed) != 0;
 
     /// <summary>The ring this buffer ring is registered with.</summary>
     public Ring Ring => _ring;
@@ -166,7 +166,6 @@ internal sealed unsafe class BufferRing : IDisposable
             return;
         }
 
-        Freed = true;
         NativeMemory.AlignedFree(_entries);
         NativeMemory.AlignedFree(_buffers);
     }
