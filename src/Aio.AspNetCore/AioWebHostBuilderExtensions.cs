@@ -12,8 +12,9 @@ public static class AioWebHostBuilderExtensions
     public static IWebHostBuilder UseAio(this IWebHostBuilder builder) => builder.UseAio(static _ => { });
 
     /// <summary>
-    /// Serves Kestrel's TCP and Unix-domain end points on Aio loops. Where io_uring is unavailable it binds nothing
-    /// and Kestrel's own Sockets transport serves instead (logged once at Information).
+    /// Serves Kestrel's TCP and Unix-domain end points on Aio loops: registers an <see cref="IConnectionListenerFactory"/>
+    /// and <see cref="IConnectionListenerFactorySelector"/>. Where io_uring is unavailable it binds nothing and
+    /// Kestrel's own Sockets transport serves instead (logged once at Information).
     /// </summary>
     /// <remarks>
     /// When the service provider has an <see cref="IoThreadGroup"/> (Aio.Hosting's <c>AddAio</c>, or one registered by
@@ -31,6 +32,10 @@ public static class AioWebHostBuilderExtensions
             // Added, not TryAdded: Kestrel asks the most recently registered factory first, and Sockets' is already there.
             services.TryAddSingleton<AioTransportFactory>();
             services.AddSingleton<IConnectionListenerFactory>(static sp => sp.GetRequiredService<AioTransportFactory>());
+
+            // Kestrel finds the selector by casting the factory; the registration is for whoever asks the container.
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactorySelector, AioTransportFactory>(
+                static sp => sp.GetRequiredService<AioTransportFactory>()));
         });
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Aio.Hosting;
@@ -15,7 +16,7 @@ namespace Aio.Hosting;
 /// stop. <see cref="StopAsync"/> must therefore stay empty: a plain hosted service registered after Kestrel's would be
 /// stopped before it.
 /// </remarks>
-internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
+internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable, IDisposable
 {
     private readonly AioHostOptions _options;
     private readonly ILogger _logger;
@@ -24,10 +25,15 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private IoThreadGroup? _group;
     private bool _stopped;
 
-    public AioLoopService(IOptions<AioHostOptions> options, ILoggerFactory loggerFactory)
+    /// <param name="options">The loops' configuration.</param>
+    /// <param name="loggerFactory">
+    /// Where warnings go; optional because <c>AddAio</c> also serves a bare <c>ServiceCollection</c> without logging
+    /// (nothing is logged there).
+    /// </param>
+    public AioLoopService(IOptions<AioHostOptions> options, ILoggerFactory? loggerFactory = null)
     {
         _options = options.Value;
-        _logger = loggerFactory.CreateLogger("Aio");
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Aio");
     }
 
     /// <summary>The loops, started on first use.</summary>
@@ -75,23 +81,36 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        IoThreadGroup? group;
-        AioLogForwarder? forwarder;
-        lock (_lock)
-        {
-            _stopped = true;
-            group = _group;
-            forwarder = _forwarder;
-            _group = null;
-            _forwarder = null;
-        }
-
+        var (group, forwarder) = TakeForDispose();
         if (group is not null)
         {
             await group.DisposeAsync().ConfigureAwait(false);
         }
 
         forwarder?.Dispose();
+    }
+
+    /// <summary>
+    /// For a container disposed synchronously (<c>ServiceProvider.Dispose</c> throws for a singleton that is only
+    /// <see cref="IAsyncDisposable"/>): stops the loops and waits for them.
+    /// </summary>
+    public void Dispose()
+    {
+        var (group, forwarder) = TakeForDispose();
+        group?.Dispose();
+        forwarder?.Dispose();
+    }
+
+    private (IoThreadGroup? Group, AioLogForwarder? Forwarder) TakeForDispose()
+    {
+        lock (_lock)
+        {
+            _stopped = true;
+            var taken = (_group, _forwarder);
+            _group = null;
+            _forwarder = null;
+            return taken;
+        }
     }
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);

@@ -127,4 +127,27 @@ public sealed class HostingTests
         Assert.Single(logs.Entries, Stalled);
         host.Dispose();
     }
+
+    [Fact]
+    public async Task AddAio_works_in_a_bare_service_collection_disposed_either_way()
+    {
+        // No host and no AddLogging: the loops start on first use and stop with the container, synchronously...
+        IoThreadGroup group;
+        using (var provider = new ServiceCollection().AddAio(o => o.LoopCount = 1).BuildServiceProvider())
+        {
+            group = provider.GetRequiredService<IoThreadGroup>();
+            var context = group.Threads[0].Context;
+            Assert.True(await context.InvokeAsync(() => Task.FromResult(AioContext.Current == context)).WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => group.Next());
+
+        // ... or asynchronously.
+        await using (var provider = new ServiceCollection().AddAio(o => o.LoopCount = 1).BuildServiceProvider())
+        {
+            group = provider.GetRequiredService<IoThreadGroup>();
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => group.Next());
+    }
 }
