@@ -28,6 +28,7 @@ internal static class Program
         ["enter-enomem"] = _ => BackPressureScenarios.OutOfMemory(),
         ["register-enable"] = a => RegisterFaultScenarios.EnableFailsOnce(Errnos.Parse(a[0])),
         ["net-fallback"] = _ => NetScenarios.FallbackEcho(),
+        ["threads-engine-hold"] = _ => BlockScenarios.ThreadsEngineHoldsBufferAndFile(),
     };
 
     private static int Main(string[] args)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using Aio.Interop;
 
@@ -7,13 +8,74 @@ namespace Aio.Async;
 internal static class ThreadPoolIo
 {
     public static ValueTask<int> ReadAsync(SafeHandle file, Memory<byte> buffer, long offset, CancellationToken ct)
-        => new(Task.Run(() => Read(file, buffer, offset), ct));
+    {
+        var pin = Hold(file, buffer);
+        return new(ReleaseAfter(Task.Run(() => Read(file, buffer, offset), ct), file, pin));
+    }
 
     public static ValueTask<int> WriteAsync(SafeHandle file, ReadOnlyMemory<byte> buffer, long offset, CancellationToken ct)
-        => new(Task.Run(() => Write(file, buffer, offset), ct));
+    {
+        var pin = Hold(file, buffer);
+        return new(ReleaseAfter(Task.Run(() => Write(file, buffer, offset), ct), file, pin));
+    }
 
     public static ValueTask FlushAsync(SafeHandle file, bool dataOnly, CancellationToken ct)
-        => new(Task.Run(() => Flush(file, dataOnly), ct));
+    {
+        Hold(file, ReadOnlyMemory<byte>.Empty);
+        return new(ReleaseAfter(Task.Run(() => Flush(file, dataOnly), ct), file, default));
+    }
+
+    /// <summary>
+    /// What a ring request holds from the moment it is accepted: a reference on the file (a Dispose meanwhile cannot
+    /// close the fd, or let it be reused, under the blocking call) and a pin on the buffer (an
+    /// <see cref="AlignedBuffer"/> disposed meanwhile is not freed under the call, a managed array does not move).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The file is closed, or the buffer disposed; nothing is held then.</exception>
+    internal static MemoryHandle Hold(SafeHandle file, ReadOnlyMemory<byte> buffer)
+    {
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            return buffer.Pin();
+        }
+        catch
+        {
+            file.DangerousRelease();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The call's result once it has let go of the file and the buffer: whoever sees the request complete may rely on
+    /// both being released (a disposed BlockFile's last request closes the fd). Also when the token cancelled the task
+    /// before it started (the delegate then never ran).
+    /// </summary>
+    internal static async Task<T> ReleaseAfter<T>(Task<T> task, SafeHandle file, MemoryHandle pin)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            pin.Dispose();
+            file.DangerousRelease();
+        }
+    }
+
+    private static async Task ReleaseAfter(Task task, SafeHandle file, MemoryHandle pin)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            pin.Dispose();
+            file.DangerousRelease();
+        }
+    }
 
     public static int Read(SafeHandle file, Memory<byte> buffer, long offset)
     {

@@ -125,6 +125,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     /// <summary>Reads <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns that length (zero-filled past the end of the file).</summary>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="ArgumentException">With Direct, the buffer address, offset or length is not a multiple of <see cref="Alignment"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative, or offset + length overflows.</exception>
     /// <exception cref="AioException">The kernel failed the read.</exception>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken ct = default)
         => Submit(buffer, offset, write: false, ct);
@@ -132,6 +133,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     /// <summary>Writes all of <paramref name="buffer"/> at <paramref name="offset"/>; returns its length.</summary>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="ArgumentException">Misaligned with Direct.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative, or offset + length overflows.</exception>
     /// <exception cref="AioException">The kernel failed the write, or made no progress (ENOSPC).</exception>
     /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
     public ValueTask<int> WriteAsync(ReadOnlyMemory<byte> buffer, long offset, CancellationToken ct = default)
@@ -182,6 +184,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, long.MaxValue - buffer.Length);
         if (ct.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(ct);
@@ -202,8 +205,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
 
         if (Engine == BlockEngine.Threads)
         {
-            pin.Dispose();
-            return ThreadBlockIo.RunAsync(_handle, buffer, offset, write, _direct ? Alignment : 1, ct);
+            return ThreadBlockIo.RunAsync(_handle, buffer, pin, offset, write, _direct ? Alignment : 1, ct);
         }
 
         return BlockOperation.Rent().Start(_context, new SafeFileHandleRef(_handle), _fixedSlot, buffer, pin, offset, write, _direct ? Alignment : 1, ct);

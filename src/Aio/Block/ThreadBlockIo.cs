@@ -1,3 +1,5 @@
+using System.Buffers;
+using Aio.Async;
 using Aio.Interop;
 using Microsoft.Win32.SafeHandles;
 
@@ -6,31 +8,27 @@ namespace Aio.Block;
 /// <summary>The Threads engine: the same semantics as <see cref="BlockOperation"/>, as blocking calls on the thread pool.</summary>
 internal static class ThreadBlockIo
 {
-    /// <summary>Queues the request; the file is referenced from now until the task has ended, ran or not (a Dispose meanwhile cannot close it).</summary>
-    /// <exception cref="ObjectDisposedException">The handle is closed.</exception>
-    public static ValueTask<int> RunAsync(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment, CancellationToken ct)
+    /// <summary>
+    /// Queues the request. From now until the task has ended, ran or not, it holds the file (a Dispose meanwhile cannot
+    /// close it) and <paramref name="pin"/> (the caller's pin on <paramref name="buffer"/>: an
+    /// <see cref="AlignedBuffer"/> disposed meanwhile is not freed under the blocking call), as a ring request does.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The handle is closed (the pin is released then).</exception>
+    public static ValueTask<int> RunAsync(SafeFileHandle file, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
     {
         bool added = false;
-        file.DangerousAddRef(ref added);
-        var task = Task.Run(() => Run(file, buffer, offset, write, alignment), ct);
-        return new(ReleaseAfter(task, file));
-    }
-
-    /// <summary>
-    /// The request's result, once its reference on the file is gone: whoever sees the request complete may rely on the
-    /// file being released by it (a disposed BlockFile's last request closes the fd). Also when the token cancelled the
-    /// task before it started (the delegate then never ran).
-    /// </summary>
-    private static async Task<int> ReleaseAfter(Task<int> task, SafeFileHandle file)
-    {
         try
         {
-            return await task.ConfigureAwait(false);
+            file.DangerousAddRef(ref added);
         }
-        finally
+        catch
         {
-            file.DangerousRelease();
+            pin.Dispose();
+            throw;
         }
+
+        var task = Task.Run(() => Run(file, buffer, offset, write, alignment), ct);
+        return new(ThreadPoolIo.ReleaseAfter(task, file, pin));
     }
 
     public static int Run(SafeFileHandle file, Memory<byte> buffer, long offset, bool write, int alignment)
