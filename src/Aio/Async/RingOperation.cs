@@ -189,6 +189,9 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         // has, so the caller's SafeHandle may close.
         if (TryFinish(releasePin: kernelReleased))
         {
+            // A loop-bound awaiter would run inline here: inside the teardown, on whatever thread disposes (not always
+            // the loop's). Its loop is gone; the pool runs it, as it runs an off-loop awaiter's.
+            _core.RunContinuationsAsynchronously = true;
             Publish(0, new ObjectDisposedException(nameof(AioContext), "The AioContext was disposed with the operation in flight."));
         }
     }

@@ -279,6 +279,67 @@ public class AsyncIoTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Wait.Default));
     }
 
+    [IoUringFact]
+    public void An_abandoned_operation_awaited_on_its_loop_resumes_on_the_pool_not_inside_Dispose()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        using var read = new SafeFileHandle(r, ownsHandle: true);
+        using var write = new SafeFileHandle(w, ownsHandle: true);
+        int resumedOn = 0;
+        bool resumedInsideDispose = false;
+        bool disposing = false;
+        Task awaiting;
+        var previous = SynchronizationContext.Current;
+        ctx.Poll(false);
+        SynchronizationContext.SetSynchronizationContext(ctx.SynchronizationContext);
+        try
+        {
+            // Awaited on the loop (its home thread, its SynchronizationContext): continuations there run inline.
+            awaiting = AwaitRead();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+
+        ctx.Poll(false);
+        Assert.False(awaiting.IsCompleted);
+
+        // The loop stopped; another thread (not a pool thread, which could run the continuation next) disposes.
+        int disposer = 0;
+        var dispose = new Thread(() =>
+        {
+            disposer = Environment.CurrentManagedThreadId;
+            Volatile.Write(ref disposing, true);
+            ctx.Dispose();
+            Volatile.Write(ref disposing, false);
+        });
+        dispose.Start();
+        Assert.True(dispose.Join(Wait.Default), "Dispose hung");
+        Assert.True(awaiting.Wait(Wait.Default), "the awaiter never resumed");
+        Assert.False(resumedInsideDispose, "the continuation ran inside Dispose");
+        Assert.NotEqual(disposer, resumedOn);
+
+        async Task AwaitRead()
+        {
+            // No helper in between: the code after this await is the operation's own continuation.
+            Exception? error = null;
+            try
+            {
+                await ctx.ReadAsync(read, new byte[16], 0);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            resumedOn = Environment.CurrentManagedThreadId;
+            resumedInsideDispose = Volatile.Read(ref disposing);
+            Assert.IsType<ObjectDisposedException>(error);
+        }
+    }
+
     [Fact]
     public void Synchronization_context_send_runs_on_the_loop_and_rethrows_and_post_runs_later()
     {
