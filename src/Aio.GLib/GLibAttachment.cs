@@ -67,13 +67,23 @@ public sealed class GLibAttachment : IDisposable
 
     internal void Report(Exception ex)
     {
-        if (CallbackException is { } handler)
-        {
-            handler(ex);
-        }
-        else
+        if (CallbackException is not { } handlers)
         {
             Console.Error.WriteLine($"Aio.GLib: a callback of context '{_context.Name}' threw: {ex}");
+            return;
+        }
+
+        // Called from GLib's native frames: an exception escaping a subscriber would cross them and end the process.
+        foreach (var handler in handlers.GetInvocationList())
+        {
+            try
+            {
+                ((Action<Exception>)handler)(ex);
+            }
+            catch (Exception handlerFailure)
+            {
+                Console.Error.WriteLine($"Aio.GLib: a CallbackException handler of context '{_context.Name}' threw: {handlerFailure}");
+            }
         }
     }
 

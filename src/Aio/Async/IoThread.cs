@@ -197,6 +197,23 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     private void Report(AioContext context, Exception ex)
     {
         AioEventSource.Log.CallbackFailed(context.Name, ex.ToString());
-        CallbackException?.Invoke(this, ex);
+        if (CallbackException is not { } handlers)
+        {
+            return;
+        }
+
+        // Each subscriber on its own: one that throws (a logger that failed) must neither end this thread, and with it
+        // the process, nor keep the others from hearing of the failure.
+        foreach (var handler in handlers.GetInvocationList())
+        {
+            try
+            {
+                ((Action<IoThread, Exception>)handler)(this, ex);
+            }
+            catch (Exception handlerFailure)
+            {
+                AioEventSource.Log.CallbackFailed(context.Name, "a CallbackException handler threw: " + handlerFailure);
+            }
+        }
     }
 }

@@ -121,6 +121,23 @@ public class IoThreadTests
     }
 
     [Fact]
+    public void A_CallbackException_subscriber_that_throws_neither_ends_the_thread_nor_silences_the_others()
+    {
+        // Without the guard the subscriber's exception escapes the IoThread's loop: an unhandled exception, the end of
+        // the process.
+        using var t = IoThread.Start("faulty-subscriber");
+        var reported = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        t.CallbackException += (_, _) => throw new InvalidOperationException("the logger failed");
+        t.CallbackException += (_, ex) => reported.TrySetResult(ex);
+        t.Context.ScheduleOneShot(() => throw new InvalidDataException("bad callback"));
+        Wait.For(reported.Task, "the report to the second subscriber");
+        Assert.IsType<InvalidDataException>(reported.Task.Result);
+        var alive = t.Context.InvokeAsync(() => Task.FromResult(42));
+        Wait.For(alive, "work after the exception");
+        Assert.Equal(42, alive.Result);
+    }
+
+    [Fact]
     public void Dispose_from_the_thread_itself_stops_it()
     {
         var t = IoThread.Start("self-stop");

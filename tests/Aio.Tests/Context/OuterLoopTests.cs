@@ -246,6 +246,16 @@ public class OuterLoopTests
         ctx.ScheduleOneShot(() => throw new FormatException("inside GLib"));
         loop.IterateUntilIdle();
         Assert.IsType<FormatException>(Assert.Single(reported));
+
+        // A subscriber that throws in turn (a failing logger) must not cross GLib's native frames: that ends the
+        // process. The subscribers after it still hear of the failure.
+        var second = new List<Exception>();
+        loop.Attachment.CallbackException += _ => throw new InvalidOperationException("the handler failed");
+        loop.Attachment.CallbackException += second.Add;
+        ctx.ScheduleOneShot(() => throw new FormatException("again"));
+        loop.IterateUntilIdle();
+        Assert.Equal(2, reported.Count);
+        Assert.IsType<FormatException>(Assert.Single(second));
         int n = 0;
         ctx.ScheduleOneShot(() => n++);
         loop.IterateUntilIdle();
