@@ -43,7 +43,16 @@ public sealed partial class AioContext
 
         bool progress = false;
         long now = Now(list.Clock);
-        while (list.PopExpired(now) is { } timer)
+        if ((ulong)list.FirstExpire > (ulong)now)
+        {
+            return false;
+        }
+
+        // At most as many timers as were armed when the pass began: a callback that re-arms its timer at or before
+        // `now` (ArmAt(0), a catch-up schedule) fires again in the next iteration, not endlessly in this pass, which
+        // would starve bottom halves, fds and Dispose (the same guard bottom halves have).
+        int budget = list.Count;
+        while (budget-- > 0 && list.PopExpired(now) is { } timer)
         {
             if (timer.IsDisposed)
             {

@@ -56,9 +56,10 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         }
         catch
         {
+            // Whatever monitor was built (its epoll fd or ring) goes with the half-built context.
+            _monitor?.Dispose();
             if (_requests is not null)
             {
-                _monitor!.Dispose();
                 ReleaseIoUringSlot();
             }
 

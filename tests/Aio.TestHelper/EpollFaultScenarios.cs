@@ -32,6 +32,32 @@ internal static class EpollFaultScenarios
     }
 
     /// <summary>
+    /// epoll_ctl fails when the new context registers its own notifier (ENOSPC: max_user_watches): an AioException
+    /// naming epoll_ctl, and nothing left behind (the epoll fd included).
+    /// </summary>
+    public static void RegistrationThrows(int errno)
+    {
+        string name = Aio.Interop.Errno.Name(errno);
+        var before = FdCount.Snapshot();
+        Progress.Set("AioContext.Create(Monitor = Epoll) under the epoll_ctl fault");
+        try
+        {
+            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll, Name = "epoll-ctl-fault" });
+            Report.Fail($"Create(Monitor = Epoll) succeeded although epoll_ctl failed with {name} (monitor {ctx.Monitor})");
+        }
+        catch (AioException ex)
+        {
+            Report.Check(
+                ex.Errno == errno && ex.Message.Contains("epoll_ctl", StringComparison.Ordinal),
+                $"Create(Monitor = Epoll) threw AioException({name}) naming epoll_ctl: {ex.Message}",
+                $"AioException errno {ex.Errno}, message: {ex.Message}");
+        }
+
+        FdCount.CheckNoLeak(before, "the failed Create closed every fd it had opened");
+        Report.Check(ContextRegistry.Live.Count == 0, "no half-built context is registered", $"{ContextRegistry.Live.Count} live context(s)");
+    }
+
+    /// <summary>
     /// Auto mode without io_uring (io_uring_setup is failed too) upgrades poll(2) to epoll past 64 fds; when
     /// epoll_create1 fails it stays on poll(2), says so, and keeps dispatching every handler.
     /// </summary>

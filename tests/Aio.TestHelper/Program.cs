@@ -22,6 +22,7 @@ internal static class Program
         ["eventfd-notifier"] = a => EventFdFaultScenarios.NotifierThrowsThenRecovers(Errnos.Parse(a[0])),
         ["epoll-explicit"] = a => EpollFaultScenarios.ExplicitThrows(Errnos.Parse(a[0])),
         ["epoll-upgrade"] = _ => EpollFaultScenarios.UpgradeFailureStaysOnPoll(),
+        ["epoll-ctl-explicit"] = a => EpollFaultScenarios.RegistrationThrows(Errnos.Parse(a[0])),
         ["enter-eintr"] = _ => EnterFaultScenarios.InterruptedRequestsCompleteOnce(),
         ["enter-eintr-timer"] = _ => EnterFaultScenarios.InterruptedWaitsHonourTimers(),
         ["enter-backpressure"] = a => BackPressureScenarios.FullRingBurst(Errnos.Parse(a[0])),

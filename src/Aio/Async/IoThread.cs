@@ -34,6 +34,18 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
             catch (Exception ex)
             {
                 failure = ex;
+
+                // A context created but not bound (the ring could not be enabled) is nobody's: close its fds and give
+                // back its io_uring slot, or every later context without io_uring would be refused.
+                try
+                {
+                    created?.Dispose();
+                }
+                catch (Exception disposeFailure)
+                {
+                    failure = new AggregateException(ex, disposeFailure);
+                }
+
                 return;
             }
             finally

@@ -5,6 +5,33 @@ namespace Aio.Tests.Context;
 
 public class TimerTests
 {
+    [Fact]
+    public void A_timer_rearmed_into_the_past_by_its_callback_fires_once_per_iteration_not_endlessly()
+    {
+        using var ctx = AioContext.Create();
+        int fired = 0;
+        int bottomHalves = 0;
+        AioTimer? timer = null;
+        timer = ctx.CreateTimer(AioClock.Monotonic, () =>
+        {
+            // Bounded so that a regression fails the assertions below instead of spinning the pass forever.
+            if (++fired < 1000)
+            {
+                timer!.ArmAt(0);
+            }
+        });
+        timer.ArmAt(0);
+        Assert.True(ctx.Poll(false));
+        Assert.Equal(1, fired);
+
+        // The next iteration sees it expired at once (it does not sleep), and work queued meanwhile is not starved.
+        ctx.ScheduleOneShot(() => bottomHalves++);
+        Assert.True(ctx.Poll(true));
+        Assert.Equal(1, bottomHalves);
+        Assert.Equal(2, fired);
+        timer.Dispose();
+    }
+
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public void Timer_fires_no_earlier_than_its_deadline_and_can_rearm(FdMonitorKind kind)
