@@ -6,12 +6,22 @@ namespace Aio.Hosting;
 /// <summary>Listens to Aio's EventSource at Warning and above and writes each event to an <see cref="ILogger"/>.</summary>
 internal sealed class AioLogForwarder : EventListener
 {
-    private readonly ILogger _logger;
+    /// <summary><c>CallbackFailed</c>: a callback threw on an IoThread.</summary>
+    private const int CallbackFailedEventId = 4;
 
-    public AioLogForwarder(ILogger logger)
+    private readonly ILogger _logger;
+    private readonly Func<string, bool> _reportedElsewhere;
+
+    /// <param name="logger">Where the events go.</param>
+    /// <param name="reportedElsewhere">
+    /// Names the contexts whose callback failures the caller logs itself, with the exception object: their
+    /// <c>CallbackFailed</c> events are not forwarded a second time.
+    /// </param>
+    public AioLogForwarder(ILogger logger, Func<string, bool> reportedElsewhere)
     {
-        // The base constructor already reported the existing sources, before this field was set: enable here.
+        // The base constructor already reported the existing sources, before these fields were set: enable here.
         _logger = logger;
+        _reportedElsewhere = reportedElsewhere;
         foreach (var source in EventSource.GetSources())
         {
             if (source.Name == AioDiagnostics.EventSourceName)
@@ -33,6 +43,11 @@ internal sealed class AioLogForwarder : EventListener
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
         if (_logger is null || eventData.Level > EventLevel.Warning || eventData.Level == EventLevel.LogAlways)
+        {
+            return;
+        }
+
+        if (eventData.EventId == CallbackFailedEventId && eventData.Payload is [string context, ..] && _reportedElsewhere(context))
         {
             return;
         }

@@ -48,7 +48,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                 if (_group is null)
                 {
                     // Forward before the loops start, so the warnings of their setup (monitor fallback) are seen.
-                    _forwarder ??= new AioLogForwarder(_logger);
+                    _forwarder ??= new AioLogForwarder(_logger, IsOwnContext);
                     var group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
                     foreach (var thread in group.Threads)
                     {
@@ -111,6 +111,26 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
             _forwarder = null;
             return taken;
         }
+    }
+
+    /// <summary>A context of this group: its callback failures are logged by <see cref="OnCallbackException"/>.</summary>
+    private bool IsOwnContext(string contextName)
+    {
+        var group = Volatile.Read(ref _group);
+        if (group is null)
+        {
+            return false;
+        }
+
+        foreach (var thread in group.Threads)
+        {
+            if (thread.Context.Name == contextName)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);

@@ -80,6 +80,9 @@ public sealed class HostingTests
             () => logs.Entries.Any(e => e.Category == "Aio" && e.Level >= LogLevel.Warning && e.Exception is InvalidOperationException { Message: "boom" }),
             () => Thread.Sleep(10),
             "the callback exception in the log");
+
+        // Once: the loop's own report carries the exception; the EventSource's CallbackFailed is not forwarded again.
+        Assert.Single(logs.Entries, e => e.Category == "Aio" && (e.Message.Contains("boom", StringComparison.Ordinal) || e.Exception?.Message == "boom"));
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         host.Dispose();
     }
