@@ -176,6 +176,54 @@ public class OperationLifecycleTests
         });
     }
 
+
+    [IoUringFact]
+    public void A_throwing_preparer_queued_before_the_loop_ran_fails_its_loop_awaiter_in_that_iteration()
+    {
+        // Queued before the first Poll (the ring is not bound yet), awaited on the loop: the failure reaches the
+        // awaiter through a bottom half scheduled while the monitor fills the SQ, which must not be slept through
+        // (the queued request keeps that iteration from blocking).
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        var previous = SynchronizationContext.Current;
+        Task awaiting;
+        SynchronizationContext.SetSynchronizationContext(ctx.SynchronizationContext);
+        try
+        {
+            awaiting = AwaitFailing();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+
+        // Nothing else would wake the loop; a watchdog does, late, and says so.
+        bool watchdogWoke = false;
+        using var stop = new ManualResetEventSlim();
+        var watchdog = new Thread(() =>
+        {
+            if (!stop.Wait(Wait.Default))
+            {
+                Volatile.Write(ref watchdogWoke, true);
+                ctx.Notify();
+            }
+        });
+        watchdog.Start();
+        for (int i = 0; i < 3 && !awaiting.IsCompleted; i++)
+        {
+            ctx.Poll(true);
+        }
+
+        stop.Set();
+        Assert.True(watchdog.Join(Wait.Default));
+        Assert.False(Volatile.Read(ref watchdogWoke), "the loop slept through the failure until the watchdog woke it");
+        Assert.True(awaiting.IsCompletedSuccessfully, $"the awaiter: {awaiting.Status} {awaiting.Exception}");
+
+        async Task AwaitFailing()
+        {
+            var error = await Record.ExceptionAsync(async () => await ctx.SubmitAsync(static (ref Sqe sqe, int _) => throw new InvalidDataException("prep"), 0));
+            Assert.IsType<InvalidDataException>(error);
+        }
+    }
     [IoUringFact]
     public async Task A_throwing_preparer_on_a_foreign_thread_fails_its_SubmitAsync_and_the_loop_goes_on()
     {
