@@ -145,6 +145,8 @@ public sealed partial class AioContext
         bool found;
         do
         {
+            // The notifier's own handler is polled only once it has fired (and leaves the set when idle); while this
+            // spins, notifyMe is 0 and a Notify writes no eventfd: the loop condition also watches the flag itself.
             found = RunPollHandlersOnce(ready, now);
             if (IsDisposed)
             {
@@ -154,7 +156,7 @@ public sealed partial class AioContext
 
             now = MonotonicNs();
         }
-        while (!found && now - start < maxNs && !_monitor.NeedWait());
+        while (!found && now - start < maxNs && !_monitor.NeedWait() && Volatile.Read(ref _notified) == 0);
 
         if (found)
         {
