@@ -37,6 +37,15 @@ internal static class NbdBufferPool
     /// <summary>Gives a buffer back (or frees it if its class is full).</summary>
     public static void Return(AlignedBuffer buffer)
     {
+        if (buffer.IsPinned)
+        {
+            // Still pinned: a request its context abandoned at Dispose keeps its pin for good (the kernel may still
+            // write into it). Pooled, the next renter would share that memory; disposed, it is freed only if the pin
+            // ever goes.
+            ((IDisposable)buffer).Dispose();
+            return;
+        }
+
         int shift = BitOperations.Log2((uint)buffer.Length);
         if ((1 << shift) != buffer.Length || shift < MinShift || shift > MaxShift
             || (long)Interlocked.Increment(ref s_counts[shift]) * buffer.Length > Math.Max(BytesKeptPerClass, 2L * buffer.Length))

@@ -77,6 +77,12 @@ public sealed unsafe partial class AlignedBuffer : MemoryManager<byte>
     /// <summary>Pins outstanding (for tests).</summary>
     internal int PinCount => Volatile.Read(ref _state) / OnePin;
 
+    /// <summary>
+    /// Whether a pin is outstanding: an I/O in flight, or one whose context was disposed before the kernel let go of
+    /// it (that pin stays for good). A pool should not hand such a buffer out again.
+    /// </summary>
+    public bool IsPinned => PinCount > 0;
+
     /// <summary>Whether the memory is an anonymous mapping of its own (freed with munmap) rather than heap memory.</summary>
     internal bool IsMapping => _mapped;
 
