@@ -1,7 +1,7 @@
 namespace Aio.TestHelper;
 
 /// <summary>
-/// The Threads engine with its blocking calls slowed down by strace (<c>delay_enter</c>), so that the caller's
+/// The Threads engine under strace faults. Slowed-down calls (<c>delay_enter</c>): the caller's
 /// Dispose lands while the call is queued or running: the request must hold the buffer and the file as a ring request
 /// does.
 /// </summary>
@@ -56,6 +56,27 @@ internal static class BlockScenarios
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// strace makes the first pwrite64 of the pool thread return 100 (a short write off the O_DIRECT alignment, as a
+    /// full device may give): the write fails with ENOSPC, as QEMU reports it, not with EINVAL from a misaligned retry.
+    /// </summary>
+    public static void ThreadsEngineShortDirectWrite(string path)
+    {
+        using var ctx = AioContext.Create();
+        using var file = BlockFile.Open(ctx, path, new BlockFileOptions { Engine = BlockEngine.Threads, Direct = true });
+        using var buffer = new AlignedBuffer(file.Alignment * 2, file.Alignment);
+        try
+        {
+            var write = file.WriteAsync(buffer.Memory, 0).AsTask();
+            Report.Check(write.Wait(TimeSpan.FromSeconds(10)), "the write completed", "still pending after 10 s");
+            Report.Fail($"the short write succeeded ({write.Result} bytes)");
+        }
+        catch (AggregateException ex) when (ex.InnerException is AioException aio)
+        {
+            Report.Check(aio.Errno == Aio.Interop.Errno.ENOSPC, "a short O_DIRECT write off the alignment fails with ENOSPC", $"errno {aio.Errno}: {aio.Message}");
         }
     }
 }

@@ -30,6 +30,7 @@ internal static class Program
         ["register-enable"] = a => RegisterFaultScenarios.EnableFailsOnce(Errnos.Parse(a[0])),
         ["net-fallback"] = _ => NetScenarios.FallbackEcho(),
         ["threads-engine-hold"] = _ => BlockScenarios.ThreadsEngineHoldsBufferAndFile(),
+        ["threads-short-direct-write"] = a => BlockScenarios.ThreadsEngineShortDirectWrite(a[0]),
     };
 
     private static int Main(string[] args)

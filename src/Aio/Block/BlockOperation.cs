@@ -68,6 +68,13 @@ internal sealed class BlockOperation : RingOperation
             }
 
             _done += result;
+            if (_done < _total && _alignment > 1 && _done % _alignment != 0)
+            {
+                // A short O_DIRECT write that stopped off the alignment (a full device or quota): its remainder could
+                // only be refused with EINVAL. The space ran out, as QEMU reports a short write.
+                result = -Errno.ENOSPC;
+                return false;
+            }
         }
         else
         {

@@ -60,6 +60,12 @@ internal static class ThreadBlockIo
                 }
 
                 done += (int)rc;
+                if (write && done < span.Length && alignment > 1 && done % alignment != 0)
+                {
+                    // As BlockOperation: the remainder of a short O_DIRECT write off the alignment would get EINVAL.
+                    Errors.Throw(Errno.ENOSPC, "write");
+                }
+
                 if (!write && (rc == 0 || (alignment > 1 && done % alignment != 0)))
                 {
                     span[done..].Clear();

@@ -1,0 +1,41 @@
+using Aio.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aio.Tests.Block;
+
+/// <summary>
+/// The Threads engine under faults strace produces for real: calls slowed down (<c>delay_enter</c>) so that the
+/// caller's Dispose lands while they are queued or running (a request holds the caller's buffer pin and a reference on
+/// the file until its blocking call has ended, as a ring request does), and a short write (<c>retval=</c>).
+/// </summary>
+public class ThreadsEngineFaultTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public ThreadsEngineFaultTests(ITestOutputHelper output) => _output = output;
+
+    [StraceFact]
+    public void A_disposed_buffer_and_file_outlive_the_blocking_calls_that_use_them()
+    {
+        // when=1: each thread's first pread64 (the runtime's start-up reads are on the main thread).
+        var run = Strace.Run(["threads-engine-hold"], ["pread64:delay_enter=300000:when=1", "fdatasync:delay_enter=300000"]);
+        _output.WriteLine(run.Describe());
+        var delayed = run.Trace.Split('\n').Where(l => l.Contains("(DELAYED)", StringComparison.Ordinal)).ToList();
+        Assert.Contains(delayed, l => l.Contains("pread64", StringComparison.Ordinal) && l.Contains("262144", StringComparison.Ordinal));
+        Assert.Contains(delayed, l => l.Contains("fdatasync", StringComparison.Ordinal));
+        run.AssertPassed();
+    }
+
+    [StraceFact]
+    public void A_short_direct_write_off_the_alignment_fails_with_ENOSPC()
+    {
+        // The file is made here: in the child, the runtime's own pwrite64 calls would take the injection.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("short-write", 64 * 1024);
+        var run = Strace.Run(["threads-short-direct-write", path], ["pwrite64:retval=100:when=1"]);
+        _output.WriteLine(run.Describe());
+        Assert.Contains(run.Trace.Split('\n'), l => l.Contains("pwrite64", StringComparison.Ordinal) && l.Contains("(INJECTED)", StringComparison.Ordinal));
+        run.AssertPassed();
+    }
+}
