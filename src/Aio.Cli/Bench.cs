@@ -108,6 +108,17 @@ internal static class Bench
                 : $"--offset {o.Offset} is not a multiple of 512, which --direct needs");
         }
 
+        if (o.Verify && o.BlockSize % 8 != 0)
+        {
+            // The pattern is 8-byte words: a tail shorter than a word would hold whatever the file had there.
+            throw new UsageException($"--verify needs a --bs that is a multiple of 8 (got {o.BlockSize})");
+        }
+
+        if (o.Offset > long.MaxValue - Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize))
+        {
+            throw new UsageException($"--offset {o.Offset} + --size is past the largest file offset");
+        }
+
         if (o.Verify && !o.Writes)
         {
             throw new UsageException($"--verify checks what the run writes, and --rw {o.Rw} writes nothing (use write, randwrite, rw or randrw)");
@@ -127,7 +138,7 @@ internal static class Bench
         }
 
         long size = o.Size ?? (length - o.Offset);
-        if (o.Offset + size > length)
+        if (size > length - o.Offset)
         {
             throw new UsageException($"--offset + --size ({o.Offset} + {size} bytes) is past the end of {path} ({length} bytes); give a smaller --size, or none for the rest of the file");
         }
@@ -142,7 +153,8 @@ internal static class Bench
     }
 
     /// <summary>The file's length, block devices included (their stat size is 0).</summary>
-    private static long FileLength(string path)
+    /// <summary>The length of a file or block device (a block device's FileInfo.Length is 0).</summary>
+    internal static long FileLength(string path)
     {
         using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Poll, Name = "aio-length" });
         using var file = BlockFile.Open(ctx, path, new BlockFileOptions { ReadOnly = true, Engine = BlockEngine.Threads });

@@ -19,7 +19,7 @@ internal static class FioRunner
         var inv = CultureInfo.InvariantCulture;
         var args = new List<string>
         {
-            "--name=aio-compare", $"--filename={path}", $"--ioengine={ioengine}", $"--direct={(o.Direct ? 1 : 0)}",
+            "--name=aio-compare", $"--filename={path.Replace(":", "\\:", StringComparison.Ordinal)}", $"--ioengine={ioengine}", $"--direct={(o.Direct ? 1 : 0)}",
             $"--rw={o.Rw}", $"--rwmixread={o.RwMixRead}", $"--bs={o.BlockSize}", $"--iodepth={o.IoDepth}", $"--numjobs={o.Threads}",
             $"--offset={region.Offset}", $"--size={region.Bytes}", "--group_reporting",
             $"--runtime={Math.Max(1, (int)Math.Ceiling(o.Runtime.TotalSeconds))}", "--time_based", "--output-format=json",

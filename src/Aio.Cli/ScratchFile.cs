@@ -19,10 +19,13 @@ internal sealed class ScratchFile : IDisposable
     public static ScratchFile Create(long size, Action<string>? done, CancellationToken ct = default)
     {
         string path = System.IO.Path.Combine(Environment.CurrentDirectory, $"aio-bench-{Environment.ProcessId}.dat");
+        // Created before this process owns anything: if the name is taken (another run's file), it is not ours to
+        // delete.
+        var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         var file = new ScratchFile(path);
         try
         {
-            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+            using var _ = stream;
             var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
             long written = 0;
             using (StatusLine.ForFill(path, () => Volatile.Read(ref written), size))

@@ -26,7 +26,7 @@ internal static class UringRandreadRunner
             return "it is one thread (--threads 1)";
         }
 
-        if (region.Offset != 0 || region.Blocks != new FileInfo(path).Length / o.BlockSize)
+        if (region.Offset != 0 || region.Blocks != Bench.FileLength(path) / o.BlockSize)
         {
             return "it reads the whole file (no --offset/--size region)";
         }

@@ -65,12 +65,17 @@ internal static class NbdServe
         string name = System.Uri.EscapeDataString(export);
         return endPoint switch
         {
-            UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{name}?socket={unix}",
-            IPEndPoint ip when ip.AddressFamily == AddressFamily.InterNetworkV6 => $"{scheme}://[{ip.Address}]:{ip.Port}/{name}",
+            // The socket path is a query value: a space, '&' or '#' in it would end or split the URI.
+            UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{name}?socket={EscapeSocketPath(unix.ToString())}",
+            // A scoped address's zone ("fe80::1%2") is written %25 in a URI (RFC 6874).
+            IPEndPoint ip when ip.AddressFamily == AddressFamily.InterNetworkV6 => $"{scheme}://[{ip.Address.ToString().Replace("%", "%25", StringComparison.Ordinal)}]:{ip.Port}/{name}",
             IPEndPoint ip => $"{scheme}://{ip.Address}:{ip.Port}/{name}",
             _ => endPoint.ToString() ?? "",
         };
     }
+
+    /// <summary>Percent-encodes what a URI query value cannot hold, keeping '/' readable.</summary>
+    private static string EscapeSocketPath(string path) => System.Uri.EscapeDataString(path).Replace("%2F", "/", StringComparison.Ordinal);
 
     private static NbdServerOptions BuildOptions(NbdServeArguments a)
     {

@@ -21,8 +21,8 @@ internal static class NetCommands
             var o = new NetBenchOptions
             {
                 Connections = Positive(r.GetValue(connections), "--connections"),
-                Sizes = r.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => (int)Units.ParseSize(s, "--sizes")).ToList(),
-                StreamSize = (int)Units.ParseSize(r.GetValue(stream)!, "--stream"),
+                Sizes = r.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => Units.ParseIntSize(s, "--sizes")).ToList(),
+                StreamSize = r.GetValue(stream)!.Trim() == "0" ? 0 : Units.ParseIntSize(r.GetValue(stream)!, "--stream"),
                 Loops = Positive(r.GetValue(loops), "--loops"),
                 Runtime = Units.ParseDuration(r.GetValue(runtime)!, "--runtime"),
                 Warmup = Units.ParseDuration(r.GetValue(warmup)!, "--warmup"),

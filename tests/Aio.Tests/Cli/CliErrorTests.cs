@@ -82,6 +82,36 @@ public class CliErrorTests
         Assert.Empty(stdout);
     }
 
+    [Theory]
+    [InlineData("--bs", "4g")]
+    [InlineData("--runtime", "nan")]
+    [InlineData("--runtime", "1e300")]
+    [InlineData("--ramp-time", "-1s")]
+    [InlineData("--offset", "-4k")]
+    [InlineData("--rw", "randwrite", "--verify", "--direct", "false", "--bs", "1001")]
+    [InlineData("--offset", "4096", "--size", "9223372036854775807")]
+    public void Values_out_of_range_are_refused_with_one_line_not_wrapped_or_thrown(params string[] args)
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 1 << 20);
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, ["bench", path, .. args]);
+        Assert.True(code == 2, $"exit {code}: {stderr}");
+        Assert.Empty(stdout);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void Zero_with_a_unit_is_zero_for_the_offset_and_the_ramp_time()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 1 << 20);
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, "bench", path, "--offset", "0k", "--ramp-time", "0ms", "--runtime", "200ms", "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(0, doc.RootElement.GetProperty("offset").GetInt64());
+    }
+
     [Fact]
     public void A_missing_FILE_says_no_such_file_under_dev_too()
     {

@@ -44,6 +44,9 @@ public sealed class NbdCliTests : IDisposable
     [InlineData("a=disk.img", "a=disk.img")]
     [InlineData("disk.img", "--bind", "not-an-address", "--port", "0")]
     [InlineData("disk.img", "--handshake-timeout", "never")]
+    [InlineData("disk.img", "--handshake-timeout", "nan")]
+    [InlineData("disk.img", "--handshake-timeout", "1e300")]
+    [InlineData("disk.img", "--handshake-timeout", "0.00000001")]
     public void Bad_command_lines_and_unusable_files_print_one_line_and_exit_2(params string[] args)
     {
         using var dir = new TempDir();
@@ -72,6 +75,20 @@ public sealed class NbdCliTests : IDisposable
         Assert.Equal(0, Stop(server));
         Assert.Equal("", server.StandardOutput.ReadToEnd());
         Assert.False(File.Exists(socket), "the socket file was left behind");
+    }
+
+    [NbdToolFact("nbdinfo")]
+    public void A_socket_path_with_URI_delimiters_is_escaped_in_the_URI_and_clients_follow_it()
+    {
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        File.WriteAllBytes(a, new byte[1 << 20]);
+        string socket = Path.Combine(dir.Path, "my sock&x#1");
+        using var server = Start(dir.Path, "nbd", "serve", a, "--socket", socket);
+        string? uri = ReadLine(server);
+        Assert.Equal($"nbd+unix:///?socket={dir.Path}/my%20sock%26x%231", uri);
+        Assert.Contains("1048576", NbdTools.Check("nbdinfo", "--size", uri!));
+        Assert.Equal(0, Stop(server));
     }
 
     [NbdToolFact("nbdinfo")]
