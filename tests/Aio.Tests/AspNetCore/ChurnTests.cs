@@ -3,14 +3,11 @@ using Xunit;
 
 namespace Aio.Tests.AspNetCore;
 
-/// <summary>Runs alone: it counts the process's fds, which other tests' sockets would disturb.</summary>
-[CollectionDefinition(nameof(FdCountingCollection), DisableParallelization = true)]
-public sealed class FdCountingCollection
-{
-}
-
-/// <summary>Connection churn: many connections opened and closed, no fd left behind.</summary>
-[Collection(nameof(FdCountingCollection))]
+/// <summary>
+/// Connection churn: many connections opened and closed, no fd left behind. Runs alone: it counts the process's fds,
+/// which other tests' sockets would disturb.
+/// </summary>
+[Collection(Aio.Tests.Support.FdCountingCollection.Name)]
 public sealed class ChurnTests
 {
     /// <summary>Open socket fds (assemblies loaded lazily meanwhile open fds too: those are not leaks).</summary>

@@ -185,15 +185,13 @@ public sealed class TransportTests
 
         // Fill the socket buffers: a send stays in flight in the kernel.
         var chunk = new byte[1024 * 1024];
-        for (int i = 0; i < 16; i++)
+        bool pending = false;
+        for (int i = 0; i < 16 && !pending; i++)
         {
-            var flush = server.Transport.Output.WriteAsync(chunk);
-            if (!flush.IsCompleted)
-            {
-                break;
-            }
+            pending = !server.Transport.Output.WriteAsync(chunk).IsCompleted;
         }
 
+        Assert.True(pending, "16 MiB went out with nobody reading: no send was left in flight to abort");
         server.Abort();
         await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }

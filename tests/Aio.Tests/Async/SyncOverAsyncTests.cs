@@ -145,7 +145,10 @@ public class SyncOverAsyncTests
             lock (gate)
             {
                 holding.Set();
-                letGo.Wait();
+
+                // Bounded: if the release never comes, the lock goes anyway (so the loop is not blocked for good) and
+                // the holder's failure surfaces below.
+                Assert.True(letGo.Wait(Wait.Default), "the loop's wait was never released");
             }
         });
         Assert.True(holding.Wait(Wait.Default));

@@ -21,8 +21,9 @@ public class ThreadsEngineFaultTests
         // when=1: each thread's first pread64 (the runtime's start-up reads are on the main thread).
         var run = Strace.Run(["threads-engine-hold"], ["pread64:delay_enter=300000:when=1", "fdatasync:delay_enter=300000"]);
         _output.WriteLine(run.Describe());
+        // The read's pread64 is delayed only if the pool thread reached it before the Dispose (otherwise the read ends
+        // with ObjectDisposedException and no pread): either way the buffer must not be freed under the request.
         var delayed = run.Trace.Split('\n').Where(l => l.Contains("(DELAYED)", StringComparison.Ordinal)).ToList();
-        Assert.Contains(delayed, l => l.Contains("pread64", StringComparison.Ordinal) && l.Contains("262144", StringComparison.Ordinal));
         Assert.Contains(delayed, l => l.Contains("fdatasync", StringComparison.Ordinal));
         run.AssertPassed();
     }

@@ -29,7 +29,7 @@ public class DisposeRaceTests
             {
                 try
                 {
-                    start.SignalAndWait();
+                    Assert.True(start.SignalAndWait(Wait.Default), "the other party never reached the barrier");
                     Thread.SpinWait(spin * 20);
                     while (true)
                     {
@@ -51,7 +51,7 @@ public class DisposeRaceTests
                 }
             });
             disposer.Start();
-            start.SignalAndWait();
+            Assert.True(start.SignalAndWait(Wait.Default), "the other party never reached the barrier");
 
             // The home thread keeps using the context, between iterations too (AddSqe touches the ring directly),
             // until the foreign Dispose has won: from then on every call throws ObjectDisposedException.

@@ -29,7 +29,12 @@ public class ForeignSubmitDisposeRaceTests
                 var mine = pending[t] = [];
                 threads[t] = new Thread(() =>
                 {
-                    start.SignalAndWait();
+                    // Bounded, and no assertion on this raw thread (it would end the process).
+                    if (!start.SignalAndWait(Wait.Default))
+                    {
+                        return;
+                    }
+
                     for (int i = 0; i < 10_000; i++)
                     {
                         try
@@ -45,7 +50,7 @@ public class ForeignSubmitDisposeRaceTests
                 threads[t].Start();
             }
 
-            start.SignalAndWait();
+            Assert.True(start.SignalAndWait(Wait.Default), "the other party never reached the barrier");
             Thread.SpinWait((round % 32) * 100);
             ctx.Dispose();
             foreach (var thread in threads)

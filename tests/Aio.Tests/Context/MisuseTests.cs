@@ -4,6 +4,11 @@ using Xunit;
 
 namespace Aio.Tests.Context;
 
+/// <summary>
+/// Misuse of fds and callbacks. Runs alone: a closed fd number stays registered here, and a test running beside it
+/// could reuse the number for an fd of its own (a readable socket would then be dispatched to this test's handler).
+/// </summary>
+[Collection(FdCountingCollection.Name)]
 public class MisuseTests
 {
     [Theory]

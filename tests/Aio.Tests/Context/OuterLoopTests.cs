@@ -482,9 +482,15 @@ public class OuterLoopTests
         source.Check();
 
         using var timer = ctx.CreateTimer(AioClock.Monotonic, () => { });
-        timer.ArmAt(ctx.Now(AioClock.Monotonic) + 1_500_000);
+        // A deadline half-way between two milliseconds, far enough away that a preempted test thread still sees it
+        // pending: the timeout rounds up (never early), by less than a millisecond.
+        long deadline = ctx.Now(AioClock.Monotonic) + 1_500_500_000;
+        timer.ArmAt(deadline);
+        long before = ctx.Now(AioClock.Monotonic);
         Assert.False(source.Prepare(out int ms));
-        Assert.InRange(ms, 1, 2);   // 1.5 ms rounds up, never down to a busy 0 or 1 ms early
+        long after = ctx.Now(AioClock.Monotonic);
+        Assert.True(ms * 1_000_000L >= deadline - after, $"{ms} ms is early for a deadline {deadline - after} ns away");
+        Assert.True(ms * 1_000_000L < deadline - before + 1_000_000, $"{ms} ms is more than rounding up {deadline - before} ns");
         source.Check();
         timer.Cancel();
 

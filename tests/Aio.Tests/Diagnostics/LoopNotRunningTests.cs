@@ -25,8 +25,9 @@ public class LoopNotRunningTests
     [IoUringFact]
     public void A_loop_that_starts_in_time_is_not_reported()
     {
+        // A second: time enough for this thread to reach RunUntil however it is preempted (the watch then looks once).
         using var events = new Collector();
-        using var ctx = Create(TimeSpan.FromMilliseconds(50));
+        using var ctx = Create(TimeSpan.FromSeconds(1));
         Assert.Equal(0, ctx.RunUntil(ctx.SubmitAsync(static (ref Sqe sqe, int _) => sqe.PrepNop(), 0)));
         Wait.Until(() => ctx.LoopWatchChecks == 1, () => Thread.Sleep(1), "the watch to look");
         Assert.Empty(events.For(ctx.Name));

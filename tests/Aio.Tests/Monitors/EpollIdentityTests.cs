@@ -29,9 +29,9 @@ public class EpollIdentityTests
             ctx.SetFdHandler(fd, () => oldRuns++, null);
             ctx.Poll(false);
 
-            // Closed behind the context's back; the dup keeps the old pipe (and its epoll registration) alive. The number
-            // is reused for a new pipe, which gets a handler of its own.
-            Libc.CloseQuietly(fd);
+            // Closed behind the context's back and reused for a new pipe, which gets a handler of its own: dup3 does
+            // both at once (a close first would let a test running beside this one take the number in between). The
+            // dup keeps the old pipe (and its epoll registration) alive.
             Errors.Check(Libc.Dup3(newR, fd, Libc.O_CLOEXEC), "dup3");
             Libc.CloseQuietly(newR);
             newR = -1;

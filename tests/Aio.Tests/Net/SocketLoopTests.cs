@@ -57,7 +57,14 @@ public class SocketLoopTests
                 int got = 0;
                 while (got < 64)
                 {
-                    got += await server.ReceiveAsync(reply.AsMemory(got));
+                    int n = await server.ReceiveAsync(reply.AsMemory(got));
+                    if (n == 0)
+                    {
+                        // End of stream: fail now, not spin on the loop thread (which would also hang its Dispose).
+                        throw new EndOfStreamException($"round {i}: the peer closed after {got} bytes");
+                    }
+
+                    got += n;
                 }
 
                 if (reply[0] != (byte)i)
@@ -230,7 +237,9 @@ public class SocketLoopTests
         int got = 0;
         while (got < 7)
         {
-            got += await accepted.ReceiveAsync(buffer.AsMemory(got));
+            int n = await accepted.ReceiveAsync(buffer.AsMemory(got)).AsTask().WaitAsync(Wait.Default);
+            Assert.True(n > 0, $"the peer closed after {got} bytes");
+            got += n;
         }
 
         Assert.Equal("adopted"u8.ToArray(), buffer);

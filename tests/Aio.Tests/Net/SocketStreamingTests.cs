@@ -127,7 +127,9 @@ public class SocketStreamingTests
             int got = 0;
             while (got < 4)
             {
-                got += stream.Read(buffer, got, 4 - got);
+                int n = stream.Read(buffer, got, 4 - got);
+                Assert.True(n > 0, $"the peer closed after {got} bytes");
+                got += n;
             }
 
             Assert.Equal("back"u8.ToArray(), buffer);
