@@ -21,6 +21,10 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     private readonly SocketHandle _handle;
     private readonly int _domain;
     private readonly AcceptOperation _accept;
+
+    // The accept operation serves one caller at a time; concurrent AcceptAsync calls (several accept loops, as Socket
+    // allows) queue here for it. Uncontended, taking it is a Wait(0) without allocation.
+    private readonly SemaphoreSlim _acceptTurn = new(1, 1);
     private readonly LoopClose _close;
     private readonly string? _unixPath;
     // The local end point every accepted connection has: the bound one, unless bound to a wildcard address (then the
@@ -161,7 +165,10 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Accepts a connection; the socket belongs to <see cref="Context"/>.</summary>
+    /// <summary>
+    /// Accepts a connection; the socket belongs to <see cref="Context"/>. Any thread; several accepts may be pending at
+    /// once (they are served in turn).
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The listener was disposed (also while this accept was pending).</exception>
     public ValueTask<AioSocket> AcceptAsync(CancellationToken ct = default) => AcceptAsync(Context, ct);
 
@@ -185,13 +192,67 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             return new ValueTask<AioSocket>(Wrap(queued, target));
         }
 
-        var pending = _accept.Accept(ct);
-        if (pending.IsCompletedSuccessfully)
+        return _acceptTurn.Wait(0) ? AcceptInTurn(target, ct) : AcceptAfterOthers(target, ct);
+    }
+
+    /// <summary>Holding the turn: one accept on the operation, the turn passed on once its result was taken.</summary>
+    private ValueTask<AioSocket> AcceptInTurn(AioContext target, CancellationToken ct)
+    {
+        ValueTask<int> pending;
+        try
         {
-            return new ValueTask<AioSocket>(Wrap(pending.Result, target));
+            pending = _accept.Accept(ct);
+        }
+        catch
+        {
+            _acceptTurn.Release();
+            throw;
+        }
+
+        if (pending.IsCompleted)
+        {
+            int fd;
+            try
+            {
+                fd = pending.GetAwaiter().GetResult();
+            }
+            finally
+            {
+                _acceptTurn.Release();
+            }
+
+            return new ValueTask<AioSocket>(Wrap(fd, target));
         }
 
         return AwaitAccepted(pending, target);
+    }
+
+    private async ValueTask<AioSocket> AwaitAccepted(ValueTask<int> pending, AioContext target)
+    {
+        int fd;
+        try
+        {
+            fd = await pending;
+        }
+        finally
+        {
+            _acceptTurn.Release();
+        }
+
+        return Wrap(fd, target);
+    }
+
+    /// <summary>Another accept holds the turn: wait for it, then take a queued connection or accept in turn.</summary>
+    private async ValueTask<AioSocket> AcceptAfterOthers(AioContext target, CancellationToken ct)
+    {
+        await _acceptTurn.WaitAsync(ct).ConfigureAwait(false);
+        if (_accept.TryTakeQueued(out int queued))
+        {
+            _acceptTurn.Release();
+            return Wrap(queued, target);
+        }
+
+        return await AcceptInTurn(target, ct).ConfigureAwait(false);
     }
 
     /// <summary>Stops listening: pending accepts end with <see cref="ObjectDisposedException"/>; connections nobody accepted are closed.</summary>
@@ -228,7 +289,6 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _close.Complete();
     }
 
-    private async ValueTask<AioSocket> AwaitAccepted(ValueTask<int> pending, AioContext target) => Wrap(await pending, target);
 
     private AioSocket Wrap(int fd, AioContext target)
     {

@@ -82,6 +82,37 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Concurrent_accepts_each_get_a_connection_and_all_end_when_the_listener_is_disposed(FdMonitorKind kind)
+    {
+        // As with Socket: several accept loops may wait on one listener at once.
+        using var loops = new NetLoops(kind);
+        var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var accepts = Enumerable.Range(0, 3).Select(_ => listener.AcceptAsync().AsTask()).ToList();
+        var clients = new List<AioSocket>();
+        for (int i = 0; i < 3; i++)
+        {
+            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).AsTask().WaitAsync(Wait.Default));
+        }
+
+        var accepted = await Task.WhenAll(accepts).WaitAsync(Wait.Default);
+        var peers = accepted.Select(s => s.RemoteEndPoint!.ToString()).ToHashSet();
+        Assert.Equal(clients.Select(c => c.LocalEndPoint!.ToString()).ToHashSet(), peers);
+
+        var waiting = Enumerable.Range(0, 3).Select(_ => listener.AcceptAsync().AsTask()).ToList();
+        await listener.DisposeAsync();
+        foreach (var w in waiting)
+        {
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => w.WaitAsync(Wait.Default));
+        }
+
+        foreach (var s in accepted.Concat(clients))
+        {
+            await s.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Disposing_a_listener_closes_the_connections_nobody_accepted(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
