@@ -186,7 +186,9 @@ internal sealed partial class AioConnection : ConnectionContext,
 
                 if (close)
                 {
-                    _socket.Dispose();
+                    // Started, not waited for: a synchronous Dispose off the loop waits for the close, and the loop's
+                    // receive pump takes this lock on its way out (CloseAfterReceive).
+                    _ = _socket.DisposeAsync();
                 }
             }
             else
@@ -208,7 +210,7 @@ internal sealed partial class AioConnection : ConnectionContext,
             _receiveDone = true;
             if (_shutdown)
             {
-                _socket.Dispose();
+                _ = _socket.DisposeAsync();
             }
         }
     }

@@ -258,8 +258,12 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// <summary>Stops listening: pending accepts end with <see cref="ObjectDisposedException"/>; connections nobody accepted are closed.</summary>
     public ValueTask DisposeAsync() => new(_close.RequestClose(1));
 
-    /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
-    public void Dispose() => _ = _close.RequestClose(1);
+    /// <summary>
+    /// <see cref="DisposeAsync"/>'s close. Off the loops, on a listener whose loop an <see cref="IoThread"/> runs, it
+    /// returns once the listening socket is closed (its port free, a Unix socket's file deleted); on a loop thread, or
+    /// on a loop the caller runs itself, it starts the close and returns (the loop finishes it).
+    /// </summary>
+    public void Dispose() => _close.RequestCloseAndWaitWhereSafe(1);
 
     /// <summary>Loop thread: closes once the kernel holds no accept of this listener.</summary>
     internal void TryFinishClose()

@@ -22,8 +22,12 @@ public sealed partial class AioSocket
     /// </summary>
     public ValueTask DisposeAsync() => new(_close.RequestClose(Disposing));
 
-    /// <summary>Starts <see cref="DisposeAsync"/>'s close without waiting for it.</summary>
-    public void Dispose() => _ = _close.RequestClose(Disposing);
+    /// <summary>
+    /// <see cref="DisposeAsync"/>'s close. Off the loops, on a socket whose loop an <see cref="IoThread"/> runs, it
+    /// returns once the socket is closed; on a loop thread (where waiting could deadlock), or on a loop the caller runs
+    /// itself, it starts the close and returns (the loop finishes it).
+    /// </summary>
+    public void Dispose() => _close.RequestCloseAndWaitWhereSafe(Disposing);
 
     /// <summary>Resets the connection (RST, through SO_LINGER 0) and closes; pending operations end with <see cref="System.Net.Sockets.SocketException"/>.</summary>
     public void Abort() => _ = _close.RequestClose(Aborting);

@@ -30,6 +30,24 @@ internal sealed class LoopClose
     /// <summary>The close has finished (loop thread).</summary>
     public bool Finished { get; private set; }
 
+    /// <summary>Bounds a synchronous Dispose's wait; past it the close goes on without the caller.</summary>
+    private static readonly TimeSpan s_syncDisposeLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A synchronous Dispose: requests the close and, where blocking cannot deadlock, waits until it finished, so that
+    /// the fd is closed (the port free, a Unix socket's file gone) when Dispose returns, as with <c>Socket</c>. That is
+    /// where an <see cref="IoThread"/> runs the loop and the caller is no loop's thread; elsewhere (on a loop, or a loop
+    /// that the caller may be the one to run) the close finishes later, on the loop.
+    /// </summary>
+    public void RequestCloseAndWaitWhereSafe(int how)
+    {
+        var done = RequestClose(how);
+        if (!done.IsCompleted && AioContext.Current is null && _context.RunByIoThread && !_context.IsOnHomeThread)
+        {
+            done.Wait(s_syncDisposeLimit);
+        }
+    }
+
     /// <summary>Requests a close of kind <paramref name="how"/> (non-zero); returns the task that completes when it finished. Any thread.</summary>
     public Task RequestClose(int how)
     {

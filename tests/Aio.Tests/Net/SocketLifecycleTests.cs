@@ -113,6 +113,38 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_synchronous_Dispose_off_the_loop_returns_with_the_fds_closed(FdMonitorKind kind)
+    {
+        // As Socket.Dispose: the port can be bound again and the Unix socket's file is gone when Dispose returns, and
+        // a disposed connection's peer reads the end of the stream without waiting for the loop.
+        using var loops = new NetLoops(kind);
+        using var dir = new TempDir();
+        var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)listener.LocalEndPoint).Port;
+        var accept = listener.AcceptAsync().AsTask();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(listener.LocalEndPoint).WaitAsync(Wait.Default);
+        var accepted = await accept.WaitAsync(Wait.Default);
+        for (int round = 0; round < 20; round++)
+        {
+            listener.Dispose();
+            listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, port));
+        }
+
+        listener.Dispose();
+        accepted.Dispose();
+        peer.ReceiveTimeout = (int)Wait.Default.TotalMilliseconds;
+        Assert.Equal(0, peer.Receive(new byte[1]));
+
+        string path = Path.Combine(dir.Path, "s.sock");
+        var unix = AioListener.Bind(loops.Server.Context, new UnixDomainSocketEndPoint(path));
+        Assert.True(File.Exists(path));
+        unix.Dispose();
+        Assert.False(File.Exists(path), "the socket file outlived Dispose");
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Disposing_a_listener_closes_the_connections_nobody_accepted(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
