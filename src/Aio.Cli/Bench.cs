@@ -152,7 +152,6 @@ internal static class Bench
         return new Region(o.Offset, blocks, o.BlockSize);
     }
 
-    /// <summary>The file's length, block devices included (their stat size is 0).</summary>
     /// <summary>The length of a file or block device (a block device's FileInfo.Length is 0).</summary>
     internal static long FileLength(string path)
     {

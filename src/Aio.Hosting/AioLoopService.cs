@@ -21,6 +21,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private readonly AioHostOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+
+    // The group's context names: written when it starts, read by the forwarder on any thread.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _ownContexts = new(StringComparer.Ordinal);
     private AioLogForwarder? _forwarder;
     private IoThreadGroup? _group;
     private bool _stopped;
@@ -53,6 +56,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                     foreach (var thread in group.Threads)
                     {
                         thread.CallbackException += OnCallbackException;
+                        _ownContexts[thread.Context.Name] = true;
                     }
 
                     _group = group;
@@ -113,25 +117,11 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         }
     }
 
-    /// <summary>A context of this group: its callback failures are logged by <see cref="OnCallbackException"/>.</summary>
-    private bool IsOwnContext(string contextName)
-    {
-        var group = Volatile.Read(ref _group);
-        if (group is null)
-        {
-            return false;
-        }
-
-        foreach (var thread in group.Threads)
-        {
-            if (thread.Context.Name == contextName)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>
+    /// A context of this group: its callback failures are logged by <see cref="OnCallbackException"/> (also during the
+    /// group's teardown, so the names are never forgotten). Matched by name, the only thing the event carries.
+    /// </summary>
+    private bool IsOwnContext(string contextName) => _ownContexts.ContainsKey(contextName);
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);
 }

@@ -114,13 +114,13 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>An IoThread's context: bound to the calling thread now, and <see cref="Current"/> there for good.</summary>
     /// <summary>
     /// An <see cref="IoThread"/> runs this loop until it is disposed: a thread that is no loop's may block on work the
     /// loop finishes (a synchronous Dispose of a socket waiting for its close) without deadlocking.
     /// </summary>
     internal bool RunByIoThread { get; private set; }
 
+    /// <summary>An IoThread's context: bound to the calling thread now, and <see cref="Current"/> there for good.</summary>
     internal void BindAsIoThread()
     {
         RunByIoThread = true;

@@ -27,7 +27,7 @@ internal sealed partial class IoUringMonitor
             return -1;
         }
 
-        // Created on first use (IORING_REGISTER_FILES of empty entries), so contexts without files pay nothing; files a
+        // Created on first use (IORING_REGISTER_FILES2 of empty entries), so contexts without files pay nothing; files a
         // kernel will not take go by fd.
         EnsureEnabled();
         return Fill(_fileSlots, _ring.RegisterSparseFiles, slot => _ring.UpdateFile(slot, fd));

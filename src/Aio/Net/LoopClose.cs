@@ -41,8 +41,10 @@ internal sealed class LoopClose
     /// </summary>
     public void RequestCloseAndWaitWhereSafe(int how)
     {
+        // Not once the context is disposed: the close then runs at the end of the teardown, which may be this very
+        // thread's (a continuation the teardown resumed inline), and would wait for itself.
         var done = RequestClose(how);
-        if (!done.IsCompleted && AioContext.Current is null && _context.RunByIoThread && !_context.IsOnHomeThread)
+        if (!done.IsCompleted && AioContext.Current is null && _context.RunByIoThread && !_context.IsOnHomeThread && !_context.IsDisposed)
         {
             done.Wait(s_syncDisposeLimit);
         }

@@ -267,6 +267,17 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         {
             DeliverCancelled();
         }
+        else if (result == -Errno.EAGAIN && !Token.IsCancellationRequested)
+        {
+            // The kernel polled once already and the retry found nothing again: it hands the EAGAIN back instead of
+            // polling twice. Nothing was received; a new request polls afresh (unless the caller gave up meanwhile:
+            // its cancel went to the request that just ended).
+            Arm();
+        }
+        else if (result == -Errno.EAGAIN)
+        {
+            DeliverCancelled();
+        }
         else
         {
             DeliverError(SocketErrors.Exception(-result));
@@ -297,8 +308,9 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
             // -ENOBUFS: the shared ring ran dry. Until the next receive, this socket reads into the reader's memory.
             _starved = true;
         }
-        else if (result < 0 && result != -Errno.ECANCELED)
+        else if (result < 0 && result != -Errno.ECANCELED && result != -Errno.EAGAIN)
         {
+            // (EAGAIN: the kernel gave up polling for this multishot request; it ended, and is armed again below.)
             _errno = -result;
         }
 

@@ -76,6 +76,20 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
         {
             SendCancelled();
         }
+        else if (result == -Errno.EAGAIN)
+        {
+            // The kernel polled for room once already and the retry found none again (another writer, a shrunk
+            // buffer): it hands the EAGAIN back instead of polling twice. A new request polls afresh (unless the
+            // caller gave up meanwhile: its cancel went to the request that just ended).
+            if (Token.IsCancellationRequested)
+            {
+                SendCancelled();
+            }
+            else if (!_request.Submit(s_prepare, this))
+            {
+                RetryLater();
+            }
+        }
         else if (result < 0)
         {
             SendFailed(SocketErrors.Exception(-result));

@@ -64,7 +64,8 @@ internal sealed unsafe class BufferRing : IDisposable
             throw new ArgumentOutOfRangeException(nameof(count), count, "A buffer ring holds a power of two of at most 32768 buffers.");
         }
 
-        byte* entries = (byte*)NativeMemory.AlignedAlloc((nuint)(count * BufSize), 4096);
+        // The kernel wants the ring page-aligned (64 KiB pages on some arm64 kernels); the buffers need no more than 4 KiB.
+        byte* entries = (byte*)NativeMemory.AlignedAlloc((nuint)(count * BufSize), (nuint)Math.Max(4096, Environment.SystemPageSize));
         byte* buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * (nuint)bufferSize, 4096);
         new Span<byte>(entries, count * BufSize).Clear();
         byte* reg = stackalloc byte[BufRegSize];

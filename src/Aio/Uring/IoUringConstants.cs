@@ -67,6 +67,9 @@ internal static class IoUringConstants
     // io_uring_register(2) opcodes.
     public const uint RegisterFiles = 2;
     public const uint RegisterFilesUpdate = 6;
+
+    /// <summary>IORING_REGISTER_FILES2 (5.13): the table in an io_uring_rsrc_register, without quiescing the ring.</summary>
+    public const uint RegisterFiles2 = 13;
     public const uint RegisterBuffers2 = 15;
     public const uint RegisterBuffersUpdate = 16;
 

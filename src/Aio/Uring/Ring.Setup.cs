@@ -35,6 +35,13 @@ internal sealed unsafe partial class Ring
         foreach (uint tier in s_tiers)
         {
             uint wanted = tier & ~options.ForbiddenFlags;
+            if ((wanted & SetupTaskrunFlag) != 0 && (wanted & (SetupCoopTaskrun | SetupDeferTaskrun)) == 0)
+            {
+                // TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN: without either (an outer loop forbids the
+                // single-issuer flags) the kernel refuses the tier, so it is not worth two setup calls.
+                continue;
+            }
+
             foreach (uint extra in (ReadOnlySpan<uint>)[SetupNoSqArray, 0])
             {
                 uint flags = wanted | (extra & ~options.ForbiddenFlags);

@@ -249,18 +249,29 @@ internal sealed unsafe partial class Ring : IDisposable
     }
 
     /// <summary>
-    /// Registers a table of <paramref name="count"/> empty file slots (IORING_REGISTER_FILES with -1 entries, 5.5), for
+    /// Registers a table of <paramref name="count"/> empty file slots (IORING_REGISTER_FILES2 with -1 entries, 5.13), for
     /// <see cref="UpdateFile"/> to fill. Owner thread. Returns 0 or the negative errno (EBUSY: a table exists; EMFILE:
-    /// more slots than RLIMIT_NOFILE).
+    /// more slots than RLIMIT_NOFILE; EOPNOTSUPP: a kernel before 5.13).
     /// </summary>
+    /// <remarks>
+    /// Not IORING_REGISTER_FILES: before 5.17 that opcode quiesces the ring, waiting until every request in flight has
+    /// completed, and the loop's own POLL_ADDs (its notifier, an idle socket) may never complete: the home thread would
+    /// hang. FILES2 never quiesced; a kernel without it (no IORING_FEAT_RSRC_TAGS) gets no fixed files.
+    /// </remarks>
     internal int RegisterSparseFiles(int count)
     {
         EnsureOwner();
+        if ((Setup.Features & FeatRsrcTags) == 0)
+        {
+            return -Errno.EOPNOTSUPP;
+        }
+
         int[] empty = new int[count];
         Array.Fill(empty, -1);
         fixed (int* fds = empty)
         {
-            var call = new RegisterCall(_fd, RegisterFiles, fds, (uint)count);
+            var register = new RsrcRegister { Nr = (uint)count, Data = (ulong)fds };
+            var call = new RegisterCall(_fd, RegisterFiles2, &register, (uint)sizeof(RsrcRegister));
             return Eintr.Retry(ref call) < 0 ? -Errors.LastErrno : 0;
         }
     }

@@ -165,6 +165,7 @@ public class AbiTests
         Assert.Equal(20u, IoUringConstants.RegisterRingFds);
         Assert.Equal(21u, IoUringConstants.UnregisterRingFds);
         Assert.Equal(2u, IoUringConstants.RegisterFiles);
+        Assert.Equal(13u, IoUringConstants.RegisterFiles2);
         Assert.Equal(6u, IoUringConstants.RegisterFilesUpdate);
         Assert.Equal(15u, IoUringConstants.RegisterBuffers2);
         Assert.Equal(16u, IoUringConstants.RegisterBuffersUpdate);
