@@ -23,6 +23,9 @@ public sealed partial class AioContext
     /// </summary>
     public bool SocketsUseRing { get; }
 
+    /// <summary>See <see cref="AioContextOptions.SocketIoDontWait"/> (tests only).</summary>
+    internal bool SocketIoDontWait { get; }
+
     /// <summary>Whether <paramref name="ring"/> supports every operation the sockets submit (a ring swap keeps the kernel, so once).</summary>
     private static bool RunsSockets(Ring? ring) => ring is not null && Array.TrueForAll(s_socketOpcodes, ring.Supports);
 

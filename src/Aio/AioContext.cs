@@ -47,6 +47,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
             _monitor = CreateMonitor(options);
             _requests = _monitor.Requests;
             SocketsUseRing = RunsSockets(_requests?.Ring);
+            SocketIoDontWait = options.SocketIoDontWait;
             _notifierHandler = new AioHandler(_notifier.Fd, DrainNotifier, null, PollNotified, static () => { }, isInternal: true);
             lock (_handlers.Sync)
             {

@@ -58,6 +58,13 @@ public sealed record AioContextOptions
     /// <summary>For tests: behave as if io_uring_setup failed with this errno (0: really try).</summary>
     internal int SimulatedIoUringErrno { get; init; }
 
+    /// <summary>
+    /// For tests: socket SEND and RECV requests carry MSG_DONTWAIT, so the kernel completes them with EAGAIN at once when
+    /// the socket has no room (or no data) instead of polling: the completion it otherwise hands back only when its
+    /// retry after a poll finds no room again.
+    /// </summary>
+    internal bool SocketIoDontWait { get; init; }
+
     /// <summary>For tests: behave as if the ring's probe did not report these operations (an older kernel).</summary>
     internal IReadOnlyList<IoUringOpcode> SimulatedMissingOpcodes { get; init; } = [];
 

@@ -2,54 +2,32 @@ using Aio.Diagnostics;
 
 namespace Aio.TestHelper;
 
-/// <summary>epoll_create1 fails (every call).</summary>
+/// <summary>epoll_create1 or epoll_ctl fails.</summary>
 internal static class EpollFaultScenarios
 {
     /// <summary>More fds than the poll(2) monitor's upgrade threshold (64).</summary>
     private const int Fds = 70;
 
-    /// <summary>An explicit epoll request gets an AioException naming epoll_create1, and leaves nothing behind.</summary>
-    public static void ExplicitThrows(int errno)
-    {
-        string name = Aio.Interop.Errno.Name(errno);
-        var before = FdCount.Snapshot();
-        Progress.Set("AioContext.Create(Monitor = Epoll) under the epoll_create1 fault");
-        try
-        {
-            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll, Name = "epoll-fault" });
-            Report.Fail($"Create(Monitor = Epoll) succeeded although epoll_create1 failed with {name} (monitor {ctx.Monitor})");
-        }
-        catch (AioException ex)
-        {
-            Report.Check(
-                ex.Errno == errno && ex.Message.Contains("epoll_create1", StringComparison.Ordinal),
-                $"Create(Monitor = Epoll) threw AioException({name}) naming epoll_create1: {ex.Message}",
-                $"AioException errno {ex.Errno}, message: {ex.Message}");
-        }
-
-        FdCount.CheckNoLeak(before, "the failed Create closed every fd it had opened");
-        Report.Check(ContextRegistry.Live.Count == 0, "no half-built context is registered", $"{ContextRegistry.Live.Count} live context(s)");
-    }
-
     /// <summary>
-    /// epoll_ctl fails when the new context registers its own notifier (ENOSPC: max_user_watches): an AioException
-    /// naming epoll_ctl, and nothing left behind (the epoll fd included).
+    /// An explicit epoll request whose <paramref name="call"/> fails (epoll_create1, or epoll_ctl when the new context
+    /// registers its own notifier: ENOSPC is max_user_watches) gets an AioException naming the call, and leaves nothing
+    /// behind (the epoll fd included).
     /// </summary>
-    public static void RegistrationThrows(int errno)
+    public static void ExplicitThrows(string call, int errno)
     {
         string name = Aio.Interop.Errno.Name(errno);
         var before = FdCount.Snapshot();
-        Progress.Set("AioContext.Create(Monitor = Epoll) under the epoll_ctl fault");
+        Progress.Set($"AioContext.Create(Monitor = Epoll) under the {call} fault");
         try
         {
-            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll, Name = "epoll-ctl-fault" });
-            Report.Fail($"Create(Monitor = Epoll) succeeded although epoll_ctl failed with {name} (monitor {ctx.Monitor})");
+            using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll, Name = call + "-fault" });
+            Report.Fail($"Create(Monitor = Epoll) succeeded although {call} failed with {name} (monitor {ctx.Monitor})");
         }
         catch (AioException ex)
         {
             Report.Check(
-                ex.Errno == errno && ex.Message.Contains("epoll_ctl", StringComparison.Ordinal),
-                $"Create(Monitor = Epoll) threw AioException({name}) naming epoll_ctl: {ex.Message}",
+                ex.Errno == errno && ex.Message.Contains(call, StringComparison.Ordinal),
+                $"Create(Monitor = Epoll) threw AioException({name}) naming {call}: {ex.Message}",
                 $"AioException errno {ex.Errno}, message: {ex.Message}");
         }
 

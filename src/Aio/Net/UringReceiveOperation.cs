@@ -241,7 +241,7 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
             return;
         }
 
-        sqe.PrepRecv(Socket.Fd, _pinnedAddress, (uint)_pinnedLength, 0);
+        sqe.PrepRecv(Socket.Fd, _pinnedAddress, (uint)_pinnedLength, Context.SocketIoDontWait ? Libc.MSG_DONTWAIT : 0);
     }
 
     private void OnSingleCompletion(int result)

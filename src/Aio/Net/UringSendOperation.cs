@@ -131,14 +131,15 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
     private void Prepare(ref Sqe sqe)
     {
         int count = Math.Min(Gather.Count - Index, Libc.IOV_MAX);
+        int flags = Libc.MSG_NOSIGNAL | (Context.SocketIoDontWait ? Libc.MSG_DONTWAIT : 0);
         if (count == 1)
         {
-            sqe.PrepSend(Socket.Fd, Gather.BaseAt(Index), (uint)Gather.LengthAt(Index), Libc.MSG_NOSIGNAL);
+            sqe.PrepSend(Socket.Fd, Gather.BaseAt(Index), (uint)Gather.LengthAt(Index), flags);
             return;
         }
 
         Gather.PrepareHeader(Index, count);
-        sqe.PrepSend(Socket.Fd, Gather.HeaderAddress, 1, Libc.MSG_NOSIGNAL);
+        sqe.PrepSend(Socket.Fd, Gather.HeaderAddress, 1, flags);
         sqe.Opcode = IoUringOpcode.SendMsg;
     }
 }
