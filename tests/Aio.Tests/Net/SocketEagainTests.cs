@@ -13,6 +13,16 @@ namespace Aio.Tests.Net;
 /// </summary>
 public sealed class SocketEagainTests
 {
+    /// <summary>A .NET socket connected to an AioSocket accepted on <paramref name="ctx"/>.</summary>
+    private static async Task<(Socket Peer, AioSocket Server)> ConnectAsync(AioContext ctx)
+    {
+        await using var listener = AioListener.Bind(ctx, new IPEndPoint(IPAddress.Loopback, 0));
+        var accept = listener.AcceptAsync().AsTask();
+        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(listener.LocalEndPoint).WaitAsync(Wait.Default);
+        return (peer, await accept.WaitAsync(Wait.Default));
+    }
+
     private static IoThread StartLoop(string name)
         => IoThread.Start(name, new AioContextOptions { Monitor = FdMonitorKind.IoUring, SocketIoDontWait = true });
 
@@ -21,11 +31,9 @@ public sealed class SocketEagainTests
     {
         using var io = StartLoop("eagain-send");
         Assert.True(io.Context.SocketsUseRing);
-        await using var listener = AioListener.Bind(io.Context, new IPEndPoint(IPAddress.Loopback, 0));
-        var accept = listener.AcceptAsync().AsTask();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(listener.LocalEndPoint).WaitAsync(Wait.Default);
-        await using var server = await accept.WaitAsync(Wait.Default);
+        var (peer, server) = await ConnectAsync(io.Context);
+        using var _ = peer;
+        await using var __ = server;
 
         // Far more than the socket buffers hold: the send meets a full socket while nobody reads.
         var payload = new byte[16 << 20];
@@ -54,11 +62,9 @@ public sealed class SocketEagainTests
             io.Context.NetLoop.MultishotReceive = false;
             return Task.CompletedTask;
         }).WaitAsync(Wait.Default);
-        await using var listener = AioListener.Bind(io.Context, new IPEndPoint(IPAddress.Loopback, 0));
-        var accept = listener.AcceptAsync().AsTask();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(listener.LocalEndPoint).WaitAsync(Wait.Default);
-        await using var server = await accept.WaitAsync(Wait.Default);
+        var (peer, server) = await ConnectAsync(io.Context);
+        using var _ = peer;
+        await using var __ = server;
 
         var buffer = new byte[64];
         // Without data, every RECV the loop submits comes back with EAGAIN (tens of thousands while the peer is
