@@ -209,21 +209,14 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             throw;
         }
 
-        if (pending.IsCompleted)
+        if (pending.IsCompletedSuccessfully)
         {
-            int fd;
-            try
-            {
-                fd = pending.GetAwaiter().GetResult();
-            }
-            finally
-            {
-                _acceptTurn.Release();
-            }
-
+            int fd = pending.Result;
+            _acceptTurn.Release();
             return new ValueTask<AioSocket>(Wrap(fd, target));
         }
 
+        // Pending, or failed already: a failure reaches the caller through the returned task, as before.
         return AwaitAccepted(pending, target);
     }
 
@@ -292,7 +285,6 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
 
         _close.Complete();
     }
-
 
     private AioSocket Wrap(int fd, AioContext target)
     {

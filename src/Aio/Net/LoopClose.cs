@@ -7,6 +7,9 @@ namespace Aio.Net;
 /// </summary>
 internal sealed class LoopClose
 {
+    /// <summary>Bounds a synchronous Dispose's wait; past it the close goes on without the caller.</summary>
+    private static readonly TimeSpan s_syncDisposeLimit = TimeSpan.FromSeconds(30);
+
     private readonly AioContext _context;
     private readonly Action _start;
     private readonly string _name;
@@ -29,9 +32,6 @@ internal sealed class LoopClose
 
     /// <summary>The close has finished (loop thread).</summary>
     public bool Finished { get; private set; }
-
-    /// <summary>Bounds a synchronous Dispose's wait; past it the close goes on without the caller.</summary>
-    private static readonly TimeSpan s_syncDisposeLimit = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// A synchronous Dispose: requests the close and, where blocking cannot deadlock, waits until it finished, so that
