@@ -102,7 +102,7 @@ public sealed class ResetTests
             }
         }));
 
-        var socket = await server.ConnectRawAsync();
+        using var socket = await server.ConnectRawAsync();
         socket.ReceiveBufferSize = 64 * 1024;
         await RawHttp.SendAsync(socket, RawHttp.Get("/stream"));
         Assert.True(await socket.ReceiveAsync(new byte[1], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10)) == 1, "no response");

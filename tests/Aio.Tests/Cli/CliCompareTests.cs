@@ -63,7 +63,13 @@ public class CliCompareTests
         using var p = Process.Start(psi)!;
         var stdout = Task.Run(p.StandardOutput.ReadToEnd);
         var stderr = Task.Run(p.StandardError.ReadToEnd);
-        Assert.True(p.WaitForExit(AioCli.Timeout), "aio bench --compare did not finish");
+        if (!p.WaitForExit(AioCli.Timeout))
+        {
+            // With fio and the C loop it started: nothing of a failed run may keep running.
+            p.Kill(entireProcessTree: true);
+            Assert.Fail("aio bench --compare did not finish");
+        }
+
         _output.WriteLine(stdout.Result + stderr.Result);
         Assert.Equal(0, p.ExitCode);
         using var doc = JsonDocument.Parse(stdout.Result);
@@ -154,7 +160,12 @@ public class CliCompareTests
 
         using var p = Process.Start(psi)!;
         var err = Task.Run(p.StandardError.ReadToEnd);
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "gcc did not finish");
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail("gcc did not finish");
+        }
+
         Assert.True(p.ExitCode == 0, "gcc failed: " + err.Result);
         return output;
     }

@@ -55,6 +55,7 @@ public sealed class HostingTests
     public async Task The_loops_run_until_every_hosted_service_stopped_whatever_the_registration_order(bool userFirst)
     {
         var (host, _) = Build(userFirst);
+        using var disposeHost = host;   // also when an assertion fails: no IoThreads left running
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
         var group = host.Services.GetRequiredService<IoThreadGroup>();
         Assert.Equal(2, group.Threads.Count);
@@ -63,13 +64,13 @@ public sealed class HostingTests
 
         // Stopped after them: the group is disposed now.
         Assert.Throws<ObjectDisposedException>(() => group.Next());
-        host.Dispose();
     }
 
     [Fact]
     public async Task A_callback_exception_is_logged_and_the_loop_serves_on()
     {
         var (host, logs) = Build(userFirst: false);
+        using var disposeHost = host;
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
         var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
         context.ScheduleOneShot(() => throw new InvalidOperationException("boom"));
@@ -84,7 +85,6 @@ public sealed class HostingTests
         // Once: the loop's own report carries the exception; the EventSource's CallbackFailed is not forwarded again.
         Assert.Single(logs.Entries, e => e.Category == "Aio" && (e.Message.Contains("boom", StringComparison.Ordinal) || e.Exception?.Message == "boom"));
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        host.Dispose();
     }
 
     [Fact]
@@ -97,13 +97,13 @@ public sealed class HostingTests
             o.Name = "hosting-fallback";
             o.Context = new AioContextOptions { SimulatedIoUringErrno = 1 };
         });
+        using var disposeHost = host;
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Aio.Tests.Support.Wait.Until(
             () => logs.Entries.Any(e => e.Category == "Aio" && e.Level == LogLevel.Warning && e.Message.Contains("Context hosting-fallback-0: io_uring unavailable", StringComparison.Ordinal)),
             () => Thread.Sleep(10),
             "the monitor fallback warning in the log; got: " + string.Join("; ", logs.Entries.Where(e => e.Category == "Aio")));
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        host.Dispose();
     }
 
     [Fact]
@@ -116,6 +116,7 @@ public sealed class HostingTests
             o.Name = name;
             o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
         });
+        using var disposeHost = host;
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
         var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
         using var release = new ManualResetEventSlim();
@@ -128,7 +129,6 @@ public sealed class HostingTests
         await after.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Single(logs.Entries, Stalled);
-        host.Dispose();
     }
 
     [Fact]
