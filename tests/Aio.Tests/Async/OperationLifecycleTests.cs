@@ -472,8 +472,15 @@ public class OperationLifecycleTests
                 {
                     // Spinning, not blocking: a continuation or an event would be the test's own allocation.
                     var read = io.Context.ReadAsync(file, buffer, 0, cts.Token);
+                    long spinStart = System.Diagnostics.Stopwatch.GetTimestamp();
                     while (!read.IsCompleted)
                     {
+                        // Bounded: a lost completion fails the test instead of keeping a core busy for the rest of the run.
+                        if (System.Diagnostics.Stopwatch.GetElapsedTime(spinStart) > Wait.Default)
+                        {
+                            throw new TimeoutException($"read {i} never completed");
+                        }
+
                         Thread.Yield();
                     }
 
