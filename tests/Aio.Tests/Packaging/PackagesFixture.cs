@@ -15,7 +15,8 @@ public sealed class PackagesFixture : IDisposable
     public PackagesFixture()
     {
         RepoRoot = FindRepoRoot();
-        Root = Path.Combine(Path.GetTempPath(), "aio-packaging-" + Guid.NewGuid().ToString("N"));
+        DeleteStaleRoots();
+        Root = Path.Combine(Path.GetTempPath(), RootPrefix + Guid.NewGuid().ToString("N"));
         Feed = Path.Combine(Root, "feed");
         Directory.CreateDirectory(Feed);
         Version = "0.1.0-packtest." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
@@ -61,8 +62,32 @@ public sealed class PackagesFixture : IDisposable
         {
             Directory.Delete(Root, recursive: true);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // Left for the next run's DeleteStaleRoots.
+        }
+    }
+
+    private const string RootPrefix = "aio-packaging-";
+
+    /// <summary>
+    /// Removes what earlier runs left behind (a run killed before its fixture was disposed, a delete that failed): each
+    /// holds a full set of packages. Only folders an hour old, so that a run in progress beside this one keeps its own.
+    /// </summary>
+    private static void DeleteStaleRoots()
+    {
+        foreach (var dir in new DirectoryInfo(Path.GetTempPath()).EnumerateDirectories(RootPrefix + "*"))
+        {
+            try
+            {
+                if (dir.CreationTimeUtc < DateTime.UtcNow.AddHours(-1))
+                {
+                    dir.Delete(recursive: true);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
         }
     }
 

@@ -16,8 +16,7 @@ namespace Aio.Tests.Packaging;
 /// Not in parallel with other tests: its builds take both cores of a small CI machine for a while, which would skew
 /// the timing-sensitive tests around it.
 /// </remarks>
-[Collection(nameof(PackagingTests))]
-[CollectionDefinition(nameof(PackagingTests), DisableParallelization = true)]
+[Collection(PackagingCollection.Name)]
 public class PackagingTests : IClassFixture<PackagesFixture>
 {
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromSeconds(120);
