@@ -37,6 +37,13 @@ internal sealed class AioTransportLoops : IAsyncDisposable
     /// </summary>
     public static AioTransportLoops? TryStart(AioTransportOptions options, Action<IoThread, Exception> onCallbackException, out string? reason)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            // Kestrel's Sockets transport serves there (the loops would throw PlatformNotSupportedException).
+            reason = "Aio runs on Linux only";
+            return null;
+        }
+
         var group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions);
         reason = WhyUnusable(group);
         if (reason is not null)

@@ -32,6 +32,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
 
     private AioContext(AioContextOptions options)
     {
+        ThrowIfPlatformUnsupported();
         ValidateOptions(options);
         Name = options.Name ?? "aio-" + Interlocked.Increment(ref s_unnamed).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _autoMonitor = options.Monitor is null;
@@ -88,6 +89,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
     /// <summary>Creates a context; see <see cref="AioContextOptions.Monitor"/> for how its monitor is chosen.</summary>
     /// <exception cref="AioException">The requested monitor cannot be set up, or io_uring is all-or-none in this process.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not Linux on x86_64 or arm64.</exception>
     public static AioContext Create(AioContextOptions? options = null) => new(options ?? new AioContextOptions());
 
     /// <summary>Live fd handlers, the context's own notifier included (for tests).</summary>
@@ -112,6 +114,22 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         if (options.Monitor is { } m && !Enum.IsDefined(m))
         {
             throw new ArgumentOutOfRangeException(nameof(options), m, "Unknown monitor kind.");
+        }
+    }
+
+    /// <summary>
+    /// Linux on x86_64 or arm64 only: elsewhere libc has no eventfd or io_uring (a DllNotFoundException or
+    /// EntryPointNotFoundException at the first call), and on other Linux architectures the kernel structures this
+    /// library lays out by hand (stat, open flags) differ.
+    /// </summary>
+    /// <exception cref="PlatformNotSupportedException">Not Linux on x86_64 or arm64.</exception>
+    private static void ThrowIfPlatformUnsupported()
+    {
+        var architecture = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture;
+        if (!OperatingSystem.IsLinux() || architecture is not (System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.Arm64))
+        {
+            throw new PlatformNotSupportedException(
+                $"Aio runs on Linux on x86_64 or arm64; this is {System.Runtime.InteropServices.RuntimeInformation.OSDescription} on {architecture}.");
         }
     }
 
