@@ -267,16 +267,19 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         {
             DeliverCancelled();
         }
-        else if (result == -Errno.EAGAIN && !Token.IsCancellationRequested)
-        {
-            // The kernel polled once already and the retry found nothing again: it hands the EAGAIN back instead of
-            // polling twice. Nothing was received; a new request polls afresh (unless the caller gave up meanwhile:
-            // its cancel went to the request that just ended).
-            Arm();
-        }
         else if (result == -Errno.EAGAIN)
         {
-            DeliverCancelled();
+            // The kernel polled once already and the retry found nothing again: it hands the EAGAIN back instead of
+            // polling twice. Nothing was received; a new request polls afresh, unless the caller gave up meanwhile
+            // (its cancel went to the request that just ended).
+            if (Token.IsCancellationRequested)
+            {
+                DeliverCancelled();
+            }
+            else
+            {
+                Arm();
+            }
         }
         else
         {

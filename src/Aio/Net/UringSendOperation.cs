@@ -76,21 +76,9 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
         {
             SendCancelled();
         }
-        else if (result == -Errno.EAGAIN)
-        {
-            // The kernel polled for room once already and the retry found none again (another writer, a shrunk
-            // buffer): it hands the EAGAIN back instead of polling twice. A new request polls afresh (unless the
-            // caller gave up meanwhile: its cancel went to the request that just ended).
-            if (Token.IsCancellationRequested)
-            {
-                SendCancelled();
-            }
-            else if (!_request.Submit(s_prepare, this))
-            {
-                RetryLater();
-            }
-        }
-        else if (result < 0)
+        // An EAGAIN goes on like a short send that made no progress: the kernel hands it back when its retry after a
+        // poll found no room again (another writer, a shrunk buffer) instead of polling twice; a new request polls afresh.
+        else if (result < 0 && result != -Errno.EAGAIN)
         {
             SendFailed(SocketErrors.Exception(-result));
         }
@@ -100,7 +88,8 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
         }
         else if (Token.IsCancellationRequested)
         {
-            // A short send raced with the cancellation: stop here.
+            // A short send (or an EAGAIN) raced with the cancellation, whose cancel went to the request that ended:
+            // stop here.
             SendCancelled();
         }
         else if (!_request.Submit(s_prepare, this))

@@ -5,11 +5,5 @@ namespace Aio.Tests.Support;
 /// <summary>A fact that is skipped, with the reason, where the kernel refuses io_uring to this process.</summary>
 public sealed class IoUringFactAttribute : FactAttribute
 {
-    public IoUringFactAttribute()
-    {
-        if (!MonitorKinds.IoUringAvailable)
-        {
-            Skip = "the kernel refuses io_uring to this process (seccomp or kernel.io_uring_disabled)";
-        }
-    }
+    public IoUringFactAttribute() => Skip = MonitorKinds.IoUringSkip;
 }

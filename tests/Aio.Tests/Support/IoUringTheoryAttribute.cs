@@ -5,11 +5,5 @@ namespace Aio.Tests.Support;
 /// <summary>A theory that is skipped, with the reason, where the kernel refuses io_uring to this process.</summary>
 public sealed class IoUringTheoryAttribute : TheoryAttribute
 {
-    public IoUringTheoryAttribute()
-    {
-        if (!MonitorKinds.IoUringAvailable)
-        {
-            Skip = "the kernel refuses io_uring to this process (seccomp or kernel.io_uring_disabled)";
-        }
-    }
+    public IoUringTheoryAttribute() => Skip = MonitorKinds.IoUringSkip;
 }

@@ -27,6 +27,12 @@ public static class MonitorKinds
     /// <summary>Whether this kernel lets the test process set up a ring (false under a seccomp profile that blocks it).</summary>
     public static bool IoUringAvailable { get; } = Probe();
 
+    /// <summary>The skip reason of the tests that need io_uring, where <see cref="IoUringAvailable"/> is false.</summary>
+    public const string IoUringRefused = "the kernel refuses io_uring to this process (seccomp or kernel.io_uring_disabled)";
+
+    /// <summary><see cref="IoUringRefused"/> where io_uring is refused, else null: a test attribute's Skip.</summary>
+    public static string? IoUringSkip => IoUringAvailable ? null : IoUringRefused;
+
     public static AioContext Create(FdMonitorKind kind, long pollMaxNs = 0) => AioContext.Create(new AioContextOptions { Monitor = kind, PollMaxNs = pollMaxNs, Name = "test-" + kind });
 
     private static bool Probe()

@@ -12,7 +12,7 @@ internal static class StraceSkip
 
         if (requiresIoUring && !MonitorKinds.IoUringAvailable)
         {
-            return "the kernel refuses io_uring to this process (seccomp or kernel.io_uring_disabled), so the io_uring faults cannot be injected";
+            return MonitorKinds.IoUringRefused + ", so the io_uring faults cannot be injected";
         }
 
         return null;
