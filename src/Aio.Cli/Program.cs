@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
+using Aio.Nbd.Interop;
 
 namespace Aio.Cli;
 

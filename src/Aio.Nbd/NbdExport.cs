@@ -59,9 +59,19 @@ internal sealed class NbdExport : IDisposable
         }
     }
 
-    /// <summary>The export's file for requests on <paramref name="ctx"/>.</summary>
+    /// <summary>The export's file for requests on <paramref name="ctx"/> (opened on that loop's first request).</summary>
     public BlockFile FileFor(AioContext ctx)
-        => _files.TryGetValue(ctx, out var file) ? file : _files.GetOrAdd(ctx, c => BlockFile.Open(c, Options.Path, new BlockFileOptions { Direct = Options.Direct, ReadOnly = Options.ReadOnly }));
+        => _files.TryGetValue(ctx, out var file) ? file : _files.GetOrAdd(ctx, ReopenOn);
+
+    // The first file's inode again, through its /proc/self/fd link rather than the path: a path renamed, replaced or
+    // deleted since the export was opened would give this loop another file (or none), and then its reads, writes and
+    // flushes would not be the ones the other loops and the allocation lookups see. Without /proc, the path.
+    private BlockFile ReopenOn(AioContext ctx)
+    {
+        var options = new BlockFileOptions { Direct = Options.Direct, ReadOnly = Options.ReadOnly };
+        string link = "/proc/self/fd/" + _first.Handle.DangerousGetHandle().ToInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return BlockFile.Open(ctx, Directory.Exists("/proc/self/fd") ? link : Options.Path, options);
+    }
 
     /// <summary>The writes in flight (shared by every connection and loop: multi-conn clients write through several).</summary>
     public NbdWriteTracker Writes { get; } = new();

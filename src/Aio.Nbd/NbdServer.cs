@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Aio.Nbd.Interop;
 using Aio.Net;
 
 namespace Aio.Nbd;
@@ -13,6 +14,10 @@ public sealed class NbdServer : IAsyncDisposable
 {
     // How long the accept loop waits after a failed accept.
     internal static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(50);
+
+    // CancellationTokenSource.CancelAfter's limit (2^32 - 2 ms, about 49.7 days): a longer timeout would throw on every
+    // connection, after the server had already announced itself.
+    internal static readonly TimeSpan MaxHandshakeTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
 
     private readonly IoThreadGroup _group;
     private readonly List<AioListener> _listeners = [];
@@ -83,6 +88,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRequestsInFlight, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesInFlight, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.HandshakeTimeout, MaxHandshakeTimeout, nameof(options));
         if (options.Listen is null || options.Listen.Count == 0)
         {
             throw new ArgumentException("At least one end point is needed.", nameof(options));
@@ -220,21 +226,21 @@ public sealed class NbdServer : IAsyncDisposable
         var bound = new List<EndPoint>();
         foreach (var endPoint in Options.Listen)
         {
-            if (endPoint is UnixDomainSocketEndPoint unix)
+            string? path = SocketFileOf(endPoint);
+            if (path is not null && IsStaleSocket(path, (UnixDomainSocketEndPoint)endPoint))
             {
-                string path = unix.ToString();
-                if (File.Exists(path) && IsStaleSocket(unix))
-                {
-                    // A socket left by an earlier run that did not clean up: binding would fail with EADDRINUSE.
-                    File.Delete(path);
-                }
-
-                _socketFiles.Add(path);
+                // A socket left by an earlier run that did not clean up: binding would fail with EADDRINUSE.
+                File.Delete(path);
             }
 
             var listener = AioListener.Bind(ctx, endPoint);
             _listeners.Add(listener);
             bound.Add(listener.LocalEndPoint);
+            if (path is not null)
+            {
+                // Only once bound: a path bind refused (another server's live socket, a file) is not ours to delete.
+                _socketFiles.Add(path);
+            }
         }
 
         EndPoints = bound;
@@ -244,8 +250,35 @@ public sealed class NbdServer : IAsyncDisposable
         }
     }
 
-    private static bool IsStaleSocket(UnixDomainSocketEndPoint endPoint)
+    /// <summary>The file system path a Unix-domain end point binds, or null (not Unix, or an abstract address: no file).</summary>
+    private static string? SocketFileOf(EndPoint endPoint)
     {
+        if (endPoint is not UnixDomainSocketEndPoint unix)
+        {
+            return null;
+        }
+
+        // ToString renders an abstract address ("\0name") as "@name", which is also a legal file name: tell them apart
+        // by the address bytes, not the string.
+        var address = unix.Serialize();
+        const int PathOffset = 2;
+        if (address.Size <= PathOffset || address[PathOffset] == 0)
+        {
+            return null;
+        }
+
+        return Path.GetFullPath(unix.ToString());
+    }
+
+    private static bool IsStaleSocket(string path, UnixDomainSocketEndPoint endPoint)
+    {
+        // connect(2) answers ECONNREFUSED for a path that is not a socket at all (a disk image, a note), so the type
+        // is checked first: only a socket file is ever deleted.
+        if (FileType.OfEntry(path, out _) != FileType.Socket)
+        {
+            return false;
+        }
+
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

@@ -18,7 +18,7 @@ public sealed record NbdServerOptions
     /// <summary>Connections served at once; one more is closed before its handshake.</summary>
     public int MaxConnections { get; init; } = 100;
 
-    /// <summary>A client that has not finished its handshake after this long is dropped.</summary>
+    /// <summary>A client that has not finished its handshake after this long is dropped; at most 2^32 - 2 ms (about 49.7 days).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The server certificate (with its private key) for STARTTLS, or null for no TLS.</summary>

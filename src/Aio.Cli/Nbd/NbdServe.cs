@@ -113,6 +113,11 @@ internal static class NbdServe
             exports.Add(new NbdExportOptions { Path = path, Name = name, Description = a.Description, ReadOnly = a.ReadOnly, Direct = direct });
         }
 
+        if (a.HandshakeTimeout > NbdServer.MaxHandshakeTimeout)
+        {
+            throw new UsageException("--handshake-timeout: at most 49 days");
+        }
+
         if (a.Socket is not null && (a.Port is not null || a.Bind is not null))
         {
             throw new UsageException("--socket excludes --port and --bind");
@@ -121,7 +126,15 @@ internal static class NbdServe
         EndPoint listen;
         if (a.Socket is not null)
         {
-            listen = new UnixDomainSocketEndPoint(a.Socket);
+            try
+            {
+                listen = new UnixDomainSocketEndPoint(a.Socket);
+            }
+            catch (ArgumentException)
+            {
+                // Empty, or longer than sun_path holds.
+                throw new UsageException($"--socket: '{a.Socket}' is not a usable socket path (1 to 107 bytes)");
+            }
         }
         else
         {

@@ -147,8 +147,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             }
 
             var local = SocketEndPoints.Query(fd, domain, peer: false) ?? endPoint;
-            string? path = endPoint is UnixDomainSocketEndPoint unix ? unix.ToString() : null;
-            return new AioListener(context, handle, domain, backlog, local, path);
+            return new AioListener(context, handle, domain, backlog, local, SocketEndPoints.SocketFilePath(endPoint));
         }
         catch
         {
@@ -269,7 +268,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _accept.Release();
         _accept.DisposeHandOver();
         _handle.Dispose();
-        if (_unixPath is not null && !_unixPath.StartsWith('\0'))
+        if (_unixPath is not null)
         {
             try
             {

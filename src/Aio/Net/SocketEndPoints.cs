@@ -29,6 +29,28 @@ internal static class SocketEndPoints
         return address.Buffer.Span[..address.Size].ToArray();
     }
 
+    /// <summary>
+    /// The file a Unix-domain end point binds, as a full path (resolved now, as the bind resolves it), or null: not a
+    /// Unix end point, or an abstract address, which has no file. ToString renders an abstract "\0name" as "@name",
+    /// itself a legal relative file name, so the address bytes decide, not the string.
+    /// </summary>
+    public static string? SocketFilePath(EndPoint endPoint)
+    {
+        if (endPoint is not UnixDomainSocketEndPoint unix)
+        {
+            return null;
+        }
+
+        var address = unix.Serialize();
+        const int PathOffset = 2; // sun_path follows the 2-byte sun_family
+        if (address.Size <= PathOffset || address[PathOffset] == 0)
+        {
+            return null;
+        }
+
+        return Path.GetFullPath(unix.ToString());
+    }
+
     /// <summary>The local (or, with <paramref name="peer"/>, remote) address of <paramref name="fd"/>; null if the kernel says none.</summary>
     public static EndPoint? Query(int fd, int domain, bool peer)
     {

@@ -47,6 +47,9 @@ public sealed class NbdCliTests : IDisposable
     [InlineData("disk.img", "--handshake-timeout", "nan")]
     [InlineData("disk.img", "--handshake-timeout", "1e300")]
     [InlineData("disk.img", "--handshake-timeout", "0.00000001")]
+    [InlineData("disk.img", "--handshake-timeout", "100000m")]
+    [InlineData("disk.img", "--socket", "")]
+    [InlineData("disk.img", "--socket", "/tmp/a-socket-path-longer-than-the-107-bytes-sun-path-holds-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public void Bad_command_lines_and_unusable_files_print_one_line_and_exit_2(params string[] args)
     {
         using var dir = new TempDir();

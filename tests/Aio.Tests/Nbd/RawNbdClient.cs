@@ -12,9 +12,14 @@ public sealed class RawNbdClient : IDisposable
     private readonly Socket _socket;
 
     public RawNbdClient(string socketPath)
+        : this(new UnixDomainSocketEndPoint(socketPath))
+    {
+    }
+
+    public RawNbdClient(UnixDomainSocketEndPoint endPoint)
     {
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 5000, SendTimeout = 5000 };
-        _socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        _socket.Connect(endPoint);
     }
 
     public Socket Socket => _socket;
