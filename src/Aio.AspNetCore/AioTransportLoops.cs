@@ -44,7 +44,20 @@ internal sealed class AioTransportLoops : IAsyncDisposable
             return null;
         }
 
-        var group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions);
+        IoThreadGroup group;
+        try
+        {
+            group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions);
+        }
+        catch (Exception ex) when (ex is AioException or PlatformNotSupportedException)
+        {
+            // A loop that cannot start (io_uring demanded and refused, a later loop refused the ring the first one got,
+            // no fds left, an architecture Aio has no layouts for) is a transport that cannot serve: Sockets serves,
+            // as when the kernel has no io_uring, instead of Kestrel failing to start.
+            reason = ex.Message;
+            return null;
+        }
+
         reason = WhyUnusable(group);
         if (reason is not null)
         {

@@ -25,6 +25,10 @@ public static class AioWebHostBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
+
+        // Sockets first, so that it is there to fall back on (no io_uring, an end point Aio does not serve) also when
+        // UseAio comes before UseKestrel, whose own UseSockets would then add nothing after Aio's factory (TryAdd).
+        builder.UseSockets();
         return builder.ConfigureServices(services =>
         {
             services.Configure(configure);
