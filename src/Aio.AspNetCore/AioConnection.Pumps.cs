@@ -18,6 +18,13 @@ internal sealed partial class AioConnection
         {
             while (true)
             {
+                if (_waitForData)
+                {
+                    // Zero bytes: returns when data is there (at once if some is queued) or at the end of the stream,
+                    // whose 0 the receive below then reports; no pool block is held while the connection is idle.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                }
+
                 var memory = writer.GetMemory(MinAllocBufferSize);
                 int received = await _socket.ReceiveAsync(memory).ConfigureAwait(false);
                 if (received == 0)

@@ -45,6 +45,7 @@ internal sealed partial class AioConnection : ConnectionContext,
     private readonly CancellationTokenSource _closedSource = new();
     private readonly Lock _shutdownLock = new();
     private readonly AioConnectionFeatures _features;
+    private readonly bool _waitForData;
     private string? _connectionId;
     private IDictionary<object, object?>? _items;
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -68,6 +69,7 @@ internal sealed partial class AioConnection : ConnectionContext,
         RemoteEndPoint = socket.RemoteEndPoint;
         ConnectionClosed = _closedSource.Token;
 
+        _waitForData = options.WaitForDataBeforeAllocatingBuffer;
         var schedulers = ConnectionSchedulers.For(options.Scheduling, loop);
         long maxRead = options.MaxReadBufferSize ?? 0;
         long maxWrite = options.MaxWriteBufferSize ?? 0;

@@ -30,6 +30,13 @@ public sealed class AioTransportOptions
     /// <summary>TCP_NODELAY on accepted TCP connections.</summary>
     public bool NoDelay { get; set; } = true;
 
+    /// <summary>
+    /// Waits for data with a zero-byte receive before taking a buffer from the memory pool for it (the name and default
+    /// of Kestrel's Sockets option): an idle keep-alive connection then holds no pool block. The wait costs one more
+    /// receive call per read, answered at once when data is already queued.
+    /// </summary>
+    public bool WaitForDataBeforeAllocatingBuffer { get; set; } = true;
+
     /// <summary>Bytes received and not yet consumed by Kestrel before the transport stops reading (null: no limit).</summary>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
 
