@@ -17,11 +17,14 @@ internal static class SocketErrors
         Errno.EINTR => SocketError.Interrupted,
         Errno.EBADF or Errno.ECANCELED => SocketError.OperationAborted,
         Errno.EAGAIN => SocketError.WouldBlock,
-        Errno.ENOMEM or 105 => SocketError.NoBufferSpaceAvailable,          // ENOBUFS
+        105 => SocketError.NoBufferSpaceAvailable,                           // ENOBUFS
         Errno.EFAULT => SocketError.Fault,
         Errno.EINVAL => SocketError.InvalidArgument,
         Errno.ENFILE or Errno.EMFILE => SocketError.TooManyOpenSockets,
-        Errno.EPIPE or 108 => SocketError.Shutdown,                          // ESHUTDOWN
+        Errno.EPIPE => SocketError.Shutdown,
+        108 => SocketError.Disconnecting,                                    // ESHUTDOWN
+        6 => SocketError.HostNotFound,                                       // ENXIO (.NET's closest match)
+        61 => SocketError.NoData,                                            // ENODATA
         88 => SocketError.NotSocket,                                         // ENOTSOCK
         89 => SocketError.DestinationAddressRequired,                        // EDESTADDRREQ
         90 => SocketError.MessageSize,                                       // EMSGSIZE

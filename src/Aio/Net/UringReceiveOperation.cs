@@ -351,7 +351,10 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
 
         if (_errno != 0)
         {
+            // Reported once, as the kernel reports sk_err once: the next receive asks the kernel again (and gets the
+            // end of the stream after a reset), as the single receive and the readiness path do.
             int errno = _errno;
+            _errno = 0;
             DeliverError(SocketErrors.Exception(errno));
             return true;
         }

@@ -138,6 +138,10 @@ public class SocketEchoTests
             var reset = await Assert.ThrowsAsync<SocketException>(() => pending.WaitAsync(Wait.Default));
             Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
 
+            // Reported once, as the kernel (and .NET's Socket) report it: after it, the stream has ended.
+            Assert.Equal(0, await server.ReceiveAsync(new byte[64]).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(0, await server.ReceiveAsync(new byte[64]).AsTask().WaitAsync(Wait.Default));
+
             // Mid-send: the peer is gone, so a large send fails instead of hanging.
             var error = await Assert.ThrowsAsync<SocketException>(async () =>
             {
