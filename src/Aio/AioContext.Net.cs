@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Aio.Net;
 using Aio.Uring;
 
@@ -11,6 +12,10 @@ public sealed partial class AioContext
         [IoUringOpcode.Accept, IoUringOpcode.Connect, IoUringOpcode.Recv, IoUringOpcode.Send, IoUringOpcode.SendMsg, IoUringOpcode.AsyncCancel];
 
     private NetLoop? _netLoop;
+
+    // Fallback connects waiting for writability through an fd handler (any thread registers): Dispose drops every
+    // handler without calling it, so it ends these waits itself, as it ends the sockets' own readiness waits.
+    private readonly ConcurrentDictionary<TaskCompletionSource, byte> _connectWaits = new();
 
     /// <summary>The sockets' shared state on this loop (loop thread).</summary>
     internal NetLoop NetLoop => _netLoop ??= new NetLoop(this);
@@ -32,9 +37,35 @@ public sealed partial class AioContext
     /// <summary>The ring the sockets' buffer ring registers with; null without io_uring.</summary>
     internal Ring? RingForNet => _requests?.Ring;
 
+    /// <summary>A fallback connect waits on <paramref name="wait"/>: it fails with ObjectDisposedException if this context goes.</summary>
+    internal void WatchConnect(TaskCompletionSource wait)
+    {
+        _connectWaits.TryAdd(wait, 0);
+        if (IsDisposed)
+        {
+            // Disposed before or while this was added: the teardown may have run its pass already.
+            EndConnectWaits();
+        }
+    }
+
+    /// <summary>The connect no longer waits.</summary>
+    internal void ForgetConnect(TaskCompletionSource wait) => _connectWaits.TryRemove(wait, out _);
+
+    private void EndConnectWaits()
+    {
+        foreach (var wait in _connectWaits.Keys)
+        {
+            if (_connectWaits.TryRemove(wait, out _))
+            {
+                wait.TrySetException(new ObjectDisposedException(nameof(AioContext), "The socket's AioContext was disposed with the connect pending."));
+            }
+        }
+    }
+
     /// <summary>Called by Dispose after in-flight requests were cancelled or abandoned.</summary>
     private void DisposeNet()
     {
+        EndConnectWaits();
         _netLoop?.Dispose();
         _netLoop = null;
     }

@@ -46,13 +46,21 @@ internal static class SocketConnector
     private static async Task<int> WaitConnectedAsync(AioContext context, int fd, CancellationToken ct)
     {
         var writable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        context.SetFdHandler(fd, null, () => writable.TrySetResult());
+        context.WatchConnect(writable);
         try
         {
+            // Removed on the loop as soon as it fires: the fd stays writable, and a level-triggered handler left in
+            // place would run again every iteration until the continuation (on the pool) removed it.
+            context.SetFdHandler(fd, null, () =>
+            {
+                context.RemoveFdHandler(fd);
+                writable.TrySetResult();
+            });
             await writable.Task.WaitAsync(ct).ConfigureAwait(false);
         }
         finally
         {
+            context.ForgetConnect(writable);
             try
             {
                 context.RemoveFdHandler(fd);
