@@ -65,7 +65,19 @@ internal sealed class PollReceiveOperation : ReceiveOperation
     private void TryReceive()
     {
         // A zero-byte receive only waits for data: it asks with a one-byte peek-free probe of readiness instead.
-        int result = Buffer.Length == 0 ? ProbeReadable() : Libc.RecvNonBlocking(Socket.Fd, Buffer.Span);
+        int result;
+        try
+        {
+            result = Buffer.Length == 0 ? ProbeReadable() : Libc.RecvNonBlocking(Socket.Fd, Buffer.Span);
+        }
+        catch (Exception ex)
+        {
+            // The caller's memory is gone (a disposed AlignedBuffer, an unmapped window): the receive fails with why.
+            Socket.Readiness.ClearRead();
+            DeliverError(ex);
+            return;
+        }
+
         if (result == -Errno.EAGAIN)
         {
             Socket.Readiness.WantRead(_onReadable);

@@ -81,6 +81,14 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     {
         if (Context.IsOnHomeThread)
         {
+            if (Context.IsDisposed)
+            {
+                // Still the home thread after its context was disposed: there is no loop to start on (off the thread,
+                // the bottom half's refusal says the same).
+                Fail(new ObjectDisposedException(nameof(AioContext), "The socket's AioContext was disposed."));
+                return;
+            }
+
             // The loop's own thread: the close cannot run in between, so a plain publish is enough.
             Volatile.Write(ref _published, 1);
             RunStart();

@@ -214,7 +214,18 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
 
     private void ArmSingle()
     {
-        _pin = Buffer.Pin();
+        try
+        {
+            _pin = Buffer.Pin();
+        }
+        catch (Exception ex)
+        {
+            // The caller's memory is gone (a disposed AlignedBuffer, an unmapped window): the receive fails with why,
+            // as a send whose memory cannot be pinned does, instead of escaping to the loop and staying pending.
+            DeliverError(ex);
+            return;
+        }
+
         _pinnedAddress = _pin.Address();
         _pinnedLength = Buffer.Length;
         if (!_single.Submit(s_prepareSingle, this))
@@ -345,7 +356,19 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
                 return true;
             }
 
-            Deliver(CopyQueued(Buffer.Span));
+            Span<byte> destination;
+            try
+            {
+                destination = Buffer.Span;
+            }
+            catch (Exception ex)
+            {
+                // As in ArmSingle; the queued data stays for the next receive.
+                DeliverError(ex);
+                return true;
+            }
+
+            Deliver(CopyQueued(destination));
             return true;
         }
 
