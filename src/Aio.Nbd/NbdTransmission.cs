@@ -127,83 +127,93 @@ internal sealed partial class NbdTransmission
                 return;
             }
 
-            uint error = Validate(request, out string message);
-            if (request.Type == NbdProtocol.CmdWrite)
+            try
             {
-                if (request.Length > NbdProtocol.MaxPayload)
+                uint error = Validate(request, out string message);
+                if (request.Type == NbdProtocol.CmdWrite)
                 {
-                    // A payload over the advertised maximum: the protocol allows a hard disconnect.
-                    return;
-                }
+                    if (request.Length > NbdProtocol.MaxPayload)
+                    {
+                        // A payload over the advertised maximum: the protocol allows a hard disconnect.
+                        return;
+                    }
 
-                if (error != 0)
+                    if (error != 0)
+                    {
+                        // Refused, but the payload is on the wire: consume it so the next header is where it should be.
+                        await _transport.SkipAsync(request.Length, stop).ConfigureAwait(true);
+                        await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
+                        continue;
+                    }
+                }
+                else if (error != 0)
                 {
-                    // Refused, but the payload is on the wire: consume it so the next header is where it should be.
-                    await _transport.SkipAsync(request.Length, stop).ConfigureAwait(true);
                     await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
                     continue;
                 }
-            }
-            else if (error != 0)
-            {
-                await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
-                continue;
-            }
 
-            // Work that needs no I/O (or whose I/O cannot wait anyway) is done here, without a slot or a worker.
-            bool answered = request.Type switch
-            {
-                NbdProtocol.CmdWrite => TryWriteFromReceiveBuffer(request),
-                NbdProtocol.CmdRead => TryReadInPlace(request),
-                _ => false,
-            };
-            if (answered)
-            {
-                continue;
-            }
+                // Work that needs no I/O (or whose I/O cannot wait anyway) is done here, without a slot or a worker.
+                bool answered = request.Type switch
+                {
+                    NbdProtocol.CmdWrite => TryWriteFromReceiveBuffer(request),
+                    NbdProtocol.CmdRead => TryReadInPlace(request),
+                    _ => false,
+                };
+                if (answered)
+                {
+                    continue;
+                }
 
-            // The buffer a READ or WRITE holds, reserved before its payload is read: the connection's bytes stay
-            // bounded however large the requests and however slowly the client takes its replies.
-            int cost = request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdWrite && request.Length > 0
-                ? NbdExportIo.Span(_export, (long)request.Offset, request.Length).Length
-                : 0;
-            await _budget.ReserveAsync(cost, stop).ConfigureAwait(true);
-            try
-            {
-                await _slots.WaitAsync(stop).ConfigureAwait(true);
-            }
-            catch
-            {
-                _budget.Release(cost);
-                throw;
-            }
-
-            AlignedBuffer? payload = null;
-            if (request.Type == NbdProtocol.CmdWrite && request.Length > 0)
-            {
-                var (_, spanLength, skip) = NbdExportIo.Span(_export, (long)request.Offset, request.Length);
-                payload = NbdBufferPool.Rent(spanLength);
+                // The buffer a READ or WRITE holds, reserved before its payload is read: the connection's bytes stay
+                // bounded however large the requests and however slowly the client takes its replies.
+                int cost = request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdWrite && request.Length > 0
+                    ? NbdExportIo.Span(_export, (long)request.Offset, request.Length).Length
+                    : 0;
+                await _budget.ReserveAsync(cost, stop).ConfigureAwait(true);
                 try
                 {
-                    var destination = payload.Memory.Slice(skip, (int)request.Length);
-                    int filled = 0;
-                    while (!_transport.Take(destination.Span, ref filled))
-                    {
-                        int received = await _transport.ReceiveAsync(destination[filled..], stop).ConfigureAwait(true);
-                        filled += received > 0 ? _transport.Received(received) : throw new EndOfStreamException("The client closed the connection in the middle of a payload.");
-                    }
+                    await _slots.WaitAsync(stop).ConfigureAwait(true);
                 }
                 catch
                 {
-                    NbdBufferPool.Return(payload);
-                    _slots.Release();
                     _budget.Release(cost);
                     throw;
                 }
-            }
 
-            Interlocked.Increment(ref _inFlight);
-            Dispatch(request, payload, cost);
+                AlignedBuffer? payload = null;
+                if (request.Type == NbdProtocol.CmdWrite && request.Length > 0)
+                {
+                    var (_, spanLength, skip) = NbdExportIo.Span(_export, (long)request.Offset, request.Length);
+                    payload = NbdBufferPool.Rent(spanLength);
+                    try
+                    {
+                        var destination = payload.Memory.Slice(skip, (int)request.Length);
+                        int filled = 0;
+                        while (!_transport.Take(destination.Span, ref filled))
+                        {
+                            int received = await _transport.ReceiveAsync(destination[filled..], stop).ConfigureAwait(true);
+                            filled += received > 0 ? _transport.Received(received) : throw new EndOfStreamException("The client closed the connection in the middle of a payload.");
+                        }
+                    }
+                    catch
+                    {
+                        NbdBufferPool.Return(payload);
+                        _slots.Release();
+                        _budget.Release(cost);
+                        throw;
+                    }
+                }
+
+                Interlocked.Increment(ref _inFlight);
+                Dispatch(request, payload, cost);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // The server is stopping while this request, read, waited for room or for its payload: it is answered
+                // (ESHUTDOWN, the protocol's error for it) rather than dropped, and nothing more is read.
+                Fail(request, NbdProtocol.ESHUTDOWN, "The server is shutting down.");
+                return;
+            }
         }
     }
 

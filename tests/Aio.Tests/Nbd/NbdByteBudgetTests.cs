@@ -44,6 +44,28 @@ public class NbdByteBudgetTests
     }
 
     [Fact]
+    public void A_request_waiting_for_room_when_the_server_stops_is_answered_with_ESHUTDOWN_not_dropped()
+    {
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with { MaxBytesInFlight = MiB });
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+        // The first READ's reply fills the budget while the client reads nothing; the second waits for room.
+        client.SendRequest(0, 0, 1, 0, MiB);
+        client.SendRequest(0, 0, 2, MiB, MiB);
+        Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the second READ to wait for room");
+
+        var stopping = server.Server.DisposeAsync().AsTask();
+        var image = File.ReadAllBytes(server.ImagePath);
+        // In either order: the refusal may be queued while the first READ is still reading the file.
+        var replies = new[] { client.ReadSimpleReply(MiB), client.ReadSimpleReply(MiB) }.OrderBy(r => r.Cookie).ToArray();
+        Assert.Equal((0u, 1ul), (replies[0].Error, replies[0].Cookie));
+        Assert.True(image.AsSpan(0, MiB).SequenceEqual(replies[0].Data), "the first READ's data");
+        Assert.Equal((108u, 2ul), (replies[1].Error, replies[1].Cookie)); // NBD_ESHUTDOWN
+        Assert.True(client.IsClosedByServer(), "the server closed the connection after answering");
+        Wait.For(stopping, "the server to stop");
+    }
+
+    [Fact]
     public void HasRoom_answers_as_a_reservation_would_without_taking_anything()
     {
         // The receive loop's in-place writes ask HasRoom for their reply: the same rule as ReserveAsync.
