@@ -80,7 +80,10 @@ public sealed partial class AioSocket
         _send.Release();
         _receive.DisposeHandOver();
         _send.DisposeHandOver();
-        _view?.Dispose();
+        // Flag, fence, then look: a Socket getter racing this either publishes its view before the look (disposed
+        // here) or sees the flag after its publish (disposes it itself).
+        Interlocked.Exchange(ref _viewClosed, 1);
+        Volatile.Read(ref _view)?.Dispose();
         if (_adopted is not null)
         {
             _adopted.Dispose();

@@ -32,6 +32,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     private readonly SendOperation _send;
     private FdReadiness? _readiness;
     private Socket? _view;
+    private int _viewClosed;
     private EndPoint? _localEndPoint;
     private EndPoint? _remoteEndPoint;
 
@@ -76,10 +77,19 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
             if (_view is null)
             {
-                var view = new Socket(new SafeSocketHandle(Fd, ownsHandle: false));
+                // Built under a reference on the handle, so the number cannot be closed and reused meanwhile; then
+                // either the close's last step sees the view and disposes it, or this sees that step began.
+                var view = WithFd(fd => new Socket(new SafeSocketHandle(fd, ownsHandle: false)));
                 if (Interlocked.CompareExchange(ref _view, view, null) is not null)
                 {
                     view.Dispose();
+                }
+
+                if (Volatile.Read(ref _viewClosed) != 0)
+                {
+                    _view?.Dispose();
+                    ThrowIfDisposed();
+                    throw new ObjectDisposedException(GetType().FullName);
                 }
             }
 
