@@ -50,6 +50,9 @@ internal sealed partial class AioConnection : ConnectionContext,
     private IDictionary<object, object?>? _items;
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sendEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Completed once the ConnectionClosed callbacks have run: DisposeAsync waits for them, as Sockets' does.
+    private readonly TaskCompletionSource _closedCallbacksRan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _shutdownReason;
     private bool _shutdown;
     private bool _receiveDone;
@@ -134,6 +137,9 @@ internal sealed partial class AioConnection : ConnectionContext,
         {
             await _receiveEnded.Task.ConfigureAwait(false);
             await _sendEnded.Task.ConfigureAwait(false);
+
+            // The receive pump fired ConnectionClosed before it ended; its callbacks run on the pool.
+            await _closedCallbacksRan.Task.ConfigureAwait(false);
         }
         finally
         {
@@ -240,6 +246,7 @@ internal sealed partial class AioConnection : ConnectionContext,
                 finally
                 {
                     state.ReleaseClosedSource();
+                    state._closedCallbacksRan.TrySetResult();
                 }
             },
             this,

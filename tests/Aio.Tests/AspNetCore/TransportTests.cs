@@ -90,6 +90,31 @@ public sealed class TransportTests
 
     [IoUringTheory]
     [MemberData(nameof(Modes))]
+    public async Task DisposeAsync_returns_only_after_the_ConnectionClosed_callbacks_ran(AioSchedulingMode mode)
+    {
+        await using var factory = CreateFactory(mode);
+        await using var listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (server, client) = await ConnectAsync(listener);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var gate = new ManualResetEventSlim();
+        server.ConnectionClosed.Register(() =>
+        {
+            entered.TrySetResult();
+            gate.Wait(TimeSpan.FromSeconds(30));
+        });
+        client.Close();
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // As with Sockets: the connection is not gone while its ConnectionClosed callbacks still run.
+        var dispose = server.DisposeAsync().AsTask();
+        // A bounded negative check, awaited rather than blocked on: the callback holds one pool thread already.
+        Assert.NotSame(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromMilliseconds(500))));
+        gate.Set();
+        await dispose.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [IoUringTheory]
+    [MemberData(nameof(Modes))]
     public async Task Abort_while_the_input_is_paused_fires_ConnectionClosed_before_dispose(AioSchedulingMode mode)
     {
         // Nobody reads the input, so past the pause threshold (1 MiB) the receive side waits for Kestrel to read, not
