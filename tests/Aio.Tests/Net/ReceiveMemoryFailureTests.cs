@@ -54,10 +54,20 @@ public sealed class ReceiveMemoryFailureTests
         var socket = AioSocket.Adopt(ctx, accepted);
         ctx.Dispose();
 
-        for (int i = 0; i < 2; i++)
+        try
         {
-            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await socket.ReceiveAsync(new byte[16]));
-            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await socket.SendAsync(new byte[16]));
+            for (int i = 0; i < 2; i++)
+            {
+                await Assert.ThrowsAsync<ObjectDisposedException>(async () => await socket.ReceiveAsync(new byte[16]));
+                await Assert.ThrowsAsync<ObjectDisposedException>(async () => await socket.SendAsync(new byte[16]));
+            }
         }
+        finally
+        {
+            // A socket outlives its loop: its close runs after the teardown, and closes the adopted Socket's fd.
+            await socket.DisposeAsync().AsTask().WaitAsync(Wait.Default);
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => accepted.Available);
     }
 }

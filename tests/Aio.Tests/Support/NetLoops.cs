@@ -41,6 +41,29 @@ public sealed class NetLoops : IDisposable
     /// <summary>Open fds of this process.</summary>
     public static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
 
+    /// <summary>The open fds and what each names ("socket:[1234]", a path, "anon_inode:[io_uring]"), for failure messages.</summary>
+    public static Dictionary<string, string> FdTargets()
+    {
+        var targets = new Dictionary<string, string>();
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                targets[Path.GetFileName(fd)] = new FileInfo(fd).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+                // Closed between the listing and the look.
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>The fds open now that were not in <paramref name="before"/> (or now name something else), described.</summary>
+    public static string NewFds(Dictionary<string, string> before)
+        => string.Join(", ", FdTargets().Where(kv => !before.TryGetValue(kv.Key, out var t) || t != kv.Value).Select(kv => $"{kv.Key} -> {kv.Value}"));
+
     /// <summary>Reads exactly <paramref name="buffer"/>.Length bytes, or fails at end of stream.</summary>
     public static async Task ReceiveExactlyAsync(AioSocket socket, Memory<byte> buffer)
     {
