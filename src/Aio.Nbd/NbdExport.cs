@@ -59,7 +59,7 @@ internal sealed class NbdExport : IDisposable
         }
     }
 
-    /// <summary>The export's file for requests on <paramref name="ctx"/> (opened on that loop's first request).</summary>
+    /// <summary>The export's file for requests on <paramref name="ctx"/> (opened for that loop's first connection).</summary>
     public BlockFile FileFor(AioContext ctx)
         => _files.TryGetValue(ctx, out var file) ? file : _files.GetOrAdd(ctx, ReopenOn);
 
@@ -69,8 +69,24 @@ internal sealed class NbdExport : IDisposable
     private BlockFile ReopenOn(AioContext ctx)
     {
         var options = new BlockFileOptions { Direct = Options.Direct, ReadOnly = Options.ReadOnly };
-        string link = "/proc/self/fd/" + _first.Handle.DangerousGetHandle().ToInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return BlockFile.Open(ctx, Directory.Exists("/proc/self/fd") ? link : Options.Path, options);
+        if (!Directory.Exists("/proc/self/fd"))
+        {
+            return BlockFile.Open(ctx, Options.Path, options);
+        }
+
+        // Under a reference: once the export is disposed the number may name another file (AddRef then throws).
+        var handle = _first.Handle;
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            string link = "/proc/self/fd/" + handle.DangerousGetHandle().ToInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return BlockFile.Open(ctx, link, options);
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
     }
 
     /// <summary>The writes in flight (shared by every connection and loop: multi-conn clients write through several).</summary>

@@ -24,7 +24,6 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<string> _socketFiles = [];
     private int _connectionCount;
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
@@ -172,18 +171,6 @@ public sealed class NbdServer : IAsyncDisposable
             export.Dispose();
         }
 
-        foreach (string path in _socketFiles)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (IOException)
-            {
-                // Someone else's now.
-            }
-        }
-
         await _group.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
@@ -233,14 +220,12 @@ public sealed class NbdServer : IAsyncDisposable
                 File.Delete(path);
             }
 
+            // The listener deletes its socket file when it closes, and only a file it bound: a path bind refused
+            // (another server's live socket, a regular file) is not touched, nor one another server bound after
+            // this one's listener closed (the server used to delete it again at the end of its drain).
             var listener = AioListener.Bind(ctx, endPoint);
             _listeners.Add(listener);
             bound.Add(listener.LocalEndPoint);
-            if (path is not null)
-            {
-                // Only once bound: a path bind refused (another server's live socket, a file) is not ours to delete.
-                _socketFiles.Add(path);
-            }
         }
 
         EndPoints = bound;

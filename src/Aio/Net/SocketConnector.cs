@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Aio.Async;
 using Aio.Interop;
 
@@ -46,20 +47,35 @@ internal static class SocketConnector
     private static async Task<int> WaitConnectedAsync(AioContext context, int fd, CancellationToken ct)
     {
         var writable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new StrongBox<bool>();
         context.WatchConnect(writable);
         try
         {
             // Removed on the loop as soon as it fires: the fd stays writable, and a level-triggered handler left in
-            // place would run again every iteration until the continuation (on the pool) removed it.
+            // place would run again every iteration until the continuation (on the pool) removed it. Not once the
+            // wait has ended (cancelled on another thread): the caller may have closed the fd by then, and its
+            // number may already carry another socket's handler.
             context.SetFdHandler(fd, null, () =>
             {
-                context.RemoveFdHandler(fd);
+                lock (ended)
+                {
+                    if (!ended.Value)
+                    {
+                        context.RemoveFdHandler(fd);
+                    }
+                }
+
                 writable.TrySetResult();
             });
             await writable.Task.WaitAsync(ct).ConfigureAwait(false);
         }
         finally
         {
+            lock (ended)
+            {
+                ended.Value = true;
+            }
+
             context.ForgetConnect(writable);
             try
             {

@@ -72,6 +72,43 @@ public sealed class NbdSocketFileTests
     }
 
     [Fact]
+    public void A_server_still_draining_leaves_alone_the_socket_a_new_server_bound_at_its_path()
+    {
+        const int MiB = 1 << 20;
+        using var dir = new TempDir();
+        string image = Path.Combine(dir.Path, "disk.img");
+        File.WriteAllBytes(image, new byte[4 * MiB]);
+        string path = Path.Combine(dir.Path, "nbd.sock");
+        var options = Options(image, new UnixDomainSocketEndPoint(path)) with { MaxBytesInFlight = MiB };
+        options = options with { Exports = [options.Exports[0] with { Direct = true }] };
+        var first = NbdServer.Start(options);
+        using var client = new RawNbdClient(path);
+        client.Negotiate();
+        // Replies the client does not read hold the first server's drain open.
+        client.SendRequest(0, 0, 1, 0, MiB);
+        client.SendRequest(0, 0, 2, MiB, MiB);
+        Wait.Until(() => first.BudgetWaits >= 1, () => Thread.Sleep(5), "the second READ to wait for room");
+        var stopping = first.DisposeAsync().AsTask();
+        Wait.Until(() => !File.Exists(path), () => Thread.Sleep(5), "the first server's listener to close and delete its socket");
+
+        var second = NbdServer.Start(options);
+        try
+        {
+            client.ReadSimpleReply(MiB);
+            client.ReadSimpleReply(MiB);
+            Wait.For(stopping, "the first server to finish its drain");
+
+            Assert.True(File.Exists(path), "the first server deleted the second server's socket at the end of its drain");
+            using var next = new RawNbdClient(path);
+            next.Negotiate();
+        }
+        finally
+        {
+            Wait.For(second.DisposeAsync().AsTask(), "the second server to stop");
+        }
+    }
+
+    [Fact]
     public void Stopping_a_server_on_an_abstract_address_deletes_no_file_named_like_it()
     {
         using var dir = new TempDir();
