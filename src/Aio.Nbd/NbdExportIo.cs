@@ -111,6 +111,12 @@ internal static class NbdExportIo
                     }
 
                     done += piece;
+                    if (done < length)
+                    {
+                        // A page-cache write completes synchronously on the loop: without a turn between pieces, up to
+                        // 4 GiB of zeroes would be written before the loop's other connections got theirs.
+                        await Task.Yield();
+                    }
                 }
             }
         }

@@ -59,6 +59,56 @@ public sealed class NbdWriteZeroesTests
         return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    [Fact]
+    public void Written_zeroes_take_turns_with_the_loops_other_connections()
+    {
+        // tmpfs has no FALLOC_FL_ZERO_RANGE: a NO_HOLE WRITE_ZEROES on a page-cache export there writes zeroes, and
+        // each piece's pwrite completes on the loop. One loop serves both connections.
+        const long Size = 1L << 30;
+        string dir = Path.Combine("/dev/shm", "aio-nbd-zeroes-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string image = Path.Combine(dir, "disk.img");
+            using (var f = File.Create(image))
+            {
+                f.SetLength(Size);
+            }
+
+            string socket = Path.Combine(dir, "nbd.sock");
+            var server = NbdServer.Start(new NbdServerOptions
+            {
+                Exports = [new NbdExportOptions { Path = image, Direct = false }],
+                Listen = [new System.Net.Sockets.UnixDomainSocketEndPoint(socket)],
+                Threads = 1,
+            });
+            try
+            {
+                using var zeroer = new RawNbdClient(socket);
+                using var reader = new RawNbdClient(socket);
+                zeroer.Negotiate();
+                reader.Negotiate();
+                zeroer.SendRequest(NbdProtocol.CmdFlagNoHole, NbdProtocol.CmdWriteZeroes, 1, 0, (uint)Size);
+                reader.SendRequest(0, NbdProtocol.CmdRead, 2, 0, 4096);
+
+                // The READ is answered between two pieces of the 1 GiB of zeroes, not after all of them.
+                Assert.Equal(0u, reader.ReadSimpleReply(4096).Error);
+                Assert.False(zeroer.Socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead), "the 1 GiB of zeroes was written before the other connection's READ was served");
+                zeroer.Socket.ReceiveTimeout = 60_000;
+                var zeroed = zeroer.ReadSimpleReply();
+                Assert.Equal((0u, 1ul), (zeroed.Error, zeroed.Cookie));
+            }
+            finally
+            {
+                Wait.For(server.DisposeAsync().AsTask(), "the NBD server to stop");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [LoopDeviceFact]
     public void On_a_block_device_FAST_ZERO_succeeds_only_where_the_device_zeroes_in_hardware()
     {
