@@ -10,14 +10,14 @@ internal sealed class AioLogForwarder : EventListener
     private const int CallbackFailedEventId = 4;
 
     private readonly ILogger _logger;
-    private readonly Func<string, bool> _reportedElsewhere;
+    private readonly Func<bool> _reportedElsewhere;
 
     /// <param name="logger">Where the events go.</param>
     /// <param name="reportedElsewhere">
-    /// Names the contexts whose callback failures the caller logs itself, with the exception object: their
-    /// <c>CallbackFailed</c> events are not forwarded a second time.
+    /// True on the threads whose callback failures the caller logs itself, with the exception object: a
+    /// <c>CallbackFailed</c> event written there is not forwarded a second time.
     /// </param>
-    public AioLogForwarder(ILogger logger, Func<string, bool> reportedElsewhere)
+    public AioLogForwarder(ILogger logger, Func<bool> reportedElsewhere)
     {
         // The base constructor already reported the existing sources, before these fields were set: enable here.
         _logger = logger;
@@ -47,7 +47,7 @@ internal sealed class AioLogForwarder : EventListener
             return;
         }
 
-        if (eventData.EventId == CallbackFailedEventId && eventData.Payload is [string context, ..] && _reportedElsewhere(context))
+        if (eventData.EventId == CallbackFailedEventId && _reportedElsewhere())
         {
             return;
         }

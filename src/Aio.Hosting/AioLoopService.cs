@@ -22,8 +22,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
 
-    // The group's context names: written when it starts, read by the forwarder on any thread.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _ownContexts = new(StringComparer.Ordinal);
+    // The group's loop threads: written when it starts, read by the forwarder on any thread. By thread, not by context
+    // name: another IoThread in the process may carry the same name, and its failures must still be forwarded.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _ownThreads = new();
     private AioLogForwarder? _forwarder;
     private IoThreadGroup? _group;
     private bool _stopped;
@@ -51,12 +52,12 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                 if (_group is null)
                 {
                     // Forward before the loops start, so the warnings of their setup (monitor fallback) are seen.
-                    _forwarder ??= new AioLogForwarder(_logger, IsOwnContext);
+                    _forwarder ??= new AioLogForwarder(_logger, IsOwnThread);
                     var group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
                     foreach (var thread in group.Threads)
                     {
                         thread.CallbackException += OnCallbackException;
-                        _ownContexts[thread.Context.Name] = true;
+                        _ownThreads[thread.ManagedThreadId] = true;
                     }
 
                     _group = group;
@@ -81,7 +82,19 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task StoppedAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host's ShutdownTimeout: a loop stuck in a callback would otherwise hold the host's stop for ever (its
+            // thread's join is unbounded). The loop threads are background threads: the process can still exit.
+            Log.LoopsDidNotStop(_logger);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -121,7 +134,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     /// A context of this group: its callback failures are logged by <see cref="OnCallbackException"/> (also during the
     /// group's teardown, so the names are never forgotten). Matched by name, the only thing the event carries.
     /// </summary>
-    private bool IsOwnContext(string contextName) => _ownContexts.ContainsKey(contextName);
+    // CallbackFailed is written by IoThread.Report on the loop's own thread, right before the CallbackException
+    // subscribers (this service's among them) hear of it.
+    private bool IsOwnThread() => _ownThreads.ContainsKey(Environment.CurrentManagedThreadId);
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);
 }

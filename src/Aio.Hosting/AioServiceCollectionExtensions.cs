@@ -13,6 +13,12 @@ public static class AioServiceCollectionExtensions
     /// loops in its <c>StopAsync</c>. Aio's EventSource warnings and loop callback exceptions go to <c>ILogger</c>
     /// (category <c>Aio</c>) at Warning or above; a loop whose callback threw serves on.
     /// </summary>
+    /// <remarks>
+    /// The loops stop in this service's <c>StoppedAsync</c>. The host runs <c>StoppedAsync</c> in reverse registration
+    /// order, so an <c>IHostedLifecycleService</c> registered before <c>AddAio</c> finds them stopped in its own
+    /// <c>StoppedAsync</c> (its <c>StopAsync</c> still has them). A loop still inside a callback when the host's
+    /// <c>ShutdownTimeout</c> expires is logged (<c>LoopsDidNotStop</c>) and left behind: the host's stop completes.
+    /// </remarks>
     public static IServiceCollection AddAio(this IServiceCollection services, Action<AioHostOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);

@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2, EventName = "AioEvent", Message = "Aio event {AioEventId}: {Text}")]
     public static partial void EventSourceEvent(ILogger logger, LogLevel level, int aioEventId, string text);
+
+    [LoggerMessage(3, LogLevel.Error, "Aio loops still running when the host's shutdown timeout expired (a callback that does not return?); the host stops without them.", EventName = "LoopsDidNotStop")]
+    public static partial void LoopsDidNotStop(ILogger logger);
 }

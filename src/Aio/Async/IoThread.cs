@@ -80,6 +80,12 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     public string Name => _thread.Name!;
 
     /// <summary>
+    /// The thread's <see cref="Thread.ManagedThreadId"/>: tells this loop's thread apart from others of the same name
+    /// (an <see cref="System.Diagnostics.Tracing.EventListener"/> hears events on the thread that wrote them).
+    /// </summary>
+    public int ManagedThreadId => _thread.ManagedThreadId;
+
+    /// <summary>
     /// Starts a thread named <paramref name="name"/> running a new context. <see cref="AioContextOptions.PollMaxNs"/> 0
     /// (the default) means <see cref="DefaultPollMaxNs"/> here; call <c>Context.SetPollParameters(0, 0, 0)</c> to turn
     /// polling off.

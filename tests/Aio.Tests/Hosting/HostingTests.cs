@@ -88,6 +88,55 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task Callback_failures_of_another_IoThread_named_like_the_hosts_loops_are_still_logged()
+    {
+        var (host, logs) = Build(userFirst: false);
+        using var disposeHost = host;
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        string name = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context.Name;
+
+        // Not the host's loop, though named like it: nobody else logs its failures, so the forwarder must.
+        using var foreign = IoThread.Start(name);
+        foreign.Context.ScheduleOneShot(() => throw new InvalidOperationException("foreign boom"));
+        Aio.Tests.Support.Wait.Until(
+            () => logs.Entries.Any(e => e.Category == "Aio" && e.Message.Contains("foreign boom", StringComparison.Ordinal)),
+            () => Thread.Sleep(10),
+            "the foreign loop's callback failure in the host's log");
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task A_loop_stuck_in_a_callback_does_not_hold_the_hosts_stop_past_its_shutdown_timeout()
+    {
+        var logs = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(500));
+        builder.Services.AddAio(o => o.LoopCount = 1);
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        using var stuck = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context.ScheduleOneShot(() =>
+        {
+            entered.TrySetResult();
+            stuck.Wait(TimeSpan.FromSeconds(60));
+        });
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            // Bounded by the host's own timeout, not by the callback (which would hold the loop's join for a minute).
+            await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Contains(logs.Entries, e => e.Category == "Aio" && e.EventId.Name == "LoopsDidNotStop" && e.Level == LogLevel.Error);
+        }
+        finally
+        {
+            stuck.Set();
+        }
+    }
+
+    [Fact]
     public async Task Aio_EventSource_warnings_reach_ILogger()
     {
         // A loop whose io_uring is refused falls back to poll with a Warning event (MonitorFallback).
