@@ -11,6 +11,7 @@ public sealed class GLibAttachment : IDisposable
     private readonly AioContext _context;
     private readonly Dictionary<int, (nint Tag, PollEvents Events)> _tags = [];
     private nint _source;
+    private bool _abandoned;
 
     internal GLibAttachment(AioContext context, nint source)
     {
@@ -42,7 +43,7 @@ public sealed class GLibAttachment : IDisposable
 
     internal bool Prepare(out int timeoutMs)
     {
-        if (_source == 0 || _context.IsDisposed)
+        if (_source == 0 || _context.IsDisposed || _abandoned)
         {
             // The context's fds are closed (or about to be reused): GLib must stop polling them.
             RemoveAllFds();
@@ -55,7 +56,26 @@ public sealed class GLibAttachment : IDisposable
         return ready;
     }
 
-    internal bool Check() => _source != 0 && !_context.IsDisposed && _context.Source.Check();
+    internal bool Check() => _source != 0 && !_context.IsDisposed && !_abandoned && _context.Source.Check();
+
+    /// <summary>
+    /// GLib iterates this source on a thread that is not the context's home thread (the context belongs to an IoThread,
+    /// or was polled elsewhere first): every prepare and check would throw again, and a prepare that fails asks GLib for
+    /// a 0 ms timeout, so the main loop would spin reporting it. Reported once; the source then watches nothing, asks
+    /// for no timeout and is never ready, until it is disposed.
+    /// </summary>
+    internal void Abandon(InvalidOperationException wrongThread)
+    {
+        if (_abandoned)
+        {
+            return;
+        }
+
+        _abandoned = true;
+        RemoveAllFds();
+        Report(new InvalidOperationException(
+            $"GLib iterates the source of context '{_context.Name}' on a thread that is not the context's home thread; the source is inert from now on.", wrongThread));
+    }
 
     internal void Dispatch()
     {

@@ -52,6 +52,13 @@ internal static unsafe class SourceCallbacks
             *timeout = ms;
             return ready ? 1 : 0;
         }
+        catch (InvalidOperationException ex)
+        {
+            // AioSource.Prepare's one InvalidOperationException: the wrong thread. It would recur on every iteration.
+            a.Abandon(ex);
+            *timeout = -1;
+            return 0;
+        }
         catch (Exception ex)
         {
             a.Report(ex);
@@ -71,6 +78,11 @@ internal static unsafe class SourceCallbacks
         try
         {
             return a.Check() ? 1 : 0;
+        }
+        catch (InvalidOperationException ex)
+        {
+            a.Abandon(ex);
+            return 0;
         }
         catch (Exception ex)
         {
