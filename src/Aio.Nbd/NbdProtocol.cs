@@ -119,5 +119,12 @@ internal static class NbdProtocol
     public const int MaxStringLength = 4096;
     public const int MaxPayload = 32 * 1024 * 1024;
     public const int PreferredBlockSize = 4096;
-    public const int MaxExtents = 128 * 1024;
+
+    /// <summary>
+    /// The most extents one BLOCK_STATUS reply describes (the protocol lets a server describe less than the range asked
+    /// for; clients ask again from where the reply ended). Each costs up to two lseek(2) calls on the loop: 131,072 of
+    /// them (QEMU's limit, this server's before) held the loop's other connections for 110-250 ms on a fragmented file.
+    /// 2,048 bound that to about 2 ms and a 16 KiB reply.
+    /// </summary>
+    public const int MaxExtentsPerReply = 2048;
 }

@@ -285,7 +285,7 @@ internal sealed partial class NbdTransmission
         bool one = (request.Flags & NbdProtocol.CmdFlagReqOne) != 0;
         var extents = _extents;
         extents.Clear();
-        _export.GetExtents(offset, end, one ? 1 : NbdProtocol.MaxExtents, extents);
+        _export.GetExtents(offset, end, one ? 1 : NbdProtocol.MaxExtentsPerReply, extents);
         int count = extents.Count;
         var (segment, array) = NbdReplies.Chunk(request.Cookie, NbdProtocol.ReplyFlagDone, NbdProtocol.ReplyTypeBlockStatus, (uint)(4 + (8 * count)), 4 + (8 * count));
         BinaryPrimitives.WriteUInt32BigEndian(array.AsSpan(20), NbdSession.BaseAllocationId);

@@ -119,6 +119,50 @@ public class NbdClientTests
     }
 
     [NbdToolFact("nbdinfo")]
+    public void A_BLOCK_STATUS_reply_stops_at_2048_extents_and_nbdinfo_maps_the_rest()
+    {
+        // 4 KiB of data every 8 KiB: 8,192 extents in 32 MiB, four replies' worth.
+        using var server = new NbdTestServer(size: 32 << 20);
+        using (var f = File.OpenHandle(server.ImagePath, FileMode.Open, FileAccess.Write))
+        {
+            var block = new byte[4096];
+            block.AsSpan().Fill(1);
+            for (long offset = 0; offset < 32 << 20; offset += 8192)
+            {
+                RandomAccess.Write(f, block, offset);
+            }
+        }
+
+        var expected = SeekDataExtents(server.ImagePath);
+        Assert.Equal(4096, expected.Count);
+
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate(structured: true, meta: true);
+            client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdBlockStatus, 1, 0, 32 << 20);
+            var reply = client.ReadReply();
+            Assert.Equal(Aio.Nbd.NbdProtocol.ReplyTypeBlockStatus, reply.Type);
+            Assert.Equal(1, reply.Flags & 1);
+            int count = (reply.Payload.Length - 4) / 8;
+            Assert.Equal(Aio.Nbd.NbdProtocol.MaxExtentsPerReply, count);
+            for (int i = 0; i < count; i++)
+            {
+                uint length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(reply.Payload.AsSpan(4 + (8 * i)));
+                uint flags = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(reply.Payload.AsSpan(8 + (8 * i)));
+                Assert.Equal(4096u, length);
+                Assert.Equal(i % 2 == 0 ? 0u : 3u, flags);
+            }
+        }
+
+        // The client asks again from where each reply ended, and gets the whole map.
+        string map = NbdTools.Check("nbdinfo", "--map", "--json", server.Uri);
+        using var mapDoc = JsonDocument.Parse(map);
+        var data = mapDoc.RootElement.EnumerateArray().Where(e => e.GetProperty("type").GetInt32() == 0)
+            .Select(e => (e.GetProperty("offset").GetInt64(), e.GetProperty("length").GetInt64())).ToList();
+        Assert.Equal(expected, data);
+    }
+
+    [NbdToolFact("nbdinfo")]
     public void Nbdinfo_sees_a_read_only_export_and_lists_every_export()
     {
         using var server = new NbdTestServer(readOnly: true, name: "disk");
