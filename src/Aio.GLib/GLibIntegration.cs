@@ -18,13 +18,24 @@ public static class GLibIntegration
         ObjectDisposedException.ThrowIf(ctx.IsDisposed, ctx);
         nint source = GLib.Interop.GLib.SourceNew(SourceCallbacks.Funcs, 128);
         var attachment = new GLibAttachment(ctx, source);
-        SourceCallbacks.Register(source, attachment);
-        GLib.Interop.GLib.SourceSetName(source, "aio:" + ctx.Name);
+        try
+        {
+            SourceCallbacks.Register(source, attachment);
+            GLib.Interop.GLib.SourceSetName(source, "aio:" + ctx.Name);
 
-        // A callback may iterate GLib again (a nested loop); GLib then may call this source recursively.
-        GLib.Interop.GLib.SourceSetCanRecurse(source, 1);
-        attachment.SyncFds();
-        GLib.Interop.GLib.SourceAttach(source, gMainContext);
+            // A callback may iterate GLib again (a nested loop); GLib then may call this source recursively.
+            GLib.Interop.GLib.SourceSetCanRecurse(source, 1);
+            attachment.SyncFds();
+            GLib.Interop.GLib.SourceAttach(source, gMainContext);
+        }
+        catch
+        {
+            // The context was disposed under the call, say: the source (and its entry in the callbacks' table, removed
+            // by its finalize) must not outlive the failed attach.
+            attachment.Dispose();
+            throw;
+        }
+
         return attachment;
     }
 }

@@ -6,22 +6,19 @@ namespace Aio.Hosting;
 /// <summary>Listens to Aio's EventSource at Warning and above and writes each event to an <see cref="ILogger"/>.</summary>
 internal sealed class AioLogForwarder : EventListener
 {
-    /// <summary><c>CallbackFailed</c>: a callback threw on an IoThread.</summary>
-    private const int CallbackFailedEventId = 4;
-
     private readonly ILogger _logger;
-    private readonly Func<bool> _reportedElsewhere;
+    private readonly Func<int, string?, bool> _forwards;
 
     /// <param name="logger">Where the events go.</param>
-    /// <param name="reportedElsewhere">
-    /// True on the threads whose callback failures the caller logs itself, with the exception object: a
-    /// <c>CallbackFailed</c> event written there is not forwarded a second time.
+    /// <param name="forwards">
+    /// Given an event's id and the context it names, whether this logger takes it (<see cref="AioEventRouting"/>): not
+    /// another host's, nor a callback failure the caller logs itself with the exception object.
     /// </param>
-    public AioLogForwarder(ILogger logger, Func<bool> reportedElsewhere)
+    public AioLogForwarder(ILogger logger, Func<int, string?, bool> forwards)
     {
         // The base constructor already reported the existing sources, before these fields were set: enable here.
         _logger = logger;
-        _reportedElsewhere = reportedElsewhere;
+        _forwards = forwards;
         foreach (var source in EventSource.GetSources())
         {
             if (source.Name == AioDiagnostics.EventSourceName)
@@ -47,7 +44,9 @@ internal sealed class AioLogForwarder : EventListener
             return;
         }
 
-        if (eventData.EventId == CallbackFailedEventId && _reportedElsewhere())
+        // Every Aio event names its context first.
+        string? context = eventData.Payload is [string name, ..] ? name : null;
+        if (!_forwards(eventData.EventId, context))
         {
             return;
         }

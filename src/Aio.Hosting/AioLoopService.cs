@@ -22,9 +22,6 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
 
-    // The group's loop threads: written when it starts, read by the forwarder on any thread. By thread, not by context
-    // name: another IoThread in the process may carry the same name, and its failures must still be forwarded.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _ownThreads = new();
     private AioLogForwarder? _forwarder;
     private IoThreadGroup? _group;
     private bool _stopped;
@@ -51,13 +48,27 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                 ObjectDisposedException.ThrowIf(_stopped, typeof(IoThreadGroup));
                 if (_group is null)
                 {
-                    // Forward before the loops start, so the warnings of their setup (monitor fallback) are seen.
-                    _forwarder ??= new AioLogForwarder(_logger, IsOwnThread);
-                    var group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
+                    // Forward before the loops start, so the warnings of their setup (monitor fallback) are seen; the
+                    // names are claimed first for the same reason (those warnings are written before the threads are
+                    // known). IoThreadGroup names its loops "{name}-{index}".
+                    int count = _options.LoopCount > 0 ? _options.LoopCount : Environment.ProcessorCount;
+                    AioEventRouting.Claim(this, Enumerable.Range(0, count).Select(i => _options.Name + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    _forwarder ??= new AioLogForwarder(_logger, (id, context) => AioEventRouting.Forwards(this, id, context));
+                    IoThreadGroup group;
+                    try
+                    {
+                        group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
+                    }
+                    catch
+                    {
+                        AioEventRouting.Leave(this);
+                        throw;
+                    }
+
                     foreach (var thread in group.Threads)
                     {
                         thread.CallbackException += OnCallbackException;
-                        _ownThreads[thread.ManagedThreadId] = true;
+                        AioEventRouting.AddThread(this, thread.ManagedThreadId);
                     }
 
                     _group = group;
@@ -105,6 +116,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         }
 
         forwarder?.Dispose();
+        AioEventRouting.Leave(this);
     }
 
     /// <summary>
@@ -116,6 +128,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         var (group, forwarder) = TakeForDispose();
         group?.Dispose();
         forwarder?.Dispose();
+        AioEventRouting.Leave(this);
     }
 
     private (IoThreadGroup? Group, AioLogForwarder? Forwarder) TakeForDispose()
@@ -129,14 +142,6 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
             return taken;
         }
     }
-
-    /// <summary>
-    /// A context of this group: its callback failures are logged by <see cref="OnCallbackException"/> (also during the
-    /// group's teardown, so the names are never forgotten). Matched by name, the only thing the event carries.
-    /// </summary>
-    // CallbackFailed is written by IoThread.Report on the loop's own thread, right before the CallbackException
-    // subscribers (this service's among them) hear of it.
-    private bool IsOwnThread() => _ownThreads.ContainsKey(Environment.CurrentManagedThreadId);
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);
 }

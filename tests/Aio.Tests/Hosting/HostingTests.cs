@@ -106,6 +106,52 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task Two_hosts_in_one_process_each_log_only_their_own_loops_events()
+    {
+        // Integration tests start many hosts in one process; every host hears Aio's EventSource.
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        var (a, logsA) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = "host-a-" + suffix;
+            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
+        });
+        var (b, logsB) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = "host-b-" + suffix;
+        });
+        using var disposeA = a;
+        using var disposeB = b;
+        await a.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        await b.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var context = a.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
+
+        // Written on A's loop thread (CallbackFailed), and on the stall watchdog's (LoopStalled, naming A's context).
+        context.ScheduleOneShot(() => throw new InvalidOperationException("boom " + suffix));
+        using (var release = new ManualResetEventSlim())
+        {
+            context.ScheduleOneShot(() => release.Wait(TimeSpan.FromSeconds(20)));
+            Aio.Tests.Support.Wait.Until(
+                () => logsA.Entries.Any(e => e.Category == "Aio" && e.Message.Contains("host-a-" + suffix + "-0: the loop has been running callbacks", StringComparison.Ordinal)),
+                () => Thread.Sleep(10),
+                "the stall warning in A's log");
+            release.Set();
+        }
+
+        var after = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        context.ScheduleOneShot(after.SetResult);
+        await after.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(logsA.Entries, e => e.Category == "Aio" && e.Exception?.Message == "boom " + suffix);
+
+        // B stops after A's events were written, so anything it forwarded is in its log by now.
+        await b.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(logsB.Entries, e => e.Message.Contains(suffix, StringComparison.Ordinal) && !e.Message.Contains("host-b-", StringComparison.Ordinal));
+        Assert.DoesNotContain(logsB.Entries, e => e.Exception?.Message == "boom " + suffix);
+        await a.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task A_loop_stuck_in_a_callback_does_not_hold_the_hosts_stop_past_its_shutdown_timeout()
     {
         var logs = new CapturingLoggerProvider();

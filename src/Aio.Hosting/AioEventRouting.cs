@@ -1,0 +1,100 @@
+namespace Aio.Hosting;
+
+/// <summary>
+/// Decides which host logs an event of Aio's EventSource, which every listener in the process hears: with several
+/// hosts in one process (integration tests start many), each would otherwise log every other host's loop failures and
+/// warnings as its own.
+/// </summary>
+/// <remarks>
+/// An event written on a host's loop thread is that host's. One written elsewhere (the stall watchdog, a context
+/// being set up before its thread is known) belongs to the hosts whose loops carry the context name it names: a host
+/// claims its names before its loops start. An event of a context no host claims (an <see cref="IoThread"/> of the
+/// application's own) is logged once, by the host that started first among those still running. Warnings are rare,
+/// so one lock is enough.
+/// </remarks>
+internal static class AioEventRouting
+{
+    /// <summary><c>CallbackFailed</c>: a callback threw on an IoThread.</summary>
+    internal const int CallbackFailedEventId = 4;
+
+    private static readonly Lock s_lock = new();
+    private static readonly Dictionary<int, AioLoopService> s_threads = [];
+    private static readonly List<(AioLoopService Host, HashSet<string> Names)> s_claims = [];
+
+    /// <summary>The claiming hosts in the order they claimed: the first logs the events nobody claims.</summary>
+    private static readonly List<AioLoopService> s_hosts = [];
+
+    /// <summary>Before <paramref name="host"/>'s loops start: the context names they will carry are its.</summary>
+    public static void Claim(AioLoopService host, IEnumerable<string> contextNames)
+    {
+        lock (s_lock)
+        {
+            s_claims.Add((host, new HashSet<string>(contextNames, StringComparer.Ordinal)));
+            if (!s_hosts.Contains(host))
+            {
+                s_hosts.Add(host);
+            }
+        }
+    }
+
+    /// <summary>Once a loop thread runs: what is written on it is <paramref name="host"/>'s.</summary>
+    public static void AddThread(AioLoopService host, int managedThreadId)
+    {
+        lock (s_lock)
+        {
+            s_threads[managedThreadId] = host;
+        }
+    }
+
+    /// <summary>After <paramref name="host"/>'s loops stopped: forgets its threads (their ids can be reused) and names.</summary>
+    public static void Leave(AioLoopService host)
+    {
+        lock (s_lock)
+        {
+            foreach (var (id, owner) in s_threads.ToArray())
+            {
+                if (owner == host)
+                {
+                    s_threads.Remove(id);
+                }
+            }
+
+            s_claims.RemoveAll(c => c.Host == host);
+            s_hosts.Remove(host);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="host"/> logs the event being written on this thread. Never a <c>CallbackFailed</c> of its
+    /// own loops: it logs those itself, with the exception object.
+    /// </summary>
+    public static bool Forwards(AioLoopService host, int eventId, string? contextName)
+    {
+        lock (s_lock)
+        {
+            if (s_threads.TryGetValue(Environment.CurrentManagedThreadId, out var owner))
+            {
+                return owner == host && eventId != CallbackFailedEventId;
+            }
+
+            bool claimed = false;
+            if (contextName is not null)
+            {
+                foreach (var (claimant, names) in s_claims)
+                {
+                    if (names.Contains(contextName))
+                    {
+                        if (claimant == host)
+                        {
+                            return true;
+                        }
+
+                        claimed = true;
+                    }
+                }
+            }
+
+            return !claimed && s_hosts.Count > 0 && s_hosts[0] == host;
+        }
+    }
+}
