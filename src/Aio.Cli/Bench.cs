@@ -14,6 +14,12 @@ internal static class Bench
     /// <summary>Size of the scratch file when no FILE and no --size is given.</summary>
     public const long DefaultScratchSize = 1L << 30;
 
+    /// <summary>The most requests in flight in one run (--iodepth x --threads).</summary>
+    public const int MaxRequestsInFlight = 8192;
+
+    /// <summary>The longest --ramp-time + --runtime: CancelAfter's limit (2^32 - 2 ms).</summary>
+    public static readonly TimeSpan MaxRunTime = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
     public static int Run(BenchOptions o, bool compare)
     {
         Validate(o);
@@ -84,6 +90,19 @@ internal static class Bench
         if (o.Threads is < 1 or > 64)
         {
             throw new UsageException("--threads (--numjobs) must be between 1 and 64");
+        }
+
+        if ((long)o.IoDepth * o.Threads > MaxRequestsInFlight)
+        {
+            // Each request has its own buffer, and the randomaccess row its own worker and latency histogram: 64 x 4096
+            // of them ran the process out of memory before it printed anything.
+            throw new UsageException($"--iodepth x --threads must be at most {MaxRequestsInFlight} (got {(long)o.IoDepth * o.Threads})");
+        }
+
+        if (o.RampTime > MaxRunTime || o.Runtime > MaxRunTime || o.RampTime + o.Runtime > MaxRunTime)
+        {
+            // The runs are ended by CancelAfter, whose limit this is; refused before the scratch file is filled.
+            throw new UsageException("--ramp-time + --runtime must be at most 49 days");
         }
 
         if (o.MaxBatch < 0)

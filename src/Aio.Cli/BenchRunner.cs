@@ -20,7 +20,7 @@ internal static class BenchRunner
         };
 
     /// <summary>Writers of <see cref="Progress"/> an engine needs: one per loop, or one per randomaccess worker.</summary>
-    public static int ProgressWriters(BenchOptions o) => o.Engine == "randomaccess" ? o.IoDepth : o.Threads;
+    public static int ProgressWriters(BenchOptions o) => o.Engine == "randomaccess" ? o.IoDepth * o.Threads : o.Threads;
 
     private static BenchResult RunLoops(BenchOptions o, string path, Region region, Progress progress, CancellationToken ct)
     {
@@ -55,9 +55,11 @@ internal static class BenchRunner
             stop.CancelAfter(o.RampTime + o.Runtime);
 
             // Allocations are counted on the loop threads, where the I/O path runs (not the status line's).
+            // The CPU first: the allocation counts need a turn of every (busy) loop, which with many loops on few CPUs
+            // took a second, and the CPU read after them missed that much of the run.
             clock.WaitForRamp(ct);
-            long alloc0 = LoopAllocations(loops);
             var cpu0 = Cpu();
+            long alloc0 = LoopAllocations(loops);
             Task.WaitAll(tasks);
             double seconds = clock.MeasuredSeconds;
             var cpu1 = Cpu();
@@ -88,8 +90,12 @@ internal static class BenchRunner
         }
     }
 
+    /// <summary>The bytes allocated so far on every loop thread, asked of all loops at once.</summary>
     private static long LoopAllocations(IoThread[] loops)
-        => loops.Sum(l => l.Context.InvokeAsync(() => Task.FromResult(GC.GetAllocatedBytesForCurrentThread())).Result);
+    {
+        var counts = loops.Select(l => l.Context.InvokeAsync(() => Task.FromResult(GC.GetAllocatedBytesForCurrentThread()))).ToArray();
+        return counts.Sum(c => c.GetAwaiter().GetResult());
+    }
 
     /// <summary>On the loop: <c>iodepth</c> workers; returns the requests done (and the reads among them) after the ramp.</summary>
     private static async Task<(long Ios, long Reads)> LoopWorkers(BenchOptions o, BlockFile file, Region region, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int loop, CancellationToken stop)

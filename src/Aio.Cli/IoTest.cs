@@ -22,10 +22,18 @@ internal static class IoTest
     public const int RequestSize = 128 * 1024;
     public const int BatchSize = 16;
 
-    public static (double Elapsed, double Ideal, double Slept) Run(string path, long size, FdMonitorKind? monitor)
+    /// <exception cref="UsageException">The file is shorter than one request.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled (checked between batches).</exception>
+    public static (double Elapsed, double Ideal, double Slept) Run(string path, long size, FdMonitorKind? monitor, CancellationToken ct = default)
     {
         using var loop = IoThread.Start("iotest", new AioContextOptions { Monitor = monitor });
         using var file = BlockFile.Open(loop.Context, path, new BlockFileOptions { Direct = true, ReadOnly = true });
+        if (file.Length < RequestSize)
+        {
+            // One request would read past the end: a short read, not the scenario.
+            throw new UsageException($"{path} is shorter than one {RequestSize / 1024} KiB request ({file.Length} bytes)");
+        }
+
         long requests = Math.Max(1, Math.Min(size, file.Length) / RequestSize);
         var buffers = Enumerable.Range(0, BatchSize).Select(_ => new AlignedBuffer(RequestSize, Math.Max(4096, file.Alignment))).ToArray();
         var pending = new ValueTask<int>[BatchSize];
@@ -38,6 +46,7 @@ internal static class IoTest
             var sw = Stopwatch.StartNew();
             for (long done = 0; done < requests;)
             {
+                ct.ThrowIfCancellationRequested();
                 int batch = (int)Math.Min(BatchSize, requests - done);
                 Pause(ref pauses, ref sleptTicks);
                 issued = 0;

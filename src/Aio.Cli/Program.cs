@@ -149,10 +149,32 @@ internal static class Program
             }
 
             string? path = RequireNotOption(r.GetValue(file));
-            using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line) : null;
-            path ??= scratch!.Path;
-            RequireFile(path);
-            var (elapsed, ideal, slept) = IoTest.Run(path, bytes, ParseMonitor(r.GetValue(monitor)));
+            var kind = ParseMonitor(r.GetValue(monitor));
+
+            // SIGINT/SIGTERM stop the fill or the reads, so that the scratch file is deleted on the way out.
+            using var cancel = new CancellationTokenSource();
+            void Stop(System.Runtime.InteropServices.PosixSignalContext c)
+            {
+                c.Cancel = true;
+                cancel.Cancel();
+            }
+
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+            double elapsed, ideal, slept;
+            try
+            {
+                using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line, cancel.Token) : null;
+                path ??= scratch!.Path;
+                RequireFile(path);
+                (elapsed, ideal, slept) = IoTest.Run(path, bytes, kind, cancel.Token);
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("aio: interrupted");
+                return Bench.Interrupted;
+            }
+
             double ratio = elapsed / ideal;
             var inv = CultureInfo.InvariantCulture;
             if (r.GetValue(json))

@@ -64,24 +64,33 @@ internal sealed class RandomAccessWorker : IThreadPoolWorkItem
 
     public void Execute()
     {
-        var (block, read) = _request;
-        long offset = _stream.Region.OffsetOf(block);
+        // On a pool thread: an exception escaping here would end the process (no row printed, the scratch file left).
         try
         {
-            if (read)
+            if (Step())
             {
-                RandomAccess.Read(_handle, _buffer.Span, offset);
-            }
-            else
-            {
-                RandomAccess.Write(_handle, (ReadOnlySpan<byte>)_buffer.Span, offset);
-                _verify?.Mark(block);
+                Submit();
             }
         }
         catch (Exception ex)
         {
             _done.TrySetException(ex);
-            return;
+        }
+    }
+
+    /// <summary>Does the queued request and records it; false once stopped.</summary>
+    private bool Step()
+    {
+        var (block, read) = _request;
+        long offset = _stream.Region.OffsetOf(block);
+        if (read)
+        {
+            RandomAccess.Read(_handle, _buffer.Span, offset);
+        }
+        else
+        {
+            RandomAccess.Write(_handle, (ReadOnlySpan<byte>)_buffer.Span, offset);
+            _verify?.Mark(block);
         }
 
         long end = Stopwatch.GetTimestamp();
@@ -96,9 +105,9 @@ internal sealed class RandomAccessWorker : IThreadPoolWorkItem
         if (_stop.IsCancellationRequested)
         {
             _done.TrySetResult((_ios, _reads));
-            return;
+            return false;
         }
 
-        Submit();
+        return true;
     }
 }

@@ -19,6 +19,12 @@ public sealed class NbdServer : IAsyncDisposable
     // connection, after the server had already announced itself.
     internal static readonly TimeSpan MaxHandshakeTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
 
+    /// <summary>
+    /// The most loops a server starts: each is a thread with a ring. 100,000 ran the process out of memory before it
+    /// served anything; a thousand is far past what a machine's cores can use.
+    /// </summary>
+    internal const int MaxThreads = 1024;
+
     private readonly IoThreadGroup _group;
     private readonly List<AioListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
@@ -83,6 +89,7 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Threads, MaxThreads, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConnections, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRequestsInFlight, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesInFlight, 1, nameof(options));

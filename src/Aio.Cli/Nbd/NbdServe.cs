@@ -28,16 +28,18 @@ internal static class NbdServe
 
         NbdServer.Logger = line => Console.Error.WriteLine(line);
         using var stop = new ManualResetEventSlim();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        int signals = 0;
+
+        // The first SIGINT/SIGTERM drains (every request read is answered; a client that reads no replies holds that up
+        // to 30 s); a second one ends the process at once, the default action, as a second Ctrl-C does for most servers.
+        void OnSignal(PosixSignalContext c)
         {
-            c.Cancel = true;
+            c.Cancel = Interlocked.Increment(ref signals) == 1;
             stop.Set();
-        });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.Set();
-        });
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
         NbdServer server;
         try
@@ -111,6 +113,11 @@ internal static class NbdServe
             }
 
             exports.Add(new NbdExportOptions { Path = path, Name = name, Description = a.Description, ReadOnly = a.ReadOnly, Direct = direct });
+        }
+
+        if (a.Threads is < 0 or > NbdServer.MaxThreads)
+        {
+            throw new UsageException($"--threads: between 0 and {NbdServer.MaxThreads}");
         }
 
         if (a.HandshakeTimeout > NbdServer.MaxHandshakeTimeout)

@@ -173,6 +173,18 @@ public class CliFioTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    [Fact]
+    public void Iotest_terminated_during_its_scratch_file_fill_deletes_the_file()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = AioCli.RunAndTerminate(dir.Path, () => Directory.GetFiles(dir.Path).Length > 0, "the scratch file", "iotest", "--size", "8g");
+        _output.WriteLine(stdout + stderr);
+        Assert.Equal(130, code);
+        Assert.Contains("aio: interrupted", stderr);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
     private static bool Filled(string dir, long size)
         => Directory.GetFiles(dir).FirstOrDefault() is { } f && new FileInfo(f).Length >= size;
 

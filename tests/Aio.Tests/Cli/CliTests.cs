@@ -38,6 +38,39 @@ public class CliTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    [Theory]
+    [InlineData("io_uring")]
+    [InlineData("threads")]
+    [InlineData("randomaccess")]
+    public void Bench_with_two_threads_counts_every_worker_and_cleans_up(string engine)
+    {
+        // randomaccess runs iodepth x threads workers, each writing its own progress slot: there were iodepth slots,
+        // so the (iodepth + 1)th worker threw on a pool thread and the process died with a stack trace.
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "--size", "16m", "--runtime", "300ms", "--engine", engine, "--threads", "2", "--iodepth", "4", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(engine, doc.RootElement.GetProperty("engine").GetString());
+        Assert.True(doc.RootElement.GetProperty("iops").GetDouble() > 0);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Bench_with_many_loops_counts_the_CPU_of_the_whole_run()
+    {
+        // 64 busy loops on this machine's few CPUs: the start of the CPU count used to wait for a turn of each loop in
+        // sequence, which took as long as the run, and the figures came out near zero. The loops keep at least a
+        // quarter of a CPU busy for the whole second (an accounting check, not a speed one).
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "--size", "16m", "--runtime", "1s", "--threads", "64", "--iodepth", "32", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        double cpu = doc.RootElement.GetProperty("cpu_user_s").GetDouble() + doc.RootElement.GetProperty("cpu_sys_s").GetDouble();
+        Assert.True(cpu >= 0.25, $"{cpu} CPU seconds counted for a second of 64 busy loops");
+    }
+
     [Fact]
     public void Bench_compare_runs_every_engine_on_the_same_file()
     {
@@ -150,6 +183,9 @@ public class CliTests
     [InlineData("bench", "--iodepth", "0")]
     [InlineData("bench", "/nonexistent/aio/file")]
     [InlineData("iotest", "--size", "4k")]
+    [InlineData("bench", "--iodepth", "4096", "--threads", "64")]
+    [InlineData("bench", "--runtime", "100000m")]
+    [InlineData("bench", "--ramp-time", "60000m", "--runtime", "20000m")]
     [InlineData("frobnicate")]
     public void Bad_arguments_give_one_line_and_exit_code_2(params string[] args)
     {

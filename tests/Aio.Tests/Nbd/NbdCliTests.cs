@@ -49,6 +49,8 @@ public sealed class NbdCliTests : IDisposable
     [InlineData("disk.img", "--handshake-timeout", "0.00000001")]
     [InlineData("disk.img", "--handshake-timeout", "100000m")]
     [InlineData("disk.img", "--socket", "")]
+    [InlineData("disk.img", "--threads", "100000")]
+    [InlineData("disk.img", "--threads", "-1")]
     [InlineData("disk.img", "--socket", "/tmp/a-socket-path-longer-than-the-107-bytes-sun-path-holds-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public void Bad_command_lines_and_unusable_files_print_one_line_and_exit_2(params string[] args)
     {
@@ -78,6 +80,44 @@ public sealed class NbdCliTests : IDisposable
         Assert.Equal(0, Stop(server));
         Assert.Equal("", server.StandardOutput.ReadToEnd());
         Assert.False(File.Exists(socket), "the socket file was left behind");
+    }
+
+    [Fact]
+    public void A_second_SIGTERM_ends_a_server_whose_drain_a_client_holds_up()
+    {
+        using var dir = new TempDir();
+        string a = Path.Combine(dir.Path, "a.img");
+        File.WriteAllBytes(a, new byte[32 << 20]);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        using var server = Start(dir.Path, "nbd", "serve", a, "--socket", socket, "--cache", "writeback");
+        ReadLine(server);
+        using var client = new RawNbdClient(socket);
+        client.Negotiate();
+
+        // READs of 32 MiB whose replies the client never reads: the server's send stalls on the full socket buffer,
+        // and the drain (answer every request read) waits for it, up to 30 s. Once reply bytes arrive, a request has
+        // been read and is being answered.
+        for (ulong i = 0; i < 8; i++)
+        {
+            client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdRead, i, 0, 32 << 20);
+        }
+
+        Wait.Until(() => client.Socket.Available > 0, () => Thread.Sleep(5), "the first reply's bytes");
+        string pid = server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        void Term()
+        {
+            using var kill = Process.Start("kill", ["-TERM", pid])!;
+            kill.WaitForExit();
+        }
+
+        Term();
+        Wait.Until(() => Stderr(server).Contains("aio nbd: stopping", StringComparison.Ordinal), () => Thread.Sleep(5), "the server's stopping line");
+        Assert.False(server.HasExited, "the drain was not held up; the test proves nothing");
+        Term();
+
+        // Well inside the 30 s the drain would take; the default action of SIGTERM (128 + 15), not a drained exit 0.
+        Assert.True(server.WaitForExit(TimeSpan.FromSeconds(15)), "a second SIGTERM did not end the server");
+        Assert.Equal(143, server.ExitCode);
     }
 
     [NbdToolFact("nbdinfo")]
