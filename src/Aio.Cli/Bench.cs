@@ -187,7 +187,14 @@ internal static class Bench
             return o;
         }
 
-        string? why = o.Monitor is FdMonitorKind.Poll or FdMonitorKind.Epoll ? $"a {o.Monitor} context has no ring" : IoUringUnavailable();
+        if (o.Monitor is FdMonitorKind.Poll or FdMonitorKind.Epoll)
+        {
+            // Chosen, not missing: the ring is what --monitor turned off.
+            Console.Error.WriteLine($"aio: --monitor {o.Monitor.Value.ToString().ToLowerInvariant()} has no ring: using the threads engine");
+            return o with { Engine = "threads" };
+        }
+
+        string? why = IoUringUnavailable();
         if (why is null)
         {
             return o;

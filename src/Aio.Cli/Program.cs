@@ -65,7 +65,15 @@ internal static class Program
             return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
         }
 
-        return message;
+        // "as expected type 'System.Int32'" speaks .NET, not the command line.
+        var number = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type 'System\.(U?Int\d+|Double)'");
+        if (number.Success)
+        {
+            return $"{number.Groups[2].Value}: '{number.Groups[1].Value}' is not a {(number.Groups[3].Value == "Double" ? "number" : "whole number")}";
+        }
+
+        // A bad choice lists the choices on lines of their own: one line, as every other message.
+        return string.Join(' ', message.Split(['\r', '\n', '\t', ' '], StringSplitOptions.RemoveEmptyEntries));
     }
 
     private static string OneLine(Exception ex)

@@ -46,9 +46,15 @@ internal static class NbdServe
         {
             server = NbdServer.Start(options);
         }
-        catch (Exception ex) when (ex is AioException or SocketException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (SocketException ex)
         {
-            Console.Error.WriteLine("aio: " + ex.Message);
+            // "Address already in use" alone does not say which of the addresses it was.
+            Console.Error.WriteLine($"aio: cannot listen on {options.Listen[0]}: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is AioException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine("aio: " + ex.Message.ReplaceLineEndings(" "));
             return 2;
         }
 
@@ -96,6 +102,9 @@ internal static class NbdServe
         var exports = new List<NbdExportOptions>();
         foreach (string spec in a.Exports)
         {
+            // An option the parser did not know lands here as a FILE: say so, not "no such file" (./-name serves a
+            // file whose name starts with a dash).
+            Program.RequireNotOption(spec);
             int eq = spec.IndexOf('=', StringComparison.Ordinal);
             string name = eq < 0 ? "" : spec[..eq];
             string path = eq < 0 ? spec : spec[(eq + 1)..];

@@ -180,6 +180,8 @@ public class CliTests
     [InlineData("bench", "--size", "banana")]
     [InlineData("bench", "--bs", "1000")]
     [InlineData("bench", "--rw", "sideways")]
+    [InlineData("bench", "--engine", "magic")]
+    [InlineData("bench", "--iodepth", "abc")]
     [InlineData("bench", "--iodepth", "0")]
     [InlineData("bench", "/nonexistent/aio/file")]
     [InlineData("iotest", "--size", "4k")]
@@ -194,6 +196,7 @@ public class CliTests
         Assert.Equal(2, code);
         string message = stderr.Trim();
         Assert.StartsWith("aio: ", message);
+        Assert.DoesNotContain("\n", message);
         Assert.DoesNotContain("   at ", stdout + stderr);
         Assert.Empty(Directory.GetFiles(dir.Path));
     }

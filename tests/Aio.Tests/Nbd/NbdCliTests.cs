@@ -83,6 +83,31 @@ public sealed class NbdCliTests : IDisposable
     }
 
     [Fact]
+    public void An_unknown_option_is_called_one_not_a_missing_file()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(Path.Combine(dir.Path, "disk.img"), new byte[65536]);
+        var (code, _, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "nbd", "serve", "disk.img", "--foo");
+        Assert.Equal(2, code);
+        Assert.Equal("aio: unknown option '--foo'", stderr.Trim());
+    }
+
+    [Fact]
+    public void A_port_in_use_is_named_in_the_one_line_and_exits_2()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(Path.Combine(dir.Path, "disk.img"), new byte[65536]);
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        int port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "nbd", "serve", "disk.img", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"aio: cannot listen on 127.0.0.1:{port}: ", stderr.Trim());
+    }
+
+    [Fact]
     public void A_second_SIGTERM_ends_a_server_whose_drain_a_client_holds_up()
     {
         using var dir = new TempDir();
