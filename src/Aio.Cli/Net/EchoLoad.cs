@@ -12,6 +12,9 @@ namespace Aio.Cli.Net;
 /// </summary>
 internal static class EchoLoad
 {
+    /// <summary>Messages this large and larger are streamed (written back to back, echoed bytes counted), not ping-ponged.</summary>
+    public const int StreamThreshold = 1 << 20;
+
     /// <summary>Runs the load; prints one line "requests bytes seconds p50_us p99_us".</summary>
     public static int Run(int port, int connections, int size, TimeSpan warmup, TimeSpan duration)
     {
@@ -27,7 +30,7 @@ internal static class EchoLoad
             sockets[i].Connect(endPoint);
         }
 
-        bool streaming = size >= (1 << 20);
+        bool streaming = size >= StreamThreshold;
         long measureFrom = Stopwatch.GetTimestamp() + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
         long measureTo = measureFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var tasks = new Task[connections];

@@ -32,7 +32,7 @@ internal static class NetBench
                 string? ready = process.StandardOutput.ReadLine();
                 if (ready is null || !ready.StartsWith("ready ", StringComparison.Ordinal))
                 {
-                    throw new UsageException($"the {server} server did not start: {process.StandardError.ReadToEnd()}");
+                    throw new InvalidOperationException($"the {server} server did not start: {process.StandardError.ReadToEnd()}");
                 }
 
                 int port = int.Parse(ready.AsSpan(6), s_inv);
@@ -46,7 +46,7 @@ internal static class NetBench
                     long cpuAfter = CpuTicks(process.Id);
                     if (load.ExitCode != 0)
                     {
-                        throw new UsageException($"the load generator failed against {server}: {load.StandardError.ReadToEnd()}");
+                        throw new InvalidOperationException($"the load generator failed against {server}: {load.StandardError.ReadToEnd()}");
                     }
 
                     var f = line.Split(' ');
@@ -72,7 +72,7 @@ internal static class NetBench
         Console.WriteLine("workload              server      req/s or MB/s [spread]          p50_us    p99_us   cpu_us/req (or /MiB)");
         foreach (var (size, connections) in workloads)
         {
-            bool streaming = connections == 1 && size >= (1 << 20);
+            bool streaming = size >= EchoLoad.StreamThreshold;
             string name = streaming ? $"stream {Units.FormatSize(size)} writes" : $"echo {Units.FormatSize(size)} x{connections}";
             foreach (var server in servers)
             {

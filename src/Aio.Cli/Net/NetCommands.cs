@@ -18,16 +18,27 @@ internal static class NetCommands
         var cmd = new Command("net", "echo server on Aio's loops against the same server on System.Net.Sockets, load from a separate process") { connections, sizes, stream, loops, runtime, warmup, rounds };
         cmd.SetAction(r =>
         {
+            if (r.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Tokens.Count: > 0 } bench)
+            {
+                // `aio bench FILE --runtime 1s net` parses, and the words before "net" are bench's, which net ignores.
+                throw new UsageException($"'{bench.Tokens[0].Value}' before 'net' is an argument of bench; give net's options after 'net'");
+            }
+
             var o = new NetBenchOptions
             {
                 Connections = Positive(r.GetValue(connections), "--connections"),
-                Sizes = r.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => Units.ParseIntSize(s, "--sizes")).ToList(),
-                StreamSize = r.GetValue(stream)!.Trim() == "0" ? 0 : Units.ParseIntSize(r.GetValue(stream)!, "--stream"),
+                Sizes = r.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => EchoSize(Units.ParseIntSize(s, "--sizes"))).ToList(),
+                StreamSize = r.GetValue(stream)!.Trim() == "0" ? 0 : StreamSize(Units.ParseIntSize(r.GetValue(stream)!, "--stream")),
                 Loops = Positive(r.GetValue(loops), "--loops"),
                 Runtime = Units.ParseDuration(r.GetValue(runtime)!, "--runtime"),
                 Warmup = Units.ParseDuration(r.GetValue(warmup)!, "--warmup"),
                 Rounds = Positive(r.GetValue(rounds), "--rounds"),
             };
+            if (o.Sizes.Count == 0 && o.StreamSize == 0)
+            {
+                throw new UsageException("nothing to measure: --sizes is empty and --stream is 0");
+            }
+
             return NetBench.Run(o);
         });
         return cmd;
@@ -75,6 +86,13 @@ internal static class NetCommands
             Units.ParseDuration(r.GetValue(warmup)!, "--warmup"), Units.ParseDuration(r.GetValue(runtime)!, "--runtime")));
         return cmd;
     }
+
+    /// <summary>The load generator streams writes of 1 MiB and more instead of echoing them (see EchoLoad).</summary>
+    private static int EchoSize(int size)
+        => size < EchoLoad.StreamThreshold ? size : throw new UsageException($"--sizes: echo messages must be smaller than {Units.FormatSize(EchoLoad.StreamThreshold)} (--stream measures larger writes)");
+
+    private static int StreamSize(int size)
+        => size >= EchoLoad.StreamThreshold ? size : throw new UsageException($"--stream: at least {Units.FormatSize(EchoLoad.StreamThreshold)} (0 for none; smaller messages are --sizes)");
 
     private static int Positive(int value, string option)
         => value > 0 ? value : throw new UsageException($"{option} must be positive");

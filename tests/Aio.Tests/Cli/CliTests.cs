@@ -182,6 +182,10 @@ public class CliTests
     [InlineData("bench", "--rw", "sideways")]
     [InlineData("bench", "--engine", "magic")]
     [InlineData("bench", "--iodepth", "abc")]
+    [InlineData("bench", "net", "--sizes", "2m")]
+    [InlineData("bench", "net", "--stream", "64k")]
+    [InlineData("bench", "net", "--sizes", ",", "--stream", "0")]
+    [InlineData("bench", "x.img", "--runtime", "1s", "net")]
     [InlineData("bench", "--iodepth", "0")]
     [InlineData("bench", "/nonexistent/aio/file")]
     [InlineData("iotest", "--size", "4k")]
@@ -199,6 +203,24 @@ public class CliTests
         Assert.DoesNotContain("\n", message);
         Assert.DoesNotContain("   at ", stdout + stderr);
         Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Bench_net_measures_both_servers_echoing_and_streaming()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "net", "--rounds", "1", "--runtime", "300ms", "--warmup", "100ms", "--sizes", "64", "--stream", "1m", "--connections", "2", "--loops", "1");
+        _output.WriteLine(stdout + stderr);
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("echo 64 x2", StringComparison.Ordinal) || l.StartsWith("stream 1m writes", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, rows.Count);
+        foreach (var row in rows)
+        {
+            // The rate, then its spread: a positive number, never 0 or Infinity.
+            var rate = System.Text.RegularExpressions.Regex.Match(row, @"(aio|sockets)\s+([0-9]+) \[");
+            Assert.True(rate.Success && long.Parse(rate.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, row);
+            Assert.DoesNotContain("Infinity", row);
+        }
     }
 
     [Fact]
