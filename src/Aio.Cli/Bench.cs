@@ -58,6 +58,13 @@ internal static class Bench
                 Compare(o, path, region, results, cancel.Token);
             }
 
+            if (cancel.IsCancellationRequested && results.All(r => r.Seconds == 0))
+            {
+                // Stopped during the ramp: a row of zeros (a 0 µs minimum latency among them) would read as a result.
+                Console.Error.WriteLine("aio: interrupted before anything was measured");
+                return Interrupted;
+            }
+
             Output.Bench(o, region, results, cancel.IsCancellationRequested);
             if (results.FirstOrDefault(r => r.Verify is { Mismatches: > 0 }) is { Verify: var (checkedBlocks, bad) } failed)
             {
@@ -103,6 +110,12 @@ internal static class Bench
         {
             // The runs are ended by CancelAfter, whose limit this is; refused before the scratch file is filled.
             throw new UsageException("--ramp-time + --runtime must be at most 49 days");
+        }
+
+        if (o.Size is { } size && size < o.BlockSize)
+        {
+            // Known before the scratch file is filled (RegionOf finds it again for a given FILE's length).
+            throw new UsageException($"--bs {o.BlockSize} is larger than --size {size}");
         }
 
         if (o.MaxBatch < 0)

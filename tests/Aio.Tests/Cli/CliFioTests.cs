@@ -174,6 +174,18 @@ public class CliFioTests
     }
 
     [Fact]
+    public void Termination_during_the_ramp_reports_nothing_measured()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = AioCli.RunAndTerminate(dir.Path, () => Filled(dir.Path, 16 << 20), "the scratch file filled", "bench", "--size", "16m", "--ramp-time", "60s", "--runtime", "1s", "--iodepth", "4");
+        _output.WriteLine(stdout + stderr);
+        Assert.Equal(130, code);
+        Assert.Contains("aio: interrupted before anything was measured", stderr);
+        Assert.DoesNotContain("iops", stdout);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
     public void Iotest_terminated_during_its_scratch_file_fill_deletes_the_file()
     {
         using var dir = new TempDir();

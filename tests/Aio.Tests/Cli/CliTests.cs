@@ -182,6 +182,7 @@ public class CliTests
     [InlineData("bench", "--rw", "sideways")]
     [InlineData("bench", "--engine", "magic")]
     [InlineData("bench", "--iodepth", "abc")]
+    [InlineData("bench", "--size", "1m", "--bs", "2m")]
     [InlineData("bench", "net", "--sizes", "2m")]
     [InlineData("bench", "net", "--stream", "64k")]
     [InlineData("bench", "net", "--sizes", ",", "--stream", "0")]
