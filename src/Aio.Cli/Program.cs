@@ -159,11 +159,13 @@ internal static class Program
             string? path = RequireNotOption(r.GetValue(file));
             var kind = ParseMonitor(r.GetValue(monitor));
 
-            // SIGINT/SIGTERM stop the fill or the reads, so that the scratch file is deleted on the way out.
+            // SIGINT/SIGTERM stop the fill or the reads, so that the scratch file is deleted on the way out; a second
+            // one ends the process at once (a read stuck on a bad device checks no token).
             using var cancel = new CancellationTokenSource();
+            int signals = 0;
             void Stop(System.Runtime.InteropServices.PosixSignalContext c)
             {
-                c.Cancel = true;
+                c.Cancel = Interlocked.Increment(ref signals) == 1;
                 cancel.Cancel();
             }
 

@@ -7,10 +7,12 @@ namespace Aio.Hosting;
 /// </summary>
 /// <remarks>
 /// An event written on a host's loop thread is that host's. One written elsewhere (the stall watchdog, a context
-/// being set up before its thread is known) belongs to the hosts whose loops carry the context name it names: a host
-/// claims its names before its loops start. An event of a context no host claims (an <see cref="IoThread"/> of the
-/// application's own) is logged once, by the host that started first among those still running. Warnings are rare,
-/// so one lock is enough.
+/// being set up before its thread is known) names its context, and belongs to the host that claimed that name first
+/// among those running: a host claims its loops' names before they start. Hosts that share loop names (the default
+/// <c>Name</c>, "aio", gives "aio-0", "aio-1"...) cannot be told apart that way, so such an event is logged once, by
+/// the earliest of them; distinct names keep them apart. An event of a context no host claims (an
+/// <see cref="IoThread"/> of the application's own) is logged once, by the earliest running host that has a logger.
+/// Warnings are rare, so one lock is enough.
 /// </remarks>
 internal static class AioEventRouting
 {
@@ -19,18 +21,22 @@ internal static class AioEventRouting
 
     private static readonly Lock s_lock = new();
     private static readonly Dictionary<int, AioLoopService> s_threads = [];
+    /// <summary>The claims in the order they were made: the first claimant of a name logs what names it.</summary>
     private static readonly List<(AioLoopService Host, HashSet<string> Names)> s_claims = [];
 
-    /// <summary>The claiming hosts in the order they claimed: the first logs the events nobody claims.</summary>
+    /// <summary>The hosts with a logger, in the order they claimed: the first logs the events nobody claims.</summary>
     private static readonly List<AioLoopService> s_hosts = [];
 
     /// <summary>Before <paramref name="host"/>'s loops start: the context names they will carry are its.</summary>
-    public static void Claim(AioLoopService host, IEnumerable<string> contextNames)
+    /// <param name="host">The host.</param>
+    /// <param name="contextNames">Its loops' context names.</param>
+    /// <param name="logs">Whether it has a logger (only then may it take the events of contexts nobody claims).</param>
+    public static void Claim(AioLoopService host, IEnumerable<string> contextNames, bool logs)
     {
         lock (s_lock)
         {
             s_claims.Add((host, new HashSet<string>(contextNames, StringComparer.Ordinal)));
-            if (!s_hosts.Contains(host))
+            if (logs && !s_hosts.Contains(host))
             {
                 s_hosts.Add(host);
             }
@@ -77,24 +83,19 @@ internal static class AioEventRouting
                 return owner == host && eventId != CallbackFailedEventId;
             }
 
-            bool claimed = false;
             if (contextName is not null)
             {
                 foreach (var (claimant, names) in s_claims)
                 {
                     if (names.Contains(contextName))
                     {
-                        if (claimant == host)
-                        {
-                            return true;
-                        }
-
-                        claimed = true;
+                        // The first claimant only: hosts that share names must not each log the event.
+                        return claimant == host;
                     }
                 }
             }
 
-            return !claimed && s_hosts.Count > 0 && s_hosts[0] == host;
+            return s_hosts.Count > 0 && s_hosts[0] == host;
         }
     }
 }

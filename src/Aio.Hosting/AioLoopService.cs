@@ -26,6 +26,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private IoThreadGroup? _group;
     private bool _stopped;
 
+    /// <summary>Whether this host has a logger: one without (a bare ServiceCollection) never takes other contexts' events.</summary>
+    private readonly bool _logs;
+
     /// <param name="options">The loops' configuration.</param>
     /// <param name="loggerFactory">
     /// Where warnings go; optional because <c>AddAio</c> also serves a bare <c>ServiceCollection</c> without logging
@@ -35,6 +38,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     {
         _options = options.Value;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Aio");
+        _logs = loggerFactory is not null;
     }
 
     /// <summary>The loops, started on first use.</summary>
@@ -52,7 +56,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                     // names are claimed first for the same reason (those warnings are written before the threads are
                     // known). IoThreadGroup names its loops "{name}-{index}".
                     int count = _options.LoopCount > 0 ? _options.LoopCount : Environment.ProcessorCount;
-                    AioEventRouting.Claim(this, Enumerable.Range(0, count).Select(i => _options.Name + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    AioEventRouting.Claim(this, Enumerable.Range(0, count).Select(i => _options.Name + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)), _logs);
                     _forwarder ??= new AioLogForwarder(_logger, (id, context) => AioEventRouting.Forwards(this, id, context));
                     IoThreadGroup group;
                     try
@@ -116,7 +120,12 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         }
 
         forwarder?.Dispose();
-        AioEventRouting.Leave(this);
+        if (group is not null || forwarder is not null)
+        {
+            // Only the call that took them: a second dispose while the first still joins a stuck loop must not let
+            // that loop's events pass for another host's.
+            AioEventRouting.Leave(this);
+        }
     }
 
     /// <summary>
@@ -128,7 +137,10 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         var (group, forwarder) = TakeForDispose();
         group?.Dispose();
         forwarder?.Dispose();
-        AioEventRouting.Leave(this);
+        if (group is not null || forwarder is not null)
+        {
+            AioEventRouting.Leave(this);
+        }
     }
 
     private (IoThreadGroup? Group, AioLogForwarder? Forwarder) TakeForDispose()

@@ -12,7 +12,7 @@ public sealed record NbdServerOptions
     /// <summary>Where to listen: IP end points (port 0 = any free port) or Unix socket paths.</summary>
     public IReadOnlyList<EndPoint> Listen { get; init; } = [new IPEndPoint(IPAddress.Loopback, 10809)];
 
-    /// <summary>Loops serving connections; 0 = <see cref="Environment.ProcessorCount"/>.</summary>
+    /// <summary>Loops serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most 1024.</summary>
     public int Threads { get; init; }
 
     /// <summary>Connections served at once; one more is closed before its handshake.</summary>

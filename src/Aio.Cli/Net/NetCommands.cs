@@ -18,10 +18,15 @@ internal static class NetCommands
         var cmd = new Command("net", "echo server on Aio's loops against the same server on System.Net.Sockets, load from a separate process") { connections, sizes, stream, loops, runtime, warmup, rounds };
         cmd.SetAction(r =>
         {
-            if (r.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Tokens.Count: > 0 } bench)
+            if (r.CommandResult.Parent is System.CommandLine.Parsing.CommandResult bench)
             {
                 // `aio bench FILE --runtime 1s net` parses, and the words before "net" are bench's, which net ignores.
-                throw new UsageException($"'{bench.Tokens[0].Value}' before 'net' is an argument of bench; give net's options after 'net'");
+                string? given = bench.Tokens.Count > 0 ? bench.Tokens[0].Value
+                    : bench.Children.OfType<System.CommandLine.Parsing.OptionResult>().FirstOrDefault(o => !o.Implicit)?.IdentifierToken?.Value;
+                if (given is not null)
+                {
+                    throw new UsageException($"'{given}' before 'net' belongs to bench; give net's options after 'net'");
+                }
             }
 
             var o = new NetBenchOptions
