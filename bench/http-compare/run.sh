@@ -62,8 +62,15 @@ for w in "${workloads[@]}"; do
   case $w in plaintext-c64|plaintext-c256|pipelined16-c64|json-c64|churn-c64|large-c64) ;; *) echo "unknown workload $w"; exit 2 ;; esac
 done
 
+SERVER=
+# An aborted run must not leave its server on the port: the next run would measure it instead of its own.
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true' EXIT
+
 start_server() {
   local args=(--urls "$URL")
+  if curl -sf "$URL/plaintext" >/dev/null 2>&1; then
+    echo "something already answers on $URL: stop it first (it would be measured instead)"; exit 1
+  fi
   local env=()
   [ "$STEADY" = 1 ] && env=(DOTNET_TC_CallCountingDelayMs=0)
   case $1 in
@@ -75,7 +82,13 @@ start_server() {
   esac
   env "${env[@]}" DOTNET_gcServer=1 $SERVER_PIN dotnet "$DLL" "${args[@]}" >"$OUT/server-$1.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 100); do curl -sf "$URL/plaintext" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 100); do
+    if curl -sf "$URL/plaintext" >/dev/null 2>&1; then
+      kill -0 "$SERVER" 2>/dev/null && return 0
+      echo "server $1 exited, yet something answers on $URL"; cat "$OUT/server-$1.log"; exit 1
+    fi
+    sleep 0.1
+  done
   echo "server $1 did not start"; cat "$OUT/server-$1.log"; kill "$SERVER"; exit 1
 }
 
@@ -125,7 +138,10 @@ for round in $(seq "$ROUNDS"); do
     done
     if [ "$H2LOAD" = 1 ] && command -v h2load >/dev/null; then
       before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
-      $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1 || true
+      if ! $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1; then
+        # Recorded as 0 it would drag the median down: a failed client run stops the benchmark.
+        echo "h2load failed against $config:"; cat "$OUT/h2load.txt"; exit 1
+      fi
       after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)
       rps=$(awk '/finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1)}' "$OUT/h2load.txt")
       requests=$(awk '/requests:/ && /succeeded/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$OUT/h2load.txt")
@@ -165,6 +181,6 @@ for w in workloads:
         ratio = lambda a, b: f'{a / b:.2f}x' if b == b and b > 0 else '-'   # '-' without a Sockets run (CONFIGS)
         print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {ratio(rps, base_rps)} | '
               f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} | {med([x[5] for x in xs]):.0f} |'
-              + (' errors: ' + xs[0][4] if xs[0][4].strip() else ''))
+              + ''.join(f' errors (round {i + 1}): {x[4]}' for i, x in enumerate(xs) if x[4].strip()))
 PY
 echo "raw results: $OUT/results.tsv" >&2

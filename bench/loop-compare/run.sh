@@ -68,9 +68,12 @@ for r in $(seq 1 "$rounds"); do
   for t in disk tmpfs; do
     f=${target[$t]}
     for d in $depths; do
-      # The order rotates with the round, so no engine always runs first (or right after another).
-      engines=(c c-FB aio); shift_by=$(( (r - 1) % 3 ))
-      for engine in "${engines[@]:$shift_by}" "${engines[@]:0:$shift_by}"; do
+      # Rounds come in pairs: a rotation (one step further each pair), then the same order reversed. A rotation alone
+      # keeps the cyclic order, so aio would always run right after c-FB (which reads c's offsets, right after it).
+      engines=(c c-FB aio); shift_by=$(( ((r - 1) / 2) % 3 ))
+      order=("${engines[@]:$shift_by}" "${engines[@]:0:$shift_by}")
+      if (( r % 2 == 0 )); then order=("${order[2]}" "${order[1]}" "${order[0]}"); fi
+      for engine in "${order[@]}"; do
         case $engine in
           c)    out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 "$f") ;;
           c-FB) out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 -F -B "$f") ;;

@@ -46,8 +46,12 @@ internal static class FioRunner
         // fio reports each direction apart; the row shows the busier one's latency (both, for a 50/50 mix, are alike).
         var side = reads >= writes ? read : write;
         double runtime = side.GetProperty("runtime").GetDouble() / 1000.0;
-        double usr = job.GetProperty("usr_cpu").GetDouble() / 100.0 * runtime;
-        double sys = job.GetProperty("sys_cpu").GetDouble() / 100.0 * runtime;
+
+        // With group_reporting, usr_cpu and sys_cpu are per job (fio divides by the jobs' summed run time, which it
+        // gives as job_runtime): the CPU of all jobs is the percentage of that sum, not of one job's runtime.
+        double jobsRuntime = job.TryGetProperty("job_runtime", out var summed) ? summed.GetDouble() / 1000.0 : runtime;
+        double usr = job.GetProperty("usr_cpu").GetDouble() / 100.0 * jobsRuntime;
+        double sys = job.GetProperty("sys_cpu").GetDouble() / 100.0 * jobsRuntime;
         return new BenchResult("fio-" + ioengine, reads + writes, runtime, Latency(side), usr, sys, double.NaN, o.BlockSize) { Reads = reads };
     }
 

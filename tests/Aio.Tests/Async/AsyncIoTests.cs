@@ -147,7 +147,14 @@ public class AsyncIoTests
         Assert.Equal(0, baseline);
         using var cts = new CancellationTokenSource();
         var wait = io.Context.WaitAsync(read, PollEvents.In, cts.Token).AsTask();
-        await Task.Delay(10);
+
+        // Cancelled once the poll is in the kernel, so the cancel has a request to take back.
+        var armed = System.Diagnostics.Stopwatch.StartNew();
+        while (await io.Context.InvokeAsync(() => Task.FromResult(io.Context.UserRequestsInFlight)).WaitAsync(Wait.Default) != 1)
+        {
+            Assert.True(armed.Elapsed < Wait.Default, "the poll request never reached the loop");
+        }
+
         Assert.False(wait.IsCompleted);
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(Wait.Default));

@@ -124,14 +124,12 @@ public class CliTests
         var stderr = Task.Run(p.StandardError.ReadToEnd);
         try
         {
-            // The scratch file exists once the run has started.
-            Wait.Until(() => Directory.GetFiles(dir.Path).Length > 0 || p.HasExited, () => Thread.Sleep(20), "the scratch file", TimeSpan.FromSeconds(60));
+            // The run starts once the scratch file is filled.
+            Wait.Until(() => (Directory.GetFiles(dir.Path).FirstOrDefault() is { } f && new FileInfo(f).Length >= 16 << 20) || p.HasExited, () => Thread.Sleep(20), "the scratch file filled", TimeSpan.FromSeconds(60));
             if (p.HasExited)
             {
                 Assert.Fail("bench exited early: " + stderr.Result);
             }
-
-            Thread.Sleep(500);   // the scenario: let it run a little before it is interrupted
 
             // SIGTERM stands in for Ctrl-C: both go to the same handler, but a non-interactive parent (a shell's
             // background job, a test host) may start its children with SIGINT ignored, and then no handler sees it.

@@ -160,14 +160,13 @@ public class OuterLoopTests
         timer.Dispose();
     }
 
-    [Theory]
-    [MemberData(nameof(OuterCases.All), MemberType = typeof(OuterCases))]
-    public void Add_sqe_from_the_loop_and_from_another_thread_completes_under_the_outer_loop(bool glib, FdMonitorKind kind)
+    [IoUringTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Add_sqe_from_the_loop_and_from_another_thread_completes_under_the_outer_loop(bool glib)
     {
-        if (kind != FdMonitorKind.IoUring)
-        {
-            return;   // AddSqe needs io_uring; the other cases above cover the monitor.
-        }
+        // AddSqe needs io_uring; the other cases above cover the monitors.
+        const FdMonitorKind kind = FdMonitorKind.IoUring;
 
         using var dir = new TempDir();
         var (path, content) = dir.CreateFile("f", 4096);
@@ -299,9 +298,11 @@ public class OuterLoopTests
         loop.IterateUntilIdle();
         Assert.False(ctx.IoUring!.DeferTaskrun);
         Assert.True(ctx.IoUring.CoopTaskrun);
-        var setter = Task.Run(async () =>
+        int sleeperTid = Libc.GetTid();
+        var setter = Task.Run(() =>
         {
-            await Task.Delay(20);
+            // Once the outer loop's thread sleeps: the event must wake it, not find it awake.
+            Wait.Until(() => ThreadStates.IsSleeping(sleeperTid), () => Thread.Yield(), "the outer loop's thread to sleep");
             e.Set();
         });
         loop.IterateUntil(() => runs == 1, "the handler, re-armed on the new ring, woken while the outer loop sleeps");
@@ -358,9 +359,11 @@ public class OuterLoopTests
             bool watchdog = false;
             using var timer = ctx.CreateTimer(AioClock.Monotonic, () => watchdog = true);
             timer.ArmAfter(TimeSpan.FromSeconds(10));   // before the driver's own 20 s bounds: this message is the one reported
-            var writer = Task.Run(async () =>
+            int sleeperTid = Libc.GetTid();
+            var writer = Task.Run(() =>
             {
-                await Task.Delay(20);
+                // Once the outer loop's thread sleeps: the event must wake it, not find it awake.
+                Wait.Until(() => ThreadStates.IsSleeping(sleeperTid), () => Thread.Yield(), "the outer loop's thread to sleep");
                 Libc.WriteSpan(w, [1]);
             });
             loop.IterateUntil(() => handler.Count == 1 || watchdog, "the poll request's completion, while the outer loop sleeps");
@@ -416,9 +419,11 @@ public class OuterLoopTests
 
             Assert.Empty(errors);
             Assert.True(ctx.IoUring!.DeferTaskrun, "the ring was swapped with a request in flight");
-            var writer = Task.Run(async () =>
+            int sleeperTid = Libc.GetTid();
+            var writer = Task.Run(() =>
             {
-                await Task.Delay(20);
+                // Once the outer loop's thread sleeps: the event must wake it, not find it awake.
+                Wait.Until(() => ThreadStates.IsSleeping(sleeperTid), () => Thread.Yield(), "the outer loop's thread to sleep");
                 Libc.WriteSpan(w, [1]);
             });
             loop.IterateUntil(() => handler.Count == 1, "the poll request's completion, while the outer loop sleeps");
@@ -459,9 +464,11 @@ public class OuterLoopTests
         }, null);
         loop.IterateUntilIdle();
         int writesBefore = writable;
-        var writer = Task.Run(async () =>
+        int sleeperTid = Libc.GetTid();
+        var writer = Task.Run(() =>
         {
-            await Task.Delay(20);
+            // Once the outer loop's thread sleeps: the event must wake it, not find it awake.
+            Wait.Until(() => ThreadStates.IsSleeping(sleeperTid), () => Thread.Yield(), "the outer loop's thread to sleep");
             pair.WriteB([1, 2, 3]);
         });
         loop.IterateUntil(() => readable == 1, "the readable callback after the events changed");

@@ -83,7 +83,7 @@ public class TimerLimitTests
             long notifiedAt = long.MaxValue;
             var waker = Task.Run(() =>
             {
-                Wait.Until(() => IsSleeping(tid), () => Thread.Yield(), "the loop thread to sleep");
+                Wait.Until(() => ThreadStates.IsSleeping(tid), () => Thread.Yield(), "the loop thread to sleep");
                 Volatile.Write(ref notifiedAt, Stopwatch.GetTimestamp());
                 ctx.Notify();
             });
@@ -97,12 +97,5 @@ public class TimerLimitTests
         }
 
         Assert.Equal(0, fired());
-    }
-
-    /// <summary>The thread's state in /proc is S (interruptible sleep: a poll, a wait).</summary>
-    private static bool IsSleeping(int tid)
-    {
-        string stat = File.ReadAllText($"/proc/self/task/{tid}/stat");
-        return stat[stat.LastIndexOf(')') + 2] == 'S';
     }
 }

@@ -156,7 +156,7 @@ public class SocketCancellationTests
                 round.Cancel();
                 try
                 {
-                    await pending;
+                    await pending.AsTask().WaitAsync(Wait.Default);
                     Assert.Fail("a receive with no data completed");
                 }
                 catch (OperationCanceledException ex) when (ex.CancellationToken == round.Token)
