@@ -18,6 +18,9 @@ public sealed partial class AioContext
     /// <summary>True when <see cref="AddSqe{TState}"/> and ring-backed async operations are available.</summary>
     public bool HasIoUring => _requests is not null;
 
+    /// <summary>Whether the ring takes <paramref name="opcode"/> (its probe's answer); false without io_uring.</summary>
+    internal bool RingSupports(IoUringOpcode opcode) => _requests?.Ring.Supports(opcode) == true;
+
     /// <summary>The ring's setup in force; null without io_uring.</summary>
     public IoUringSetup? IoUring => _requests?.Setup;
 

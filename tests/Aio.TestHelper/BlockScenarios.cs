@@ -79,4 +79,36 @@ internal static class BlockScenarios
             Report.Check(aio.Errno == Aio.Interop.Errno.ENOSPC, "a short O_DIRECT write off the alignment fails with ENOSPC", $"errno {aio.Errno}: {aio.Message}");
         }
     }
+
+    /// <summary>
+    /// Every fallocate(2) of the process fails with EIO (strace): the ring's FALLOCATE never makes that call (an io-wq
+    /// worker runs it inside the kernel), so it succeeds; the Threads engine's and the synchronous call's fail, each
+    /// with the errno and the call's name.
+    /// </summary>
+    public static void FallocateOnTheRingMakesNoSyscall(string path)
+    {
+        using var io = IoThread.Start("fallocate");
+        Report.Check(io.Context.HasIoUring, "the context has io_uring", "no io_uring: the ring path cannot be checked");
+        using (var ring = BlockFile.Open(io.Context, path, new BlockFileOptions { Engine = BlockEngine.IoUring }))
+        {
+            var punch = ring.TryPunchHoleAsync(0, 64 * 1024).AsTask();
+            Report.Check(punch.Wait(TimeSpan.FromSeconds(10)) && punch.Result, "the ring's punch succeeded without fallocate(2)", "it failed or did not finish");
+        }
+
+        using var threads = BlockFile.Open(io.Context, path, new BlockFileOptions { Engine = BlockEngine.Threads });
+        ExpectEio(() => threads.TryZeroRangeAsync(0, 64 * 1024).AsTask().GetAwaiter().GetResult(), "fallocate(ZERO_RANGE)", "the Threads engine's zero-range");
+        ExpectEio(() => threads.TryPunchHole(0, 64 * 1024), "fallocate(PUNCH_HOLE)", "the synchronous punch");
+    }
+
+    private static void ExpectEio(Func<bool> call, string name, string what)
+    {
+        try
+        {
+            Report.Fail($"{what} returned {call()} under an injected EIO");
+        }
+        catch (AioException ex)
+        {
+            Report.Check(ex.Errno == Aio.Interop.Errno.EIO && ex.Message.Contains(name, StringComparison.Ordinal), $"{what} failed with EIO from {name}", ex.Message);
+        }
+    }
 }

@@ -31,6 +31,7 @@ internal static class Program
         ["net-fallback"] = _ => NetScenarios.FallbackEcho(),
         ["threads-engine-hold"] = _ => BlockScenarios.ThreadsEngineHoldsBufferAndFile(),
         ["threads-short-direct-write"] = a => BlockScenarios.ThreadsEngineShortDirectWrite(a[0]),
+        ["fallocate-ring"] = a => BlockScenarios.FallocateOnTheRingMakesNoSyscall(a[0]),
     };
 
     private static int Main(string[] args)

@@ -1,13 +1,16 @@
+using Aio.Async;
 using Aio.Interop;
+using Microsoft.Win32.SafeHandles;
 
 namespace Aio;
 
 // Space management of a BlockFile (QEMU file-posix's block-status, discard and write-zeroes): which
 // ranges hold data, and giving ranges back or zeroing them without writing buffers.
 //
-// These members are short system calls made on the calling thread (lseek, fallocate, posix_fadvise), not requests on
-// the context's ring. Each holds a reference to the file for the duration of the call, so a concurrent
-// Dispose cannot close the fd under it.
+// The synchronous members are system calls made on the calling thread (lseek, fallocate, posix_fadvise), not requests
+// on the context's ring; each holds a reference to the file for the duration of the call, so a concurrent Dispose
+// cannot close the fd under it. The Async ones run fallocate on the ring (or the pool) and hold the file as every
+// request does.
 public sealed partial class BlockFile
 {
     // ZeroRangeMayWrite's answer once asked: 0 not yet, 1 true, -1 false (one int: a bool? could be read half-written;
@@ -99,6 +102,39 @@ public sealed partial class BlockFile
     /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...).</exception>
     public bool TryZeroRange(long offset, long length)
         => Fallocate(Libc.FALLOC_FL_ZERO_RANGE, offset, length, "fallocate(ZERO_RANGE)");
+
+    /// <summary>
+    /// <see cref="TryPunchHole"/> without blocking the caller: on the context's ring (IORING_OP_FALLOCATE, which the
+    /// kernel runs on an io-wq worker), or on the thread pool with the Threads engine or a ring older than 5.6. A hole
+    /// punched in a cached file drops its pages, and a gibibyte of them takes tens of milliseconds: too long for a loop
+    /// that serves others.
+    /// </summary>
+    /// <param name="offset">Where the range starts (not negative).</param>
+    /// <param name="length">How many bytes (not negative; 0 does nothing).</param>
+    /// <param name="ct">Cancels the request if the kernel has not started it.</param>
+    /// <returns>As <see cref="TryPunchHole"/>: true when done, false when the file system or device cannot.</returns>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (EIO, ...); thrown by the await.</exception>
+    public ValueTask<bool> TryPunchHoleAsync(long offset, long length, CancellationToken ct = default)
+        => FallocateAsync(Libc.FALLOC_FL_PUNCH_HOLE, offset, length, "fallocate(PUNCH_HOLE)", ct);
+
+    /// <summary>
+    /// <see cref="TryZeroRange"/> without blocking the caller, as <see cref="TryPunchHoleAsync"/> does it. On a block
+    /// device without a write-zeroes command (<see cref="ZeroRangeMayWrite"/>) the kernel writes the zeroes: as slow
+    /// as writing them, and now off the caller's thread.
+    /// </summary>
+    /// <param name="offset">Where the range starts (not negative).</param>
+    /// <param name="length">How many bytes (not negative; 0 does nothing).</param>
+    /// <param name="ct">Cancels the request if the kernel has not started it.</param>
+    /// <returns>As <see cref="TryZeroRange"/>: true when done, false when the file system or device cannot.</returns>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...); thrown by the await.</exception>
+    public ValueTask<bool> TryZeroRangeAsync(long offset, long length, CancellationToken ct = default)
+        => FallocateAsync(Libc.FALLOC_FL_ZERO_RANGE, offset, length, "fallocate(ZERO_RANGE)", ct);
 
     /// <summary>
     /// True when <see cref="TryZeroRange"/> may succeed by writing zeroes, as slowly as writing them: a block device
@@ -232,16 +268,8 @@ public sealed partial class BlockFile
 
     private bool Fallocate(int mode, long offset, long length, string call)
     {
-        ThrowIfDisposed();
-        if (_readOnly)
+        if (!ValidateFallocate(offset, length))
         {
-            throw new InvalidOperationException("The BlockFile was opened read-only.");
-        }
-
-        ValidateRange(offset, length, allowEmpty: true);
-        if (length == 0)
-        {
-            // fallocate refuses an empty range (EINVAL); there is nothing to do.
             return true;
         }
 
@@ -249,24 +277,74 @@ public sealed partial class BlockFile
         _handle.DangerousAddRef(ref added);
         try
         {
-            // KEEP_SIZE: a range past the end must not make the file longer (PUNCH_HOLE requires it anyway).
-            if (Libc.FAllocate((int)_handle.DangerousGetHandle(), mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0)
-            {
-                return true;
-            }
-
-            int errno = Errors.LastErrno;
-            return errno switch
-            {
-                // The file system, device or file type has no such mode (EINVAL also: a block device range that is
-                // not aligned to its logical block size).
-                Errno.EOPNOTSUPP or Errno.ENOSYS or Errno.EINVAL or Errno.ENODEV => false,
-                _ => throw new AioException(errno, call),
-            };
+            return FallocateResult(FallocateNow(_handle, mode, offset, length), call);
         }
         finally
         {
             _handle.DangerousRelease();
         }
     }
+
+    private ValueTask<bool> FallocateAsync(int mode, long offset, long length, string call, CancellationToken ct)
+    {
+        if (!ValidateFallocate(offset, length))
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(ct);
+        }
+
+        if (Engine == BlockEngine.IoUring && _context.RingSupports(IoUringOpcode.Fallocate))
+        {
+            var pending = IoOperation.Rent().Fallocate(_context, _handle, mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length, call, ct);
+            return pending.IsCompletedSuccessfully
+                ? ValueTask.FromResult(FallocateResult(pending.Result, call))
+                : AwaitFallocate(pending, call);
+        }
+
+        // The Threads engine, or a ring older than 5.6: the blocking call on the pool, holding the file from now on as
+        // a ring request would (a Dispose meanwhile cannot close the fd under it).
+        ThreadPoolIo.Hold(_handle, ReadOnlyMemory<byte>.Empty);
+        var handle = _handle;
+        var task = Task.Run(() => FallocateResult(FallocateNow(handle, mode, offset, length), call), ct);
+        return new ValueTask<bool>(ThreadPoolIo.ReleaseAfter(task, handle, default));
+    }
+
+    private static async ValueTask<bool> AwaitFallocate(ValueTask<int> pending, string call)
+        => FallocateResult(await pending.ConfigureAwait(false), call);
+
+    /// <summary>Misuse checks before anything happens; false when the range is empty (nothing to do).</summary>
+    private bool ValidateFallocate(long offset, long length)
+    {
+        ThrowIfDisposed();
+        if (_readOnly)
+        {
+            throw new InvalidOperationException("The BlockFile was opened read-only.");
+        }
+
+        ValidateRange(offset, length, allowEmpty: true);
+
+        // fallocate refuses an empty range (EINVAL); there is nothing to do.
+        return length != 0;
+    }
+
+    /// <summary>fallocate with KEEP_SIZE on a file the caller holds a reference on: 0, or the negated errno.</summary>
+    private static int FallocateNow(SafeFileHandle handle, int mode, long offset, long length)
+    {
+        // KEEP_SIZE: a range past the end must not make the file longer (PUNCH_HOLE requires it anyway).
+        return Libc.FAllocate((int)handle.DangerousGetHandle(), mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0 ? 0 : -Errors.LastErrno;
+    }
+
+    private static bool FallocateResult(int result, string call) => result switch
+    {
+        >= 0 => true,
+
+        // The file system, device or file type has no such mode (EINVAL also: a block device range that is not aligned
+        // to its logical block size).
+        -Errno.EOPNOTSUPP or -Errno.ENOSYS or -Errno.EINVAL or -Errno.ENODEV => false,
+        _ => throw new AioException(-result, call),
+    };
 }

@@ -104,6 +104,16 @@ public struct Sqe
     }
 
     /// <summary>
+    /// IORING_OP_FALLOCATE (5.6): <c>fallocate(fd, mode, offset, length)</c>. The kernel has no non-blocking fallocate,
+    /// so the ring always runs it on an io-wq worker: the submitter never waits for it.
+    /// </summary>
+    public void PrepFallocate(int fd, int mode, ulong offset, ulong length)
+    {
+        // The layout liburing's io_uring_prep_fallocate uses: the mode in len, the length in addr.
+        PrepRw(IoUringOpcode.Fallocate, fd, length, (uint)mode, offset);
+    }
+
+    /// <summary>
     /// IORING_OP_POLL_ADD: completes with the ready events (a <see cref="PollEvents"/> mask) once <paramref name="fd"/> is ready.
     /// </summary>
     /// <remarks>

@@ -39,4 +39,17 @@ public class ThreadsEngineFaultTests
         Assert.Contains(run.Trace.Split('\n'), l => l.Contains("pwrite64", StringComparison.Ordinal) && l.Contains("(INJECTED)", StringComparison.Ordinal));
         run.AssertPassed();
     }
+
+    [StraceFact]
+    public void The_rings_fallocate_makes_no_system_call_and_the_pools_reports_its_errno()
+    {
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("fallocate", 256 * 1024);
+        var run = Strace.Run(["fallocate-ring", path], ["fallocate:error=EIO"]);
+        _output.WriteLine(run.Describe());
+
+        // The Threads engine's call and the synchronous one; the ring's made none (it would have failed with EIO).
+        run.AssertInjected(atLeast: 2, contains: "fallocate");
+        run.AssertPassed();
+    }
 }
