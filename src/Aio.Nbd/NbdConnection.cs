@@ -18,6 +18,9 @@ internal sealed class NbdConnection
         _transport = new NbdTransport(socket);
     }
 
+    /// <summary>How long a client still negotiating when the server stops has to send its next option.</summary>
+    internal static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(1);
+
     public AioContext Context => _context;
 
     public async Task RunAsync(CancellationToken stop)
@@ -26,14 +29,17 @@ internal sealed class NbdConnection
         try
         {
             bool negotiated;
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            using (var handshake = new CancellationTokenSource(_server.Options.HandshakeTimeout))
             {
-                handshake.CancelAfter(_server.Options.HandshakeTimeout);
+                // A stop does not cut negotiation off mid-option: the client gets ShutdownGrace to finish the option it
+                // may be sending, which is answered ERR_SHUTDOWN (the protocol's reply to options during a shutdown);
+                // then, or at the handshake's deadline if that is sooner, the connection closes.
+                using var shortened = stop.Register(static state => ((CancellationTokenSource)state!).CancelAfter(ShutdownGrace), handshake);
                 try
                 {
                     negotiated = await NbdHandshake.RunAsync(_transport, session, handshake.Token).ConfigureAwait(true)
                         && await new NbdOptionHaggler(_transport, session, _server.Exports, _server.Options.TlsCertificate, _server.Options.TlsRequired)
-                            .RunAsync(handshake.Token).ConfigureAwait(true);
+                            .RunAsync(handshake.Token, stop).ConfigureAwait(true);
                 }
                 catch (Exception ex) when (IsDisconnect(ex))
                 {

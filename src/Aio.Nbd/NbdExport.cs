@@ -17,6 +17,9 @@ internal sealed class NbdExport : IDisposable
     // whole, never changed in place.
     private DataRun? _knownData;
 
+    // Punches and zero-ranges in flight on any loop (see ChangingSpace).
+    private int _spaceChanges;
+
     private NbdExport(NbdExportOptions options, BlockFile first, long size)
     {
         Options = options;
@@ -95,6 +98,22 @@ internal sealed class NbdExport : IDisposable
     /// <summary>Whether writes must be tracked: only an O_DIRECT export rewrites whole blocks around a partial one.</summary>
     public bool TracksWrites => Alignment > 1;
 
+    /// <summary>
+    /// True while a hole punch or a zero-range runs on this export (on an io-wq worker or a pool thread). The file
+    /// system holds the inode's lock for the whole of it (tens of milliseconds for a gibibyte of cached pages), so a
+    /// loop must not make the calls that wait for that lock meanwhile: a page-cache pwrite, an lseek for the
+    /// allocation, a send from the mapping whose pages are being dropped. Those take the ring, or answer "data"
+    /// (<see cref="GetExtents"/>), until it has ended. Best effort: a call checked just before a punch starts on
+    /// another loop still waits for it.
+    /// </summary>
+    public bool ChangingSpace => Volatile.Read(ref _spaceChanges) != 0;
+
+    /// <summary>Marks a punch or zero-range as started (<see cref="ChangingSpace"/>); pair with <see cref="EndSpaceChange"/>.</summary>
+    public void BeginSpaceChange() => Interlocked.Increment(ref _spaceChanges);
+
+    /// <summary>Marks a punch or zero-range as ended.</summary>
+    public void EndSpaceChange() => Interlocked.Decrement(ref _spaceChanges);
+
     /// <summary>Truncates the file back to the export size after an aligned O_DIRECT write of the partial last block grew it.</summary>
     public void RestoreSize() => RandomAccess.SetLength(_first.Handle, Size);
 
@@ -105,6 +124,13 @@ internal sealed class NbdExport : IDisposable
     /// </summary>
     public void GetExtents(long offset, long end, int max, List<NbdExtent> extents)
     {
+        if (ChangingSpace && offset < end && max > 0)
+        {
+            // lseek would wait for the punch's inode lock. Data is always a correct answer (reads return what is there).
+            extents.Add(new NbdExtent(offset, end - offset, Hole: false));
+            return;
+        }
+
         long pos = offset;
         while (pos < end && extents.Count < max)
         {

@@ -28,7 +28,8 @@ internal static class NbdExportIo
     /// A write of a page-cache export: pwrite on the loop, not a ring request. ext4 cannot do a buffered write without
     /// blocking (no NOWAIT), so io_uring hands every one to an io-wq worker and the loop waits for its completion: a
     /// thread hop per 4 KiB write that cost a fifth of the requests/s. pwrite is a copy into the page cache; it blocks
-    /// only when the kernel throttles a writer for dirty pages, and then the ring's worker would wait too.
+    /// only when the kernel throttles a writer for dirty pages (and then the ring's worker would wait too), or while a
+    /// punch holds the inode's lock, which is why callers take the ring instead while <see cref="NbdExport.ChangingSpace"/>.
     /// </summary>
     public static void WriteToPageCache(BlockFile file, ReadOnlySpan<byte> data, long offset)
         => RandomAccess.Write(file.Handle, data, offset);
@@ -72,6 +73,7 @@ internal static class NbdExportIo
         try
         {
             bool zeroed;
+            export.BeginSpaceChange();
             try
             {
                 // A block device without a write-zeroes command "zeroes a range" by writing zero pages: not fast, so
@@ -85,6 +87,7 @@ internal static class NbdExportIo
             {
                 // After the punch, so that a run of data cached before it is forgotten (the range may be a hole now).
                 export.ForgetAllocation();
+                export.EndSpaceChange();
             }
 
             if (!zeroed)
@@ -142,7 +145,15 @@ internal static class NbdExportIo
         try
         {
             // A hint: a file system that cannot punch holes keeps the data, which is allowed.
-            _ = await file.TryPunchHoleAsync(offset, length).ConfigureAwait(true);
+            export.BeginSpaceChange();
+            try
+            {
+                _ = await file.TryPunchHoleAsync(offset, length).ConfigureAwait(true);
+            }
+            finally
+            {
+                export.EndSpaceChange();
+            }
         }
         finally
         {
@@ -177,7 +188,7 @@ internal static class NbdExportIo
         int tail = spanLength - skip - length;
         if (skip == 0 && tail == 0)
         {
-            if (!export.Options.Direct)
+            if (!export.Options.Direct && !export.ChangingSpace)
             {
                 WriteToPageCache(file, buffer.Memory.Span[..spanLength], start);
                 return;

@@ -38,7 +38,12 @@ internal sealed class NbdOptionHaggler
         _tlsRequired = tlsRequired && certificate is not null;
     }
 
-    public async ValueTask<bool> RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Answers options until one ends negotiation. <paramref name="ct"/> is the handshake's deadline; once
+    /// <paramref name="stop"/> is set, the next option is answered ERR_SHUTDOWN (ABORT still gets its ACK) and the
+    /// connection ends.
+    /// </summary>
+    public async ValueTask<bool> RunAsync(CancellationToken ct, CancellationToken stop)
     {
         while (true)
         {
@@ -69,6 +74,18 @@ internal sealed class NbdOptionHaggler
             if (!_session.FixedNewstyle && option != NbdProtocol.OptExportName)
             {
                 // Without fixed newstyle the client cannot understand an error reply.
+                return false;
+            }
+
+            if (stop.IsCancellationRequested && option != NbdProtocol.OptAbort)
+            {
+                // The server is stopping: ABORT is served as ever; EXPORT_NAME has no error reply (the connection just
+                // closes, as for an unknown export); every other option is refused with the protocol's reply for this.
+                if (option != NbdProtocol.OptExportName)
+                {
+                    await ReplyAsync(option, NbdProtocol.RepErrShutdown, "the server is shutting down", ct).ConfigureAwait(true);
+                }
+
                 return false;
             }
 

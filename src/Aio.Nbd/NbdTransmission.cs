@@ -244,7 +244,8 @@ internal sealed partial class NbdTransmission
             || _export.TracksWrites
             || (request.Flags & NbdProtocol.CmdFlagFua) != 0
             || _transport.Buffered < length
-            || !_budget.HasRoom(NbdProtocol.SimpleReplySize))
+            || !_budget.HasRoom(NbdProtocol.SimpleReplySize)
+            || _export.ChangingSpace)
         {
             return false;
         }

@@ -40,7 +40,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// <summary>The operation's name in error messages (<c>"read"</c>, <c>"write"</c>, ...).</summary>
     protected string Name { get; set; } = "io";
 
-    /// <summary>Whether a negative result is an error (false for SubmitAsync, which returns it raw).</summary>
+    /// <summary>Whether a negative result is an error (false for SubmitAsync and fallocate, whose callers read it raw).</summary>
     protected bool ThrowOnNegative { get; set; } = true;
 
     protected AioContext Context => _context!;

@@ -116,7 +116,9 @@ public sealed partial class BlockFile
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
-    /// <exception cref="AioException">fallocate failed for another reason (EIO, ...); thrown by the await.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (EIO, ...), thrown by the await; or, on the loop's own thread, the ring refused the request (a full submission queue), thrown by the call.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> cancelled the request (thrown by the await).</exception>
+    /// <remarks>The await also throws <see cref="ObjectDisposedException"/> when the context is disposed with the request in flight.</remarks>
     public ValueTask<bool> TryPunchHoleAsync(long offset, long length, CancellationToken ct = default)
         => FallocateAsync(Libc.FALLOC_FL_PUNCH_HOLE, offset, length, "fallocate(PUNCH_HOLE)", ct);
 
@@ -132,7 +134,9 @@ public sealed partial class BlockFile
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     /// <exception cref="InvalidOperationException">The file was opened read-only.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="length"/> is negative, or their sum overflows.</exception>
-    /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...); thrown by the await.</exception>
+    /// <exception cref="AioException">fallocate failed for another reason (ENOSPC, EIO, ...), thrown by the await; or, on the loop's own thread, the ring refused the request (a full submission queue), thrown by the call.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> cancelled the request (thrown by the await).</exception>
+    /// <remarks>The await also throws <see cref="ObjectDisposedException"/> when the context is disposed with the request in flight.</remarks>
     public ValueTask<bool> TryZeroRangeAsync(long offset, long length, CancellationToken ct = default)
         => FallocateAsync(Libc.FALLOC_FL_ZERO_RANGE, offset, length, "fallocate(ZERO_RANGE)", ct);
 
@@ -301,8 +305,8 @@ public sealed partial class BlockFile
         {
             var pending = IoOperation.Rent().Fallocate(_context, _handle, mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length, call, ct);
             return pending.IsCompletedSuccessfully
-                ? ValueTask.FromResult(FallocateResult(pending.Result, call))
-                : AwaitFallocate(pending, call);
+                ? ValueTask.FromResult(FallocateResult(pending.Result, call, ct))
+                : AwaitFallocate(pending, call, ct);
         }
 
         // The Threads engine, or a ring older than 5.6: the blocking call on the pool, holding the file from now on as
@@ -313,8 +317,8 @@ public sealed partial class BlockFile
         return new ValueTask<bool>(ThreadPoolIo.ReleaseAfter(task, handle, default));
     }
 
-    private static async ValueTask<bool> AwaitFallocate(ValueTask<int> pending, string call)
-        => FallocateResult(await pending.ConfigureAwait(false), call);
+    private static async ValueTask<bool> AwaitFallocate(ValueTask<int> pending, string call, CancellationToken ct)
+        => FallocateResult(await pending.ConfigureAwait(false), call, ct);
 
     /// <summary>Misuse checks before anything happens; false when the range is empty (nothing to do).</summary>
     private bool ValidateFallocate(long offset, long length)
@@ -338,9 +342,13 @@ public sealed partial class BlockFile
         return Libc.FAllocate((int)handle.DangerousGetHandle(), mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0 ? 0 : -Errors.LastErrno;
     }
 
-    private static bool FallocateResult(int result, string call) => result switch
+    private static bool FallocateResult(int result, string call, CancellationToken ct = default) => result switch
     {
         >= 0 => true,
+
+        // A cancel that reached the request on its io-wq worker signals that worker; a file system that checks for
+        // signals ends the call with EINTR: the cancellation the caller asked for, not a failure.
+        -Errno.EINTR when ct.IsCancellationRequested => throw new OperationCanceledException(ct),
 
         // The file system, device or file type has no such mode (EINVAL also: a block device range that is not aligned
         // to its logical block size).

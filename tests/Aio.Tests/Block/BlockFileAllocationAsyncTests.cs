@@ -11,16 +11,36 @@ public class BlockFileAllocationAsyncTests
 {
     private const int K64 = 64 * 1024;
 
-    public static TheoryData<BlockEngine> Engines => new() { BlockEngine.IoUring, BlockEngine.Threads };
+    [IoUringFact]
+    public Task On_the_ring_the_async_calls_leave_the_file_as_the_synchronous_ones_do()
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring);
 
-    [IoUringTheory]
-    [MemberData(nameof(Engines))]
-    public async Task The_async_calls_leave_the_file_as_the_synchronous_ones_do(BlockEngine engine)
+    [Fact]
+    public Task On_the_pool_the_async_calls_leave_the_file_as_the_synchronous_ones_do()
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.Threads);
+
+    [IoUringFact]
+    public Task A_ring_without_FALLOCATE_runs_the_calls_on_the_pool()
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring, new AioContextOptions { SimulatedMissingOpcodes = [IoUringOpcode.Fallocate] });
+
+    [IoUringFact]
+    public Task On_the_ring_misuse_throws_from_the_call_and_changes_nothing() => MisuseThrowsFromTheCall(BlockEngine.IoUring);
+
+    [Fact]
+    public Task On_the_pool_misuse_throws_from_the_call_and_changes_nothing() => MisuseThrowsFromTheCall(BlockEngine.Threads);
+
+    [IoUringFact]
+    public Task On_the_ring_a_request_accepted_before_Dispose_still_runs_on_the_open_file() => AcceptedBeforeDisposeRuns(BlockEngine.IoUring);
+
+    [Fact]
+    public Task On_the_pool_a_request_accepted_before_Dispose_still_runs_on_the_open_file() => AcceptedBeforeDisposeRuns(BlockEngine.Threads);
+
+    private static async Task LeaveTheFileAsTheSynchronousOnesDo(BlockEngine engine, AioContextOptions? options = null)
     {
         using var dir = new TempDir();
         var (asyncPath, content) = dir.CreateFile("async", 8 * K64, seed: 11);
         var (syncPath, _) = dir.CreateFile("sync", 8 * K64, seed: 11);
-        using var io = IoThread.Start("fallocate-async");
+        using var io = IoThread.Start("fallocate-async", options);
         await using var file = BlockFile.Open(io.Context, asyncPath, new BlockFileOptions { Engine = engine });
         await using var reference = BlockFile.Open(io.Context, syncPath, new BlockFileOptions { Engine = BlockEngine.Threads });
 
@@ -37,9 +57,7 @@ public class BlockFileAllocationAsyncTests
         Assert.Equal(reference.GetExtent(2 * K64, 6 * K64), file.GetExtent(2 * K64, 6 * K64));
     }
 
-    [IoUringTheory]
-    [MemberData(nameof(Engines))]
-    public async Task Misuse_throws_from_the_call_and_changes_nothing(BlockEngine engine)
+    private static async Task MisuseThrowsFromTheCall(BlockEngine engine)
     {
         using var dir = new TempDir();
         var (path, content) = dir.CreateFile("misuse", 2 * K64, seed: 12);
@@ -73,9 +91,7 @@ public class BlockFileAllocationAsyncTests
         Assert.Equal(content, await File.ReadAllBytesAsync(path));
     }
 
-    [IoUringTheory]
-    [MemberData(nameof(Engines))]
-    public async Task A_request_accepted_before_Dispose_still_runs_on_the_open_file(BlockEngine engine)
+    private static async Task AcceptedBeforeDisposeRuns(BlockEngine engine)
     {
         using var dir = new TempDir();
         var (path, content) = dir.CreateFile("held", 4 * K64, seed: 13);
@@ -85,9 +101,9 @@ public class BlockFileAllocationAsyncTests
         file.Dispose();
 
         // Not ObjectDisposedException nor EBADF: the request holds the fd until it has ended.
-        bool done = await zero.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        bool zeroed = await zero.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var expected = (byte[])content.Clone();
-        if (done)
+        if (zeroed)
         {
             Array.Clear(expected, K64, K64);
         }

@@ -40,7 +40,7 @@ public class ThreadsEngineFaultTests
         run.AssertPassed();
     }
 
-    [StraceFact]
+    [StraceFact(RequiresIoUring = true)]
     public void The_rings_fallocate_makes_no_system_call_and_the_pools_reports_its_errno()
     {
         using var dir = new TempDir();

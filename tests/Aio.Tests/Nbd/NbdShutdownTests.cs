@@ -1,0 +1,83 @@
+using System.Buffers.Binary;
+using Aio.Nbd;
+using Aio.Tests.Support;
+using Xunit;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>
+/// A server stopping while clients negotiate: an option the client was sending is answered ERR_SHUTDOWN (the
+/// protocol's reply to options during a shutdown) and the connection closes; a client that sends nothing is closed
+/// after the grace, not at its handshake deadline; ABORT is still acknowledged.
+/// </summary>
+public class NbdShutdownTests
+{
+    [Fact]
+    public void An_option_begun_before_the_stop_gets_ERR_SHUTDOWN_and_the_connection_closes()
+    {
+        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var client = new RawNbdClient(server.SocketPath);
+        InOptionPhase(client);
+
+        // Half of an INFO request is sent before the stop, the rest after it: whether or not the server had read the
+        // first half when the stop came, the option is read to its end and refused.
+        byte[] info = RawNbdClient.InfoRequest(string.Empty, NbdProtocol.InfoBlockSize);
+        var header = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptInfo);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(12), (uint)info.Length);
+        client.Send([.. header, .. info.AsSpan(0, 3)]);
+        var stopping = server.Server.DisposeAsync().AsTask();
+        client.Send(info[3..]);
+
+        var (option, type, text) = client.ReadOptionReply();
+        Assert.Equal(NbdProtocol.OptInfo, option);
+        Assert.Equal(NbdProtocol.RepErrShutdown, type);
+        Assert.Contains("shutting down", System.Text.Encoding.UTF8.GetString(text), StringComparison.Ordinal);
+        Assert.True(client.IsClosedByServer(), "the connection stayed open after ERR_SHUTDOWN");
+        Wait.For(stopping, "the server to stop after refusing the option");
+    }
+
+    [Fact]
+    public void A_client_idle_in_negotiation_is_closed_after_the_grace_not_at_its_deadline()
+    {
+        // With a 5-minute handshake deadline, only the grace can end this connection within the wait's bound.
+        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var client = new RawNbdClient(server.SocketPath);
+        InOptionPhase(client);
+
+        var stopping = server.Server.DisposeAsync().AsTask();
+        Wait.For(stopping, "the server to stop with a client idle in negotiation");
+        Assert.True(client.IsClosedByServer(), "the idle client's connection was not closed");
+    }
+
+    [Fact]
+    public void ABORT_during_the_stop_is_still_acknowledged()
+    {
+        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var client = new RawNbdClient(server.SocketPath);
+        InOptionPhase(client);
+
+        var header = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptAbort);
+        client.Send(header.AsSpan(0, 10).ToArray());
+        var stopping = server.Server.DisposeAsync().AsTask();
+        client.Send(header[10..]);
+
+        var (option, type, _) = client.ReadOptionReply();
+        Assert.Equal(NbdProtocol.OptAbort, option);
+        Assert.Equal(NbdProtocol.RepAck, type);
+        Assert.True(client.IsClosedByServer(), "the connection stayed open after ABORT");
+        Wait.For(stopping, "the server to stop");
+    }
+
+    /// <summary>Greeting, flags and one answered option: the server is then waiting in the option phase.</summary>
+    private static void InOptionPhase(RawNbdClient client)
+    {
+        client.Hello();
+        client.SendOption(NbdProtocol.OptStructuredReply, []);
+        var (option, type, _) = client.ReadOptionReply();
+        Assert.Equal((NbdProtocol.OptStructuredReply, NbdProtocol.RepAck), (option, type));
+    }
+}
