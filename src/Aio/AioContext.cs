@@ -177,21 +177,35 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
             }
         }
 
-        try
+        // Every step runs even if one before it throws (an abandoned bottom half's callback, a bug): a step skipped
+        // would leak the ring's, the monitor's or the notifier's fd, or strand what waits on the network state. The
+        // first exception is rethrown once all have run, the end of the teardown (closes of sockets that outlive the
+        // loop) included.
+        Exception? first = null;
+        Step(ref first, DisposeBottomHalves);
+        Step(ref first, _monotonicTimers.Clear);
+        Step(ref first, _wallClockTimers.Clear);
+        Step(ref first, DisposeRequests);
+        Step(ref first, DisposeNet);
+        Step(ref first, DisposePeriodicTimers);
+        Step(ref first, _monitor.Dispose);
+        Step(ref first, _notifier.Dispose);
+        Step(ref first, EndTeardown);
+        if (first is not null)
         {
-            DisposeBottomHalves();
-            _monotonicTimers.Clear();
-            _wallClockTimers.Clear();
-            DisposeRequests();
-            DisposeNet();
-            DisposePeriodicTimers();
-            _monitor.Dispose();
-            _notifier.Dispose();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
-        finally
+
+        static void Step(ref Exception? first, Action step)
         {
-            // Whatever went wrong above, what waits for the teardown's end runs (closes of sockets that outlive the loop).
-            EndTeardown();
+            try
+            {
+                step();
+            }
+            catch (Exception ex)
+            {
+                first ??= ex;
+            }
         }
     }
 
