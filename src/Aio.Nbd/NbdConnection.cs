@@ -34,7 +34,14 @@ internal sealed class NbdConnection
                 // A stop does not cut negotiation off mid-option: the client gets ShutdownGrace to finish the option it
                 // may be sending, which is answered ERR_SHUTDOWN (the protocol's reply to options during a shutdown);
                 // then, or at the handshake's deadline if that is sooner, the connection closes.
-                using var shortened = stop.Register(static state => ((CancellationTokenSource)state!).CancelAfter(ShutdownGrace), handshake);
+                long deadline = Environment.TickCount64 + (long)_server.Options.HandshakeTimeout.TotalMilliseconds;
+                using var shortened = stop.Register(() =>
+                {
+                    if (deadline - Environment.TickCount64 > (long)ShutdownGrace.TotalMilliseconds)
+                    {
+                        handshake.CancelAfter(ShutdownGrace);
+                    }
+                });
                 try
                 {
                     negotiated = await NbdHandshake.RunAsync(_transport, session, handshake.Token).ConfigureAwait(true)

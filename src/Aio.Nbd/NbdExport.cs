@@ -20,6 +20,9 @@ internal sealed class NbdExport : IDisposable
     // Punches and zero-ranges in flight on any loop (see ChangingSpace).
     private int _spaceChanges;
 
+    /// <summary>The longest extent <see cref="GetExtents"/> reports (as data, without lseek) while <see cref="ChangingSpace"/>.</summary>
+    internal const long ChangingSpaceExtent = 1 << 20;
+
     private NbdExport(NbdExportOptions options, BlockFile first, long size)
     {
         Options = options;
@@ -102,9 +105,10 @@ internal sealed class NbdExport : IDisposable
     /// True while a hole punch or a zero-range runs on this export (on an io-wq worker or a pool thread). The file
     /// system holds the inode's lock for the whole of it (tens of milliseconds for a gibibyte of cached pages), so a
     /// loop must not make the calls that wait for that lock meanwhile: a page-cache pwrite, an lseek for the
-    /// allocation, a send from the mapping whose pages are being dropped. Those take the ring, or answer "data"
-    /// (<see cref="GetExtents"/>), until it has ended. Best effort: a call checked just before a punch starts on
-    /// another loop still waits for it.
+    /// allocation, a readahead for CACHE, an ftruncate. Those take the ring or the pool, answer "data"
+    /// (<see cref="GetExtents"/>) or are skipped, until it has ended. Best effort: a call checked just before a punch
+    /// starts on another loop still waits for it, and so does a READ of the very pages being dropped (from the mapping
+    /// or through the ring, whose first try of a buffered read runs readahead on the loop).
     /// </summary>
     public bool ChangingSpace => Volatile.Read(ref _spaceChanges) != 0;
 
@@ -126,8 +130,10 @@ internal sealed class NbdExport : IDisposable
     {
         if (ChangingSpace && offset < end && max > 0)
         {
-            // lseek would wait for the punch's inode lock. Data is always a correct answer (reads return what is there).
-            extents.Add(new NbdExtent(offset, end - offset, Hole: false));
+            // lseek would wait for the punch's inode lock. Data is always a correct answer (reads return what is there);
+            // at most a mebibyte of it (a reply may describe less than was asked), so that a client mapping the export
+            // asks again for the rest and, once the punch has ended, sees its holes.
+            extents.Add(new NbdExtent(offset, Math.Min(end - offset, ChangingSpaceExtent), Hole: false));
             return;
         }
 
@@ -163,8 +169,17 @@ internal sealed class NbdExport : IDisposable
     /// </summary>
     public void ForgetAllocation() => Volatile.Write(ref _knownData, null);
 
-    /// <summary>posix_fadvise(WILLNEED): CACHE.</summary>
-    public void Prefetch(long offset, long length) => _first.Prefetch(offset, length);
+    /// <summary>
+    /// posix_fadvise(WILLNEED): CACHE. Skipped while <see cref="ChangingSpace"/>: readahead takes the mapping's
+    /// invalidate lock, which a punch holds, and CACHE is only a hint.
+    /// </summary>
+    public void Prefetch(long offset, long length)
+    {
+        if (!ChangingSpace)
+        {
+            _first.Prefetch(offset, length);
+        }
+    }
 
     public void Dispose()
     {

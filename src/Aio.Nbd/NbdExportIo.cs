@@ -212,8 +212,16 @@ internal static class NbdExportIo
         await file.WriteAsync(buffer.Memory[..spanLength], start).ConfigureAwait(true);
         if (start + spanLength > export.Size)
         {
-            // The aligned write of the partial last block made the file longer than the export: cut it back.
-            export.RestoreSize();
+            // The aligned write of the partial last block made the file longer than the export: cut it back (on the
+            // pool while a punch holds the inode lock, which ftruncate takes).
+            if (export.ChangingSpace)
+            {
+                await Task.Run(export.RestoreSize).ConfigureAwait(true);
+            }
+            else
+            {
+                export.RestoreSize();
+            }
         }
     }
 

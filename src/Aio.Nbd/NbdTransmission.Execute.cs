@@ -206,16 +206,13 @@ internal sealed partial class NbdTransmission
     /// A page-cache export's READ whose pages are all in memory: the reply's data is a slice of the export's mapping,
     /// which the send copies straight from the page cache into the socket (one copy, not two, and no ring read, no
     /// buffer). Not over TLS, whose encryption would read the slice in user space, and not when a page is out of
-    /// memory, which the send would wait for on the loop: the ring's read fetches it without blocking anyone. Nor while
-    /// a punch or zero-range runs on the export (<see cref="NbdExport.ChangingSpace"/>): the pages it drops would fault
-    /// the send into waiting for the file system's lock.
+    /// memory, which the send would wait for on the loop: the ring's read fetches it without blocking anyone.
     /// </summary>
     private bool TryReadFromView(NbdRequest request)
     {
         long offset = (long)request.Offset;
         int length = (int)request.Length;
-        if (_export.View is not { } view || _transport.IsTls || length > BlockFileView.MaxSliceLength || offset > view.Length - length
-            || _export.ChangingSpace)
+        if (_export.View is not { } view || _transport.IsTls || length > BlockFileView.MaxSliceLength || offset > view.Length - length)
         {
             return false;
         }

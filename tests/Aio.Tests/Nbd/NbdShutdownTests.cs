@@ -52,6 +52,27 @@ public class NbdShutdownTests
     }
 
     [Fact]
+    public void EXPORT_NAME_during_the_stop_gets_no_reply_but_a_close()
+    {
+        // EXPORT_NAME has no error reply: the connection closes, as for an unknown export.
+        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var client = new RawNbdClient(server.SocketPath);
+        InOptionPhase(client);
+
+        var header = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptExportName);
+        client.Send(header.AsSpan(0, 12).ToArray());
+        var stopping = server.Server.DisposeAsync().AsTask();
+        client.Send(header[12..]);
+
+        // Not the export's size and flags (which a close after a successful EXPORT_NAME would follow): nothing, then EOF.
+        var buffer = new byte[64];
+        Assert.Equal(0, client.Socket.Receive(buffer));
+        Wait.For(stopping, "the server to stop");
+    }
+
+    [Fact]
     public void ABORT_during_the_stop_is_still_acknowledged()
     {
         using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });

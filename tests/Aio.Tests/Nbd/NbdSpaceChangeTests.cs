@@ -7,15 +7,15 @@ namespace Aio.Tests.Nbd;
 
 /// <summary>
 /// While a punch or zero-range runs on a page-cache export (the file system holds the inode's lock for all of it), the
-/// loop makes none of the calls that would wait for that lock: writes take the ring instead of pwrite, reads the ring
-/// instead of the mapping, and block status answers "data" without lseek. Afterwards, the usual paths again.
+/// loop makes none of the calls that would wait for that lock: writes take the ring instead of pwrite, and block status
+/// answers "data" without lseek, one mebibyte at a time. Afterwards, the usual paths again.
 /// </summary>
 public class NbdSpaceChangeTests
 {
     private const int Requests = 10;
 
     [Fact]
-    public void During_a_space_change_writes_and_reads_take_the_ring_and_block_status_answers_data()
+    public void During_a_space_change_writes_take_the_ring_and_block_status_answers_data()
     {
         using var server = new NbdTestServer(size: 8 << 20, direct: false);
         var export = server.Server.Exports[0];
@@ -27,8 +27,11 @@ public class NbdSpaceChangeTests
         try
         {
             var (extents, reads, writes) = Serve(server, data);
-            Assert.Equal(new List<(uint, uint)> { (8u << 20, 0u) }, extents);
-            Assert.Equal((0L, 0L), (reads, writes));
+            Assert.Equal(new List<(uint, uint)> { ((uint)NbdExport.ChangingSpaceExtent, 0u) }, extents);
+            Assert.Equal(0L, writes);
+
+            // Reads of pages the punch does not drop still come from the mapping.
+            Assert.Equal(Requests, reads);
         }
         finally
         {
