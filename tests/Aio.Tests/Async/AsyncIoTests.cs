@@ -244,16 +244,14 @@ public class AsyncIoTests
         Assert.Equal(-Aio.Interop.Errno.EBADF, raw);
     }
 
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Read_write_and_flush_work_with_and_without_io_uring(bool ioUring)
-    {
-        if (ioUring && !MonitorKinds.IoUringAvailable)
-        {
-            return;
-        }
+    [IoUringFact]
+    public Task Read_write_and_flush_work_with_io_uring() => ReadWriteAndFlush(ioUring: true);
 
+    [Fact]
+    public Task Read_write_and_flush_work_without_io_uring() => ReadWriteAndFlush(ioUring: false);
+
+    private static async Task ReadWriteAndFlush(bool ioUring)
+    {
         using var dir = new TempDir();
         var (path, content) = dir.CreateFile("f", 65536);
         using var file = OpenFile(path);
