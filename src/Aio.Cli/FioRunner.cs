@@ -47,12 +47,20 @@ internal static class FioRunner
         var side = reads >= writes ? read : write;
         double runtime = side.GetProperty("runtime").GetDouble() / 1000.0;
 
-        // With group_reporting, usr_cpu and sys_cpu are per job (fio divides by the jobs' summed run time, which it
-        // gives as job_runtime): the CPU of all jobs is the percentage of that sum, not of one job's runtime.
-        double jobsRuntime = job.TryGetProperty("job_runtime", out var summed) ? summed.GetDouble() / 1000.0 : runtime;
-        double usr = job.GetProperty("usr_cpu").GetDouble() / 100.0 * jobsRuntime;
-        double sys = job.GetProperty("sys_cpu").GetDouble() / 100.0 * jobsRuntime;
+        var (usr, sys) = CpuSeconds(job, runtime);
         return new BenchResult("fio-" + ioengine, reads + writes, runtime, Latency(side), usr, sys, double.NaN, o.BlockSize) { Reads = reads };
+    }
+
+    /// <summary>
+    /// The user and system CPU seconds of all of a group-reported job's threads. With group_reporting, usr_cpu and
+    /// sys_cpu are percentages of the jobs' summed run time (fio gives the sum as job_runtime, in ms), not of one job's
+    /// runtime: four jobs at 25 % for 10 s used 10 s of CPU, not 2.5. Without job_runtime (older fio), one job's
+    /// <paramref name="runtime"/>.
+    /// </summary>
+    internal static (double User, double System) CpuSeconds(JsonElement job, double runtime)
+    {
+        double jobsRuntime = job.TryGetProperty("job_runtime", out var summed) ? summed.GetDouble() / 1000.0 : runtime;
+        return (job.GetProperty("usr_cpu").GetDouble() / 100.0 * jobsRuntime, job.GetProperty("sys_cpu").GetDouble() / 100.0 * jobsRuntime);
     }
 
     /// <summary>
