@@ -15,20 +15,14 @@ public class NbdShutdownTests
     [Fact]
     public void An_option_begun_before_the_stop_gets_ERR_SHUTDOWN_and_the_connection_closes()
     {
-        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var server = NewServer();
         using var client = new RawNbdClient(server.SocketPath);
         InOptionPhase(client);
 
         // Half of an INFO request is sent before the stop, the rest after it: whether or not the server had read the
         // first half when the stop came, the option is read to its end and refused.
         byte[] info = RawNbdClient.InfoRequest(string.Empty, NbdProtocol.InfoBlockSize);
-        var header = new byte[16];
-        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptInfo);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(12), (uint)info.Length);
-        client.Send([.. header, .. info.AsSpan(0, 3)]);
-        var stopping = server.Server.DisposeAsync().AsTask();
-        client.Send(info[3..]);
+        var stopping = SendAcrossTheStop(server, client, [.. OptionHeader(NbdProtocol.OptInfo, (uint)info.Length), .. info], before: 19);
 
         var (option, type, text) = client.ReadOptionReply();
         Assert.Equal(NbdProtocol.OptInfo, option);
@@ -42,7 +36,7 @@ public class NbdShutdownTests
     public void A_client_idle_in_negotiation_is_closed_after_the_grace_not_at_its_deadline()
     {
         // With a 5-minute handshake deadline, only the grace can end this connection within the wait's bound.
-        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var server = NewServer();
         using var client = new RawNbdClient(server.SocketPath);
         InOptionPhase(client);
 
@@ -55,16 +49,11 @@ public class NbdShutdownTests
     public void EXPORT_NAME_during_the_stop_gets_no_reply_but_a_close()
     {
         // EXPORT_NAME has no error reply: the connection closes, as for an unknown export.
-        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var server = NewServer();
         using var client = new RawNbdClient(server.SocketPath);
         InOptionPhase(client);
 
-        var header = new byte[16];
-        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptExportName);
-        client.Send(header.AsSpan(0, 12).ToArray());
-        var stopping = server.Server.DisposeAsync().AsTask();
-        client.Send(header[12..]);
+        var stopping = SendAcrossTheStop(server, client, OptionHeader(NbdProtocol.OptExportName, 0), before: 12);
 
         // Not the export's size and flags (which a close after a successful EXPORT_NAME would follow): nothing, then EOF.
         var buffer = new byte[64];
@@ -75,22 +64,42 @@ public class NbdShutdownTests
     [Fact]
     public void ABORT_during_the_stop_is_still_acknowledged()
     {
-        using var server = new NbdTestServer(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+        using var server = NewServer();
         using var client = new RawNbdClient(server.SocketPath);
         InOptionPhase(client);
 
-        var header = new byte[16];
-        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), NbdProtocol.OptAbort);
-        client.Send(header.AsSpan(0, 10).ToArray());
-        var stopping = server.Server.DisposeAsync().AsTask();
-        client.Send(header[10..]);
+        var stopping = SendAcrossTheStop(server, client, OptionHeader(NbdProtocol.OptAbort, 0), before: 10);
 
         var (option, type, _) = client.ReadOptionReply();
         Assert.Equal(NbdProtocol.OptAbort, option);
         Assert.Equal(NbdProtocol.RepAck, type);
         Assert.True(client.IsClosedByServer(), "the connection stayed open after ABORT");
         Wait.For(stopping, "the server to stop");
+    }
+
+    /// <summary>A 5-minute handshake deadline: only the stop's grace can end a negotiation within the tests' waits.</summary>
+    private static NbdTestServer NewServer() => new(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
+
+    /// <summary>
+    /// Sends the first <paramref name="before"/> bytes of <paramref name="message"/>, starts the server's stop, then
+    /// sends the rest: whether or not the server had read the first part when the stop came, the message straddles it.
+    /// </summary>
+    private static Task SendAcrossTheStop(NbdTestServer server, RawNbdClient client, byte[] message, int before)
+    {
+        client.Send(message[..before]);
+        var stopping = server.Server.DisposeAsync().AsTask();
+        client.Send(message[before..]);
+        return stopping;
+    }
+
+    /// <summary>An option's 16-byte header: IHAVEOPT, the option, the length of its data.</summary>
+    private static byte[] OptionHeader(uint option, uint length)
+    {
+        var header = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), option);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(12), length);
+        return header;
     }
 
     /// <summary>Greeting, flags and one answered option: the server is then waiting in the option phase.</summary>
