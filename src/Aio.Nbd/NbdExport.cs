@@ -112,6 +112,12 @@ internal sealed class NbdExport : IDisposable
     /// </summary>
     public bool ChangingSpace => Volatile.Read(ref _spaceChanges) != 0;
 
+    /// <summary>
+    /// Whether a WRITE is a pwrite on the loop (<see cref="NbdExportIo.WriteToPageCache"/>) right now: a page-cache
+    /// export with no punch running. Otherwise the write is a ring request.
+    /// </summary>
+    public bool WritesOnLoop => !Options.Direct && !ChangingSpace;
+
     /// <summary>Marks a punch or zero-range as started (<see cref="ChangingSpace"/>); pair with <see cref="EndSpaceChange"/>.</summary>
     public void BeginSpaceChange() => Interlocked.Increment(ref _spaceChanges);
 

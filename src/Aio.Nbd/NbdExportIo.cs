@@ -29,7 +29,7 @@ internal static class NbdExportIo
     /// blocking (no NOWAIT), so io_uring hands every one to an io-wq worker and the loop waits for its completion: a
     /// thread hop per 4 KiB write that cost a fifth of the requests/s. pwrite is a copy into the page cache; it blocks
     /// only when the kernel throttles a writer for dirty pages (and then the ring's worker would wait too), or while a
-    /// punch holds the inode's lock, which is why callers take the ring instead while <see cref="NbdExport.ChangingSpace"/>.
+    /// punch holds the inode's lock, which is why callers ask <see cref="NbdExport.WritesOnLoop"/> first.
     /// </summary>
     public static void WriteToPageCache(BlockFile file, ReadOnlySpan<byte> data, long offset)
         => RandomAccess.Write(file.Handle, data, offset);
@@ -188,7 +188,7 @@ internal static class NbdExportIo
         int tail = spanLength - skip - length;
         if (skip == 0 && tail == 0)
         {
-            if (!export.Options.Direct && !export.ChangingSpace)
+            if (export.WritesOnLoop)
             {
                 WriteToPageCache(file, buffer.Memory.Span[..spanLength], start);
                 return;

@@ -41,13 +41,13 @@ internal sealed partial class NbdTransmission
                         : null;
                     try
                     {
-                        if (_export.Options.Direct || _export.ChangingSpace)
+                        if (_export.WritesOnLoop)
                         {
-                            await _file.WriteAsync(payload.Memory[..length], offset).ConfigureAwait(true);
+                            NbdExportIo.WriteToPageCache(_file, payload.Memory.Span[..length], offset);
                         }
                         else
                         {
-                            NbdExportIo.WriteToPageCache(_file, payload.Memory.Span[..length], offset);
+                            await _file.WriteAsync(payload.Memory[..length], offset).ConfigureAwait(true);
                         }
                     }
                     finally

@@ -232,7 +232,7 @@ internal sealed partial class NbdTransmission
     /// them back to back): written to the file straight from that buffer, here in the receive loop. That write would
     /// run synchronously on the loop anyway (<see cref="NbdExportIo.WriteToPageCache"/>); this way it needs no payload
     /// buffer, no copy into one, no slot and no worker. O_DIRECT exports and exports with an alignment (a ring
-    /// request, the write tracker), FUA (a flush to await), payloads still on the wire, and a connection over its
+    /// request, the write tracker), an export with a punch running (<see cref="NbdExport.WritesOnLoop"/>), FUA (a flush to await), payloads still on the wire, and a connection over its
     /// byte budget (its queued replies count: a client that stops reading them must stop the server reading
     /// requests, which the usual path's reservation does) take the usual path.
     /// </summary>
@@ -240,12 +240,11 @@ internal sealed partial class NbdTransmission
     {
         int length = (int)request.Length;
         if (length == 0
-            || _export.Options.Direct
+            || !_export.WritesOnLoop
             || _export.TracksWrites
             || (request.Flags & NbdProtocol.CmdFlagFua) != 0
             || _transport.Buffered < length
-            || !_budget.HasRoom(NbdProtocol.SimpleReplySize)
-            || _export.ChangingSpace)
+            || !_budget.HasRoom(NbdProtocol.SimpleReplySize))
         {
             return false;
         }

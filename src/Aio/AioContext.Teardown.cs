@@ -42,16 +42,28 @@ public sealed partial class AioContext
         Exception? first = null;
         while (_afterTeardown.TryDequeue(out var action))
         {
-            try
-            {
-                action();
-            }
-            catch (Exception ex)
-            {
-                first ??= ex;
-            }
+            RunCollecting(action, ref first);
         }
 
+        ThrowIfAny(first);
+    }
+
+    /// <summary>Runs <paramref name="step"/>; an exception it throws is kept in <paramref name="first"/> (if none is yet) instead of ending the caller's sequence.</summary>
+    private static void RunCollecting(Action step, ref Exception? first)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception ex)
+        {
+            first ??= ex;
+        }
+    }
+
+    /// <summary>Rethrows the exception <see cref="RunCollecting"/> kept, with its original stack, if there is one.</summary>
+    private static void ThrowIfAny(Exception? first)
+    {
         if (first is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);

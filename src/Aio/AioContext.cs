@@ -182,31 +182,16 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         // first exception is rethrown once all have run, the end of the teardown (closes of sockets that outlive the
         // loop) included.
         Exception? first = null;
-        Step(ref first, DisposeBottomHalves);
-        Step(ref first, _monotonicTimers.Clear);
-        Step(ref first, _wallClockTimers.Clear);
-        Step(ref first, DisposeRequests);
-        Step(ref first, DisposeNet);
-        Step(ref first, DisposePeriodicTimers);
-        Step(ref first, _monitor.Dispose);
-        Step(ref first, _notifier.Dispose);
-        Step(ref first, EndTeardown);
-        if (first is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        }
-
-        static void Step(ref Exception? first, Action step)
-        {
-            try
-            {
-                step();
-            }
-            catch (Exception ex)
-            {
-                first ??= ex;
-            }
-        }
+        RunCollecting(DisposeBottomHalves, ref first);
+        RunCollecting(_monotonicTimers.Clear, ref first);
+        RunCollecting(_wallClockTimers.Clear, ref first);
+        RunCollecting(DisposeRequests, ref first);
+        RunCollecting(DisposeNet, ref first);
+        RunCollecting(DisposePeriodicTimers, ref first);
+        RunCollecting(_monitor.Dispose, ref first);
+        RunCollecting(_notifier.Dispose, ref first);
+        RunCollecting(EndTeardown, ref first);
+        ThrowIfAny(first);
     }
 
     private void OnInvalidFd(AioHandler handler)

@@ -14,9 +14,9 @@ public class TeardownIsolationTests
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public void A_throwing_teardown_step_still_lets_every_other_one_close_its_fds(FdMonitorKind kind)
     {
-        int before = OpenFds();
+        int before = NetLoops.OpenFds();
         var ctx = AioContext.Create(new AioContextOptions { Monitor = kind });
-        Assert.True(OpenFds() > before, "the context opened no fd: the count cannot show a leak");
+        Assert.True(NetLoops.OpenFds() > before, "the context opened no fd: the count cannot show a leak");
 
         // The first step abandons scheduled bottom halves; this one's abandonment callback throws.
         var bh = ctx.CreateBottomHalf(() => { }, "throws-when-abandoned", () => throw new InvalidOperationException("abandoned"));
@@ -25,8 +25,6 @@ public class TeardownIsolationTests
         var ex = Assert.Throws<InvalidOperationException>(ctx.Dispose);
         Assert.Equal("abandoned", ex.Message);
         Assert.True(ctx.IsDisposed);
-        Assert.Equal(before, OpenFds());
+        Assert.Equal(before, NetLoops.OpenFds());
     }
-
-    private static int OpenFds() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 }
