@@ -39,9 +39,9 @@ internal sealed class NbdOptionHaggler
     }
 
     /// <summary>
-    /// Answers options until one ends negotiation. <paramref name="ct"/> is the handshake's deadline; once
-    /// <paramref name="stop"/> is set, the next option is answered ERR_SHUTDOWN (ABORT still gets its ACK) and the
-    /// connection ends.
+    /// Answers options until one ends negotiation. <paramref name="ct"/> is the handshake's deadline (shortened to a
+    /// grace by a stop); once <paramref name="stop"/> is set, every option but ABORT is answered ERR_SHUTDOWN, ABORT
+    /// still gets its ACK and ends the connection, EXPORT_NAME ends it without a reply.
     /// </summary>
     public async ValueTask<bool> RunAsync(CancellationToken ct, CancellationToken stop)
     {
@@ -81,12 +81,15 @@ internal sealed class NbdOptionHaggler
             {
                 // The server is stopping: ABORT is served as ever; EXPORT_NAME has no error reply (the connection just
                 // closes, as for an unknown export); every other option is refused with the protocol's reply for this.
-                if (option != NbdProtocol.OptExportName)
+                if (option == NbdProtocol.OptExportName)
                 {
-                    await ReplyAsync(option, NbdProtocol.RepErrShutdown, "the server is shutting down", ct).ConfigureAwait(true);
+                    return false;
                 }
 
-                return false;
+                // Negotiation goes on until the grace (ct) ends it: the client, told ERR_SHUTDOWN, is expected to send
+                // ABORT (a soft disconnect), which gets its ACK; anything else it sends is refused the same way.
+                await ReplyAsync(option, NbdProtocol.RepErrShutdown, "the server is shutting down", ct).ConfigureAwait(true);
+                continue;
             }
 
             bool tlsMissing = _tlsRequired && !_transport.IsTls;

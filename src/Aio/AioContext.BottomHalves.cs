@@ -227,6 +227,9 @@ public sealed partial class AioContext
     /// </summary>
     private void DisposeBottomHalves()
     {
+        // Every one is abandoned even if an abandon callback throws (somebody may wait on each, an InvokeAsync's task
+        // say); the first exception is rethrown after.
+        Exception? first = null;
         foreach (var batch in _bhBatches)
         {
             var bh = batch.Head;
@@ -235,16 +238,17 @@ public sealed partial class AioContext
             {
                 var next = bh.Next;
                 bh.Next = null;
-                bh.Abandon();
+                RunCollecting(bh.Abandon, ref first);
                 bh = next;
             }
         }
 
         _bhBatches.Clear();
-        AbandonQueuedStack();
+        RunCollecting(AbandonQueuedStack, ref first);
+        ThrowIfAny(first);
     }
 
-    /// <summary>Takes the whole lock-free stack and abandons it in FIFO order. Any thread, once the context is disposed.</summary>
+    /// <summary>Takes the whole lock-free stack and abandons it in FIFO order, every one even if a callback throws (the first exception is rethrown after). Any thread, once the context is disposed.</summary>
     private void AbandonQueuedStack()
     {
         var taken = Interlocked.Exchange(ref _bhHead, null);
@@ -257,12 +261,15 @@ public sealed partial class AioContext
             taken = next;
         }
 
+        Exception? first = null;
         while (fifo is not null)
         {
             var next = fifo.Next;
             fifo.Next = null;
-            fifo.Abandon();
+            RunCollecting(fifo.Abandon, ref first);
             fifo = next;
         }
+
+        ThrowIfAny(first);
     }
 }

@@ -146,6 +146,24 @@ public sealed partial class AioContext
         return progress;
     }
 
+    /// <summary>
+    /// <see cref="DisposeRequests"/>; if it throws part way (a bug in an abandon handler), requests it did not reach may
+    /// still be in the kernel when the network state goes next, so the receive buffers the kernel picks from are kept
+    /// (leaked) rather than freed under it.
+    /// </summary>
+    private void DisposeRequestsKeepingBuffersIfThrown()
+    {
+        try
+        {
+            DisposeRequests();
+        }
+        catch
+        {
+            _netLoop?.KernelMayStillWrite();
+            throw;
+        }
+    }
+
     private void DisposeRequests()
     {
         if (_requests is null)

@@ -185,7 +185,7 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
         RunCollecting(DisposeBottomHalves, ref first);
         RunCollecting(_monotonicTimers.Clear, ref first);
         RunCollecting(_wallClockTimers.Clear, ref first);
-        RunCollecting(DisposeRequests, ref first);
+        RunCollecting(DisposeRequestsKeepingBuffersIfThrown, ref first);
         RunCollecting(DisposeNet, ref first);
         RunCollecting(DisposePeriodicTimers, ref first);
         RunCollecting(_monitor.Dispose, ref first);

@@ -68,6 +68,9 @@ internal sealed class NetLoop
     /// <summary>A receive drawing from the buffer ring was abandoned while the kernel still held it.</summary>
     public void KernelMayStillWrite() => _leakBuffers = true;
 
+    /// <summary>True once <see cref="KernelMayStillWrite"/> was called: the buffer ring's memory is kept for good when retired.</summary>
+    public bool KeepsBuffers => _leakBuffers;
+
     /// <summary>
     /// Retires the buffer ring: its memory is freed once no socket holds a buffer, unless a receive was abandoned in
     /// flight (the context was disposed off its thread): the kernel may then still write into the buffers, so their

@@ -6,14 +6,14 @@ using Xunit;
 namespace Aio.Tests.Nbd;
 
 /// <summary>
-/// A server stopping while clients negotiate: an option the client was sending is answered ERR_SHUTDOWN (the
-/// protocol's reply to options during a shutdown) and the connection closes; a client that sends nothing is closed
-/// after the grace, not at its handshake deadline; ABORT is still acknowledged.
+/// A server stopping while clients negotiate: an option the client was sending, and every one after it, is answered
+/// ERR_SHUTDOWN (the protocol's reply to options during a shutdown), and the ABORT the client is to send then is
+/// acknowledged; a client that sends nothing more is closed after the grace, not at its handshake deadline.
 /// </summary>
 public class NbdShutdownTests
 {
     [Fact]
-    public void An_option_begun_before_the_stop_gets_ERR_SHUTDOWN_and_the_connection_closes()
+    public void An_option_begun_before_the_stop_gets_ERR_SHUTDOWN_and_the_ABORT_that_follows_its_ACK()
     {
         using var server = NewServer();
         using var client = new RawNbdClient(server.SocketPath);
@@ -28,8 +28,29 @@ public class NbdShutdownTests
         Assert.Equal(NbdProtocol.OptInfo, option);
         Assert.Equal(NbdProtocol.RepErrShutdown, type);
         Assert.Contains("shutting down", System.Text.Encoding.UTF8.GetString(text), StringComparison.Ordinal);
-        Assert.True(client.IsClosedByServer(), "the connection stayed open after ERR_SHUTDOWN");
+
+        // Another option is refused the same way; the soft disconnect the protocol asks of the client is acknowledged.
+        client.SendOption(NbdProtocol.OptList, []);
+        Assert.Equal((NbdProtocol.OptList, NbdProtocol.RepErrShutdown), TypeOf(client.ReadOptionReply()));
+        client.SendOption(NbdProtocol.OptAbort, []);
+        Assert.Equal((NbdProtocol.OptAbort, NbdProtocol.RepAck), TypeOf(client.ReadOptionReply()));
+        Assert.True(client.IsClosedByServer(), "the connection stayed open after ABORT");
         Wait.For(stopping, "the server to stop after refusing the option");
+    }
+
+    [Fact]
+    public void A_client_that_goes_on_after_ERR_SHUTDOWN_is_closed_after_the_grace()
+    {
+        using var server = NewServer();
+        using var client = new RawNbdClient(server.SocketPath);
+        InOptionPhase(client);
+
+        var stopping = SendAcrossTheStop(server, client, OptionHeader(NbdProtocol.OptList, 0), before: 9);
+        Assert.Equal((NbdProtocol.OptList, NbdProtocol.RepErrShutdown), TypeOf(client.ReadOptionReply()));
+
+        // Then nothing: the grace, not the 5-minute handshake deadline, ends the connection within the wait's bound.
+        Wait.For(stopping, "the server to stop with a client that ignored ERR_SHUTDOWN");
+        Assert.True(client.IsClosedByServer(), "the connection stayed open after the grace");
     }
 
     [Fact]
@@ -76,6 +97,8 @@ public class NbdShutdownTests
         Assert.True(client.IsClosedByServer(), "the connection stayed open after ABORT");
         Wait.For(stopping, "the server to stop");
     }
+
+    private static (uint Option, uint Type) TypeOf((uint Option, uint Type, byte[] Data) reply) => (reply.Option, reply.Type);
 
     /// <summary>A 5-minute handshake deadline: only the stop's grace can end a negotiation within the tests' waits.</summary>
     private static NbdTestServer NewServer() => new(configure: o => o with { HandshakeTimeout = TimeSpan.FromMinutes(5) });
