@@ -33,6 +33,7 @@ public sealed class NbdServer : IAsyncDisposable
     private int _connectionCount;
     private long _peakConnectionBytes;
     private long _writesFromReceiveBuffer;
+    private long _workerWritesOnLoop;
     private long _readsFromView;
     private long _readsInPlace;
     private long _budgetWaits;
@@ -185,6 +186,9 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Page-cache WRITEs that ended connections wrote straight from their receive buffers (for tests).</summary>
     internal long WritesFromReceiveBuffer => Interlocked.Read(ref _writesFromReceiveBuffer);
 
+    /// <summary>Page-cache WRITEs that ended connections' request workers wrote with pwrite on the loop (for tests).</summary>
+    internal long WorkerWritesOnLoop => Interlocked.Read(ref _workerWritesOnLoop);
+
     /// <summary>READs that ended connections answered from the page cache through the export's view (for tests).</summary>
     internal long ReadsFromView => Interlocked.Read(ref _readsFromView);
 
@@ -207,6 +211,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         NbdByteBudget.RaiseTo(ref _peakConnectionBytes, transmission.PeakBytesHeld);
         Interlocked.Add(ref _writesFromReceiveBuffer, transmission.WritesFromReceiveBuffer);
+        Interlocked.Add(ref _workerWritesOnLoop, transmission.WorkerWritesOnLoop);
         Interlocked.Add(ref _readsFromView, transmission.ReadsFromView);
         Interlocked.Add(ref _readsInPlace, transmission.ReadsInPlace);
         Interlocked.Add(ref _replySends, transmission.ReplySends);

@@ -43,6 +43,7 @@ internal sealed partial class NbdTransmission
                     {
                         if (_export.WritesOnLoop)
                         {
+                            WorkerWritesOnLoop++;
                             NbdExportIo.WriteToPageCache(_file, payload.Memory.Span[..length], offset);
                         }
                         else

@@ -46,6 +46,9 @@ internal sealed partial class NbdTransmission
     /// <summary>Page-cache WRITEs written straight from the receive buffer (for tests). Loop thread.</summary>
     public long WritesFromReceiveBuffer { get; private set; }
 
+    /// <summary>Page-cache WRITEs a request worker wrote with pwrite on the loop (for tests). Loop thread.</summary>
+    public long WorkerWritesOnLoop { get; private set; }
+
     /// <summary>READs answered from the page cache through the export's view (for tests). Loop thread.</summary>
     public long ReadsFromView { get; private set; }
 

@@ -17,6 +17,12 @@ public sealed partial class BlockFile
     // two threads that both compute it compute the same).
     private int _zeroRangeMayWrite;
 
+    // Async fallocates that ran on the pool rather than on the ring (tests: which path a call took).
+    private int _fallocatesOnPool;
+
+    /// <summary>How many <see cref="TryPunchHoleAsync"/>/<see cref="TryZeroRangeAsync"/> calls ran on the thread pool rather than as ring requests.</summary>
+    internal int FallocatesOnPool => Volatile.Read(ref _fallocatesOnPool);
+
     /// <summary>
     /// Describes the bytes at <paramref name="offset"/>: the longest run starting there, at most
     /// <paramref name="maxLength"/> bytes, that is all data or all hole (SEEK_DATA/SEEK_HOLE).
@@ -304,13 +310,14 @@ public sealed partial class BlockFile
         if (Engine == BlockEngine.IoUring && _context.RingSupports(IoUringOpcode.Fallocate))
         {
             var pending = IoOperation.Rent().Fallocate(_context, _handle, mode | Libc.FALLOC_FL_KEEP_SIZE, offset, length, call, ct);
-            return pending.IsCompletedSuccessfully
-                ? ValueTask.FromResult(FallocateResult(pending.Result, call, ct))
-                : AwaitFallocate(pending, call, ct);
+            // Through the async method even when the request already completed: its failure (EIO, ENOSPC) is thrown
+            // by the await, as documented, not by this call.
+            return AwaitFallocate(pending, call, ct);
         }
 
         // The Threads engine, or a ring older than 5.6: the blocking call on the pool, holding the file from now on as
         // a ring request would (a Dispose meanwhile cannot close the fd under it).
+        Interlocked.Increment(ref _fallocatesOnPool);
         ThreadPoolIo.Hold(_handle, ReadOnlyMemory<byte>.Empty);
         var handle = _handle;
         var task = Task.Run(() => FallocateResult(FallocateNow(handle, mode, offset, length), call), ct);

@@ -13,15 +13,15 @@ public class BlockFileAllocationAsyncTests
 
     [IoUringFact]
     public Task On_the_ring_the_async_calls_leave_the_file_as_the_synchronous_ones_do()
-        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring);
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring, onRing: true);
 
     [Fact]
     public Task On_the_pool_the_async_calls_leave_the_file_as_the_synchronous_ones_do()
-        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.Threads);
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.Threads, onRing: false);
 
     [IoUringFact]
     public Task A_ring_without_FALLOCATE_runs_the_calls_on_the_pool()
-        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring, new AioContextOptions { SimulatedMissingOpcodes = [IoUringOpcode.Fallocate] });
+        => LeaveTheFileAsTheSynchronousOnesDo(BlockEngine.IoUring, onRing: false, new AioContextOptions { SimulatedMissingOpcodes = [IoUringOpcode.Fallocate] });
 
     [IoUringFact]
     public Task On_the_ring_misuse_throws_from_the_call_and_changes_nothing() => MisuseThrowsFromTheCall(BlockEngine.IoUring);
@@ -35,7 +35,7 @@ public class BlockFileAllocationAsyncTests
     [Fact]
     public Task On_the_pool_a_request_accepted_before_Dispose_still_runs_on_the_open_file() => AcceptedBeforeDisposeRuns(BlockEngine.Threads);
 
-    private static async Task LeaveTheFileAsTheSynchronousOnesDo(BlockEngine engine, AioContextOptions? options = null)
+    private static async Task LeaveTheFileAsTheSynchronousOnesDo(BlockEngine engine, bool onRing, AioContextOptions? options = null)
     {
         using var dir = new TempDir();
         var (asyncPath, content) = dir.CreateFile("async", 8 * K64, seed: 11);
@@ -49,6 +49,9 @@ public class BlockFileAllocationAsyncTests
         Assert.Equal(reference.TryZeroRange(5 * K64 + 100, K64), await file.TryZeroRangeAsync(5 * K64 + 100, K64));
         Assert.Equal(reference.TryPunchHole(7 * K64, 4 * K64), await file.TryPunchHoleAsync(7 * K64, 4 * K64));
         Assert.Equal(reference.TryZeroRange(8 * K64, K64), await file.TryZeroRangeAsync(8 * K64, K64));
+
+        // The path the calls took: four ring requests, or four pool work items.
+        Assert.Equal(onRing ? 0 : 4, file.FallocatesOnPool);
 
         Assert.Equal(8 * K64, file.Length);
         var expected = await File.ReadAllBytesAsync(syncPath);

@@ -28,7 +28,8 @@ public class NbdSpaceChangeTests
         {
             var (extents, reads, writes) = Serve(server, data);
             Assert.Equal(new List<(uint, uint)> { ((uint)NbdExport.ChangingSpaceExtent, 0u) }, extents);
-            Assert.Equal(0L, writes);
+            Assert.Equal(0L, writes.FromReceiveBuffer);
+            Assert.Equal(0L, writes.ByWorkers);
 
             // Reads of pages the punch does not drop still come from the mapping.
             Assert.Equal(Requests, reads);
@@ -46,19 +47,41 @@ public class NbdSpaceChangeTests
         // Every read is of pages just written (resident); a write is taken from the receive buffer when its whole
         // payload arrived with the ones before it, which a split of the client's send can deny some of them.
         Assert.Equal(Requests, readsAfter);
-        Assert.InRange(writesAfter, 1, Requests);
+        Assert.InRange(writesAfter.FromReceiveBuffer, 1, Requests);
+        Assert.Equal(Requests, writesAfter.FromReceiveBuffer + writesAfter.ByWorkers);
         Assert.Equal(data, File.ReadAllBytes(server.ImagePath).AsSpan(0, data.Length).ToArray());
+    }
+
+    [Fact]
+    public void TRIM_and_WRITE_ZEROES_leave_the_export_no_longer_changing_space()
+    {
+        using var server = new NbdTestServer(size: 8 << 20, direct: false);
+        var export = server.Server.Exports[0];
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate(structured: false, meta: false);
+
+        // A punch, a zero-range, and a fast zero: each begins a space change and must end it, however it went.
+        client.SendRequest(0, NbdProtocol.CmdTrim, 1, 0, 1 << 20);
+        client.SendRequest(NbdProtocol.CmdFlagNoHole, NbdProtocol.CmdWriteZeroes, 2, 1 << 20, 1 << 20);
+        client.SendRequest(NbdProtocol.CmdFlagFastZero, NbdProtocol.CmdWriteZeroes, 3, 2 << 20, 1 << 20);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(0u, client.ReadReply().SimpleError);
+        }
+
+        Assert.False(export.ChangingSpace, "a space change was begun and never ended");
     }
 
     /// <summary>
     /// One connection: <see cref="Requests"/> 4 KiB writes in one send, then the same reads, then BLOCK_STATUS of the
-    /// whole export. Returns the extents and what the connection counted once it ended (reads from the view, writes
-    /// from the receive buffer).
+    /// whole export. Returns the extents and what the connection counted once it ended (reads from the view; page-cache
+    /// writes with pwrite on the loop, from the receive buffer and by request workers).
     /// </summary>
-    private static (List<(uint Length, uint Flags)> Extents, long Reads, long Writes) Serve(NbdTestServer server, byte[] data)
+    private static (List<(uint Length, uint Flags)> Extents, long Reads, (long FromReceiveBuffer, long ByWorkers) Writes) Serve(NbdTestServer server, byte[] data)
     {
         long reads = server.Server.ReadsFromView;
         long writes = server.Server.WritesFromReceiveBuffer;
+        long workerWrites = server.Server.WorkerWritesOnLoop;
         var extents = new List<(uint, uint)>();
         using (var client = new RawNbdClient(server.SocketPath))
         {
@@ -94,6 +117,6 @@ public class NbdSpaceChangeTests
         }
 
         Wait.Until(() => server.Server.ConnectionCount == 0, () => Thread.Sleep(5), "the connection to close");
-        return (extents, server.Server.ReadsFromView - reads, server.Server.WritesFromReceiveBuffer - writes);
+        return (extents, server.Server.ReadsFromView - reads, (server.Server.WritesFromReceiveBuffer - writes, server.Server.WorkerWritesOnLoop - workerWrites));
     }
 }
