@@ -14,11 +14,16 @@ public sealed partial class AioSocket
 
     private readonly LoopClose _close;
 
+    // Set once Shutdown(Send or Both) succeeded: a close then stays orderly even with a send pending.
+    private int _sendShutDown;
+
     internal bool IsDisposed => _close.Request != Open;
 
     /// <summary>
     /// Ends pending operations with <see cref="ObjectDisposedException"/>, waits until the kernel let go of every buffer,
-    /// and closes the socket (the peer sees an orderly end of stream). Any thread; idempotent.
+    /// and closes the socket. The peer sees an orderly end of stream, unless a send was still pending and the send side
+    /// had not been shut down (<see cref="Shutdown"/>): then, as with .NET's <c>Socket</c>, the connection is reset,
+    /// so that the peer cannot take the part that arrived for the whole. Any thread; idempotent.
     /// </summary>
     public ValueTask DisposeAsync() => new(_close.RequestClose(Disposing));
 
@@ -60,6 +65,14 @@ public sealed partial class AioSocket
         }
         else
         {
+            if (_send.IsPending && Volatile.Read(ref _sendShutDown) == 0)
+            {
+                // A send cut short by the close: an orderly end of stream after part of the data would let the peer
+                // take what it got for all of it (an HTTP body ended by the close, say). Reset, as .NET's Socket does
+                // when its Dispose cancels operations and the send side was not shut down.
+                _ = Libc.SetLingerZero(Fd);
+            }
+
             reason = new ObjectDisposedException(nameof(AioSocket), "The socket was disposed with the operation pending.");
         }
 

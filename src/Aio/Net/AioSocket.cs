@@ -274,6 +274,11 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
             {
                 throw SocketErrors.Exception(Errors.LastErrno);
             }
+
+            if (how != SocketShutdown.Receive)
+            {
+                Volatile.Write(ref _sendShutDown, 1);
+            }
         }
         finally
         {

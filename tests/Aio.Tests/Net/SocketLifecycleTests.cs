@@ -30,6 +30,33 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_with_a_send_pending_resets_the_connection(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        {
+            // More than both socket buffers hold, and the client reads nothing yet: the send stays pending.
+            var pending = server.SendAsync(new byte[64 << 20]).AsTask();
+            await server.DisposeAsync();
+            var ended = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
+            Assert.True(ended is ObjectDisposedException or OperationCanceledException, $"the pending send ended with {ended.GetType().Name}");
+
+            // What arrived may be read; then the reset, not an end of stream that would pass the cut-short data for all of it.
+            var buffer = new byte[1 << 20];
+            var reset = await Assert.ThrowsAsync<SocketException>(async () =>
+            {
+                while (await client.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default) > 0)
+                {
+                }
+            });
+            Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Abort_resets_the_connection_and_fails_pending_operations_with_SocketException(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
