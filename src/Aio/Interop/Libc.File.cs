@@ -2,18 +2,23 @@ using System.Runtime.InteropServices;
 
 namespace Aio.Interop;
 
-/// <summary>libc imports for BlockFile: statx (direct-I/O alignment) and the block-device size ioctl.</summary>
+/// <summary>libc imports for files: statx (direct-I/O alignment, a path's identity) and the block-device size ioctl.</summary>
 internal static unsafe partial class Libc
 {
     public const int AT_FDCWD = -100;
     public const int AT_EMPTY_PATH = 0x1000;
     public const uint STATX_DIOALIGN = 0x2000;          // 6.1
+    public const uint STATX_INO = 0x100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const ulong BLKGETSIZE64 = 0x80081272;       // _IOR(0x12, 114, size_t)
     public const uint S_IFMT = 0xF000;
     public const uint S_IFBLK = 0x6000;
 
     // struct statx offsets (include/uapi/linux/stat.h).
     public const int StatxMaskOffset = 0;
+    public const int StatxInoOffset = 32;
+    public const int StatxDevMajorOffset = 136;
+    public const int StatxDevMinorOffset = 140;
     public const int StatxDioMemAlignOffset = 152;
     public const int StatxDioOffsetAlignOffset = 156;
     public const int StatxSize = 256;
@@ -37,6 +42,22 @@ internal static unsafe partial class Libc
         uint mem = *(uint*)(buffer + StatxDioMemAlignOffset);
         uint off = *(uint*)(buffer + StatxDioOffsetAlignOffset);
         return (int)Math.Max(mem, off);
+    }
+
+    /// <summary>
+    /// What <paramref name="path"/> itself is (not a symbolic link's target): its device and inode numbers, or null when
+    /// nothing is there or statx cannot say.
+    /// </summary>
+    public static (uint DevMajor, uint DevMinor, ulong Inode)? FileIdentity(string path)
+    {
+        byte* buffer = stackalloc byte[StatxSize];
+        new Span<byte>(buffer, StatxSize).Clear();
+        if (Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_INO, buffer) != 0 || (*(uint*)(buffer + StatxMaskOffset) & STATX_INO) == 0)
+        {
+            return null;
+        }
+
+        return (*(uint*)(buffer + StatxDevMajorOffset), *(uint*)(buffer + StatxDevMinorOffset), *(ulong*)(buffer + StatxInoOffset));
     }
 
     /// <summary>Size in bytes of a regular file or a block device; throws <see cref="AioException"/>.</summary>

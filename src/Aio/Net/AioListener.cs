@@ -27,6 +27,10 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _acceptTurn = new(1, 1);
     private readonly LoopClose _close;
     private readonly string? _unixPath;
+
+    // What the bind created at _unixPath: the close deletes the path only if it is still that socket file (another
+    // server may have replaced it meanwhile, and must not lose it). Null if it could not be read: deleted as is.
+    private readonly (uint, uint, ulong)? _unixIdentity;
     // The local end point every accepted connection has: the bound one, unless bound to a wildcard address (then the
     // kernel picks per connection and only getsockname(2) knows).
     private readonly IPEndPoint? _acceptedLocal;
@@ -38,6 +42,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _handle = handle;
         _domain = domain;
         _unixPath = unixPath;
+        _unixIdentity = unixPath is null ? null : Libc.FileIdentity(unixPath);
         Fd = handle.Fd;
         LocalEndPoint = localEndPoint;
         if (localEndPoint is IPEndPoint ip && !IsWildcard(ip.Address))
@@ -268,7 +273,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
         _accept.Release();
         _accept.DisposeHandOver();
         _handle.Dispose();
-        if (_unixPath is not null)
+        if (_unixPath is not null && (_unixIdentity is null || Libc.FileIdentity(_unixPath) == _unixIdentity))
         {
             try
             {

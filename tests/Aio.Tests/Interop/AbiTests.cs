@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Aio.Interop;
+using Aio.Tests.Support;
 using Aio.Uring;
 using Xunit;
 
@@ -224,6 +225,27 @@ public class AbiTests
         Assert.Equal(0x80000, Libc.O_CLOEXEC);
         Assert.Equal(0x800, Libc.O_NONBLOCK);
         Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000, Libc.O_DIRECT);
+    }
+
+    [Fact]
+    public void Statx_identity_fields_match_the_headers_and_stat()
+    {
+        // include/uapi/linux/stat.h and fcntl.h.
+        Assert.Equal(0x100u, Libc.STATX_INO);
+        Assert.Equal(0x100, Libc.AT_SYMLINK_NOFOLLOW);
+        Assert.Equal(32, Libc.StatxInoOffset);
+        Assert.Equal(136, Libc.StatxDevMajorOffset);
+        Assert.Equal(140, Libc.StatxDevMinorOffset);
+
+        // And what coreutils' stat(1) says of the same file: inode, device major and minor.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("identity", 1);
+        var identity = Libc.FileIdentity(path);
+        Assert.NotNull(identity);
+        var (code, stdout, stderr) = ChildProcess.Run("stat", dir.Path, Wait.Default, "-c", "%i %Hd %Ld", path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal($"{identity.Value.Inode} {identity.Value.DevMajor} {identity.Value.DevMinor}", stdout.Trim());
+        Assert.Null(Libc.FileIdentity(Path.Combine(dir.Path, "missing")));
     }
 
     [Fact]

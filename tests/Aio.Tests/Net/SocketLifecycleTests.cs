@@ -172,6 +172,28 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void A_listener_closing_after_its_socket_file_was_replaced_leaves_the_new_one(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "s.sock");
+        var old = AioListener.Bind(loops.Server.Context, new UnixDomainSocketEndPoint(path));
+
+        // Another server takes the path over (as a restart does: remove the stale file, bind) before the old one closed.
+        File.Delete(path);
+        using var replacement = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        replacement.Bind(new UnixDomainSocketEndPoint(path));
+        replacement.Listen();
+        old.Dispose();
+
+        Assert.True(File.Exists(path), "the old listener's close deleted the new server's socket file");
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.Connect(new UnixDomainSocketEndPoint(path));
+        using var accepted = replacement.Accept();
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Disposing_a_listener_closes_the_connections_nobody_accepted(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);

@@ -3,20 +3,26 @@ using Xunit;
 
 namespace Aio.Tests.Support;
 
-/// <summary>Runs a .NET assembly from the test output folder as a child process, bounded in time.</summary>
+/// <summary>Runs a program, or a .NET assembly from the test output folder, as a child process, bounded in time.</summary>
 public static class ChildProcess
 {
     public static (int ExitCode, string Stdout, string Stderr) RunDll(string dll, string workingDirectory, TimeSpan timeout, params string[] args)
     {
         string path = Path.Combine(AppContext.BaseDirectory, dll);
         Assert.True(File.Exists(path), $"{dll} not built at {path}");
-        using var process = Process.Start(StartInfo("dotnet", workingDirectory, [path, .. args]))!;
+        return Run("dotnet", workingDirectory, timeout, [path, .. args]);
+    }
+
+    /// <summary>Runs <paramref name="program"/> (a name on PATH or a path) and returns its exit code and output; fails the test after <paramref name="timeout"/>.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(string program, string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(program, workingDirectory, args))!;
         var stdout = Task.Run(process.StandardOutput.ReadToEnd);
         var stderr = Task.Run(process.StandardError.ReadToEnd);
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"{dll} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
+            Assert.Fail($"{program} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
         }
 
         return (process.ExitCode, stdout.Result, stderr.Result);
