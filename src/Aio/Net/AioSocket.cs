@@ -145,6 +145,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// <summary>A multishot receive is armed (for tests; false on the fallback path).</summary>
     internal bool ReceiveArmed => (_receive as UringReceiveOperation)?.MultishotArmed ?? false;
 
+    /// <summary>The send side (for tests).</summary>
+    internal SendOperation SendSide => _send;
+
     /// <summary>The send side holds a native iovec list (for tests).</summary>
     internal bool SendListAllocated => _send.ListAllocated;
 

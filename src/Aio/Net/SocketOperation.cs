@@ -52,6 +52,9 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// </summary>
     public bool IsPending => Volatile.Read(ref _state) == Pending && Volatile.Read(ref _published) != 0;
 
+    /// <summary>True while a kernel request of the current use points at the caller's memory (loop thread).</summary>
+    protected virtual bool KernelHoldsCallerMemory => false;
+
     /// <summary>The current use's token.</summary>
     protected CancellationToken Token { get; private set; }
 
@@ -249,9 +252,12 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
     /// abandon deletes the bottom half with an interlocked or; the caller publishes with an exchange, then schedules),
     /// so either this sees the published use, or the caller's schedule sees the deletion and fails the use itself.
     /// </summary>
-    private void FailAbandoned()
+    internal void FailAbandoned()
     {
-        if (IsPending)
+        // Not while the kernel holds the caller's memory for this use (a RECV or SEND armed on the loop thread after an
+        // earlier use's start was queued): the caller could reuse the buffer under the kernel. The context's teardown
+        // cancels that request and ends the use once the kernel let go of it.
+        if (IsPending && !KernelHoldsCallerMemory)
         {
             Fail(new ObjectDisposedException(nameof(AioContext), $"The context was disposed before its loop started the {_name}."));
         }

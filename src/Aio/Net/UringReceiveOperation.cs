@@ -60,6 +60,9 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
 
     public override bool KernelIdle => !_multishot.InFlight && !_single.InFlight;
 
+    // A single RECV reads into the caller's buffer; a multishot one into the loop's provided buffers.
+    protected override bool KernelHoldsCallerMemory => _single.InFlight;
+
     /// <summary>Buffers this socket holds unread (for tests).</summary>
     internal int QueuedBuffers => _queue.Count;
 

@@ -22,6 +22,8 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
 
     public override bool KernelIdle => !_request.InFlight;
 
+    protected override bool KernelHoldsCallerMemory => _request.InFlight;
+
     public override void BeginClose(Exception reason)
     {
         _closeReason = reason;

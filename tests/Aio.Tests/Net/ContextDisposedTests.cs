@@ -61,4 +61,35 @@ public class ContextDisposedTests
         var error = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
         Assert.True(error is ObjectDisposedException or OperationCanceledException, $"{kind}: ended with {error.GetType().Name}: {error.Message}");
     }
+
+    [IoUringFact]
+    public void An_abandoned_start_does_not_end_a_send_whose_buffer_the_kernel_still_holds()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        ctx.Poll(false);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        peer.Connect(listener.LocalEndPoint!);
+        var socket = AioSocket.Adopt(ctx, listener.Accept());
+
+        // More than both socket buffers hold, and the peer reads nothing: the SEND stays in the kernel, on the buffer.
+        var send = socket.SendAsync(new byte[64 << 20]);
+        LoopDriver.PollUntil(ctx, () => !socket.SendSide.KernelIdle, "the SEND in the kernel");
+
+        // What the teardown does when a start of the send side is still queued (an earlier use's): the use whose
+        // request the kernel holds must not end yet, or its caller could reuse the buffer under the kernel.
+        socket.SendSide.FailAbandoned();
+
+        // Asked of the operation itself: a Task made from it completes on the pool, later.
+        Assert.False(send.IsCompleted, "the send ended while the kernel still held its buffer");
+        var pending = send.AsTask();
+
+        // The teardown cancels the request and ends the use once the kernel let go of it.
+        ctx.Dispose();
+        var ended = Assert.ThrowsAny<Exception>(() => pending.Wait(Wait.Default));
+        Assert.True(ended.InnerException is ObjectDisposedException or OperationCanceledException, $"ended with {ended.InnerException?.GetType().Name}");
+        socket.Dispose();
+    }
 }
