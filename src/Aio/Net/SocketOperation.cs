@@ -149,6 +149,7 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
             return;
         }
 
+        ContinueOffTheTeardown();
         _core.SetResult(result);
     }
 
@@ -160,7 +161,21 @@ internal abstract class SocketOperation : IValueTaskSource<int>, IValueTaskSourc
             return;
         }
 
+        ContinueOffTheTeardown();
         _core.SetException(error);
+    }
+
+    /// <summary>
+    /// Once the context is disposed, an awaiter that was on its loop (continued inline there until now) continues on the
+    /// pool instead: the ending comes from the teardown, and the awaiter's code must not run in the middle of it, on
+    /// whichever thread disposed the context. As ring operations do.
+    /// </summary>
+    private void ContinueOffTheTeardown()
+    {
+        if (Context.IsDisposed)
+        {
+            _core.RunContinuationsAsynchronously = true;
+        }
     }
 
     /// <summary>Loop thread: ends the pending use with <see cref="OperationCanceledException"/> for its token.</summary>

@@ -92,4 +92,42 @@ public class ContextDisposedTests
         Assert.True(ended.InnerException is ObjectDisposedException or OperationCanceledException, $"ended with {ended.InnerException?.GetType().Name}");
         socket.Dispose();
     }
+
+    [IoUringFact]
+    public void A_receive_awaited_on_the_loop_does_not_continue_inside_the_teardown()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        ctx.Poll(false);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        peer.Connect(listener.LocalEndPoint!);
+        var socket = AioSocket.Adopt(ctx, listener.Accept());
+
+        // Awaited on the loop (its thread, its synchronization context), where completions continue inline.
+        int continuedOn = 0;
+        using var continued = new ManualResetEventSlim();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(ctx.SynchronizationContext);
+        try
+        {
+            var receive = socket.ReceiveAsync(new byte[16]);
+            receive.GetAwaiter().OnCompleted(() =>
+            {
+                continuedOn = Environment.CurrentManagedThreadId;
+                continued.Set();
+            });
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+
+        ctx.Poll(false);
+        ctx.Dispose();
+        Assert.True(continued.Wait(Wait.Default), "the receive's awaiter never continued after the context was disposed");
+        Assert.NotEqual(Environment.CurrentManagedThreadId, continuedOn);
+        socket.Dispose();
+    }
 }
