@@ -180,7 +180,8 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
         }
 
         var socket = new AioSocket(context, handle, domain);
-        socket._remoteEndPoint = remote;
+        // A private copy, as the listener keeps its own: RemoteEndPoint is public and IPEndPoint mutable.
+        socket._remoteEndPoint = remote is IPEndPoint ip ? new IPEndPoint(ip.Address, ip.Port) : remote;
         return socket;
     }
 

@@ -55,6 +55,21 @@ public class SocketLifecycleTests
         }
     }
 
+    [Fact]
+    public async Task RemoteEndPoint_is_not_the_callers_mutable_end_point()
+    {
+        using var loops = new NetLoops(FdMonitorKind.Poll);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var remote = new IPEndPoint(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndPoint).Port);
+        var accept = listener.AcceptAsync().AsTask();
+        await using var client = await AioSocket.ConnectAsync(loops.Client.Context, remote).AsTask().WaitAsync(Wait.Default);
+        await using var server = await accept.WaitAsync(Wait.Default);
+
+        int port = remote.Port;
+        remote.Port = 1;
+        Assert.Equal(port, ((IPEndPoint)client.RemoteEndPoint!).Port);
+    }
+
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Abort_resets_the_connection_and_fails_pending_operations_with_SocketException(FdMonitorKind kind)
