@@ -34,7 +34,11 @@ public sealed partial class AioSocket
     /// </summary>
     public void Dispose() => _close.RequestCloseAndWaitWhereSafe(Disposing);
 
-    /// <summary>Resets the connection (RST, through SO_LINGER 0) and closes; pending operations end with <see cref="System.Net.Sockets.SocketException"/>.</summary>
+    /// <summary>
+    /// Resets the connection (RST, through SO_LINGER 0) and closes; pending operations end with
+    /// <see cref="System.Net.Sockets.SocketException"/>. After a Dispose whose close is still waiting for the kernel, the
+    /// close resets instead of ending the stream (the operations already ended with <see cref="ObjectDisposedException"/>).
+    /// </summary>
     public void Abort() => _ = _close.RequestClose(Aborting);
 
     private void ThrowIfDisposed()
@@ -97,6 +101,12 @@ public sealed partial class AioSocket
         // here) or sees the flag after its publish (disposes it itself).
         Interlocked.Exchange(ref _viewClosed, 1);
         Volatile.Read(ref _view)?.Dispose();
+        if (_close.Request == Aborting)
+        {
+            // Set by CloseOnLoop already, unless Abort came after a Dispose whose close was still waiting for the kernel.
+            _ = Libc.SetLingerZero(Fd);
+        }
+
         if (_adopted is not null)
         {
             _adopted.Dispose();

@@ -1,7 +1,8 @@
 namespace Aio.Net;
 
 /// <summary>
-/// The close of a loop-owned socket or listener: requested from any thread (once; the first request's kind wins),
+/// The close of a loop-owned socket or listener: requested from any thread (once; a later request of a stronger kind
+/// upgrades it until the fd is closed),
 /// started on the loop (at once on the home thread, else through a bottom half; where the loop is already gone, on the
 /// caller's thread), and finished when the owner says the kernel let go. <see cref="Task"/> completes then.
 /// </summary>
@@ -24,7 +25,7 @@ internal sealed class LoopClose
         _name = name;
     }
 
-    /// <summary>The kind of close requested (0: none yet).</summary>
+    /// <summary>The kind of close requested (0: none yet; the strongest asked for so far).</summary>
     public int Request => Volatile.Read(ref _request);
 
     /// <summary>The close has started on the loop (loop thread).</summary>
@@ -58,8 +59,16 @@ internal sealed class LoopClose
             Interlocked.CompareExchange(ref _done, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
         }
 
-        if (Interlocked.CompareExchange(ref _request, how, 0) != 0)
+        int earlier = Interlocked.CompareExchange(ref _request, how, 0);
+        if (earlier != 0)
         {
+            // A stronger kind (an abort after a graceful close) upgrades the request: the owner looks at Request again
+            // when it closes the fd, so a close still waiting for the kernel resets instead.
+            if (how > earlier)
+            {
+                Interlocked.CompareExchange(ref _request, how, earlier);
+            }
+
             return _done.Task;
         }
 

@@ -55,6 +55,32 @@ public class SocketLifecycleTests
         }
     }
 
+    [IoUringFact]
+    public void Abort_after_a_Dispose_still_waiting_for_the_kernel_resets_the_connection()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+        ctx.Poll(false);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        peer.Connect(listener.LocalEndPoint!);
+        var socket = AioSocket.Adopt(ctx, listener.Accept());
+
+        // A receive in the kernel: the close started by DisposeAsync (here, on the loop's thread) waits for its cancel.
+        _ = socket.ReceiveAsync(new byte[16]).AsTask();
+        ctx.Poll(false);
+        var closing = socket.DisposeAsync().AsTask();
+        Assert.False(closing.IsCompleted, "the close finished without waiting for the kernel: the test cannot upgrade it");
+        socket.Abort();
+        LoopDriver.PollUntil(ctx, () => closing.IsCompleted, "the close");
+
+        peer.ReceiveTimeout = (int)Wait.Default.TotalMilliseconds;
+        var reset = Assert.Throws<SocketException>(() => peer.Receive(new byte[1]));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        ctx.Dispose();
+    }
+
     [Fact]
     public async Task RemoteEndPoint_is_not_the_callers_mutable_end_point()
     {
