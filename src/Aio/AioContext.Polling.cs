@@ -88,7 +88,9 @@ public sealed partial class AioContext
 
         if (windowNs < maxNs && blockNs < maxNs)
         {
-            long next = windowNs == 0 ? InitialWindowNs : windowNs * (grow == 0 ? 2 : grow);
+            // A factor large enough to overflow the product (SetPollParameters takes any) caps at the ceiling instead.
+            long factor = grow == 0 ? 2 : grow;
+            long next = windowNs == 0 ? InitialWindowNs : windowNs > maxNs / factor ? maxNs : windowNs * factor;
             return Math.Min(next, maxNs);
         }
 

@@ -208,8 +208,13 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         {
             // We are inside the monitor's SQ filling: the awaiter's code must not run inline here (it could add SQEs
             // or poll). Loop-bound continuations run from a bottom half instead; others go to the pool anyway.
+            // If the context is disposed before it ran, the abandon runs it instead, continuing on the pool (the loop is
+            // gone); a context disposed already takes nothing, and the pool continues the awaiter now.
             var ctx = Context;
-            ctx.ScheduleOneShot(() => _core.SetException(exception));
+            if (!ctx.TryScheduleOneShot(() => _core.SetException(exception), () => ContinueOnPoolWith(exception)))
+            {
+                ContinueOnPoolWith(exception);
+            }
         }
         else
         {
@@ -218,6 +223,12 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
 
         // The caller hears of it through its awaiter: the loop need not rethrow it.
         return true;
+    }
+
+    private void ContinueOnPoolWith(Exception exception)
+    {
+        _core.RunContinuationsAsynchronously = true;
+        _core.SetException(exception);
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);

@@ -49,6 +49,8 @@ internal sealed partial class IoUringMonitor
                 // loop goes on); a raw handler cannot be told, so the exception surfaces from Poll as before.
                 if (handler.OnPrepareFailed(ex))
                 {
+                    // The awaiter's ending may wait in a bottom half: this iteration must not sleep past it.
+                    _usefulCompletion = true;
                     continue;
                 }
 

@@ -188,12 +188,17 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
             while (true)
             {
                 FillSq();
-                Enter(timeoutNs == 0 ? 0u : 1u, timeoutNs);
+
+                // Work collected before the enter (completions reaped while making room for a refused submission, in
+                // this FillSq or before the wait began; adopted orphans) must not wait for the next completion: that
+                // enter only submits.
+                bool collected = _usefulCompletion || _submitRefused || ready.Count > 0 || _completions.Count != 0;
+                Enter(timeoutNs == 0 || collected ? 0u : 1u, collected ? 0 : timeoutNs);
                 Reap();
 
                 // Completions nobody waits for (a POLL_REMOVE's, a stale one) must not end a blocking wait early. A refused
                 // submission ends it: the iteration runs what was reaped, and the next one submits again.
-                if (_usefulCompletion || ready.Count > 0 || timeoutNs == 0 || _submitRefused || !_foreign.IsEmpty || !_changes.IsEmpty)
+                if (collected || _usefulCompletion || ready.Count > 0 || timeoutNs == 0 || _submitRefused || !_foreign.IsEmpty || !_changes.IsEmpty)
                 {
                     return;
                 }

@@ -13,6 +13,8 @@ public class WindowTests
     [InlineData(4000, 5000, 0, 8000)]     // grow 0 means 2
     [InlineData(4000, 5000, 3, 12000)]    // grow by the factor
     [InlineData(20000, 30000, 2, Max)]    // capped at the ceiling
+    [InlineData(4000, 5000, 1L << 62, Max)]             // a factor whose product overflows: capped, not wrapped
+    [InlineData(4000, 5000, long.MaxValue / 3, Max)]
     public void Grows_while_block_time_is_under_the_ceiling(long window, long block, long grow, long expected)
         => Assert.Equal(expected, AioContext.AdjustWindow(window, block, Max, grow, 0));
 
