@@ -13,6 +13,7 @@ internal sealed partial class AioConnection
     private async Task ReceivePumpAsync()
     {
         Exception? error = null;
+        ConnectionAbortedException? loopStopped = null;
         var writer = _input.Writer;
         try
         {
@@ -53,6 +54,14 @@ internal sealed partial class AioConnection
         {
             // Our own Abort or shutdown ended the receive.
         }
+        catch (ObjectDisposedException ex) when (_shutdownReason is null)
+        {
+            // Not our close: the loop was disposed under the connection (its group stopped). An abort, not an end of
+            // stream: Kestrel must not take what it read for the whole request, and the peer gets a reset (below) rather
+            // than a connection that stays open with nobody serving it.
+            loopStopped = new ConnectionAbortedException("The connection's loop was stopped.", ex);
+            error = loopStopped;
+        }
         catch (ObjectDisposedException)
         {
             // Closed under the pump by a graceful shutdown.
@@ -63,6 +72,11 @@ internal sealed partial class AioConnection
         }
         finally
         {
+            if (loopStopped is not null)
+            {
+                Abort(loopStopped);
+            }
+
             _input.Writer.Complete(_shutdownReason ?? error);
             FireConnectionClosed();
             CloseAfterReceive();
@@ -108,6 +122,11 @@ internal sealed partial class AioConnection
         }
         catch (SocketException) when (_shutdownReason is not null)
         {
+        }
+        catch (ObjectDisposedException ex) when (_shutdownReason is null)
+        {
+            // The loop was disposed under the connection: reset (RST), not a FIN after a possibly cut-short response.
+            error = new ConnectionAbortedException("The connection's loop was stopped.", ex);
         }
         catch (ObjectDisposedException)
         {

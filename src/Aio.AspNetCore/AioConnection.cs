@@ -56,6 +56,7 @@ internal sealed partial class AioConnection : ConnectionContext,
     private Exception? _shutdownReason;
     private bool _shutdown;
     private bool _receiveDone;
+    private bool _aborted;
     private int _closedFired;
 
     // The ConnectionClosed callback (queued once the receive side ended) and DisposeAsync both use _closedSource; the
@@ -163,6 +164,7 @@ internal sealed partial class AioConnection : ConnectionContext,
     /// </summary>
     private void Shutdown(Exception? reason)
     {
+        bool close = false;
         lock (_shutdownLock)
         {
             if (_shutdown)
@@ -171,6 +173,7 @@ internal sealed partial class AioConnection : ConnectionContext,
             }
 
             _shutdown = true;
+            _aborted = reason is not null;
             _shutdownReason = reason ?? new ConnectionAbortedException("The Aio transport's send loop completed gracefully.");
             if (reason is null)
             {
@@ -178,7 +181,7 @@ internal sealed partial class AioConnection : ConnectionContext,
                 // receive pump ends the way it does on the peer's FIN, and closes the socket then (CloseAfterReceive).
                 // Closing it here cancelled that receive instead, and the exception the receive pump then caught
                 // cost ~7 % of the server's CPU under connection churn (one per connection).
-                bool close = _receiveDone;
+                close = _receiveDone;
                 try
                 {
                     _socket.Shutdown(SocketShutdown.Both);
@@ -191,18 +194,43 @@ internal sealed partial class AioConnection : ConnectionContext,
                 catch (ObjectDisposedException)
                 {
                 }
+            }
+        }
 
-                if (close)
-                {
-                    // Started, not waited for: a synchronous Dispose off the loop waits for the close, and the loop's
-                    // receive pump takes this lock on its way out (CloseAfterReceive).
-                    _ = _socket.DisposeAsync();
-                }
-            }
-            else
-            {
-                _socket.Abort();
-            }
+        if (_aborted || close)
+        {
+            CloseSocket();
+        }
+    }
+
+    /// <summary>
+    /// Resets (after an abort) or closes the socket: outside the lock, and on the loop not inside the caller. Closing
+    /// ends a pending receive, whose continuation on the loop completes Kestrel's input and so runs Kestrel's code; run
+    /// inside Abort, that code would nest in the caller's (Kestrel calls Abort holding its own locks) and under this
+    /// connection's lock. On the loop the close waits for the loop's bottom-half phase; elsewhere it starts at once.
+    /// </summary>
+    private void CloseSocket()
+    {
+        if (AioContext.Current == _loop.Context)
+        {
+            _loop.Deferred.Schedule(static state => ((AioConnection)state!).CloseSocketNow(), this);
+        }
+        else
+        {
+            CloseSocketNow();
+        }
+    }
+
+    private void CloseSocketNow()
+    {
+        if (_aborted)
+        {
+            _socket.Abort();
+        }
+        else
+        {
+            // Started, not waited for: a synchronous Dispose off the loop would wait for the close.
+            _ = _socket.DisposeAsync();
         }
     }
 
@@ -213,13 +241,17 @@ internal sealed partial class AioConnection : ConnectionContext,
     /// </summary>
     private void CloseAfterReceive()
     {
+        bool shutdown;
         lock (_shutdownLock)
         {
             _receiveDone = true;
-            if (_shutdown)
-            {
-                _ = _socket.DisposeAsync();
-            }
+            shutdown = _shutdown;
+        }
+
+        if (shutdown)
+        {
+            // The pump's own ending, not a caller's: at once (an abort's reset is not turned into an orderly close).
+            CloseSocketNow();
         }
     }
 

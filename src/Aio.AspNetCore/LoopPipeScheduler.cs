@@ -23,7 +23,9 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     public LoopPipeScheduler(AioContext context)
     {
         _context = context;
-        _drain = context.CreateBottomHalf(Drain, "kestrel-pipe");
+        // Abandoned (the loop disposed with a drain queued), what waits in the queue runs on the pool: pipe completions
+        // and a connection's DisposeAsync must not wait for the transport's own Dispose.
+        _drain = context.CreateBottomHalf(Drain, "kestrel-pipe", RunLeftoversOnThreadPool);
         App = new AppScheduler(this);
         Deferred = new DeferredScheduler(this);
     }

@@ -18,12 +18,16 @@ namespace Aio.Hosting;
 /// </remarks>
 internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable, IDisposable
 {
+    /// <summary>How long StoppedAsync waits for the loops when the host's stop token is already cancelled.</summary>
+    internal static readonly TimeSpan StopGraceAfterTimeout = TimeSpan.FromSeconds(5);
+
     private readonly AioHostOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
 
     private AioLogForwarder? _forwarder;
     private IoThreadGroup? _group;
+    private Task? _stopping;
     private bool _stopped;
 
     /// <summary>Whether this host has a logger: one without (a bare ServiceCollection) never takes other contexts' events.</summary>
@@ -99,11 +103,23 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        // Kept: a container dispose that comes after a stop given up on waits for it, rather than finding nothing to do.
+        var stopping = DisposeAsync().AsTask();
+        _stopping = stopping;
         try
         {
-            await DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The host's token is spent already (other services used the whole ShutdownTimeout): healthy loops stop
+                // in a moment, and get that moment rather than an error report.
+                await stopping.WaitAsync(StopGraceAfterTimeout).ConfigureAwait(false);
+            }
+            else
+            {
+                await stopping.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
         {
             // The host's ShutdownTimeout: a loop stuck in a callback would otherwise hold the host's stop for ever (its
             // thread's join is unbounded). The loop threads are background threads: the process can still exit.
@@ -114,6 +130,13 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         var (group, forwarder) = TakeForDispose();
+        if (group is null && forwarder is null && Volatile.Read(ref _stopping) is { IsCompleted: false } stopping)
+        {
+            // StoppedAsync started the stop and gave up waiting for it: this dispose is the last chance to.
+            await stopping.ConfigureAwait(false);
+            return;
+        }
+
         if (group is not null)
         {
             await group.DisposeAsync().ConfigureAwait(false);

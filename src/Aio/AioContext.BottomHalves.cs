@@ -23,7 +23,11 @@ public sealed partial class AioContext
     /// <paramref name="onAbandoned"/> runs instead of it (on the disposing thread, or on one whose schedule lost the
     /// race with the dispose), so that whoever waits for that run hears of it.
     /// </summary>
-    internal BottomHalf CreateBottomHalf(Action callback, string? name, Action onAbandoned)
+    /// <param name="callback">What each run does (the loop's thread).</param>
+    /// <param name="name">A name for diagnostics.</param>
+    /// <param name="onAbandoned">Runs instead of a queued run when the context is disposed first.</param>
+    /// <exception cref="ObjectDisposedException">The context was disposed.</exception>
+    public BottomHalf CreateBottomHalf(Action callback, string? name, Action onAbandoned)
     {
         ArgumentNullException.ThrowIfNull(callback);
         ArgumentNullException.ThrowIfNull(onAbandoned);

@@ -34,6 +34,23 @@ public sealed class LoopPipeSchedulerTests
         await second.Task.WaitAsync(Wait.Default);
     }
 
+    [Fact]
+    public void What_was_posted_when_the_loop_is_disposed_runs_on_the_pool()
+    {
+        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Poll, Name = "pipe-scheduler-abandoned" });
+        using var scheduler = new LoopPipeScheduler(ctx);
+        using var ran = new ManualResetEventSlim();
+
+        // Posted from another thread: queued, with the drain scheduled; then the loop goes before it ever ran.
+        var poster = new Thread(() => scheduler.Deferred.Schedule(static s => ((ManualResetEventSlim)s!).Set(), ran));
+        poster.Start();
+        Wait.Join(poster, "the post");
+        ctx.Dispose();
+
+        // Not left in the queue until the transport's own Dispose (at the host's container disposal).
+        Assert.True(ran.Wait(Wait.Default), "the continuation posted before the loop was disposed never ran");
+    }
+
     [IoUringFact]
     public async Task On_the_loop_the_default_face_runs_inline_and_the_deferred_face_after_the_current_callback()
     {

@@ -189,6 +189,42 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task Loops_still_stop_cleanly_when_other_services_used_up_the_shutdown_timeout()
+    {
+        var logs = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(300));
+        builder.Services.AddAio(o => o.LoopCount = 1);
+        builder.Services.AddHostedService<StopsAtTheDeadline>();
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var loop = host.Services.GetRequiredService<IoThreadGroup>().Threads[0];
+
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Name == "LoopsDidNotStop");
+        Assert.True(loop.Context.IsDisposed, "the host's stop returned with its loops still running");
+    }
+
+    /// <summary>A hosted service whose stop takes the host's whole ShutdownTimeout.</summary>
+    private sealed class StopsAtTheDeadline : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(20), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public async Task Aio_EventSource_warnings_reach_ILogger()
     {
         // A loop whose io_uring is refused falls back to poll with a Warning event (MonitorFallback).
