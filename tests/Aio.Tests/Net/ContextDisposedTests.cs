@@ -65,14 +65,8 @@ public class ContextDisposedTests
     [IoUringFact]
     public void An_abandoned_start_does_not_end_a_send_whose_buffer_the_kernel_still_holds()
     {
-        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
-        ctx.Poll(false);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        peer.Connect(listener.LocalEndPoint!);
-        var socket = AioSocket.Adopt(ctx, listener.Accept());
+        var (ctx, socket, peerSocket) = HomeLoopSockets.Connect();
+        using var peer = peerSocket;
 
         // More than both socket buffers hold, and the peer reads nothing: the SEND stays in the kernel, on the buffer.
         var send = socket.SendAsync(new byte[64 << 20]);
@@ -96,14 +90,8 @@ public class ContextDisposedTests
     [IoUringFact]
     public void A_receive_awaited_on_the_loop_does_not_continue_inside_the_teardown()
     {
-        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
-        ctx.Poll(false);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        peer.Connect(listener.LocalEndPoint!);
-        var socket = AioSocket.Adopt(ctx, listener.Accept());
+        var (ctx, socket, peerSocket) = HomeLoopSockets.Connect();
+        using var peer = peerSocket;
 
         // Awaited on the loop (its thread, its synchronization context), where completions continue inline.
         int continuedOn = 0;

@@ -58,14 +58,8 @@ public class SocketLifecycleTests
     [IoUringFact]
     public void Abort_after_a_Dispose_still_waiting_for_the_kernel_resets_the_connection()
     {
-        var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
-        ctx.Poll(false);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        peer.Connect(listener.LocalEndPoint!);
-        var socket = AioSocket.Adopt(ctx, listener.Accept());
+        var (ctx, socket, peerSocket) = HomeLoopSockets.Connect();
+        using var peer = peerSocket;
 
         // A receive in the kernel: the close started by DisposeAsync (here, on the loop's thread) waits for its cancel.
         _ = socket.ReceiveAsync(new byte[16]).AsTask();
