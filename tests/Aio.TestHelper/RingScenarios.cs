@@ -19,6 +19,7 @@ internal static class RingScenarios
         "ring-enable-retry" => EnableRetry(),
         "ring-enable-eintr" => EnableEintr(),
         "ring-orphan" => Orphan(),
+        "ring-collected" => Collected(),
         "ring-eintr" => InterruptedWaits(),
         _ => Fail($"unknown ring scenario '{name}'"),
     };
@@ -294,6 +295,78 @@ internal static class RingScenarios
 
         ctx.SetEventNotifier(e, null);
         return errors[0] == 0 ? Ok($"{when}: requests complete and fd handlers run") : Fail($"{when}: the NOP failed");
+    }
+
+    /// <summary>
+    /// A request's completion reaped while the wait makes room for a re-armed fd poll (its submission refused once) is
+    /// delivered by that iteration: the wait's enter then only submits, it does not sleep until some other completion.
+    /// </summary>
+    private static int Collected()
+    {
+        using var ctx = AioContext.Create(new AioContextOptions
+        {
+            Monitor = FdMonitorKind.IoUring,
+            Name = "ring-collected",
+            RingEntries = 2,
+            ForbiddenRingFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
+        });
+        var (r, w) = Libc.CreatePipe();
+        var (ar, aw) = Libc.CreatePipe();
+        try
+        {
+            var counts = new int[2];
+            var nop = new Counter(counts, new int[2], 0);
+            var idle = new Counter(counts, new int[2], 1);
+            SqePreparer<int> poll = static (ref Sqe sqe, int fd) => sqe.PrepPollAdd(fd, PollEvents.In);
+            int reads = 0;
+            ctx.SetFdHandler(ar, () =>
+            {
+                reads++;
+                Libc.ReadSpan(ar, new byte[1]);
+            }, null);
+            ctx.Poll(false);
+            Libc.WriteSpan(aw, [1]);
+            ctx.ScheduleOneShot(() =>
+            {
+                // A NOP and a poll fill the 2-entry SQ; the next poll needs room, so both are submitted and the NOP's
+                // completion is posted at once (COOP_TASKRUN), not reaped. Then the SQ is filled again. The fd handler,
+                // dispatched after this bottom half, is re-armed by the next wait, which needs room for it: that
+                // submission is refused (the injected EAGAIN), and relieving the pressure reaps the NOP's completion,
+                // leaving the completion queue empty.
+                ctx.AddSqe(s_nop, 0, nop);
+                ctx.AddSqe(poll, r, idle);
+                ctx.AddSqe(poll, r, idle);
+                ctx.AddSqe(poll, r, idle);
+            });
+            ctx.Poll(false);
+            if (counts[0] != 0 || reads != 1)
+            {
+                return Fail($"NOP delivered {counts[0]}, handler ran {reads}: the scenario does not reach the wait's reap");
+            }
+
+            bool fired = false;
+            using var watchdog = new Timer(_ =>
+            {
+                fired = true;
+                Libc.WriteSpan(w, [1]);
+            }, null, 5000, Timeout.Infinite);
+            ctx.Poll(true);
+            if (fired)
+            {
+                return Fail("Poll(true) slept with a completion it had reaped until the 5 s watchdog woke it");
+            }
+
+            return counts[0] == 1 ? Ok("the reaped completion was delivered without sleeping") : Fail($"NOP completions: {counts[0]}");
+        }
+        finally
+        {
+            ctx.RemoveFdHandler(ar);
+            ctx.Dispose();
+            Libc.CloseQuietly(r);
+            Libc.CloseQuietly(w);
+            Libc.CloseQuietly(ar);
+            Libc.CloseQuietly(aw);
+        }
     }
 
     private static int Ok(string message)

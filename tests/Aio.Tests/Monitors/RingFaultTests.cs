@@ -36,6 +36,10 @@ public class RingFaultTests : FaultTest
         => Run(["ring-enable-eintr"], ["io_uring_register:error=EINTR:when=2"]);
 
     [StraceFact(RequiresIoUring = true)]
+    public void A_request_completion_reaped_while_making_room_in_the_wait_is_delivered_without_sleeping()
+        => Run(["ring-collected"], ["io_uring_enter:error=EAGAIN:when=4"]);
+
+    [StraceFact(RequiresIoUring = true)]
     public void A_poll_completion_reaped_while_making_room_keeps_the_next_blocking_Poll_from_sleeping()
         => Run(["ring-orphan"], ["io_uring_enter:error=EAGAIN:when=2"]);
 
