@@ -216,14 +216,7 @@ internal static class RingScenarios
                 return Fail($"the handler already ran ({runs}): the completion was not reaped as an orphan");
             }
 
-            bool fired = false;
-            using var watchdog = new Timer(_ =>
-            {
-                fired = true;
-                Libc.WriteSpan(w, [1]);
-            }, null, 5000, Timeout.Infinite);
-            ctx.Poll(true);
-            if (fired)
+            if (SleptUntilTheWatchdog(ctx, w))
             {
                 return Fail("Poll(true) slept with a ready handler held by the monitor until the 5 s watchdog woke it");
             }
@@ -344,14 +337,7 @@ internal static class RingScenarios
                 return Fail($"NOP delivered {counts[0]}, handler ran {reads}: the scenario does not reach the wait's reap");
             }
 
-            bool fired = false;
-            using var watchdog = new Timer(_ =>
-            {
-                fired = true;
-                Libc.WriteSpan(w, [1]);
-            }, null, 5000, Timeout.Infinite);
-            ctx.Poll(true);
-            if (fired)
+            if (SleptUntilTheWatchdog(ctx, w))
             {
                 return Fail("Poll(true) slept with a completion it had reaped until the 5 s watchdog woke it");
             }
@@ -367,6 +353,19 @@ internal static class RingScenarios
             Libc.CloseQuietly(ar);
             Libc.CloseQuietly(aw);
         }
+    }
+
+    /// <summary>One blocking Poll, with a watchdog that writes to <paramref name="wakeFd"/> after 5 s; true if it had to.</summary>
+    private static bool SleptUntilTheWatchdog(AioContext ctx, int wakeFd)
+    {
+        bool fired = false;
+        using var watchdog = new Timer(_ =>
+        {
+            Volatile.Write(ref fired, true);
+            Libc.WriteSpan(wakeFd, [1]);
+        }, null, 5000, Timeout.Infinite);
+        ctx.Poll(true);
+        return Volatile.Read(ref fired);
     }
 
     private static int Ok(string message)
