@@ -132,8 +132,16 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         var (group, forwarder) = TakeForDispose();
         if (group is null && forwarder is null && Volatile.Read(ref _stopping) is { IsCompleted: false } stopping)
         {
-            // StoppedAsync started the stop and gave up waiting for it: this dispose is the last chance to.
-            await stopping.ConfigureAwait(false);
+            // StoppedAsync started the stop and gave up waiting for it: this dispose gives it one more grace, bounded (a
+            // loop stuck in a callback must not hold the host's dispose, and so the process's exit, for ever).
+            try
+            {
+                await stopping.WaitAsync(StopGraceAfterTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
             return;
         }
 

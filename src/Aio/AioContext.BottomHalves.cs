@@ -1,3 +1,5 @@
+using Aio.Diagnostics;
+
 namespace Aio;
 
 // Bottom halves. Producers push onto a lock-free stack (_bhHead, a Treiber stack whose only pop is "take
@@ -135,7 +137,17 @@ public sealed partial class AioContext
             // stack again, so abandon what is on it here (a take is an exchange: each item goes to exactly one taker).
             if (IsDisposed)
             {
-                AbandonQueuedStack();
+                try
+                {
+                    AbandonQueuedStack();
+                }
+                catch (Exception ex)
+                {
+                    // An abandon callback threw, maybe another bottom half's: not this scheduling caller's to handle.
+                    // Every one ran; the failure is reported as a callback failure rather than thrown from Schedule.
+                    AioEventSource.Log.CallbackFailed(Name, ex.ToString());
+                }
+
                 return true;
             }
         }

@@ -272,8 +272,12 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
 
         _accept.Release();
         _accept.DisposeHandOver();
+
+        // Looked at before the close: once the socket is released, the file system may give its inode number to a
+        // replacement's new file at once, which would then pass for this one.
+        bool ownFile = _unixPath is not null && (_unixIdentity is null || Libc.FileIdentity(_unixPath) == _unixIdentity);
         _handle.Dispose();
-        if (_unixPath is not null && (_unixIdentity is null || Libc.FileIdentity(_unixPath) == _unixIdentity))
+        if (ownFile && _unixPath is not null)
         {
             try
             {

@@ -69,11 +69,12 @@ public sealed partial class AioSocket
         }
         else
         {
-            if (_send.IsPending && Volatile.Read(ref _sendShutDown) == 0)
+            if ((_send.IsPending || _send.CutShort) && Volatile.Read(ref _sendShutDown) == 0)
             {
-                // A send cut short by the close: an orderly end of stream after part of the data would let the peer
-                // take what it got for all of it (an HTTP body ended by the close, say). Reset, as .NET's Socket does
-                // when its Dispose cancels operations and the send side was not shut down.
+                // A send cut short by the close (or earlier by the context's teardown): an orderly end of stream after
+                // part of the data would let the peer take what it got for all of it (an HTTP body ended by the close,
+                // say). Reset, as .NET's Socket does when its Dispose cancels operations and the send side was not shut
+                // down.
                 _ = Libc.SetLingerZero(Fd);
             }
 

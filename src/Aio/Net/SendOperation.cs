@@ -149,10 +149,21 @@ internal abstract class SendOperation : SocketOperation
         Complete((int)Math.Min(_total, int.MaxValue));
     }
 
+    /// <summary>
+    /// A send was ended by a close or by the context's teardown before all of it was sent: the socket's own close then
+    /// resets the connection, as it does when a send is still pending (see <c>AioSocket.DisposeAsync</c>).
+    /// </summary>
+    public bool CutShort { get; private set; }
+
     /// <summary>Loop thread: the send failed (the pins are released: the kernel no longer reads them).</summary>
     protected void SendFailed(Exception error)
     {
         ReleasePins();
+        if (error is ObjectDisposedException && IsPending)
+        {
+            CutShort = true;
+        }
+
         Fail(error);
     }
 

@@ -181,6 +181,9 @@ public sealed class HostingTests
             // Bounded by the host's own timeout, not by the callback (which would hold the loop's join for a minute).
             await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Contains(logs.Entries, e => e.Category == "Aio" && e.EventId.Name == "LoopsDidNotStop" && e.Level == LogLevel.Error);
+
+            // Nor the host's dispose after it (the process's exit waits for that): one more grace, then it returns.
+            await ((IAsyncDisposable)host).DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
         }
         finally
         {

@@ -118,4 +118,29 @@ public class ContextDisposedTests
         Assert.NotEqual(Environment.CurrentManagedThreadId, continuedOn);
         socket.Dispose();
     }
+
+    [IoUringFact]
+    public void A_send_cut_short_by_the_teardown_makes_the_sockets_close_a_reset()
+    {
+        var (ctx, socket, peerSocket) = HomeLoopSockets.Connect();
+        using var peer = peerSocket;
+        var send = socket.SendAsync(new byte[64 << 20]).AsTask();
+        LoopDriver.PollUntil(ctx, () => !socket.SendSide.KernelIdle, "the SEND in the kernel");
+
+        // The loop goes first, ending the send; the socket's own close comes after, with nothing pending any more.
+        ctx.Dispose();
+        Assert.ThrowsAny<Exception>(() => send.Wait(Wait.Default));
+        socket.Dispose();
+
+        // What arrived may be read; then the reset, not an end of stream that would pass the cut-short data for all of it.
+        peer.ReceiveTimeout = (int)Wait.Default.TotalMilliseconds;
+        var buffer = new byte[1 << 20];
+        var reset = Assert.Throws<SocketException>(() =>
+        {
+            while (peer.Receive(buffer) > 0)
+            {
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+    }
 }
