@@ -31,9 +31,9 @@ internal sealed class NbdConnection
             bool negotiated;
             using (var handshake = new CancellationTokenSource(_server.Options.HandshakeTimeout))
             {
-                // A stop does not cut negotiation off mid-option: the client gets ShutdownGrace to finish the option it
-                // may be sending, which is answered ERR_SHUTDOWN (the protocol's reply to options during a shutdown);
-                // then, or at the handshake's deadline if that is sooner, the connection closes.
+                // A stop does not cut negotiation off mid-option: for ShutdownGrace the client's options are answered
+                // ERR_SHUTDOWN (the protocol's reply to options during a shutdown) and its ABORT acknowledged; then, or
+                // at the handshake's deadline if that is sooner, the connection closes.
                 long deadline = Environment.TickCount64 + (long)_server.Options.HandshakeTimeout.TotalMilliseconds;
                 using var shortened = stop.Register(() =>
                 {

@@ -180,13 +180,7 @@ internal static class RingScenarios
     /// </summary>
     private static int Orphan()
     {
-        using var ctx = AioContext.Create(new AioContextOptions
-        {
-            Monitor = FdMonitorKind.IoUring,
-            Name = "ring-orphan",
-            RingEntries = 2,
-            ForbiddenRingFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
-        });
+        using var ctx = TwoEntryCoopRing("ring-orphan");
         using var e = new EventNotifier();
         var (r, w) = Libc.CreatePipe();
         try
@@ -296,13 +290,7 @@ internal static class RingScenarios
     /// </summary>
     private static int Collected()
     {
-        using var ctx = AioContext.Create(new AioContextOptions
-        {
-            Monitor = FdMonitorKind.IoUring,
-            Name = "ring-collected",
-            RingEntries = 2,
-            ForbiddenRingFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
-        });
+        using var ctx = TwoEntryCoopRing("ring-collected");
         var (r, w) = Libc.CreatePipe();
         var (ar, aw) = Libc.CreatePipe();
         try
@@ -354,6 +342,18 @@ internal static class RingScenarios
             Libc.CloseQuietly(aw);
         }
     }
+
+    /// <summary>
+    /// A ring of 2 entries without SINGLE_ISSUER|DEFER_TASKRUN (the COOP_TASKRUN tier): a completion is posted as soon as
+    /// it happens, and a third request already needs room.
+    /// </summary>
+    private static AioContext TwoEntryCoopRing(string name) => AioContext.Create(new AioContextOptions
+    {
+        Monitor = FdMonitorKind.IoUring,
+        Name = name,
+        RingEntries = 2,
+        ForbiddenRingFlags = IoUringConstants.SetupSingleIssuer | IoUringConstants.SetupDeferTaskrun,
+    });
 
     /// <summary>One blocking Poll, with a watchdog that writes to <paramref name="wakeFd"/> after 5 s; true if it had to.</summary>
     private static bool SleptUntilTheWatchdog(AioContext ctx, int wakeFd)

@@ -161,11 +161,7 @@ public sealed class HostingTests
     public async Task A_loop_stuck_in_a_callback_does_not_hold_the_hosts_stop_past_its_shutdown_timeout()
     {
         var logs = new CapturingLoggerProvider();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logs);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(500));
-        builder.Services.AddAio(o => o.LoopCount = 1);
+        var builder = OneLoopHost(logs, TimeSpan.FromMilliseconds(500));
         using var host = builder.Build();
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
         using var stuck = new ManualResetEventSlim();
@@ -195,11 +191,7 @@ public sealed class HostingTests
     public async Task Loops_still_stop_cleanly_when_other_services_used_up_the_shutdown_timeout()
     {
         var logs = new CapturingLoggerProvider();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logs);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(300));
-        builder.Services.AddAio(o => o.LoopCount = 1);
+        var builder = OneLoopHost(logs, TimeSpan.FromMilliseconds(300));
         builder.Services.AddHostedService<StopsAtTheDeadline>();
         using var host = builder.Build();
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
@@ -208,6 +200,17 @@ public sealed class HostingTests
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.DoesNotContain(logs.Entries, e => e.EventId.Name == "LoopsDidNotStop");
         Assert.True(loop.Context.IsDisposed, "the host's stop returned with its loops still running");
+    }
+
+    /// <summary>A host builder with one Aio loop, its logs captured in <paramref name="logs"/>, and the given ShutdownTimeout.</summary>
+    private static HostApplicationBuilder OneLoopHost(CapturingLoggerProvider logs, TimeSpan shutdownTimeout)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout);
+        builder.Services.AddAio(o => o.LoopCount = 1);
+        return builder;
     }
 
     /// <summary>A hosted service whose stop takes the host's whole ShutdownTimeout.</summary>
