@@ -78,9 +78,8 @@ internal sealed partial class AioConnection
             }
 
             _input.Writer.Complete(_shutdownReason ?? error);
-            FireConnectionClosed();
-            CloseAfterReceive();
-            _receiveEnded.TrySetResult();
+            FireConnectionClosed(after: CloseAfterReceive());
+            EndOne(inlineOnPool: false);
         }
     }
 
@@ -146,7 +145,7 @@ internal sealed partial class AioConnection
             // abort or a failed send nothing more is read, and the input completes with the reason, which fires
             // ConnectionClosed without waiting for DisposeAsync.
             _input.Writer.CancelPendingFlush();
-            _sendEnded.TrySetResult();
+            EndOne(inlineOnPool: false);
         }
     }
 }

@@ -98,6 +98,49 @@ public sealed class ChurnTests
         Assert.True(thrown == 0, $"{thrown} exceptions thrown in Aio's code for 200 graceful closes: {string.Join("; ", seen.Take(5))}");
     }
 
+    [Fact]
+    public async Task A_closed_connection_costs_the_pool_three_work_items_in_loop_mode()
+    {
+        // Three work items a connection, each a thread pool wake-up under churn: Kestrel's accept loop waits on the pool
+        // (with one connection at a time, as here, every accept is pending when the connection arrives; under load most
+        // are taken from the queue without one), Kestrel queues each connection's start to the pool itself, and the
+        // ConnectionClosed callbacks must run there (user code). The callbacks' item also resumes Kestrel's DisposeAsync
+        // once the socket's close finished; before, that resume was a work item of its own (four a connection). The
+        // client is synchronous, on a thread of its own, so the pool's count is the server's (a timer's or two: the slack).
+        await using var server = await TestWebServer.StartAsync(TransportKind.AioLoop, HttpBasicsTests.MapBasics);
+        await OneAsync(server, withRequest: true);
+        int before = OpenFds();
+        const int connections = 500;
+        byte[] request = System.Text.Encoding.ASCII.GetBytes(RawHttp.Get("/hello", close: true));
+        long itemsBefore = ThreadPool.CompletedWorkItemCount;
+        var client = new Thread(() =>
+        {
+            var buffer = new byte[4096];
+            for (int i = 0; i < connections; i++)
+            {
+                using var socket = new Socket(server.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                socket.ReceiveTimeout = 10_000;
+                socket.Connect(server.EndPoint);
+                socket.Send(request);
+                int total = 0, n;
+                while ((n = socket.Receive(buffer)) > 0)
+                {
+                    total += n;
+                }
+
+                Assert.True(total > 0, "no response");
+            }
+        });
+        client.Start();
+        Assert.True(client.Join(TimeSpan.FromSeconds(60)), "the client did not finish its connections in 60 s");
+
+        // Every server socket closed; the callbacks' item runs once its close finished, and Kestrel's side after it.
+        Aio.Tests.Support.Wait.Until(() => OpenFds() <= before, () => Thread.Sleep(10), $"the fd count to return to {before} (now {OpenFds()})");
+        Aio.Tests.Support.Wait.Until(() => ThreadPool.PendingWorkItemCount == 0, () => Thread.Sleep(10), "the pool's queue to drain");
+        double perConnection = (double)(ThreadPool.CompletedWorkItemCount - itemsBefore) / connections;
+        Assert.True(perConnection < 3.5, $"{perConnection:F2} pool work items per connection (three expected)");
+    }
+
     private static async Task OneAsync(TestWebServer server, bool withRequest)
     {
         using var socket = await server.ConnectRawAsync();
