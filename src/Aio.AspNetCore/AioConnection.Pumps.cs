@@ -78,8 +78,12 @@ internal sealed partial class AioConnection
             }
 
             _input.Writer.Complete(_shutdownReason ?? error);
-            FireConnectionClosed(after: CloseAfterReceive());
+            var close = CloseAfterReceive();
+
+            // This end before the callbacks are queued: their work item, which may run at once, is then the last end
+            // (or the send pump's), never this one, so DisposeAsync resumes inside it without a work item of its own.
             EndOne(inlineOnPool: false);
+            FireConnectionClosed(after: close);
         }
     }
 

@@ -273,7 +273,9 @@ internal sealed partial class AioConnection : ConnectionContext,
 
         if (after is { IsCompleted: false })
         {
-            after.ContinueWith(static (_, state) => ((AioConnection)state!).RunConnectionClosed(), this, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            // Unsafe, like the work item below: the callbacks run with no execution context of the loop's. The close's
+            // task runs its continuations asynchronously, so this is a pool work item, also if it completed meanwhile.
+            after.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(RunConnectionClosed);
         }
         else
         {

@@ -113,32 +113,47 @@ public sealed class ChurnTests
         const int connections = 500;
         byte[] request = System.Text.Encoding.ASCII.GetBytes(RawHttp.Get("/hello", close: true));
         long itemsBefore = ThreadPool.CompletedWorkItemCount;
+        Exception? clientError = null;
         var client = new Thread(() =>
         {
-            var buffer = new byte[4096];
-            for (int i = 0; i < connections; i++)
+            try
             {
-                using var socket = new Socket(server.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-                socket.ReceiveTimeout = 10_000;
-                socket.Connect(server.EndPoint);
-                socket.Send(request);
-                int total = 0, n;
-                while ((n = socket.Receive(buffer)) > 0)
+                var buffer = new byte[4096];
+                for (int i = 0; i < connections; i++)
                 {
-                    total += n;
-                }
+                    using var socket = new Socket(server.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                    socket.ReceiveTimeout = 10_000;
+                    socket.Connect(server.EndPoint);
+                    socket.Send(request);
+                    int total = 0, n;
+                    while ((n = socket.Receive(buffer)) > 0)
+                    {
+                        total += n;
+                    }
 
-                Assert.True(total > 0, "no response");
+                    if (total == 0)
+                    {
+                        throw new InvalidOperationException($"connection {i}: no response");
+                    }
+                }
             }
-        });
+            catch (Exception ex)
+            {
+                // Thrown on this thread it would end the test host, not fail the test.
+                clientError = ex;
+            }
+        })
+        { IsBackground = true };
         client.Start();
         Assert.True(client.Join(TimeSpan.FromSeconds(60)), "the client did not finish its connections in 60 s");
+        Assert.Null(clientError);
 
         // Every server socket closed; the callbacks' item runs once its close finished, and Kestrel's side after it.
         Aio.Tests.Support.Wait.Until(() => OpenFds() <= before, () => Thread.Sleep(10), $"the fd count to return to {before} (now {OpenFds()})");
         Aio.Tests.Support.Wait.Until(() => ThreadPool.PendingWorkItemCount == 0, () => Thread.Sleep(10), "the pool's queue to drain");
         double perConnection = (double)(ThreadPool.CompletedWorkItemCount - itemsBefore) / connections;
-        Assert.True(perConnection < 3.5, $"{perConnection:F2} pool work items per connection (three expected)");
+        // Both ways: fewer would mean a work item never ran (the ConnectionClosed callbacks not fired, say).
+        Assert.True(perConnection is > 2.5 and < 3.5, $"{perConnection:F2} pool work items per connection (three expected)");
     }
 
     private static async Task OneAsync(TestWebServer server, bool withRequest)
