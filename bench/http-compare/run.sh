@@ -12,7 +12,8 @@
 #
 # Workloads: plaintext-c64, plaintext-c256, pipelined16-c64 (wrk + pipeline.lua), json-c64, churn-c64
 # (Connection: close), large-c64 (GET /bytes/1m: 1 MiB responses). Configs: sockets, sockets-inline, aio-threadpool,
-# aio-loop; aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) on request (CONFIGS). Other knobs: WARMUP
+# aio-loop; on request (CONFIGS): aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) and aio-loop-1 (Loop with
+# one loop whatever LOOPS says: on a small machine that the client shares, one loop can beat several). Other knobs: WARMUP
 # (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
 # 0 skips), LOOPS (unpinned), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below).
 #
@@ -56,7 +57,7 @@ for n in "$ROUNDS" "$DURATION" "$WARMUP"; do
 done
 [[ $WARMUP_EACH =~ ^[0-9]+$ ]] || { echo "WARMUP_EACH is a whole number of seconds (0: none), not '$WARMUP_EACH'"; exit 2; }
 for c in "${configs[@]}"; do
-  case $c in sockets|sockets-inline|aio-threadpool|aio-loop|aio-loop-rp) ;; *) echo "unknown config $c"; exit 2 ;; esac
+  case $c in sockets|sockets-inline|aio-threadpool|aio-loop|aio-loop-rp|aio-loop-1) ;; *) echo "unknown config $c"; exit 2 ;; esac
 done
 for w in "${workloads[@]}"; do
   case $w in plaintext-c64|plaintext-c256|pipelined16-c64|json-c64|churn-c64|large-c64) ;; *) echo "unknown workload $w"; exit 2 ;; esac
@@ -79,6 +80,7 @@ start_server() {
     aio-threadpool) args+=(--transport aio --scheduling threadpool --loops "$LOOPS") ;;
     aio-loop) args+=(--transport aio --scheduling loop --loops "$LOOPS") ;;
     aio-loop-rp) args+=(--transport aio --scheduling loop --loops "$LOOPS" --listener-per-loop true) ;;
+    aio-loop-1) args+=(--transport aio --scheduling loop --loops 1) ;;
   esac
   env "${env[@]}" DOTNET_gcServer=1 $SERVER_PIN dotnet "$DLL" "${args[@]}" >"$OUT/server-$1.log" 2>&1 &
   SERVER=$!
@@ -159,7 +161,7 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     r, config, workload, rps, p50, p99, us, client, errors = (line.rstrip('\n').split('\t') + [''] * 9)[:9]
     rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client))
-configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp']
+configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp', 'aio-loop-1']
 workloads = []
 for w, _ in rows:
     if w not in workloads:

@@ -235,7 +235,9 @@ public sealed class NbdServer : IAsyncDisposable
             // The listener deletes its socket file when it closes, and only a file it bound: a path bind refused
             // (another server's live socket, a regular file) is not touched, nor one another server bound after
             // this one's listener closed (the server used to delete it again at the end of its drain).
-            var listener = AioListener.Bind(ctx, endPoint);
+            // TCP_NODELAY on a TCP listener, inherited by every connection it accepts (no setsockopt(2), nor a Socket
+            // view, per connection): replies are small and latency-bound, and the protocol recommends it.
+            var listener = AioListener.Bind(ctx, endPoint, backlog: 512, reusePort: false, noDelay: true);
             _listeners.Add(listener);
             bound.Add(listener.LocalEndPoint);
         }
@@ -337,13 +339,6 @@ public sealed class NbdServer : IAsyncDisposable
                 Log("connection refused: more than " + Options.MaxConnections + " connections");
                 await socket.DisposeAsync().ConfigureAwait(true);
                 continue;
-            }
-
-            if (listener.LocalEndPoint is IPEndPoint)
-            {
-                // Replies are small and latency-bound; the protocol recommends TCP_NODELAY. (Not asked of the
-                // socket's RemoteEndPoint: for an unnamed Unix-socket peer that throws.)
-                socket.Socket.NoDelay = true;
             }
 
             var connection = new NbdConnection(this, socket);

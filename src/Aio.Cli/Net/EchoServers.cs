@@ -26,7 +26,9 @@ internal static class EchoServers
     {
         using var group = IoThreadGroup.Start("echo", loops);
         var acceptLoop = group.Threads[0].Context;
-        var listener = AioListener.Bind(acceptLoop, new IPEndPoint(IPAddress.Loopback, port));
+        // Both servers turn Nagle off (as Kestrel does): an echo that answers in pieces would otherwise wait for the
+        // client's delayed ACK. Here on the listener: every accepted connection inherits it.
+        var listener = AioListener.Bind(acceptLoop, new IPEndPoint(IPAddress.Loopback, port), backlog: 512, reusePort: false, noDelay: true);
         Console.WriteLine("ready " + ((IPEndPoint)listener.LocalEndPoint).Port);
         var accepting = acceptLoop.InvokeAsync(async () =>
         {
@@ -43,9 +45,7 @@ internal static class EchoServers
                     return;
                 }
 
-                // Both servers turn Nagle off (as Kestrel does): an echo that answers in pieces would otherwise wait for
-                // the client's delayed ACK. The echo runs on the connection's own loop: its awaits resume inline there.
-                socket.Socket.NoDelay = true;
+                // The echo runs on the connection's own loop: its awaits resume inline there.
                 _ = target.InvokeAsync(() => EchoAsync(socket));
             }
         });

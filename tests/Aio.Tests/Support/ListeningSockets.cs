@@ -8,7 +8,8 @@ namespace Aio.Tests.Support;
 /// <summary>
 /// Finds this process's listening TCP sockets by port, for tests that make the kernel fail accepts on demand:
 /// shutdown(2) of a listening socket fails its accepts (EINVAL, also the one pending) and listen(2) again revives it,
-/// on a new port when it was bound to port 0.
+/// on a new port when it was bound to port 0. Also finds a server's side of a test's connection, whose options a
+/// test then reads.
 /// </summary>
 public static class ListeningSockets
 {
@@ -39,6 +40,33 @@ public static class ListeningSockets
             }
 
             if (SocketEndPoints.Query(fd, Libc.AF_INET, peer: false) is IPEndPoint local && local.Port == port)
+            {
+                found.Add(fd);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The fds of this process's IPv4 sockets connected to <paramref name="peer"/> (a server's side of a test's connection).</summary>
+    public static List<int> ConnectedTo(IPEndPoint peer)
+    {
+        var found = new List<int>();
+        foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
+        {
+            int fd = int.Parse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture);
+            string? target = null;
+            try
+            {
+                target = new FileInfo(entry).LinkTarget;
+            }
+            catch (IOException)
+            {
+            }
+
+            if (target is not null && target.StartsWith("socket:", StringComparison.Ordinal)
+                && Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoDomain, out int domain) == 0 && domain == Libc.AF_INET
+                && SocketEndPoints.Query(fd, Libc.AF_INET, peer: true) is IPEndPoint remote && remote.Equals(peer))
             {
                 found.Add(fd);
             }
