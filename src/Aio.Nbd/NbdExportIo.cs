@@ -20,6 +20,15 @@ internal static class NbdExportIo
         return (start, (int)(alignedEnd - start), (int)(offset - start));
     }
 
+    /// <summary>
+    /// The most buffer one WRITE_ZEROES of <paramref name="length"/> bytes can hold at a time: where the file system
+    /// cannot zero a range (or the client asked for no hole where only a punch would do), the zeroes are written one
+    /// pooled piece at a time, and a piece of an O_DIRECT export (or one written while a punch runs) is held across
+    /// the write's await. At most <see cref="ZeroChunk"/> plus a block of alignment slack on each side.
+    /// </summary>
+    public static int ZeroingBufferBound(NbdExport export, long length)
+        => (int)Math.Min(ZeroChunk, length) + (2 * (export.Alignment - 1));
+
     /// <summary>Whether [offset, offset+length) is whole blocks (no read-modify-write, no bounce).</summary>
     public static bool IsAligned(NbdExport export, long offset, long length)
         => offset % export.Alignment == 0 && length % export.Alignment == 0;

@@ -34,7 +34,7 @@ public sealed record NbdServerOptions
     public int MaxRequestsInFlight { get; init; } = 128;
 
     /// <summary>
-    /// Buffer bytes per connection (payloads and data of requests executing, replies not yet sent) beyond which the
+    /// Buffer bytes per connection (payloads and data of requests executing, a piece per WRITE_ZEROES executing, replies not yet sent) beyond which the
     /// receive loop waits; a request larger than this still runs, alone. Default 64 MiB.
     /// </summary>
     public long MaxBytesInFlight { get; init; } = 64L * 1024 * 1024;

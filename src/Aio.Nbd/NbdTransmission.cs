@@ -168,10 +168,14 @@ internal sealed partial class NbdTransmission
                 }
 
                 // The buffer a READ or WRITE holds, reserved before its payload is read: the connection's bytes stay
-                // bounded however large the requests and however slowly the client takes its replies.
-                int cost = request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdWrite && request.Length > 0
-                    ? NbdExportIo.Span(_export, (long)request.Offset, request.Length).Length
-                    : 0;
+                // bounded however large the requests and however slowly the client takes its replies. A WRITE_ZEROES
+                // may write its zeroes, a piece at a time: it reserves one piece.
+                int cost = request.Length == 0 ? 0 : request.Type switch
+                {
+                    NbdProtocol.CmdRead or NbdProtocol.CmdWrite => NbdExportIo.Span(_export, (long)request.Offset, request.Length).Length,
+                    NbdProtocol.CmdWriteZeroes => NbdExportIo.ZeroingBufferBound(_export, request.Length),
+                    _ => 0,
+                };
                 await _budget.ReserveAsync(cost, stop).ConfigureAwait(true);
                 try
                 {

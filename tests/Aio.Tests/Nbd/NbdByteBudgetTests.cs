@@ -107,6 +107,33 @@ public class NbdByteBudgetTests
     }
 
     [Fact]
+    public void A_WRITE_ZEROES_counts_the_piece_it_may_write_against_the_budget()
+    {
+        // Where the file system cannot zero a range, the zeroes are written a 1 MiB piece at a time, and a piece of an
+        // O_DIRECT export is held across its write: 128 such requests held 128 pieces against a budget of 64 MiB. Each
+        // reserves its piece now, so with a 1 MiB budget the receive loop waits for room instead (the zeroing goes to
+        // a kernel worker, so the next header is read before the first request ends).
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with { MaxBytesInFlight = MiB });
+        using (var client = new RawNbdClient(server.SocketPath))
+        {
+            client.Negotiate();
+            const int Requests = 32;
+            for (int i = 0; i < Requests; i++)
+            {
+                client.SendRequest(0, Aio.Nbd.NbdProtocol.CmdWriteZeroes, (ulong)i, (ulong)(i % 8) * 2 * MiB, 2 * MiB);
+            }
+
+            for (int i = 0; i < Requests; i++)
+            {
+                Assert.Equal(0u, client.ReadSimpleReply().Error);
+            }
+        }
+
+        Assert.True(server.Server.BudgetWaits >= 1, "32 WRITE_ZEROES of 2 MiB never waited for room in a 1 MiB budget");
+        Assert.True(File.ReadAllBytes(server.ImagePath).All(b => b == 0), "the image is not all zeroes");
+    }
+
+    [Fact]
     public void A_client_sending_only_refused_requests_and_reading_no_reply_stops_the_server_reading()
     {
         // Refused requests cost no I/O, only their error replies: those count against the budget too (with what a
