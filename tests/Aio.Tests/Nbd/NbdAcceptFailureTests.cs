@@ -41,12 +41,7 @@ public sealed class NbdAcceptFailureTests
             // Backed off, not spun: at most one attempt per back-off period while the listener failed.
             long bound = (long)(failing.Elapsed / NbdServer.AcceptBackoff) + 2;
             Assert.InRange(server.Server.AcceptFailures, 1, bound);
-            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000 };
-            client.Connect(new IPEndPoint(IPAddress.Loopback, again));
-            using var stream = new NetworkStream(client);
-            var greeting = new byte[8];
-            stream.ReadExactly(greeting);
-            Assert.Equal("NBDMAGIC"u8.ToArray(), greeting);
+            using var client = NbdTestServer.ConnectOverTcp(again);
             Assert.Single(lines, l => l.Contains("accept failed", StringComparison.Ordinal));
         }
         finally

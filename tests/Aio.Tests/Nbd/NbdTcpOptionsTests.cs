@@ -14,12 +14,7 @@ public sealed class NbdTcpOptionsTests
     {
         using var server = new NbdTestServer(size: 1 << 20, configure: o => o with { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
         int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000 };
-        client.Connect(new IPEndPoint(IPAddress.Loopback, port));
-        using var stream = new NetworkStream(client);
-        var greeting = new byte[8];
-        stream.ReadExactly(greeting);
-        Assert.Equal("NBDMAGIC"u8.ToArray(), greeting);
+        using var client = NbdTestServer.ConnectOverTcp(port);
 
         // The server's side of this connection (the greeting came from it: accepted). Off by default, as the client's
         // side shows, so on is the server's doing (the listener's option, which accepted connections inherit).

@@ -52,6 +52,29 @@ public sealed class NbdTestServer : IDisposable
     /// <summary>The same export as QEMU's own syntax spells it (for qemu-img/qemu-io image arguments).</summary>
     public string QemuUri => Uri;
 
+    /// <summary>A TCP client connected to 127.0.0.1:<paramref name="port"/> that has read the server's greeting (so it was accepted).</summary>
+    public static Socket ConnectOverTcp(int port)
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000 };
+        try
+        {
+            client.Connect(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            var greeting = new byte[8];
+            using (var stream = new NetworkStream(client, ownsSocket: false))
+            {
+                stream.ReadExactly(greeting);
+            }
+
+            Xunit.Assert.Equal("NBDMAGIC"u8.ToArray(), greeting);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose()
     {
         Wait.For(Server.DisposeAsync().AsTask(), "the NBD server to stop");

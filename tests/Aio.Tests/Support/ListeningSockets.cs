@@ -17,41 +17,17 @@ public static class ListeningSockets
     private const int SoDomain = 39;       // SO_DOMAIN
 
     /// <summary>The fds of this process's IPv4 listening sockets bound to <paramref name="port"/>.</summary>
-    public static List<int> OnPort(int port)
-    {
-        var found = new List<int>();
-        foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
-        {
-            int fd = int.Parse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture);
-            string? target = null;
-            try
-            {
-                target = new FileInfo(entry).LinkTarget;
-            }
-            catch (IOException)
-            {
-            }
-
-            if (target is null || !target.StartsWith("socket:", StringComparison.Ordinal)
-                || Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoAcceptConn, out int listening) != 0 || listening != 1
-                || Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoDomain, out int domain) != 0 || domain != Libc.AF_INET)
-            {
-                continue;
-            }
-
-            if (SocketEndPoints.Query(fd, Libc.AF_INET, peer: false) is IPEndPoint local && local.Port == port)
-            {
-                found.Add(fd);
-            }
-        }
-
-        return found;
-    }
+    public static List<int> OnPort(int port) => Ipv4Sockets().Where(fd =>
+        Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoAcceptConn, out int listening) == 0 && listening == 1
+        && SocketEndPoints.Query(fd, Libc.AF_INET, peer: false) is IPEndPoint local && local.Port == port).ToList();
 
     /// <summary>The fds of this process's IPv4 sockets connected to <paramref name="peer"/> (a server's side of a test's connection).</summary>
-    public static List<int> ConnectedTo(IPEndPoint peer)
+    public static List<int> ConnectedTo(IPEndPoint peer) => Ipv4Sockets().Where(fd =>
+        SocketEndPoints.Query(fd, Libc.AF_INET, peer: true) is IPEndPoint remote && remote.Equals(peer)).ToList();
+
+    /// <summary>This process's IPv4 socket fds.</summary>
+    private static IEnumerable<int> Ipv4Sockets()
     {
-        var found = new List<int>();
         foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
         {
             int fd = int.Parse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture);
@@ -65,14 +41,11 @@ public static class ListeningSockets
             }
 
             if (target is not null && target.StartsWith("socket:", StringComparison.Ordinal)
-                && Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoDomain, out int domain) == 0 && domain == Libc.AF_INET
-                && SocketEndPoints.Query(fd, Libc.AF_INET, peer: true) is IPEndPoint remote && remote.Equals(peer))
+                && Libc.TryGetSockOptInt(fd, Libc.SOL_SOCKET, SoDomain, out int domain) == 0 && domain == Libc.AF_INET)
             {
-                found.Add(fd);
+                yield return fd;
             }
         }
-
-        return found;
     }
 
     /// <summary>listen(2) on <paramref name="fd"/> again; returns the port it listens on now.</summary>
