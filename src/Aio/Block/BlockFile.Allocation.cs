@@ -317,8 +317,8 @@ public sealed partial class BlockFile
 
         // The Threads engine, or a ring older than 5.6: the blocking call on the pool, holding the file from now on as
         // a ring request would (a Dispose meanwhile cannot close the fd under it).
-        Interlocked.Increment(ref _fallocatesOnPool);
         ThreadPoolIo.Hold(_handle, ReadOnlyMemory<byte>.Empty);
+        Interlocked.Increment(ref _fallocatesOnPool);
         var handle = _handle;
         var task = Task.Run(() => FallocateResult(FallocateNow(handle, mode, offset, length), call), ct);
         return new ValueTask<bool>(ThreadPoolIo.ReleaseAfter(task, handle, default));

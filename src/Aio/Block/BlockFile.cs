@@ -12,7 +12,8 @@ namespace Aio;
 /// <remarks>
 /// Every request holds a reference to the file from the moment it is accepted until it has completed, so
 /// <see cref="Dispose"/> never closes the fd under a request in flight: the last one to finish closes it. After
-/// Dispose, every member but <see cref="Handle"/> throws <see cref="ObjectDisposedException"/>.
+/// Dispose, every method throws <see cref="ObjectDisposedException"/>; the properties fixed at open (<see cref="Handle"/>,
+/// <see cref="Alignment"/>, <see cref="Engine"/>) still answer.
 /// </remarks>
 public sealed partial class BlockFile : IAsyncDisposable, IDisposable
 {
@@ -178,6 +179,10 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
+    private ArgumentException MisalignedDirect(int length, long offset, nint? address) => new(
+        $"O_DIRECT needs buffer address, offset and length aligned to {Alignment} bytes (address {(address is { } a ? $"0x{a:x}" : "not looked at")}, offset {offset}, length {length}).",
+        "buffer");
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private ValueTask<int> Submit(Memory<byte> buffer, long offset, bool write, CancellationToken ct)
@@ -185,6 +190,12 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, long.MaxValue - buffer.Length);
+        if (_direct && (offset % Alignment != 0 || buffer.Length % Alignment != 0))
+        {
+            // Misuse before a cancelled token, and before anything is pinned: only the address needs the pin.
+            throw MisalignedDirect(buffer.Length, offset, address: null);
+        }
+
         if (ct.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(ct);
@@ -194,12 +205,10 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         if (_direct)
         {
             nint address = pin.Address();
-            if (address % Alignment != 0 || offset % Alignment != 0 || buffer.Length % Alignment != 0)
+            if (address % Alignment != 0)
             {
                 pin.Dispose();
-                throw new ArgumentException(
-                    $"O_DIRECT needs buffer address, offset and length aligned to {Alignment} bytes (address 0x{address:x}, offset {offset}, length {buffer.Length}).",
-                    nameof(buffer));
+                throw MisalignedDirect(buffer.Length, offset, address);
             }
         }
 

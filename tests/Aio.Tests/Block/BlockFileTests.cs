@@ -97,6 +97,10 @@ public class BlockFileTests
         Assert.Throws<ArgumentException>(() => file.WriteAsync(buffer.Memory[..(a + 3)], 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => file.ReadAsync(buffer.Memory[..4096], -4096));
 
+        // Misuse is misuse with a cancelled token too: thrown, not a cancelled ValueTask.
+        Assert.Throws<ArgumentException>(() => file.ReadAsync(buffer.Memory[..a], a + (a / 2), new CancellationToken(canceled: true)));
+        Assert.Throws<ArgumentException>(() => file.WriteAsync(buffer.Memory[..(a + 3)], 0, new CancellationToken(canceled: true)));
+
         // offset + length past 2^63 - 1 (aligned, so only the overflow is wrong): refused before the kernel sees it.
         long last = long.MaxValue / a * a;
         Assert.Throws<ArgumentOutOfRangeException>(() => file.ReadAsync(buffer.Memory[..(2 * a)], last));
