@@ -70,6 +70,15 @@ internal sealed partial class AioConnection : ConnectionContext,
         _socket = socket;
         _loop = loop;
         _logger = logger;
+
+        // In Loop mode the pipes' blocks, and Kestrel's own through the feature, come through the loop's cache
+        // (LoopBlockCache): they are rented, filled, sent and returned on the loop. In ThreadPool mode Kestrel's side
+        // runs on pool threads, and the cache would hold nothing.
+        if (options.Scheduling == AioSchedulingMode.Loop)
+        {
+            pool = loop.BlockCacheFor(pool);
+        }
+
         MemoryPool = pool;
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 
@@ -19,6 +20,8 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     private readonly AioContext _context;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State, bool App)> _queue = new();
     private readonly BottomHalf _drain;
+    private LoopBlockCache? _blockCache;
+    private int _disposed;
 
     public LoopPipeScheduler(AioContext context)
     {
@@ -31,6 +34,32 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     }
 
     public AioContext Context => _context;
+
+    /// <summary>The loop's block cache (<see cref="LoopBlockCache"/>), once a connection asked for it.</summary>
+    internal LoopBlockCache? BlockCache => Volatile.Read(ref _blockCache);
+
+    /// <summary>
+    /// Any thread: the loop's cache in front of <paramref name="pool"/>, made on first use. A transport has one pool, so
+    /// one cache per loop; should another pool come (a scheduler is never shared between transports), it is used as is.
+    /// </summary>
+    public MemoryPool<byte> BlockCacheFor(MemoryPool<byte> pool)
+    {
+        var cache = Volatile.Read(ref _blockCache);
+        if (cache is null)
+        {
+            var made = new LoopBlockCache(pool, _context);
+            cache = Interlocked.CompareExchange(ref _blockCache, made, null) ?? made;
+
+            // Made while the transport stops (a connection accepted late): Dispose may have looked before it was here.
+            // A disposed cache lends and takes back straight from the pool. Fences: the exchange here and Dispose's.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                cache.Dispose();
+            }
+        }
+
+        return cache.Pool == pool ? cache : pool;
+    }
 
     /// <summary>The same loop for Kestrel's ends of the pipes: continuations run with no synchronization context.</summary>
     public PipeScheduler App { get; }
@@ -78,6 +107,10 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     public void Dispose()
     {
         _drain.Dispose();
+
+        // Its blocks go back to the pool, which the transport disposes after this.
+        Interlocked.Exchange(ref _disposed, 1);
+        Volatile.Read(ref _blockCache)?.Dispose();
 
         // What was queued before the delete and not drained yet would be lost: a Schedule after the delete throws and
         // takes the thread-pool path itself, one before it left its item in the queue for this.
