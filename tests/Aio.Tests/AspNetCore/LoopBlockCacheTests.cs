@@ -52,6 +52,25 @@ public sealed class LoopBlockCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cached_block_smaller_than_a_rent_asks_for_stays_cached()
+    {
+        using var shared = new LoopBlockCache(MemoryPool<byte>.Shared, _io.Context);
+        var (small, large, cachedAfter) = await OnLoop(() =>
+        {
+            var a = shared.Rent(1024);
+            int length = a.Memory.Length;
+            a.Dispose();
+            var b = shared.Rent(length * 4);
+            var result = (length, b.Memory.Length, shared.Count);
+            b.Dispose();
+            return result;
+        });
+
+        Assert.True(large >= small * 4, $"a rent of {small * 4} bytes got {large}");
+        Assert.Equal(1, cachedAfter);
+    }
+
+    [Fact]
     public void Off_the_loop_rents_and_returns_go_to_the_pool()
     {
         var block = _cache.Rent();
