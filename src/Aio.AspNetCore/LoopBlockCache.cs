@@ -24,6 +24,13 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
     /// <summary>Blocks kept per loop: 1 MiB with Kestrel's 4 KiB blocks.</summary>
     public const int Capacity = 256;
 
+    /// <summary>
+    /// The largest block size (the pool's <see cref="MemoryPool{T}.MaxBufferSize"/>) worth caching: Kestrel's is 4 KiB. A
+    /// pool that lends anything up to gigabytes (<see cref="MemoryPool{T}.Shared"/>, which a client-only host uses) is
+    /// not cached at all: 256 of its arrays could be any size.
+    /// </summary>
+    public const int MaxCachedBlockSize = 64 * 1024;
+
     private readonly MemoryPool<byte> _pool;
     private readonly AioContext _loop;
     private readonly Lock _lock = new();
@@ -70,6 +77,7 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
             {
                 entry = _cached[--_count];
                 _cached[_count] = null!;
+                entry.Lend();
                 return entry;
             }
 
@@ -82,6 +90,7 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
         // Rented outside the lock: the pool may take its own, or allocate.
         entry ??= new Entry(this);
         entry.Hold(_pool.Rent(minBufferSize));
+        entry.Lend();
         return entry;
     }
 
@@ -105,6 +114,8 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
 
     private void Return(Entry entry)
     {
+        // Cached twice, one block would go to two renters: a second Dispose is refused before anything changes.
+        entry.EndLoan();
         bool onLoop = AioContext.Current == _loop;
         if (onLoop)
         {
@@ -121,7 +132,8 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
         entry.Release().Dispose();
         lock (_lock)
         {
-            if (!_disposed)
+            // Bounded: after a burst (10k connections each holding its read buffer) the wrappers beyond it are garbage.
+            if (!_disposed && _spare.Count < Capacity)
             {
                 _spare.Push(entry);
             }
@@ -132,6 +144,7 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
     private sealed class Entry(LoopBlockCache owner) : IMemoryOwner<byte>
     {
         private IMemoryOwner<byte>? _block;
+        private int _lent;
 
         public Memory<byte> Memory { get; private set; }
 
@@ -147,6 +160,18 @@ internal sealed class LoopBlockCache : MemoryPool<byte>
             _block = null;
             Memory = default;
             return block;
+        }
+
+        /// <summary>The renter owns it from now.</summary>
+        public void Lend() => Volatile.Write(ref _lent, 1);
+
+        /// <summary>The renter gave it back; a second time throws.</summary>
+        public void EndLoan()
+        {
+            if (Interlocked.Exchange(ref _lent, 0) == 0)
+            {
+                throw new InvalidOperationException("A memory block was returned twice.");
+            }
         }
 
         public void Dispose() => owner.Return(this);

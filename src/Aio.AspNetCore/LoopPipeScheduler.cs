@@ -40,10 +40,16 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
 
     /// <summary>
     /// Any thread: the loop's cache in front of <paramref name="pool"/>, made on first use. A transport has one pool, so
-    /// one cache per loop; should another pool come (a scheduler is never shared between transports), it is used as is.
+    /// one cache per loop; should another pool come (a scheduler is never shared between transports), it is used as is,
+    /// and so is a pool whose blocks may be larger than <see cref="LoopBlockCache.MaxCachedBlockSize"/>.
     /// </summary>
     public MemoryPool<byte> BlockCacheFor(MemoryPool<byte> pool)
     {
+        if (pool.MaxBufferSize > LoopBlockCache.MaxCachedBlockSize)
+        {
+            return pool;
+        }
+
         var cache = Volatile.Read(ref _blockCache);
         if (cache is null)
         {

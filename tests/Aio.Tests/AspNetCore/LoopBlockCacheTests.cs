@@ -71,6 +71,29 @@ public sealed class LoopBlockCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_block_returned_twice_throws_and_is_cached_once()
+    {
+        var (second, cached) = await OnLoop(() =>
+        {
+            var block = _cache.Rent();
+            block.Dispose();
+            var error = Record.Exception(block.Dispose);
+            return (error, _cache.Count);
+        });
+
+        Assert.IsType<InvalidOperationException>(second);
+        Assert.Equal(1, cached);
+    }
+
+    [IoUringFact]
+    public void A_pool_lending_blocks_of_any_size_is_not_cached()
+    {
+        using var scheduler = new LoopPipeScheduler(_io.Context);
+        Assert.Same(MemoryPool<byte>.Shared, scheduler.BlockCacheFor(MemoryPool<byte>.Shared));
+        Assert.IsType<LoopBlockCache>(scheduler.BlockCacheFor(_pool));
+    }
+
+    [Fact]
     public void Off_the_loop_rents_and_returns_go_to_the_pool()
     {
         var block = _cache.Rent();
