@@ -112,6 +112,7 @@ internal sealed partial class AioConnection
                 await _socket.SendAsync(buffer).ConfigureAwait(false);
 
                 reader.AdvanceTo(buffer.End);
+                _outputBlocks?.Drained();
                 if (result.IsCompleted)
                 {
                     break;

@@ -65,6 +65,9 @@ internal sealed partial class AioConnection : ConnectionContext,
     // second to finish disposes it. Disposing it in DisposeAsync alone raced with a late Cancel, which then threw.
     private int _closedSourceUsers = 2;
 
+    // The output pipe's pool when it mixes in large blocks; told when the send pump has caught up.
+    private readonly OutputBlockPool? _outputBlocks;
+
     public AioConnection(AioSocket socket, MemoryPool<byte> pool, LoopPipeScheduler loop, AioTransportOptions options, ILogger logger)
     {
         _socket = socket;
@@ -90,7 +93,16 @@ internal sealed partial class AioConnection : ConnectionContext,
         long maxWrite = options.MaxWriteBufferSize ?? 0;
         int minSegment = pool.MaxBufferSize > 0 ? Math.Min(pool.MaxBufferSize, MinAllocBufferSize) : MinAllocBufferSize;
         _input = new Pipe(new PipeOptions(pool, schedulers.InputReader, schedulers.InputWriter, maxRead, maxRead / 2, minSegment, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, schedulers.OutputReader, schedulers.OutputWriter, maxWrite, maxWrite / 2, minSegment, useSynchronizationContext: false));
+
+        // A large response goes out in 64 KiB blocks after its first few small ones (OutputBlockPool).
+        MemoryPool<byte> outputPool = pool;
+        if (OutputBlockPool.Helps(pool))
+        {
+            _outputBlocks = new OutputBlockPool(pool, loop.LargeBlocks);
+            outputPool = _outputBlocks;
+        }
+
+        _output = new Pipe(new PipeOptions(outputPool, schedulers.OutputReader, schedulers.OutputWriter, maxWrite, maxWrite / 2, minSegment, useSynchronizationContext: false));
         PipeReader input = options.Scheduling == AioSchedulingMode.Loop ? new LoopEntryPipeReader(_input.Reader, loop) : _input.Reader;
         _transportInput = input;
         Transport = new DuplexPipe(input, _output.Writer);

@@ -21,6 +21,7 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     private readonly ConcurrentQueue<(Action<object?> Action, object? State, bool App)> _queue = new();
     private readonly BottomHalf _drain;
     private LoopBlockCache? _blockCache;
+    private readonly LargeBlockPool _largeBlocks = new();
     private int _disposed;
 
     public LoopPipeScheduler(AioContext context)
@@ -37,6 +38,9 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
 
     /// <summary>The loop's block cache (<see cref="LoopBlockCache"/>), once a connection asked for it.</summary>
     internal LoopBlockCache? BlockCache => Volatile.Read(ref _blockCache);
+
+    /// <summary>The 64 KiB blocks this loop's connections write large responses into (<see cref="OutputBlockPool"/>).</summary>
+    internal LargeBlockPool LargeBlocks => _largeBlocks;
 
     /// <summary>
     /// Any thread: the loop's cache in front of <paramref name="pool"/>, made on first use. A transport has one pool, so
@@ -117,6 +121,7 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
         // Its blocks go back to the pool, which the transport disposes after this.
         Interlocked.Exchange(ref _disposed, 1);
         Volatile.Read(ref _blockCache)?.Dispose();
+        _largeBlocks.Dispose();
 
         // What was queued before the delete and not drained yet would be lost: a Schedule after the delete throws and
         // takes the thread-pool path itself, one before it left its item in the queue for this.

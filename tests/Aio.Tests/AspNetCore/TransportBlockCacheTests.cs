@@ -25,8 +25,9 @@ public sealed class TransportBlockCacheTests
         await client.ConnectAsync(listener.EndPoint).WaitAsync(Wait.Default);
         var server = (AioConnection)(await listener.AcceptAsync().AsTask().WaitAsync(Wait.Default))!;
 
-        // A 64 KiB response written on the loop, as Kestrel writes in Loop mode: the send pump returns its 16 blocks there.
-        const int size = 64 * 1024;
+        // A response written on the loop, as Kestrel writes in Loop mode: the send pump returns its blocks there. Two of
+        // them: a longer burst would go on in large blocks (OutputBlockPool), which are not the pool's.
+        const int size = OutputBlockPool.SmallRentsPerBurst * 4096;
         await server.Loop.InvokeAsync(async () => await server.Transport.Output.WriteAsync(new byte[size])).WaitAsync(Wait.Default);
         var buffer = new byte[size];
         int received = 0;
