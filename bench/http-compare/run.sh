@@ -3,7 +3,9 @@
 # against the Aio transport (ThreadPool and Loop scheduling), loaded by wrk, in interleaved rounds (ABCDABCD...).
 # Prints a markdown table of medians: requests/s, p50/p99 latency, server CPU us/request (utime+stime of the server
 # process from /proc/PID/stat over the run, divided by the requests wrk counted), and the client's CPU in % of one
-# core over the run (wrk and h2load run one thread: near 100 % the client, not the server, sets the rate).
+# core over the run (wrk and h2load run one thread: near 100 % the client, not the server, sets the rate), and the
+# host's steal (the share of the vCPUs' time the hypervisor gave to other guests, from /proc/stat; above a few %
+# the rates say more about the neighbours than about the servers).
 #
 #   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s (ROUNDS=5 DURATION=10: the defaults)
 #   ROUNDS=2 DURATION=3 bench/http-compare/run.sh
@@ -113,6 +115,14 @@ run_wrk() { # workload duration -> wrk output
   esac
 }
 
+steal_ticks() { # "steal total" from /proc/stat's cpu line: time the hypervisor gave our vCPUs to others
+  awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat
+}
+
+steal_pct() { # "steal total" before, after -> % of the vCPUs' time stolen in between
+  awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " "); d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }'
+}
+
 to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
@@ -125,9 +135,9 @@ for round in $(seq "$ROUNDS"); do
     run_wrk plaintext-c64 "${WARMUP}s" >/dev/null
     for workload in "${workloads[@]}"; do
       [ "$WARMUP_EACH" = 0 ] || run_wrk "$workload" "${WARMUP_EACH}s" >/dev/null
-      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
+      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks); steal_before=$(steal_ticks)
       run_wrk "$workload" "${DURATION}s" >"$OUT/wrk.txt" 2>&1
-      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)
+      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks); steal=$(steal_pct "$steal_before" "$(steal_ticks)")
       requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
       rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
       p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$OUT/wrk.txt")")
@@ -135,21 +145,21 @@ for round in $(seq "$ROUNDS"); do
       errors=$(awk '/Socket errors|Non-2xx/ {print}' "$OUT/wrk.txt" | tr '\n' ' ')
       us=$(awk -v t=$((after - before)) -v r="$requests" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
       client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$client" "$errors" >>"$OUT/results.tsv"
-      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req client ${client}% $errors" >&2
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$client" "$errors" "$steal" >>"$OUT/results.tsv"
+      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req client ${client}% steal ${steal}% $errors" >&2
     done
     if [ "$H2LOAD" = 1 ] && command -v h2load >/dev/null; then
-      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks)
+      before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks); steal_before=$(steal_ticks)
       if ! $CLIENT_PIN h2load --h1 -t1 -c64 -D "$DURATION" "$URL/plaintext" >"$OUT/h2load.txt" 2>&1; then
         # Recorded as 0 it would drag the median down: a failed client run stops the benchmark.
         echo "h2load failed against $config:"; cat "$OUT/h2load.txt"; exit 1
       fi
-      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks)
+      after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks); steal=$(steal_pct "$steal_before" "$(steal_ticks)")
       rps=$(awk '/finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1)}' "$OUT/h2load.txt")
       requests=$(awk '/requests:/ && /succeeded/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$OUT/h2load.txt")
       us=$(awk -v t=$((after - before)) -v r="${requests:-0}" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
       client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "$client" "" >>"$OUT/results.tsv"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "$client" "" "$steal" >>"$OUT/results.tsv"
     fi
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
   done
@@ -159,8 +169,8 @@ python3 - "$OUT/results.tsv" <<'PY'
 import sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    r, config, workload, rps, p50, p99, us, client, errors = (line.rstrip('\n').split('\t') + [''] * 9)[:9]
-    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client))
+    r, config, workload, rps, p50, p99, us, client, errors, steal = (line.rstrip('\n').split('\t') + [''] * 10)[:10]
+    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client, steal))
 configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp', 'aio-loop-1']
 workloads = []
 for w, _ in rows:
@@ -169,8 +179,8 @@ for w, _ in rows:
 def med(values):
     values = [float(v) for v in values if v not in ('', '-')]
     return statistics.median(values) if values else float('nan')
-print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets | client CPU % |')
-print('|---|---|---|---|---|---|---|---|---|')
+print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets | client CPU % | host steal % |')
+print('|---|---|---|---|---|---|---|---|---|---|')
 for w in workloads:
     base = rows.get((w, 'sockets'))
     base_rps = med([x[0] for x in base]) if base else float('nan')
@@ -182,7 +192,8 @@ for w in workloads:
         rps = med([x[0] for x in xs]); us = med([x[3] for x in xs])
         ratio = lambda a, b: f'{a / b:.2f}x' if b == b and b > 0 else '-'   # '-' without a Sockets run (CONFIGS)
         print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {ratio(rps, base_rps)} | '
-              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} | {med([x[5] for x in xs]):.0f} |'
+              f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} | {med([x[5] for x in xs]):.0f} | '
+              f'{med([x[6] for x in xs]):.0f} |'
               + ''.join(f' errors (round {i + 1}): {x[4]}' for i, x in enumerate(xs) if x[4].strip()))
 PY
 echo "raw results: $OUT/results.tsv" >&2

@@ -135,6 +135,9 @@ internal sealed partial class AioConnection : ConnectionContext,
     /// <summary>The loop whose thread runs this connection's pumps (tests check which group serves).</summary>
     internal AioContext Loop => _loop.Context;
 
+    /// <summary>The output pipe's pool when it mixes in large blocks (<see cref="OutputBlockPool"/>); for tests.</summary>
+    internal OutputBlockPool? OutputBlocks => _outputBlocks;
+
     /// <summary>Starts the pumps on the socket's loop, so their socket completions continue there without a hop.</summary>
     public void Start()
     {

@@ -92,11 +92,13 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
         }
     }
 
+    /// <summary>A pinned array lent as itself; one per array for its whole life.</summary>
     private sealed class Block : IMemoryOwner<byte>
     {
         private readonly LargeBlockPool _owner;
         private int _lent;
 
+        /// <summary>Allocates the block's array on the pinned object heap.</summary>
         public Block(LargeBlockPool owner)
         {
             _owner = owner;
@@ -105,10 +107,13 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
             Memory = MemoryMarshal.CreateFromPinnedArray(GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true), 0, BlockSize);
         }
 
+        /// <summary>The whole array.</summary>
         public Memory<byte> Memory { get; }
 
+        /// <summary>Marks the block lent (it left the pool).</summary>
         public void Lend() => Volatile.Write(ref _lent, 1);
 
+        /// <summary>Marks the block back; throws if it already was, before anything changes.</summary>
         public void EndLoan()
         {
             if (Interlocked.Exchange(ref _lent, 0) == 0)
@@ -117,6 +122,7 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
             }
         }
 
+        /// <summary>Gives the block back to its pool.</summary>
         public void Dispose() => _owner.Return(this);
     }
 }

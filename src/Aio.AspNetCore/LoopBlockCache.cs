@@ -13,7 +13,8 @@ namespace Aio.AspNetCore;
 /// so a block that has just been sent is the best one to fill next. Serving 1 MiB responses to 64 connections with the
 /// server on one core, the first touch of each rented block (Kestrel reading the array's header) took a tenth of the
 /// server's time; with this cache it is under 1 %, and the server spends 11 % less CPU per response (docs/KESTREL.md).
-/// A few dozen blocks are enough for that; <see cref="Capacity"/> leaves room for bursts.</para>
+/// A few dozen blocks are enough for that; <see cref="Capacity"/> leaves room for bursts. (Since then the bulk of a large
+/// response goes into <see cref="LargeBlockPool"/>'s blocks, and the cache sees the first blocks of each response.)</para>
 /// <para>A block rented here is lent in a wrapper whose Dispose brings it back; wrappers are reused (also those whose
 /// block went back to the pool), so the steady state allocates nothing. A lock guards the two stacks: uncontended, as
 /// the loop is nearly the only thread to use them, but a block may come back on another thread, and Dispose may run on

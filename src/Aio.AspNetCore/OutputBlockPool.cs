@@ -4,16 +4,21 @@ namespace Aio.AspNetCore;
 
 /// <summary>
 /// A connection's output pipe's pool: the transport's small blocks (Kestrel's 4 KiB) for the first
-/// <see cref="SmallRentsPerBurst"/> blocks written since the send pump last caught up, <see cref="LargeBlockPool"/>'s
-/// 64 KiB blocks for the rest of a burst.
+/// <see cref="SmallRentsPerBurst"/> blocks written since the send pump last consumed all it had read,
+/// <see cref="LargeBlockPool"/>'s 64 KiB blocks for the rest of that burst.
 /// </summary>
 /// <remarks>
-/// A response of a few KiB (nearly all of them) stays in small blocks: an idle or slow connection holds no more than it
-/// did, and plaintext, JSON and pipelined responses take the path they always took. A response that overflows them is
-/// written into large blocks: one rent, one pipe segment and one iovec per 64 KiB instead of sixteen. The pipe asks
-/// for a block with a size hint at most <see cref="MaxBufferSize"/>; Kestrel's writers never hint more than a few bytes,
-/// so the hint decides nothing and the count does. The count is a plain field: the writer (Kestrel) increments it and
-/// the send pump resets it, on two threads in ThreadPool mode, and a lost update only moves one block to the other pool.
+/// <para>A response of a few KiB (nearly all of them) stays in small blocks: an idle or slow connection holds no more
+/// than it did, and plaintext, JSON and pipelined responses take the path they always took. A response that overflows
+/// them is written into large blocks: one rent, one pipe segment and one iovec per 64 KiB instead of sixteen.</para>
+/// <para>The pipe rents with a size hint of at most <see cref="MaxBufferSize"/>. A hint above the small blocks (an app's
+/// <c>GetMemory(4096)</c> on a chunked body becomes 4,108 bytes with Kestrel's chunk framing) gets a large block at once,
+/// where the pipe used to take an unpinned array from <c>ArrayPool</c>. (A later System.IO.Pipelines than .NET 10's
+/// doubles each new segment's size hint, which would send the second rent of a burst here too.)</para>
+/// <para>The burst is counted from the send pump's last <see cref="Drained"/>: after each send, once the pump consumed all
+/// it had read (a writer that kept writing meanwhile starts its next two blocks small again, which costs nothing but
+/// the larger count of blocks). The writer (Kestrel) counts with an interlocked increment and the pump resets with a
+/// plain store, on two threads in ThreadPool mode: a reset is never lost.</para>
 /// </remarks>
 internal sealed class OutputBlockPool : MemoryPool<byte>
 {
@@ -43,17 +48,19 @@ internal sealed class OutputBlockPool : MemoryPool<byte>
     /// <summary>A small block while the burst is short, a large one after.</summary>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        if (minBufferSize <= _small.MaxBufferSize && _rentsSinceDrained < SmallRentsPerBurst)
+        if (minBufferSize <= _small.MaxBufferSize && Interlocked.Increment(ref _rentsSinceDrained) <= SmallRentsPerBurst)
         {
-            _rentsSinceDrained++;
             return _small.Rent(minBufferSize);
         }
 
         return _large.Rent(minBufferSize);
     }
 
+    /// <summary>Small-pool rents (and attempts) since the last <see cref="Drained"/>; for tests.</summary>
+    internal int RentsSinceDrained => Volatile.Read(ref _rentsSinceDrained);
+
     /// <summary>The send pump consumed all it had read: the next write starts a new burst.</summary>
-    public void Drained() => _rentsSinceDrained = 0;
+    public void Drained() => Volatile.Write(ref _rentsSinceDrained, 0);
 
     /// <summary>Nothing to free: the pools belong to the transport.</summary>
     protected override void Dispose(bool disposing)

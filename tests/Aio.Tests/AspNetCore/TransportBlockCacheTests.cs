@@ -42,7 +42,7 @@ public sealed class TransportBlockCacheTests
         int inCache = loops.Schedulers.Sum(s => s.BlockCache?.Count ?? 0);
         if (cached)
         {
-            Assert.True(inCache >= size / 4096, $"{inCache} blocks in the loop's cache after a 64 KiB response sent from the loop");
+            Assert.True(inCache >= size / 4096, $"{inCache} blocks in the loop's cache after an 8 KiB response sent from the loop");
         }
         else
         {

@@ -44,15 +44,21 @@ public sealed class TransportLargeBlockTests
     {
         await using var setup = await Setup.Start(mode);
         var response = new byte[3000];
+        var blocks = setup.Server.OutputBlocks;
+        Assert.NotNull(blocks);
         for (int i = 0; i < 50; i++)
         {
             await setup.Write(response);
             await setup.Receive(response.Length);
+
+            // The client has it once the kernel does; the pump marks the end of the burst after its completion.
+            Wait.Until(() => blocks.RentsSinceDrained == 0, () => Thread.Sleep(1), $"the send pump to finish response {i}");
         }
 
         Assert.Equal(0, setup.Large.Made);
     }
 
+    /// <summary>A transport with one loop, a client and the connection it accepted.</summary>
     private sealed class Setup : IAsyncDisposable
     {
         private readonly AioTransportFactory _factory;
@@ -70,10 +76,13 @@ public sealed class TransportLargeBlockTests
             Large = large;
         }
 
+        /// <summary>The accepted connection (disposed again by <see cref="DisposeAsync"/>, which is harmless).</summary>
         public AioConnection Server { get; }
 
+        /// <summary>The loop's large blocks.</summary>
         public LargeBlockPool Large { get; }
 
+        /// <summary>A transport with one loop in <paramref name="mode"/>, a listener, a client and the accepted connection.</summary>
         public static async Task<Setup> Start(AioSchedulingMode mode)
         {
             var options = new AioTransportOptions { LoopCount = 1, Scheduling = mode };
@@ -86,13 +95,14 @@ public sealed class TransportLargeBlockTests
             return new Setup(factory, listener, client, server, loops.Schedulers[0].LargeBlocks, mode);
         }
 
-        /// <summary>Writes as Kestrel does in the mode: on the loop in Loop mode, on this (pool) thread otherwise.</summary>
+        /// <summary>Writes as Kestrel does in the mode: on the loop in Loop mode, on a pool thread otherwise.</summary>
         public Task Write(byte[] data)
         {
             Func<Task> write = async () => await Server.Transport.Output.WriteAsync(data);
             return (_mode == AioSchedulingMode.Loop ? Server.Loop.InvokeAsync(write) : Task.Run(write)).WaitAsync(Wait.Default);
         }
 
+        /// <summary>Receives exactly <paramref name="size"/> bytes on the client.</summary>
         public async Task<byte[]> Receive(int size)
         {
             var buffer = new byte[size];
@@ -107,6 +117,7 @@ public sealed class TransportLargeBlockTests
             return buffer;
         }
 
+        /// <summary>Closes the client, the connection, the listener and the transport.</summary>
         public async ValueTask DisposeAsync()
         {
             _client.Dispose();
