@@ -6,7 +6,7 @@ namespace Aio.AspNetCore;
 /// <summary>
 /// A loop's pool of <see cref="BlockSize"/> pinned blocks for the bulk of large responses (<see cref="OutputBlockPool"/>
 /// decides when): last in, first out, up to <see cref="Capacity"/> kept, more made on demand and left to the GC when
-/// they come back to a full pool.
+/// they come back to a full pool; kept blocks that no rent needed for a whole trim period go to the GC too.
 /// </summary>
 /// <remarks>
 /// <para>Kestrel's pool lends 4 KiB blocks. A 1 MiB response written into the output pipe takes 256 of them, and each
@@ -22,13 +22,34 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
     /// <summary>The size of every block.</summary>
     public const int BlockSize = 64 * 1024;
 
-    /// <summary>Blocks kept per loop once returned: 16 MiB, sixteen 1 MiB responses in flight.</summary>
-    public const int Capacity = 256;
+    /// <summary>
+    /// Blocks kept at most: 64 MiB, what 64 connections receiving 1 MiB responses hold at once. With 256, a loop serving
+    /// that made a new block for one rent in seven (two loops) to one in two (one loop).
+    /// </summary>
+    public const int Capacity = 1024;
+
+    /// <summary>How often kept blocks that no rent needed since the last look are given to the GC.</summary>
+    public static readonly TimeSpan DefaultTrimPeriod = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
-    private readonly Stack<Block> _free = new();
+    private readonly Block?[] _free = new Block?[Capacity];
+    private readonly AioTimer? _trimTimer;
+    private readonly TimeSpan _trimPeriod;
+    private int _count;
+    private int _lowWater;
+    private bool _trimPending;
     private long _made;
     private bool _disposed;
+
+    /// <summary>
+    /// A pool that trims itself on <paramref name="trimLoop"/>'s timer every <paramref name="trimPeriod"/> (default
+    /// <see cref="DefaultTrimPeriod"/>) while it keeps blocks; without a loop only <see cref="Trim"/> trims.
+    /// </summary>
+    public LargeBlockPool(AioContext? trimLoop = null, TimeSpan? trimPeriod = null)
+    {
+        _trimPeriod = trimPeriod ?? DefaultTrimPeriod;
+        _trimTimer = trimLoop?.CreateTimer(AioClock.Monotonic, OnTrimTimer);
+    }
 
     /// <inheritdoc/>
     public override int MaxBufferSize => BlockSize;
@@ -40,7 +61,7 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
         {
             lock (_lock)
             {
-                return _free.Count;
+                return _count;
             }
         }
     }
@@ -56,7 +77,12 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
         Block? block = null;
         lock (_lock)
         {
-            _free.TryPop(out block);
+            if (_count > 0)
+            {
+                block = _free[--_count];
+                _free[_count] = null;
+                _lowWater = Math.Min(_lowWater, _count);
+            }
         }
 
         if (block is null)
@@ -69,26 +95,95 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
         return block;
     }
 
-    /// <summary>Drops the kept blocks; blocks still lent are dropped when they come back.</summary>
+    /// <summary>
+    /// Gives the GC the kept blocks no rent reached since the last trim (the oldest ones, at the bottom of the stack):
+    /// blocks that sat unused for a whole period. A load that keeps renting keeps its working set.
+    /// </summary>
+    /// <returns>How many blocks were dropped.</returns>
+    public int Trim()
+    {
+        lock (_lock)
+        {
+            return TrimLocked();
+        }
+    }
+
+    /// <summary>Drops the kept blocks and the trim timer; blocks still lent are dropped when they come back.</summary>
     protected override void Dispose(bool disposing)
     {
         lock (_lock)
         {
             _disposed = true;
-            _free.Clear();
+            Array.Clear(_free);
+            _count = 0;
         }
+
+        _trimTimer?.Dispose();
+    }
+
+    private int TrimLocked()
+    {
+        int drop = _lowWater;
+        if (drop > 0)
+        {
+            Array.Copy(_free, drop, _free, 0, _count - drop);
+            Array.Clear(_free, _count - drop, drop);
+            _count -= drop;
+        }
+
+        _lowWater = _count;
+        return drop;
     }
 
     private void Return(Block block)
     {
         // Kept twice, one block would go to two renters: a second Dispose is refused before anything changes.
         block.EndLoan();
+        bool arm = false;
         lock (_lock)
         {
-            if (!_disposed && _free.Count < Capacity)
+            if (!_disposed && _count < Capacity)
             {
-                _free.Push(block);
+                _free[_count++] = block;
+
+                // The timer runs while blocks are kept, and only then: an idle loop with an empty pool never wakes for it.
+                if (_trimTimer is not null && !_trimPending)
+                {
+                    _trimPending = arm = true;
+                }
             }
+        }
+
+        if (arm)
+        {
+            ArmTrim();
+        }
+    }
+
+    private void OnTrimTimer()
+    {
+        bool again;
+        lock (_lock)
+        {
+            TrimLocked();
+            _trimPending = again = _count > 0 && !_disposed;
+        }
+
+        if (again)
+        {
+            ArmTrim();
+        }
+    }
+
+    private void ArmTrim()
+    {
+        try
+        {
+            _trimTimer!.ArmAfter(_trimPeriod);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The loop or the pool is gone (the transport is stopping): nothing is kept for long now.
         }
     }
 

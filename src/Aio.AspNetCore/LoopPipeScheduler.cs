@@ -21,7 +21,7 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
     private readonly ConcurrentQueue<(Action<object?> Action, object? State, bool App)> _queue = new();
     private readonly BottomHalf _drain;
     private LoopBlockCache? _blockCache;
-    private readonly LargeBlockPool _largeBlocks = new();
+    private readonly LargeBlockPool _largeBlocks;
     private int _disposed;
 
     public LoopPipeScheduler(AioContext context)
@@ -30,6 +30,7 @@ internal sealed class LoopPipeScheduler : PipeScheduler, IDisposable
         // Abandoned (the loop disposed with a drain queued), what waits in the queue runs on the pool: pipe completions
         // and a connection's DisposeAsync must not wait for the transport's own Dispose.
         _drain = context.CreateBottomHalf(Drain, "kestrel-pipe", RunLeftoversOnThreadPool);
+        _largeBlocks = new LargeBlockPool(context);
         App = new AppScheduler(this);
         Deferred = new DeferredScheduler(this);
     }

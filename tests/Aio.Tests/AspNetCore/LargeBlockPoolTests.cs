@@ -1,5 +1,6 @@
 using System.Buffers;
 using Aio.AspNetCore;
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.AspNetCore;
@@ -76,6 +77,48 @@ public sealed class LargeBlockPoolTests : IDisposable
         Assert.Equal(0, _pool.Retained);
         lent.Dispose();
         Assert.Equal(0, _pool.Retained);
+    }
+
+    [Fact]
+    public void Trim_gives_the_GC_the_oldest_blocks_no_rent_needed_since_the_last_trim()
+    {
+        var held = new IMemoryOwner<byte>[4];
+        for (int i = 0; i < held.Length; i++)
+        {
+            held[i] = _pool.Rent();
+        }
+
+        foreach (var block in held)
+        {
+            block.Dispose();
+        }
+
+        // The first look only marks: each of the 4 may be needed before the next.
+        Assert.Equal(0, _pool.Trim());
+        Assert.Equal(4, _pool.Retained);
+
+        // One rent reached down to 3 kept: those 3 sat unused for the whole period, the one rented and returned stays.
+        var again = _pool.Rent();
+        again.Dispose();
+        Assert.Equal(3, _pool.Trim());
+        Assert.Equal(1, _pool.Retained);
+        Assert.Same(again, _pool.Rent());
+    }
+
+    [Fact]
+    public void The_loops_timer_trims_a_pool_nobody_rents_from_down_to_nothing()
+    {
+        using var io = IoThread.Start("large-block-trim");
+        using var pool = new LargeBlockPool(io.Context, TimeSpan.FromMilliseconds(20));
+        var a = pool.Rent();
+        var b = pool.Rent();
+        a.Dispose();
+        b.Dispose();
+        Assert.Equal(2, pool.Retained);
+
+        // Two periods: the first marks both as unneeded, the second drops them; then the timer stops.
+        Wait.Until(() => pool.Retained == 0, () => Thread.Sleep(5), "the trim timer to drop the 2 idle blocks");
+        Assert.Equal(2, pool.Made);
     }
 
     [Fact]
