@@ -115,7 +115,7 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
         {
             _disposed = true;
             Array.Clear(_free);
-            _count = 0;
+            _count = _lowWater = 0;
         }
 
         _trimTimer?.Dispose();
@@ -123,7 +123,9 @@ internal sealed class LargeBlockPool : MemoryPool<byte>
 
     private int TrimLocked()
     {
-        int drop = _lowWater;
+        // The low-water mark is at most the count (pops lower both, pushes raise only the count, Dispose zeroes both);
+        // a timer callback that waited for the lock while Dispose emptied the pool finds nothing to drop.
+        int drop = Math.Min(_lowWater, _count);
         if (drop > 0)
         {
             Array.Copy(_free, drop, _free, 0, _count - drop);
