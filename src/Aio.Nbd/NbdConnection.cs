@@ -61,7 +61,7 @@ internal sealed class NbdConnection
 
             if (negotiated)
             {
-                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _server.Options.MaxBytesInFlight, _ => _transport.Socket.Abort(), _server.NoteBudgetWait);
+                var transmission = new NbdTransmission(_transport, session, _context, _server.Options.MaxRequestsInFlight, _server.Options.MaxBytesInFlight, _ => _transport.Socket.Abort(), _server.NoteBudgetWait, _server.Log);
                 try
                 {
                     await transmission.RunAsync(stop).ConfigureAwait(true);

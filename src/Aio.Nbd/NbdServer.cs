@@ -51,7 +51,10 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>The end points as bound (real ports when 0 was asked).</summary>
     public IReadOnlyList<EndPoint> EndPoints { get; private set; } = [];
 
-    /// <summary>Where the server writes one line per notable event (stderr in <c>aio nbd serve</c>); null = silent.</summary>
+    /// <summary>
+    /// Where servers without their own <see cref="NbdServerOptions.Log"/> write one line per notable event (stderr in
+    /// <c>aio nbd serve</c>); null = silent.
+    /// </summary>
     public static Action<string>? Logger { get; set; }
 
     internal NbdServerOptions Options { get; }
@@ -217,7 +220,7 @@ public sealed class NbdServer : IAsyncDisposable
         Interlocked.Add(ref _replySends, transmission.ReplySends);
     }
 
-    internal void Log(string message) => Logger?.Invoke("aio nbd: " + message);
+    internal void Log(string message) => (Options.Log ?? Logger)?.Invoke("aio nbd: " + message);
 
     private void Listen()
     {

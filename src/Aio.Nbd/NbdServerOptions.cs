@@ -38,4 +38,11 @@ public sealed record NbdServerOptions
     /// receive loop waits; a request larger than this still runs, alone. Default 64 MiB.
     /// </summary>
     public long MaxBytesInFlight { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Where this server writes one line per notable event (a failed accept, a client dropped for a protocol violation
+    /// or a handshake timeout); null: <see cref="NbdServer.Logger"/>, the process-wide default. Called on the loops and
+    /// the thread pool; it must not block.
+    /// </summary>
+    public Action<string>? Log { get; init; }
 }

@@ -20,14 +20,16 @@ internal sealed partial class NbdTransmission
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stack<NbdRequestWorker> _idle = new();
     private readonly List<NbdRequestWorker> _workers = [];
+    private readonly Action<string>? _log;
 
     // Allocation answers of the request being started, used only before its first await (a connection's requests
     // start one at a time, on its loop), so no request needs a list of its own.
     private readonly List<NbdExtent> _extents = [];
     private int _inFlight = 1;   // the receive loop's own reference: drained only once it has stopped too
 
-    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure, Action? onBudgetWait = null)
+    public NbdTransmission(NbdTransport transport, NbdSession session, AioContext context, int maxInFlight, long maxBytesInFlight, Action<Exception> onSendFailure, Action? onBudgetWait = null, Action<string>? log = null)
     {
+        _log = log;
         _transport = transport;
         _session = session;
         _export = session.Export ?? throw new InvalidOperationException("No export chosen.");
@@ -115,6 +117,7 @@ internal sealed partial class NbdTransmission
             if (BinaryPrimitives.ReadUInt32BigEndian(_header) != NbdProtocol.RequestMagic)
             {
                 // Out of sync: nothing after this can be trusted as a request boundary.
+                _log?.Invoke($"client dropped: bad request magic 0x{BinaryPrimitives.ReadUInt32BigEndian(_header):x8}");
                 return;
             }
 
@@ -137,7 +140,9 @@ internal sealed partial class NbdTransmission
                 {
                     if (request.Length > NbdProtocol.MaxPayload)
                     {
-                        // A payload over the advertised maximum: the protocol allows a hard disconnect.
+                        // A payload over the advertised maximum: the protocol allows a hard disconnect (skipping it
+                        // would read up to 4 GiB for nothing).
+                        _log?.Invoke($"client dropped: WRITE of {request.Length} bytes, over the maximum payload of {NbdProtocol.MaxPayload}");
                         return;
                     }
 

@@ -224,6 +224,9 @@ public class NbdBadInputTests
             c.SendRequest(0, 1, 1, 0, 64u << 20);
             Assert.True(c.IsClosedByServer(), "a WRITE payload over the maximum should end the connection");
         }
+
+        // The operator learns why the client was dropped.
+        Wait.Until(() => server.LogLines.Any(l => l.Contains("WRITE of 67108864 bytes, over the maximum payload", StringComparison.Ordinal)), () => Thread.Sleep(10), "the server to log the dropped WRITE");
     }
 
     [Fact]
@@ -234,6 +237,7 @@ public class NbdBadInputTests
         c.Negotiate();
         c.SendRequest(0, 0, 1, 0, 512, magic: 0x12345678);
         Assert.True(c.IsClosedByServer());
+        Wait.Until(() => server.LogLines.Any(l => l.Contains("bad request magic 0x12345678", StringComparison.Ordinal)), () => Thread.Sleep(10), "the server to log the bad magic");
     }
 
     [Fact]

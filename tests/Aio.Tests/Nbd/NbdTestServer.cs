@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Aio.Nbd;
 using Aio.Tests.Support;
@@ -30,12 +31,16 @@ public sealed class NbdTestServer : IDisposable
             Exports = [new NbdExportOptions { Path = ImagePath, Name = name, ReadOnly = readOnly, Direct = direct, Description = "test disk" }],
             Listen = [new UnixDomainSocketEndPoint(SocketPath)],
             Threads = 2,
+            Log = LogLines.Enqueue,
         };
         Options = configure is null ? options : configure(options);
         Server = NbdServer.Start(Options);
     }
 
     public NbdServer Server { get; }
+
+    /// <summary>What this server logged (its <see cref="NbdServerOptions.Log"/>, unless <c>configure</c> replaced it).</summary>
+    public ConcurrentQueue<string> LogLines { get; } = new();
 
     public NbdServerOptions Options { get; }
 
