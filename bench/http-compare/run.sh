@@ -18,7 +18,7 @@
 # one loop whatever LOOPS says: on a small machine that the client shares, one loop can beat several). Other knobs: WARMUP
 # (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
 # 0 skips), LOOPS (unpinned), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below),
-# STEAL_MAX and STEAL_RETRIES (a wrk measurement during which the host's steal exceeded STEAL_MAX %, default 10, is
+# STEAL_MAX and STEAL_RETRIES (bench/lib/steal.sh: a wrk measurement during which the host's steal exceeded STEAL_MAX %, default 10, is
 # measured again, at most STEAL_RETRIES more times, default 2; the last one counts and its steal is reported: on a
 # quiet host nothing is repeated, on a crowded one the run takes up to three times as long).
 #
@@ -34,6 +34,7 @@
 # (H2LOAD=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib/steal.sh
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
@@ -41,8 +42,6 @@ WARMUP_EACH=${WARMUP_EACH:-3}
 PIN=${PIN:-0}
 STEADY=${STEADY:-0}
 H2LOAD=${H2LOAD:-1}
-STEAL_MAX=${STEAL_MAX:-10}
-STEAL_RETRIES=${STEAL_RETRIES:-2}
 PORT=${PORT:-5077}
 OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
 mkdir -p "$OUT"
@@ -120,14 +119,6 @@ run_wrk() { # workload duration -> wrk output
   esac
 }
 
-steal_ticks() { # "steal total" from /proc/stat's cpu line: time the hypervisor gave our vCPUs to others
-  awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat
-}
-
-steal_pct() { # "steal total" before, after -> % of the vCPUs' time stolen in between
-  awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " "); d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }'
-}
-
 to_ms() { # wrk latency (12.3us / 1.2ms / 1.01s) -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
@@ -144,7 +135,7 @@ for round in $(seq "$ROUNDS"); do
         before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks); steal_before=$(steal_ticks)
         run_wrk "$workload" "${DURATION}s" >"$OUT/wrk.txt" 2>&1
         after=$(cpu_ticks "$SERVER"); client_after=$(children_ticks); steal=$(steal_pct "$steal_before" "$(steal_ticks)")
-        [ "$steal" -le "$STEAL_MAX" ] && break
+        steal_too_high "$steal" || break
         [ "$attempt" -lt "$STEAL_RETRIES" ] && echo "round $round $config $workload: host steal ${steal}% > ${STEAL_MAX}%, measuring again" >&2
       done
       requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")

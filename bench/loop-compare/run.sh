@@ -17,9 +17,15 @@
 # queue, whichever loop lands on the CPU that takes the disk's interrupts wins by 20-40 % at depth 128: pin both to
 # that CPU (grep virtio /proc/interrupts) to compare the loops rather than the scheduler's placement.
 #
+# Host steal (bench/lib/steal.sh): on a shared VM the hypervisor takes the vCPUs away for tens of % of the time in a
+# crowded hour, which moves the CPU-bound tmpfs cells most. Each measurement records it; one during which steal was
+# above STEAL_MAX % (default 10) is taken again, at most STEAL_RETRIES (default 2) more times, and the last one counts.
+# The table gives each cell's median steal.
+#
 # Needs gcc and liburing-dev (the probe is built into a temporary folder). Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib/steal.sh
 
 rounds=3
 seconds=5
@@ -63,7 +69,7 @@ for t in disk tmpfs; do
   dd if="$f" of=/dev/null bs=1M iflag=direct status=none
 done
 
-results="$work/results.tsv"   # target depth engine round iops cpu_us_per_io
+results="$work/results.tsv"   # target depth engine round iops cpu_us_per_io steal_pct
 for r in $(seq 1 "$rounds"); do
   for t in disk tmpfs; do
     f=${target[$t]}
@@ -74,15 +80,21 @@ for r in $(seq 1 "$rounds"); do
       order=("${engines[@]:$shift_by}" "${engines[@]:0:$shift_by}")
       if (( r % 2 == 0 )); then order=("${order[2]}" "${order[1]}" "${order[0]}"); fi
       for engine in "${order[@]}"; do
-        case $engine in
-          c)    out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 "$f") ;;
-          c-FB) out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 -F -B "$f") ;;
-          aio)  out=$(aio bench "$f" --direct --iodepth "$d" --runtime "${seconds}s" --ramp-time "${ramp}s" --json |
-                      python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; d=d.get("results",[d])[0] if "results" in d else d; print("iops", d["iops"]); print("cpu_us_per_io", 1e6*(d["cpu_user_s"]+d["cpu_sys_s"])/max(1,d["ios"]))') ;;
-        esac
+        for attempt in $(seq 0 "$STEAL_RETRIES"); do
+          s0=$(steal_ticks)
+          case $engine in
+            c)    out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 "$f") ;;
+            c-FB) out=$("${pin[@]}" "$work/uring_randread" -d "$d" -t "$seconds" -r "$ramp" -f 2 -F -B "$f") ;;
+            aio)  out=$(aio bench "$f" --direct --iodepth "$d" --runtime "${seconds}s" --ramp-time "${ramp}s" --json |
+                        python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; d=d.get("results",[d])[0] if "results" in d else d; print("iops", d["iops"]); print("cpu_us_per_io", 1e6*(d["cpu_user_s"]+d["cpu_sys_s"])/max(1,d["ios"]))') ;;
+          esac
+          steal=$(steal_pct "$s0" "$(steal_ticks)")
+          steal_too_high "$steal" || break
+          [ "$attempt" -lt "$STEAL_RETRIES" ] && echo "$t qd$d $engine round $r: host steal ${steal}% > ${STEAL_MAX}%, measuring again" >&2
+        done
         iops=$(echo "$out" | awk '$1=="iops"{print $2}')
         cpu=$(echo "$out" | awk '$1=="cpu_us_per_io"{print $2}')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$d" "$engine" "$r" "$iops" "$cpu" | tee -a "$results" >&2
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$d" "$engine" "$r" "$iops" "$cpu" "$steal" | tee -a "$results" >&2
       done
     done
   done
@@ -93,11 +105,11 @@ import statistics, sys
 from collections import defaultdict
 rows = defaultdict(list)
 for line in open(sys.argv[1]):
-    t, d, e, r, iops, cpu = line.split('\t')
-    rows[(t, int(d), e)].append((float(iops), float(cpu)))
+    t, d, e, r, iops, cpu, steal = line.rstrip('\n').split('\t')
+    rows[(t, int(d), e)].append((float(iops), float(cpu), float(steal)))
 def fmt(v): return f"{v/1000:.1f}k"
-print("| target | depth | C (median, min-max) | C -F -B | aio bench | aio / best C | CPU µs/read C / C -F -B / aio |")
-print("|---|---|---|---|---|---|---|")
+print("| target | depth | C (median, min-max) | C -F -B | aio bench | aio / best C | CPU µs/read C / C -F -B / aio | host steal % |")
+print("|---|---|---|---|---|---|---|---|")
 for t in ("disk", "tmpfs"):
     for d in sorted({k[1] for k in rows if k[0] == t}):
         cell = {}
@@ -106,7 +118,8 @@ for t in ("disk", "tmpfs"):
             iops = [x[0] for x in v]; cpu = [x[1] for x in v]
             cell[e] = (statistics.median(iops), min(iops), max(iops), statistics.median(cpu))
         best = max(cell["c"][0], cell["c-FB"][0])
+        steal = statistics.median([x[2] for e in ("c", "c-FB", "aio") for x in rows[(t, d, e)]])
         s = lambda e: f"{fmt(cell[e][0])} ({fmt(cell[e][1])}-{fmt(cell[e][2])})"
         print(f"| {t} | {d} | {s('c')} | {s('c-FB')} | {s('aio')} | **{cell['aio'][0]/best:.2f}** | "
-              f"{cell['c'][3]:.2f} / {cell['c-FB'][3]:.2f} / {cell['aio'][3]:.2f} |")
+              f"{cell['c'][3]:.2f} / {cell['c-FB'][3]:.2f} / {cell['aio'][3]:.2f} | {steal:.0f} |")
 PY
