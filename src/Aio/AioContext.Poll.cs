@@ -30,6 +30,7 @@ public sealed partial class AioContext
         _callbacksSinceNs = startNs;                             // the stall watch (AioContext.StallWatch.cs)
         long timeoutNs = blocking ? ComputeTimeoutNs() : 0;      // step 1
         long failedPolls = _pollFailures;
+        long pollableCompletions = _pollableCompletions;
         int accepts = _notifyAccepts;
         bool progress = TryPollMode(ready, ref timeoutNs);       // step 2
         if (IsDisposed)
@@ -56,6 +57,8 @@ public sealed partial class AioContext
         {
             return progress;
         }
+
+        AdjustRingWindow(pollableCompletions, blockNs);
 
         progress |= RunBottomHalves();                           // step 7
         if (IsDisposed)

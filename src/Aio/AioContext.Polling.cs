@@ -106,13 +106,15 @@ public sealed partial class AioContext
         if (_resetWindows)
         {
             _resetWindows = false;
+            _ringWindowNs = 0;
             foreach (var h in _pollingSet)
             {
                 h.Polling!.WindowNs = 0;
             }
         }
 
-        long maxNs = LargestWindow();
+        long ringNs = RingWindow();
+        long maxNs = Math.Max(LargestWindow(), ringNs);
         if (timeoutNs >= 0)
         {
             maxNs = Math.Min(maxNs, timeoutNs);
@@ -160,6 +162,12 @@ public sealed partial class AioContext
         }
         while (!found && now - start < maxNs && !_monitor.NeedWait() && Volatile.Read(ref _notified) == 0);
 
+        if (!found && ringNs > 0 && _monitor.NeedWait())
+        {
+            // The ring has completions (or their task work) ready: what the block requests' poll was for.
+            found = true;
+        }
+
         if (found)
         {
             _pollSuccesses++;
@@ -177,7 +185,7 @@ public sealed partial class AioContext
 
     private bool PollingAllowed()
     {
-        if (Volatile.Read(ref _pollMaxNs) == 0 || _pollingSet.Count == 0)
+        if (Volatile.Read(ref _pollMaxNs) == 0 || (_pollingSet.Count == 0 && RingWindow() == 0))
         {
             return false;
         }

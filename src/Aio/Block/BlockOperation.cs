@@ -24,6 +24,10 @@ internal sealed class BlockOperation : RingOperation
     private FixedFileSlot? _fixedSlot;
     private AlignedBuffer? _alignedBuffer;
 
+    // The context whose loop counts this request as in flight for its busy-poll (AioContext.RingPolling.cs): set when
+    // the request is prepared into its ring, cleared by its completion, so each SQE is counted out exactly once.
+    private AioContext? _polledBy;
+
     public static BlockOperation Rent() => OperationPool<BlockOperation>.Rent();
 
     public ValueTask<int> Start(AioContext ctx, SafeFileHandleRef file, FixedFileSlot? fixedSlot, Memory<byte> buffer, MemoryHandle pin, long offset, bool write, int alignment, CancellationToken ct)
@@ -45,6 +49,18 @@ internal sealed class BlockOperation : RingOperation
     }
 
     protected override void SubmitSelf(AioContext context) => context.AddSqe(s_prepare, this, this);
+
+    protected internal override void OnCompletion(in Cqe cqe)
+    {
+        // First: a resubmission inside the base (a short transfer, EAGAIN) is prepared, and counted, again.
+        if (_polledBy is { } polledBy)
+        {
+            _polledBy = null;
+            polledBy.OnPollableCompleted();
+        }
+
+        base.OnCompletion(in cqe);
+    }
 
     protected override bool Continue(ref int result)
     {
@@ -112,6 +128,7 @@ internal sealed class BlockOperation : RingOperation
         _address = 0;
         _fixedSlot = null;
         _alignedBuffer = null;
+        _polledBy = null;
         OperationPool<BlockOperation>.Return(this);
     }
 
@@ -153,5 +170,8 @@ internal sealed class BlockOperation : RingOperation
         {
             sqe.Flags |= SqeFlags.FixedFile;
         }
+
+        _polledBy = Context;
+        _polledBy.OnPollableSubmitted();
     }
 }
