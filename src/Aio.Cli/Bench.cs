@@ -123,6 +123,11 @@ internal static class Bench
             throw new UsageException("--max-batch must not be negative");
         }
 
+        if (o.PollMaxNs < 0)
+        {
+            throw new UsageException("--poll-max-ns must not be negative");
+        }
+
         if (o.RwMixRead is < 0 or > 100)
         {
             throw new UsageException("--rwmixread must be between 0 and 100");

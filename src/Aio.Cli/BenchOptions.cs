@@ -27,6 +27,9 @@ internal sealed record BenchOptions
     public bool Json { get; init; }
     public long MaxBatch { get; init; }
 
+    /// <summary>--poll-max-ns: the loops' busy-poll ceiling (QEMU's poll-max-ns; 0 turns polling off), or null for the default.</summary>
+    public long? PollMaxNs { get; init; }
+
     /// <summary>--cpus-allowed: the CPUs each loop thread (and the comparison rows) may run on, or null for any.</summary>
     public CpuList? CpusAllowed { get; init; }
 

@@ -35,6 +35,12 @@ internal static class BenchRunner
             {
                 loops[t] = IoThread.Start($"bench-{t}", new AioContextOptions { Monitor = o.Monitor });
                 loops[t].Context.SetAioParameters(o.MaxBatch);
+                if (o.PollMaxNs is { } pollMaxNs)
+                {
+                    // After the start: IoThread reads 0 in its options as "the default".
+                    loops[t].Context.SetPollParameters(pollMaxNs, 0, 0);
+                }
+
                 if (o.CpusAllowed is { } cpus)
                 {
                     PinLoop(loops[t], cpus);

@@ -88,6 +88,7 @@ public class CliErrorTests
     [InlineData("--runtime", "1e300")]
     [InlineData("--ramp-time", "-1s")]
     [InlineData("--offset", "-4k")]
+    [InlineData("--poll-max-ns", "-1")]
     [InlineData("--rw", "randwrite", "--verify", "--direct", "false", "--bs", "1001")]
     [InlineData("--offset", "4096", "--size", "9223372036854775807")]
     public void Values_out_of_range_are_refused_with_one_line_not_wrapped_or_thrown(params string[] args)
