@@ -22,10 +22,11 @@ internal static class NbdCommands
         var handshakeTimeout = new Option<string>("--handshake-timeout") { Description = "Drop clients that have not finished the handshake after this long", DefaultValueFactory = _ => "10s" };
         var inFlight = new Option<int>("--requests") { Description = "Requests in flight per connection", DefaultValueFactory = _ => 128 };
         var bytesInFlight = new Option<string>("--bytes-in-flight") { Description = "Buffer bytes per connection (requests executing, replies unsent) before it stops reading requests", DefaultValueFactory = _ => "64m" };
+        var pollMaxNs = new Option<long?>("--poll-max-ns") { Description = "Busy-poll ceiling of each loop in ns, QEMU's poll-max-ns (0 = never poll) [default: 32768]" };
 
         var serve = new Command("serve", "Serve files over NBD; prints the first export's URI on stdout, then serves until SIGINT/SIGTERM")
         {
-            exports, socket, port, bind, readOnly, cache, threads, maxConnections, description, tlsCert, tlsKey, tls, handshakeTimeout, inFlight, bytesInFlight,
+            exports, socket, port, bind, readOnly, cache, threads, maxConnections, description, tlsCert, tlsKey, tls, handshakeTimeout, inFlight, bytesInFlight, pollMaxNs,
         };
         serve.SetAction(r => NbdServe.Run(new NbdServeArguments
         {
@@ -44,6 +45,7 @@ internal static class NbdCommands
             HandshakeTimeout = Units.ParseDuration(r.GetValue(handshakeTimeout)!, "--handshake-timeout"),
             RequestsInFlight = r.GetValue(inFlight),
             BytesInFlight = Units.ParseSize(r.GetValue(bytesInFlight)!, "--bytes-in-flight"),
+            PollMaxNs = r.GetValue(pollMaxNs),
         }));
 
         return new Command("nbd", "NBD server") { serve };

@@ -58,6 +58,15 @@ internal static class NbdServe
             return 2;
         }
 
+        if (a.PollMaxNs is { } pollMaxNs)
+        {
+            // Before the URI is out, so before any client: a loop started with 0 in its options polls with the default.
+            foreach (var loop in server.Group.Threads)
+            {
+                loop.Context.SetPollParameters(pollMaxNs, 0, 0);
+            }
+        }
+
         Console.Out.WriteLine(Uri(server.EndPoints[0], options.Exports[0].Name, options.TlsCertificate is not null));
         Console.Out.Flush();
         stop.Wait();
@@ -132,6 +141,11 @@ internal static class NbdServe
         if (a.HandshakeTimeout > NbdServer.MaxHandshakeTimeout)
         {
             throw new UsageException("--handshake-timeout: at most 49 days");
+        }
+
+        if (a.PollMaxNs < 0)
+        {
+            throw new UsageException("--poll-max-ns must not be negative");
         }
 
         if (a.Socket is not null && (a.Port is not null || a.Bind is not null))

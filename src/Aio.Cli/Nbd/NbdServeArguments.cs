@@ -32,4 +32,7 @@ internal sealed record NbdServeArguments
     public int RequestsInFlight { get; init; }
 
     public long BytesInFlight { get; init; }
+
+    /// <summary>--poll-max-ns: the loops' busy-poll ceiling (0: never poll), or null for the default.</summary>
+    public long? PollMaxNs { get; init; }
 }

@@ -51,6 +51,7 @@ public sealed class NbdCliTests : IDisposable
     [InlineData("disk.img", "--socket", "")]
     [InlineData("disk.img", "--threads", "100000")]
     [InlineData("disk.img", "--threads", "-1")]
+    [InlineData("disk.img", "--poll-max-ns", "-1")]
     [InlineData("disk.img", "--socket", "/tmp/a-socket-path-longer-than-the-107-bytes-sun-path-holds-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public void Bad_command_lines_and_unusable_files_print_one_line_and_exit_2(params string[] args)
     {
