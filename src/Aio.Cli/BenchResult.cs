@@ -22,6 +22,12 @@ internal sealed record BenchResult(
     /// <summary>Of <see cref="Ios"/>, the reads (the rest wrote).</summary>
     public long Reads { get; init; }
 
+    /// <summary>
+    /// The loops' counters over the measured part, summed over the loops (null for the rows that run no loop): how
+    /// often they entered the kernel and slept, and what their busy-polling found.
+    /// </summary>
+    public LoopCounters? Loop { get; init; }
+
     /// <summary>Blocks read back by --verify, and how many of them did not hold what was written.</summary>
     public (long Checked, long Mismatches)? Verify { get; init; }
 

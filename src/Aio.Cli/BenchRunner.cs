@@ -65,10 +65,12 @@ internal static class BenchRunner
             // took a second, and the CPU read after them missed that much of the run.
             clock.WaitForRamp(ct);
             var cpu0 = Cpu();
+            var counters0 = LoopCounters.Of(loops);
             long alloc0 = LoopAllocations(loops);
             Task.WaitAll(tasks);
             double seconds = clock.MeasuredSeconds;
             var cpu1 = Cpu();
+            var counters1 = LoopCounters.Of(loops);
             long alloc1 = LoopAllocations(loops);
             var all = new LatencyHistogram();
             long ios = 0;
@@ -80,7 +82,7 @@ internal static class BenchRunner
                 reads += tasks[t].Result.Reads;
             }
 
-            return Result(o, o.Engine, ios, reads, seconds, all, cpu0, cpu1, alloc1 - alloc0) with { Verify = verify?.Check(files[0]) };
+            return Result(o, o.Engine, ios, reads, seconds, all, cpu0, cpu1, alloc1 - alloc0) with { Verify = verify?.Check(files[0]), Loop = counters1 - counters0 };
         }
         finally
         {

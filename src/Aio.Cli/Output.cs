@@ -87,6 +87,12 @@ internal static class Output
                 Console.WriteLine(string.Create(inv, $"{r.Engine}: reads {r.Reads}, writes {r.Ios - r.Reads}"));
             }
 
+            if (r.Loop is { } loop && r.Ios > 0)
+            {
+                double perKio = 1000.0 / r.Ios;
+                Console.WriteLine(string.Create(inv, $"{r.Engine}: loop per 1k IOs: {loop.RingEnters * perKio:0.0} ring enters, {loop.BlockingWaits * perKio:0.0} sleeps, {loop.PollSuccesses * perKio:0.0} polls that found work, {loop.PollFailures * perKio:0.0} that did not"));
+            }
+
             if (r.Verify is var (checkedBlocks, bad))
             {
                 Console.WriteLine($"{r.Engine}: verify: {checkedBlocks} blocks read back, {bad} mismatches");
@@ -176,6 +182,18 @@ internal static class Output
         Number(w, "cpu_user_s", r.CpuUserS, 3);
         Number(w, "cpu_sys_s", r.CpuSysS, 3);
         Number(w, "allocs_per_io", r.AllocsPerIo, 2);
+        if (r.Loop is { } loop)
+        {
+            // The loops' counters over the measured part, summed: kernel entries, sleeps, and what polling found.
+            w.WriteStartObject("loop");
+            w.WriteNumber("iterations", loop.Iterations);
+            w.WriteNumber("blocking_waits", loop.BlockingWaits);
+            w.WriteNumber("ring_enters", loop.RingEnters);
+            w.WriteNumber("poll_successes", loop.PollSuccesses);
+            w.WriteNumber("poll_failures", loop.PollFailures);
+            w.WriteEndObject();
+        }
+
         if (r.Verify is var (checkedBlocks, bad))
         {
             w.WriteStartObject("verify");

@@ -105,7 +105,7 @@ internal static class Program
         monitor.AcceptOnlyFromAmong("poll", "epoll", "io_uring");
         var threads = new Option<int>("--threads", "--numjobs") { Description = "Number of IoThreads, each with its own queue (fio: numjobs)", DefaultValueFactory = _ => 1 };
         var maxBatch = new Option<long>("--max-batch") { Description = "aio-max-batch: submit after this many queued requests (0 = the loop's default)", DefaultValueFactory = _ => 0 };
-        var pollMaxNs = new Option<long?>("--poll-max-ns") { Description = "Busy-poll ceiling of each loop in ns, QEMU's poll-max-ns (0 = never poll) [default: 32000]" };
+        var pollMaxNs = new Option<long?>("--poll-max-ns") { Description = "Busy-poll ceiling of each loop in ns, QEMU's poll-max-ns (0 = never poll) [default: 32768]" };
         var cpusAllowed = new Option<string?>("--cpus-allowed") { Description = "Pin each loop thread to these CPUs (fio's cpus_allowed: 1, 0-3, 0,2), and the fio and C loop rows with them" };
         var compare = new Option<bool>("--compare") { Description = "Also run randomaccess, fio (io_uring engine) and uring_randread (a C loop) on the same file, where installed" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };

@@ -60,7 +60,8 @@ internal static class NbdServe
 
         if (a.PollMaxNs is { } pollMaxNs)
         {
-            // Before the URI is out, so before any client: a loop started with 0 in its options polls with the default.
+            // After the start (a loop started with 0 in its options polls with the default) and before the URI is out,
+            // so before any client that waits for it.
             foreach (var loop in server.Group.Threads)
             {
                 loop.Context.SetPollParameters(pollMaxNs, 0, 0);

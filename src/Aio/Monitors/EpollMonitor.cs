@@ -50,6 +50,8 @@ internal sealed class EpollMonitor : IFdMonitor
     // Readiness lives in the kernel until the wait asks for it; no preparers run here; every fd wakes an outer loop.
     public bool HasReadyWork => false;
 
+    public bool HasKernelCompletions => false;
+
     public bool IsPreparing => false;
 
     public long OuterMaxTimeoutNs => -1;

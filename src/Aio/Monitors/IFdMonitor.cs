@@ -36,6 +36,13 @@ internal interface IFdMonitor : IDisposable
     bool HasReadyWork { get; }
 
     /// <summary>
+    /// io_uring: the kernel has posted completions, or queued the task work that posts them, and no wait has reaped them
+    /// yet: a wait returns at once, so the iteration must neither sleep nor busy-poll (docs/DESIGN.md, loop step 1).
+    /// Always false for poll(2) and epoll, whose readiness only their wait can see.
+    /// </summary>
+    bool HasKernelCompletions { get; }
+
+    /// <summary>
     /// True while a request's SqePreparer runs on the home thread. The entry it fills is already in the SQ, so a nested
     /// loop iteration (which would submit it half-filled) must be refused.
     /// </summary>

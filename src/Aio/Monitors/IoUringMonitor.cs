@@ -96,6 +96,9 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     /// <summary>Handlers reaped outside a wait, waiting for the next one: the next iteration must not sleep.</summary>
     public bool HasReadyWork => _orphans.Count != 0;
 
+    public bool HasKernelCompletions
+        => !_disposed && (_ring.CqReady != 0 || (_ring.SqFlags & (IoUringConstants.SqTaskrun | IoUringConstants.SqCqOverflow)) != 0);
+
     /// <summary>An SqePreparer is running (home thread): the entry it fills is already counted in the SQ tail.</summary>
     public bool IsPreparing => _inPrepare;
 

@@ -38,6 +38,32 @@ public class CliTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    [Fact]
+    public void Bench_poll_max_ns_sets_the_loops_busy_poll_ceiling_and_the_json_counts_what_polling_found()
+    {
+        using var dir = new TempDir();
+
+        // A ceiling far above an O_DIRECT read's latency: reads at depth 1 are caught by busy-polling the ring.
+        var polled = BenchLoop(dir, "10000000");
+        Assert.True(polled.GetProperty("poll_successes").GetInt64() > 0, "a 10 ms ceiling caught no read: " + polled);
+        Assert.True(polled.GetProperty("ring_enters").GetInt64() > 0, polled.ToString());
+
+        // 0: the loop never polls, every read is waited for in the kernel.
+        var off = BenchLoop(dir, "0");
+        Assert.Equal(0, off.GetProperty("poll_successes").GetInt64());
+        Assert.Equal(0, off.GetProperty("poll_failures").GetInt64());
+        Assert.True(off.GetProperty("blocking_waits").GetInt64() > 0, off.ToString());
+    }
+
+    private JsonElement BenchLoop(TempDir dir, string pollMaxNs)
+    {
+        var (code, stdout, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "bench", "--size", "8m", "--runtime", "300ms", "--iodepth", "1", "--poll-max-ns", pollMaxNs, "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        return doc.RootElement.GetProperty("loop").Clone();
+    }
+
     [Theory]
     [InlineData("io_uring")]
     [InlineData("threads")]
