@@ -97,6 +97,10 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConnections, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRequestsInFlight, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBytesInFlight, 1, nameof(options));
+        if (options.PollMaxNs < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.PollMaxNs, "PollMaxNs must not be negative.");
+        }
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.HandshakeTimeout, MaxHandshakeTimeout, nameof(options));
         if (options.Listen is null || options.Listen.Count == 0)
@@ -110,6 +114,16 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions);
+        if (options.PollMaxNs is { } pollMaxNs)
+        {
+            // Before any export opens or any client connects. Not through LoopOptions: an IoThread reads 0 there as
+            // "the default".
+            foreach (var thread in group.Threads)
+            {
+                thread.Context.SetPollParameters(pollMaxNs, 0, 0);
+            }
+        }
+
         var exports = new List<NbdExport>();
         NbdServer? server = null;
         try

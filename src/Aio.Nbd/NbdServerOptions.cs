@@ -30,6 +30,14 @@ public sealed record NbdServerOptions
     /// <summary>Options of the loops (null: the defaults, io_uring where the kernel allows it).</summary>
     public AioContextOptions? LoopOptions { get; init; }
 
+    /// <summary>
+    /// The loops' busy-poll ceiling in nanoseconds (QEMU's poll-max-ns), set before the server listens; 0: the loops
+    /// never busy-poll (a wake-up per request, less CPU); null: the loops' default
+    /// (<see cref="IoThread.DefaultPollMaxNs"/>, or <see cref="LoopOptions"/>' own <c>PollMaxNs</c> when it is not 0,
+    /// which cannot say "off").
+    /// </summary>
+    public long? PollMaxNs { get; init; }
+
     /// <summary>Requests executed at once per connection (the receive loop waits beyond it).</summary>
     public int MaxRequestsInFlight { get; init; } = 128;
 

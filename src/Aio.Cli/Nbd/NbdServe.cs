@@ -58,16 +58,6 @@ internal static class NbdServe
             return 2;
         }
 
-        if (a.PollMaxNs is { } pollMaxNs)
-        {
-            // After the start (a loop started with 0 in its options polls with the default) and before the URI is out,
-            // so before any client that waits for it.
-            foreach (var loop in server.Group.Threads)
-            {
-                loop.Context.SetPollParameters(pollMaxNs, 0, 0);
-            }
-        }
-
         Console.Out.WriteLine(Uri(server.EndPoints[0], options.Exports[0].Name, options.TlsCertificate is not null));
         Console.Out.Flush();
         stop.Wait();
@@ -222,6 +212,7 @@ internal static class NbdServe
             TlsRequired = certificate is not null && a.Tls != "optional",
             MaxRequestsInFlight = a.RequestsInFlight,
             MaxBytesInFlight = a.BytesInFlight,
+            PollMaxNs = a.PollMaxNs,
         };
     }
 }
