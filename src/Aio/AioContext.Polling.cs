@@ -162,9 +162,10 @@ public sealed partial class AioContext
         }
         while (!found && now - start < maxNs && !_monitor.NeedWait() && Volatile.Read(ref _notified) == 0);
 
-        if (!found && ringNs > 0 && _monitor.NeedWait())
+        if (!found && ringNs > 0 && _monitor.HasKernelCompletions)
         {
-            // The ring has completions (or their task work) ready: what the block requests' poll was for.
+            // The ring has completions (or their task work) ready: what the block requests' poll was for. (Not any
+            // NeedWait: a request queued from another thread during the spin also ends it, and is no completion.)
             found = true;
         }
 

@@ -161,14 +161,13 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     public void Enqueue(PendingSqe pending) => _foreign.Enqueue(pending);
 
     public bool NeedWait()
-        => !_disposed
-        && (_ring.CqReady != 0
-            || (_ring.SqFlags & (IoUringConstants.SqTaskrun | IoUringConstants.SqCqOverflow)) != 0
-            || _ring.SqReady != 0
+        => HasKernelCompletions
+        || (!_disposed
+            && (_ring.SqReady != 0
             || _rearm.Count != 0
             || !_changes.IsEmpty
             || !_foreign.IsEmpty
-            || _orphans.Count != 0);
+            || _orphans.Count != 0));
 
     /// <summary>True if the monitor holds a reference the kernel may still complete (the POLL_ADD in flight).</summary>
     public static bool InUse(AioHandler handler) => handler.MonitorState is UringPollState { Armed: true };
