@@ -65,6 +65,12 @@ internal sealed class AioTransportLoops : IAsyncDisposable
             return null;
         }
 
+        if (options.PollMaxNs is { } pollMaxNs)
+        {
+            // Before anything is accepted. Not through ContextOptions: an IoThread reads 0 there as "the default".
+            group.SetPollParameters(pollMaxNs, 0, 0);
+        }
+
         foreach (var thread in group.Threads)
         {
             thread.CallbackException += onCallbackException;

@@ -3,6 +3,8 @@ namespace Aio.AspNetCore;
 /// <summary>Options of the Aio Kestrel transport (<see cref="AioWebHostBuilderExtensions.UseAio(Microsoft.AspNetCore.Hosting.IWebHostBuilder, Action{AioTransportOptions})"/>).</summary>
 public sealed class AioTransportOptions
 {
+    private long? _pollMaxNs;
+
     /// <summary>The most loops the transport starts.</summary>
     public const int MaxLoopCount = 16;
 
@@ -47,6 +49,27 @@ public sealed class AioTransportOptions
 
     /// <summary>Bytes written by Kestrel and not yet sent before its flushes wait (null: no limit).</summary>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// The loops' adaptive busy-poll ceiling in nanoseconds (QEMU's <c>poll-max-ns</c>): null = the IoThread default
+    /// (<see cref="IoThread.DefaultPollMaxNs"/>), 0 = never poll (a loop sleeps as soon as it has nothing to run).
+    /// Set on the transport's own loops before they accept; unused when the host registered an
+    /// <see cref="IoThreadGroup"/> (its options govern).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    public long? PollMaxNs
+    {
+        get => _pollMaxNs;
+        set
+        {
+            if (value < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "PollMaxNs must not be negative.");
+            }
+
+            _pollMaxNs = value;
+        }
+    }
 
     /// <summary>How the loops' contexts are created (tests force a monitor without io_uring through it).</summary>
     internal AioContextOptions? ContextOptions { get; set; }

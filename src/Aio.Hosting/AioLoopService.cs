@@ -73,6 +73,12 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                         throw;
                     }
 
+                    if (_options.PollMaxNs is { } pollMaxNs)
+                    {
+                        // Before anyone gets the group. Not through Context: an IoThread reads 0 there as "the default".
+                        group.SetPollParameters(pollMaxNs, 0, 0);
+                    }
+
                     foreach (var thread in group.Threads)
                     {
                         thread.CallbackException += OnCallbackException;

@@ -118,10 +118,7 @@ public sealed class NbdServer : IAsyncDisposable
         {
             // Before any export opens or any client connects. Not through LoopOptions: an IoThread reads 0 there as
             // "the default".
-            foreach (var thread in group.Threads)
-            {
-                thread.Context.SetPollParameters(pollMaxNs, 0, 0);
-            }
+            group.SetPollParameters(pollMaxNs, 0, 0);
         }
 
         var exports = new List<NbdExport>();

@@ -17,6 +17,9 @@ public sealed partial class AioContext
     /// <summary>How long a polled handler may go without success before it leaves the polling set (io_uring only). 7 s, as in QEMU.</summary>
     internal long PollIdleIntervalNs { get; set; } = 7_000_000_000;
 
+    /// <summary>The adaptive polling ceiling in force (for tests and the hosts that set it). Any thread.</summary>
+    internal long PollCeilingNs => Volatile.Read(ref _pollMaxNs);
+
     /// <summary>Handlers in the polling set (for tests). Home thread.</summary>
     internal int PollingSetCount => _pollingSet.Count;
 

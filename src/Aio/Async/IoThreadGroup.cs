@@ -53,6 +53,26 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
         return new IoThreadGroup(threads);
     }
 
+    /// <summary>
+    /// <see cref="AioContext.SetPollParameters"/> on every loop: the way to turn adaptive polling off for a group
+    /// (<c>SetPollParameters(0, 0, 0)</c>), since an <see cref="IoThread"/> reads <see cref="AioContextOptions.PollMaxNs"/>
+    /// 0 as <see cref="IoThread.DefaultPollMaxNs"/>. Any thread; takes effect within one iteration of each loop.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is negative (no loop changed).</exception>
+    /// <exception cref="ObjectDisposedException">The group was disposed.</exception>
+    public void SetPollParameters(long maxNs, long grow, long shrink)
+    {
+        // Checked here, before the first loop changes: a throw from the second loop would leave the group half set.
+        ArgumentOutOfRangeException.ThrowIfNegative(maxNs);
+        ArgumentOutOfRangeException.ThrowIfNegative(grow);
+        ArgumentOutOfRangeException.ThrowIfNegative(shrink);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        foreach (var thread in _threads)
+        {
+            thread.Context.SetPollParameters(maxNs, grow, shrink);
+        }
+    }
+
     /// <summary>The next loop, round robin; exactly balanced across callers on any threads.</summary>
     /// <exception cref="ObjectDisposedException">The group was disposed.</exception>
     public IoThread Next()

@@ -296,4 +296,22 @@ public sealed class HostingTests
 
         Assert.Throws<ObjectDisposedException>(() => group.Next());
     }
+
+    [Theory]
+    [InlineData(null, 0L, IoThread.DefaultPollMaxNs)]
+    [InlineData(null, 5_000L, 5_000L)]
+    [InlineData(0L, 5_000L, 0L)]
+    [InlineData(7_000L, 0L, 7_000L)]
+    public void PollMaxNs_sets_every_loop_before_the_group_is_handed_out(long? pollMaxNs, long contextPollMaxNs, long expected)
+    {
+        using var provider = new ServiceCollection().AddAio(o =>
+        {
+            o.LoopCount = 2;
+            o.Context = new AioContextOptions { PollMaxNs = contextPollMaxNs };
+            o.PollMaxNs = pollMaxNs;
+        }).BuildServiceProvider();
+        var group = provider.GetRequiredService<IoThreadGroup>();
+        Assert.All(group.Threads, t => Assert.Equal(expected, t.Context.PollCeilingNs));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AioHostOptions().PollMaxNs = -1);
+    }
 }
