@@ -43,7 +43,7 @@ public sealed class IdleConnectionMemoryTests
                 await client.ConnectAsync(listener.EndPoint).WaitAsync(Wait.Default);
                 var server = (await listener.AcceptAsync().AsTask().WaitAsync(Wait.Default))!;
                 servers.Add(server);
-                await client.SendAsync("request"u8.ToArray());
+                await client.SendAsync("request"u8.ToArray()).Within("the client's send of the request");
 
                 // Kestrel reads the request and consumes it all: the connection is idle from here.
                 var read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(Wait.Default);

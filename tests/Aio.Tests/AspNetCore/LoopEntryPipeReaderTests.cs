@@ -40,7 +40,7 @@ public sealed class LoopEntryPipeReaderTests : IDisposable
         var read = ReadOffLoop();
         Assert.True(await _inner.FirstReadWasPending.WaitAsync(Wait.Default), "the pipe was empty: the inner read must have been pending");
 
-        await _pipe.Writer.WriteAsync("hello"u8.ToArray());
+        await _pipe.Writer.WriteAsync("hello"u8.ToArray()).Within("the write into the pipe");
 
         var (result, context, bytes) = await read.WaitAsync(Wait.Default);
         Assert.Same(_io.Context, context);
@@ -52,7 +52,7 @@ public sealed class LoopEntryPipeReaderTests : IDisposable
     [Fact]
     public async Task A_first_read_with_data_already_in_the_pipe_resumes_on_the_loop_with_it()
     {
-        await _pipe.Writer.WriteAsync("ready"u8.ToArray());
+        await _pipe.Writer.WriteAsync("ready"u8.ToArray()).Within("the write into the pipe");
 
         var (_, context, bytes) = await ReadOffLoop().WaitAsync(Wait.Default);
         Assert.False(await _inner.FirstReadWasPending.WaitAsync(Wait.Default), "data was in the pipe before the read");
@@ -114,7 +114,7 @@ public sealed class LoopEntryPipeReaderTests : IDisposable
     [Fact]
     public async Task A_read_on_the_loop_passes_straight_through()
     {
-        await _pipe.Writer.WriteAsync("inline"u8.ToArray());
+        await _pipe.Writer.WriteAsync("inline"u8.ToArray()).Within("the write into the pipe");
 
         var (completedSynchronously, bytes) = await _io.Context.InvokeAsync(() =>
         {

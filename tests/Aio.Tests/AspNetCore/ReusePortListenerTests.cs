@@ -40,7 +40,7 @@ public sealed class ReusePortListenerTests
                 loops.Add(server.Loop);
                 Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
 
-                await client.SendAsync("ping"u8.ToArray(), SocketFlags.None);
+                await client.SendAsync("ping"u8.ToArray(), SocketFlags.None).Within("the client's send");
                 var read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(Wait.Default);
                 Assert.Equal("ping", Encoding.ASCII.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer)));
                 server.Transport.Input.AdvanceTo(read.Buffer.End);

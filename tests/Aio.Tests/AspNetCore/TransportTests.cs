@@ -44,11 +44,11 @@ public sealed class TransportTests
         Assert.Same(server, server.Features.Get<IConnectionEndPointFeature>());
         Assert.NotNull(server.Features.Get<IMemoryPoolFeature>()?.MemoryPool);
 
-        await client.SendAsync("ping"u8.ToArray(), SocketFlags.None);
+        await client.SendAsync("ping"u8.ToArray(), SocketFlags.None).Within("the client's send");
         var read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("ping", Encoding.ASCII.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer)));
         server.Transport.Input.AdvanceTo(read.Buffer.End);
-        await server.Transport.Output.WriteAsync("pong"u8.ToArray());
+        await server.Transport.Output.WriteAsync("pong"u8.ToArray()).Within("the server's write");
 
         // Completing the output gracefully: the data, then a FIN (0), not a reset.
         await server.Transport.Output.CompleteAsync();

@@ -121,7 +121,7 @@ public class AsyncIoTests
         var (path, content) = dir.CreateFile("f", 4096);
         using var file = OpenFile(path, FileAccess.Read);
         using var io = IoThread.Start("offloop");
-        int loopThread = await io.Context.InvokeAsync(() => Task.FromResult(Environment.CurrentManagedThreadId));
+        int loopThread = await io.Context.InvokeAsync(() => Task.FromResult(Environment.CurrentManagedThreadId)).Within("the loop thread's id");
         var buffer = new byte[4096];
         await Task.Run(async () =>
         {
@@ -143,7 +143,7 @@ public class AsyncIoTests
         // User requests only: the loop's own eventfd poll is counted by RequestsInFlight while armed, and whether it is
         // armed when a posted callback runs depends on whether the loop was asleep when it was posted (the poll then
         // fired and is re-armed only after the iteration).
-        int baseline = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.UserRequestsInFlight));
+        int baseline = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.UserRequestsInFlight)).Within("the baseline count of requests in flight");
         Assert.Equal(0, baseline);
         using var cts = new CancellationTokenSource();
         var wait = io.Context.WaitAsync(read, PollEvents.In, cts.Token).AsTask();
@@ -237,10 +237,10 @@ public class AsyncIoTests
         var (path, _) = dir.CreateFile("f", 4096);
         using var io = IoThread.Start("errors");
         using var readOnly = OpenFile(path, FileAccess.Read);
-        var ex = await Assert.ThrowsAsync<AioException>(async () => await io.Context.WriteAsync(readOnly, new byte[16], 0));
+        var ex = await Assert.ThrowsAsync<AioException>(async () => await io.Context.WriteAsync(readOnly, new byte[16], 0).Within("the write to a read-only file"));
         Assert.Equal(Aio.Interop.Errno.EBADF, ex.Errno);
         Assert.StartsWith("write: EBADF", ex.Message);
-        int raw = await io.Context.SubmitAsync(static (ref Sqe sqe, int _) => sqe.PrepRead(-5, 0, 1, 0), 0);
+        int raw = await io.Context.SubmitAsync(static (ref Sqe sqe, int _) => sqe.PrepRead(-5, 0, 1, 0), 0).Within("the read of a bad fd");
         Assert.Equal(-Aio.Interop.Errno.EBADF, raw);
     }
 
@@ -258,16 +258,16 @@ public class AsyncIoTests
         using var io = IoThread.Start("rw-" + ioUring, new AioContextOptions { Monitor = ioUring ? FdMonitorKind.IoUring : FdMonitorKind.Epoll });
         Assert.Equal(ioUring, io.Context.HasIoUring);
         var buffer = new byte[8192];
-        Assert.Equal(8192, await io.Context.ReadAsync(file, buffer, 1000));
+        Assert.Equal(8192, await io.Context.ReadAsync(file, buffer, 1000).Within("the first read"));
         Assert.Equal(content.AsSpan(1000, 8192).ToArray(), buffer);
         var payload = Enumerable.Range(0, 3000).Select(i => (byte)(i * 7)).ToArray();
-        Assert.Equal(3000, await io.Context.WriteAsync(file, payload, 50_000));
-        await io.Context.FlushAsync(file);
-        await io.Context.FlushAsync(file, dataOnly: true);
+        Assert.Equal(3000, await io.Context.WriteAsync(file, payload, 50_000).Within("the write"));
+        await io.Context.FlushAsync(file).Within("the flush");
+        await io.Context.FlushAsync(file, dataOnly: true).Within("the data-only flush");
         var check = new byte[3000];
-        Assert.Equal(3000, await io.Context.ReadAsync(file, check, 50_000));
+        Assert.Equal(3000, await io.Context.ReadAsync(file, check, 50_000).Within("the read of what was written"));
         Assert.Equal(payload, check);
-        Assert.Equal(0, await io.Context.ReadAsync(file, buffer, 1 << 20));
+        Assert.Equal(0, await io.Context.ReadAsync(file, buffer, 1 << 20).Within("the read past the end"));
     }
 
     [IoUringFact]

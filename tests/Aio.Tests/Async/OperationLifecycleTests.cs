@@ -292,7 +292,7 @@ public class OperationLifecycleTests
         int loopErrors = 0;
         io.CallbackException += (_, _) => Interlocked.Increment(ref loopErrors);
         // User requests only: the loop's own fd polls are re-armed at the next fill, so their count depends on timing.
-        int baseline = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.UserRequestsInFlight));
+        int baseline = await io.Context.InvokeAsync(() => Task.FromResult(io.Context.UserRequestsInFlight)).Within("the baseline count of requests in flight");
 
         var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(async () =>
         {

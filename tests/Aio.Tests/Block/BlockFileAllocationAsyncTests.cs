@@ -45,10 +45,10 @@ public class BlockFileAllocationAsyncTests
         await using var reference = BlockFile.Open(io.Context, syncPath, new BlockFileOptions { Engine = BlockEngine.Threads });
 
         // A hole in the middle, a zeroed range off the block boundaries, and both past the end of the file.
-        Assert.Equal(reference.TryPunchHole(2 * K64, 2 * K64), await file.TryPunchHoleAsync(2 * K64, 2 * K64));
-        Assert.Equal(reference.TryZeroRange(5 * K64 + 100, K64), await file.TryZeroRangeAsync(5 * K64 + 100, K64));
-        Assert.Equal(reference.TryPunchHole(7 * K64, 4 * K64), await file.TryPunchHoleAsync(7 * K64, 4 * K64));
-        Assert.Equal(reference.TryZeroRange(8 * K64, K64), await file.TryZeroRangeAsync(8 * K64, K64));
+        Assert.Equal(reference.TryPunchHole(2 * K64, 2 * K64), await file.TryPunchHoleAsync(2 * K64, 2 * K64).Within("the first punched hole"));
+        Assert.Equal(reference.TryZeroRange(5 * K64 + 100, K64), await file.TryZeroRangeAsync(5 * K64 + 100, K64).Within("the first zeroed range"));
+        Assert.Equal(reference.TryPunchHole(7 * K64, 4 * K64), await file.TryPunchHoleAsync(7 * K64, 4 * K64).Within("the hole past the end"));
+        Assert.Equal(reference.TryZeroRange(8 * K64, K64), await file.TryZeroRangeAsync(8 * K64, K64).Within("the zeroed range past the end"));
 
         // The path the calls took: four ring requests, or four pool work items.
         Assert.Equal(onRing ? 0 : 4, file.FallocatesOnPool);
@@ -128,10 +128,10 @@ public class BlockFileAllocationAsyncTests
             using var io = IoThread.Start("fallocate-tmpfs");
             await using var file = BlockFile.Open(io.Context, path, new BlockFileOptions { Engine = BlockEngine.IoUring });
             Assert.False(file.TryZeroRange(K64, K64), "tmpfs zeroed a range: the test needs a file system that cannot");
-            Assert.False(await file.TryZeroRangeAsync(K64, K64));
+            Assert.False(await file.TryZeroRangeAsync(K64, K64).Within("the refused zeroed range"));
             Assert.Equal(content, await File.ReadAllBytesAsync(path));
 
-            Assert.True(await file.TryPunchHoleAsync(K64, K64));
+            Assert.True(await file.TryPunchHoleAsync(K64, K64).Within("the punched hole"));
             Array.Clear(content, K64, K64);
             Assert.Equal(content, await File.ReadAllBytesAsync(path));
         }

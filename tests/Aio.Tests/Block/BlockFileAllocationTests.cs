@@ -64,7 +64,7 @@ public class BlockFileAllocationTests
         var expected = (byte[])content.Clone();
         Array.Clear(expected, 2 * K64, 2 * K64);
         var back = new byte[8 * K64];
-        Assert.Equal(back.Length, await file.ReadAsync(back, 0));
+        Assert.Equal(back.Length, await file.ReadAsync(back, 0).Within("the read of the file"));
         Assert.Equal(expected, back);
         Assert.Equal(new BlockExtent(2 * K64, 2 * K64, IsHole: true), file.GetExtent(2 * K64, 6 * K64));
     }
@@ -91,7 +91,7 @@ public class BlockFileAllocationTests
 
         Assert.Equal(8 * K64, file.Length);
         var back = new byte[8 * K64];
-        Assert.Equal(back.Length, await file.ReadAsync(back, 0));
+        Assert.Equal(back.Length, await file.ReadAsync(back, 0).Within("the read of the file"));
         Assert.Equal(expected, back);
     }
 
@@ -106,7 +106,7 @@ public class BlockFileAllocationTests
         file.Prefetch(K64, 0);
         file.Prefetch(64 * K64, K64);
         var back = new byte[4 * K64];
-        Assert.Equal(back.Length, await file.ReadAsync(back, 0));
+        Assert.Equal(back.Length, await file.ReadAsync(back, 0).Within("the read of the file"));
         Assert.Equal(content, back);
     }
 

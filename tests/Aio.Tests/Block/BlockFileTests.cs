@@ -46,17 +46,17 @@ public class BlockFileTests
             if (rng.Next(2) == 0)
             {
                 rng.NextBytes(memory.Span);
-                Assert.Equal(length, await file.WriteAsync(memory, offset));
+                Assert.Equal(length, await file.WriteAsync(memory, offset).Within("a write"));
                 memory.Span.CopyTo(reference.AsSpan((int)offset, length));
             }
             else
             {
-                Assert.Equal(length, await file.ReadAsync(memory, offset));
+                Assert.Equal(length, await file.ReadAsync(memory, offset).Within("a read"));
                 Assert.True(memory.Span.SequenceEqual(reference.AsSpan((int)offset, length)), $"read {i} at {offset}+{length} differs");
             }
         }
 
-        await file.FlushAsync();
+        await file.FlushAsync().Within("the flush");
         Assert.Equal(reference, await File.ReadAllBytesAsync(path));
     }
 
@@ -70,12 +70,12 @@ public class BlockFileTests
         await using var file = BlockFile.Open(io.Context, path, new BlockFileOptions { Direct = direct, Engine = engine, ReadOnly = true });
         using var buffer = new AlignedBuffer(3 * 4096);
         buffer.GetSpan().Fill(0xEE);
-        Assert.Equal(3 * 4096, await file.ReadAsync(buffer.Memory, 0));
+        Assert.Equal(3 * 4096, await file.ReadAsync(buffer.Memory, 0).Within("the read across the end"));
         Assert.True(buffer.GetSpan()[..(4096 + 100)].SequenceEqual(content));
         Assert.True(buffer.GetSpan()[(4096 + 100)..].IndexOfAnyExcept((byte)0) < 0, "the tail past the end must be zeroes");
 
         buffer.GetSpan().Fill(0xEE);
-        Assert.Equal(4096, await file.ReadAsync(buffer.Memory[..4096], 1 << 20));
+        Assert.Equal(4096, await file.ReadAsync(buffer.Memory[..4096], 1 << 20).Within("the read past the end"));
         Assert.True(buffer.GetSpan()[..4096].IndexOfAnyExcept((byte)0) < 0);
     }
 

@@ -20,12 +20,12 @@ public class ContextDisposedTests
         using var loops = new NetLoops(kind);
         await using var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
         var accept = listener.AcceptAsync().AsTask();
-        await using var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
+        await using var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint).Within("the client's connect");
         await using var peer = await accept.WaitAsync(Wait.Default);
 
         // The client socket lives on the "server" loop, which is disposed under it.
         var pending = client.ReceiveAsync(new byte[16]).AsTask();
-        await loops.Server.DisposeAsync();
+        await loops.Server.DisposeAsync().Within("the server loop's shutdown");
         var error = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
         Assert.True(error is ObjectDisposedException or OperationCanceledException, $"{kind}: ended with {error.GetType().Name}: {error.Message}");
     }
@@ -45,7 +45,7 @@ public class ContextDisposedTests
 
         var pending = AioSocket.ConnectAsync(loops.Server.Context, full.LocalEndPoint!).AsTask();
         Assert.False(pending.IsCompleted, $"{kind}: the connect to a full accept queue completed: {pending.Status}");
-        await loops.Server.DisposeAsync();
+        await loops.Server.DisposeAsync().Within("the server loop's shutdown");
         var error = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
         Assert.True(error is ObjectDisposedException or OperationCanceledException, $"{kind}: ended with {error.GetType().Name}: {error.Message}");
     }
@@ -57,7 +57,7 @@ public class ContextDisposedTests
         using var loops = new NetLoops(kind);
         await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
         var pending = listener.AcceptAsync().AsTask();
-        await loops.Server.DisposeAsync();
+        await loops.Server.DisposeAsync().Within("the server loop's shutdown");
         var error = await Assert.ThrowsAnyAsync<Exception>(() => pending.WaitAsync(Wait.Default));
         Assert.True(error is ObjectDisposedException or OperationCanceledException, $"{kind}: ended with {error.GetType().Name}: {error.Message}");
     }

@@ -107,7 +107,7 @@ public class ListenerInheritanceTests
         for (int i = 0; i < 2; i++)
         {
             var accept = listener.AcceptAsync().AsTask();
-            await using var client = await AioSocket.ConnectAsync(loops.Client.Context, new IPEndPoint(IPAddress.Parse(connectTo), port));
+            await using var client = await AioSocket.ConnectAsync(loops.Client.Context, new IPEndPoint(IPAddress.Parse(connectTo), port)).Within("the client's connect");
             await using var server = await accept.WaitAsync(Wait.Default);
             var reported = server.LocalEndPoint;
             Assert.NotNull(reported);

@@ -24,7 +24,7 @@ public class SocketCancellationTests
             var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(Wait.Default));
             Assert.Equal(cts.Token, cancelled.CancellationToken);
 
-            await client.SendAsync("abc"u8.ToArray());
+            await client.SendAsync("abc"u8.ToArray()).Within("the client's send");
             var buffer = new byte[3];
             await NetLoops.ReceiveExactlyAsync(server, buffer);
             Assert.Equal("abc"u8.ToArray(), buffer);
@@ -168,7 +168,7 @@ public class SocketCancellationTests
             Assert.Equal(Rounds, cancelled);
 
             // Nothing stale is left behind: the next receive gets the next data.
-            await client.SendAsync(new byte[] { 42 });
+            await client.SendAsync(new byte[] { 42 }).Within("the client's send");
             Assert.Equal(1, await server.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default));
             Assert.Equal(42, buffer[0]);
         }
@@ -186,11 +186,11 @@ public class SocketCancellationTests
         {
             using var first = new CancellationTokenSource();
             var buffer = new byte[8];
-            await client.SendAsync(new byte[] { 1 });
-            Assert.Equal(1, await server.ReceiveAsync(buffer, first.Token));
+            await client.SendAsync(new byte[] { 1 }).Within("the client's first send");
+            Assert.Equal(1, await server.ReceiveAsync(buffer, first.Token).Within("the server's first receive"));
             var second = server.ReceiveAsync(buffer).AsTask();
             first.Cancel();
-            await client.SendAsync(new byte[] { 2 });
+            await client.SendAsync(new byte[] { 2 }).Within("the client's second send");
             Assert.Equal(1, await second.WaitAsync(Wait.Default));
             Assert.Equal(2, buffer[0]);
         }

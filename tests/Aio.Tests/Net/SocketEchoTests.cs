@@ -41,14 +41,14 @@ public class SocketEchoTests
             {
                 message.AsSpan().Fill((byte)i);
                 BitConverter.TryWriteBytes(message, i);
-                Assert.Equal(message.Length, await client.SendAsync(message));
+                Assert.Equal(message.Length, await client.SendAsync(message).Within("the client's send"));
                 await NetLoops.ReceiveExactlyAsync(client, reply);
                 Assert.True(message.AsSpan().SequenceEqual(reply), $"message {i} came back changed");
             }
 
             client.Shutdown(SocketShutdown.Send);
             Assert.Equal(200 * 1000L, await echo.WaitAsync(Wait.Default));
-            Assert.Equal(0, await client.ReceiveAsync(reply));
+            Assert.Equal(0, await client.ReceiveAsync(reply).Within("the client's receive of the end of stream"));
         }
     }
 
@@ -68,7 +68,7 @@ public class SocketEchoTests
             Assert.Equal(AddressFamily.InterNetworkV6, ((IPEndPoint)client.RemoteEndPoint!).AddressFamily);
             Assert.Equal(((IPEndPoint)v6.LocalEndPoint).Port, ((IPEndPoint)client.RemoteEndPoint!).Port);
             Assert.Equal(((IPEndPoint)server.RemoteEndPoint!).Port, ((IPEndPoint)client.LocalEndPoint!).Port);
-            await client.SendAsync("hi"u8.ToArray());
+            await client.SendAsync("hi"u8.ToArray()).Within("the client's send");
             var buffer = new byte[2];
             await NetLoops.ReceiveExactlyAsync(server, buffer);
             Assert.Equal("hi"u8.ToArray(), buffer);
@@ -90,9 +90,9 @@ public class SocketEchoTests
         Assert.Equal(dotnetBusy.SocketErrorCode, busy.SocketErrorCode);
 
         var closedPort = FreePort();
-        var refused = await Assert.ThrowsAsync<SocketException>(async () => await AioSocket.ConnectAsync(loops.Client.Context, closedPort));
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await AioSocket.ConnectAsync(loops.Client.Context, closedPort).Within("the refused connect"));
         using var dotnetClient = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        var dotnetRefused = await Assert.ThrowsAsync<SocketException>(async () => await dotnetClient.ConnectAsync(closedPort));
+        var dotnetRefused = await Assert.ThrowsAsync<SocketException>(async () => await dotnetClient.ConnectAsync(closedPort).Within("the refused .NET connect"));
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
         Assert.Equal(dotnetRefused.SocketErrorCode, refused.SocketErrorCode);
     }
@@ -111,15 +111,15 @@ public class SocketEchoTests
             var buffer = new byte[16];
             for (int i = 0; i < 3; i++)
             {
-                Assert.Equal(0, await server.ReceiveAsync(buffer));
+                Assert.Equal(0, await server.ReceiveAsync(buffer).Within("the server's receive after the FIN"));
             }
 
             // Half-close: the client no longer sends, but still receives what the server sends.
-            await server.SendAsync("after FIN"u8.ToArray());
+            await server.SendAsync("after FIN"u8.ToArray()).Within("the server's send after the FIN");
             var reply = new byte[9];
             await NetLoops.ReceiveExactlyAsync(client, reply);
             Assert.Equal("after FIN"u8.ToArray(), reply);
-            var afterShutdown = await Assert.ThrowsAsync<SocketException>(async () => await client.SendAsync(new byte[1]));
+            var afterShutdown = await Assert.ThrowsAsync<SocketException>(async () => await client.SendAsync(new byte[1]).Within("the send after the shutdown"));
             Assert.Equal(SocketError.Shutdown, afterShutdown.SocketErrorCode);
         }
     }
@@ -172,7 +172,7 @@ public class SocketEchoTests
         var clients = new List<AioSocket>();
         for (int i = 0; i < 64; i++)
         {
-            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, first.LocalEndPoint));
+            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, first.LocalEndPoint).Within("a client's connect"));
         }
 
         var accepted = await Task.WhenAll(accepts).WaitAsync(Wait.Default);

@@ -54,8 +54,8 @@ public class SocketFdLeakTests
         });
         for (int i = 0; i < count; i++)
         {
-            var c = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint);
-            await c.SendAsync(new byte[] { 7 });
+            var c = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).Within("a client's connect");
+            await c.SendAsync(new byte[] { 7 }).Within("a client's send");
             await c.DisposeAsync();
         }
 

@@ -119,11 +119,11 @@ public class SocketLifecycleTests
         {
             var first = server.ReceiveAsync(new byte[8]);
             Assert.Throws<InvalidOperationException>(() => { _ = server.ReceiveAsync(new byte[8]); });
-            await client.SendAsync(new byte[] { 1, 2, 3 });
+            await client.SendAsync(new byte[] { 1, 2, 3 }).Within("the client's first send");
             Assert.Equal(3, await first.AsTask().WaitAsync(Wait.Default));
 
             // The refused call changed nothing: the next receive works.
-            await client.SendAsync(new byte[] { 4 });
+            await client.SendAsync(new byte[] { 4 }).Within("the client's second send");
             var buffer = new byte[8];
             Assert.Equal(1, await server.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default));
             Assert.Equal(4, buffer[0]);
@@ -236,12 +236,12 @@ public class SocketLifecycleTests
 
         // One accept arms the listener (a multishot ACCEPT then queues what follows); the rest are never accepted.
         var accept = listener.AcceptAsync().AsTask();
-        var first = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint);
+        var first = await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).Within("the first client's connect");
         var taken = await accept.WaitAsync(Wait.Default);
         var orphans = new List<AioSocket>();
         for (int i = 0; i < 3; i++)
         {
-            orphans.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint));
+            orphans.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).Within("an unaccepted client's connect"));
         }
 
         await listener.DisposeAsync();
@@ -264,11 +264,11 @@ public class SocketLifecycleTests
 
         // The first accept arms the multishot ACCEPT; the connections after it queue on the listener.
         var first = listener.AcceptAsync().AsTask();
-        var clients = new List<AioSocket> { await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint) };
+        var clients = new List<AioSocket> { await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).Within("the first client's connect") };
         var accepted = new List<AioSocket> { await first.WaitAsync(Wait.Default) };
         for (int i = 0; i < 3; i++)
         {
-            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint));
+            clients.Add(await AioSocket.ConnectAsync(loops.Client.Context, listener.LocalEndPoint).Within("a queued client's connect"));
         }
 
         Wait.Until(() => listener.QueuedConnections == 3, () => Thread.Sleep(1), "the listener to queue 3 connections");
@@ -282,7 +282,7 @@ public class SocketLifecycleTests
         // Each accepted socket is a distinct, working connection.
         for (int i = 0; i < clients.Count; i++)
         {
-            await clients[i].SendAsync(new[] { (byte)i });
+            await clients[i].SendAsync(new[] { (byte)i }).Within("a client's send");
         }
 
         var seen = new HashSet<int>();
@@ -311,8 +311,8 @@ public class SocketLifecycleTests
         dotnetListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         dotnetListener.Listen();
         using var peer = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(dotnetListener.LocalEndPoint!);
-        using var accepted = await dotnetListener.AcceptAsync();
+        await peer.ConnectAsync(dotnetListener.LocalEndPoint!).Within("the peer's connect");
+        using var accepted = await dotnetListener.AcceptAsync().Within("the accept");
 
         var context = AioContext.Create(new AioContextOptions { Monitor = kind });
         context.Poll(blocking: false);   // binds this thread as the home thread

@@ -131,7 +131,7 @@ public class SocketLoopTests
             pairs.Add(pair);
             var one = new byte[1];
             var armed = pair.Server.ReceiveAsync(one).AsTask();
-            await pair.Client.SendAsync(new byte[NetLoop.BufferSize * (UringReceiveOperation.MaxQueuedBuffers + 2)]);
+            await pair.Client.SendAsync(new byte[NetLoop.BufferSize * (UringReceiveOperation.MaxQueuedBuffers + 2)]).Within("a hoarder's send");
             await armed.WaitAsync(Wait.Default);
         }
 
@@ -140,7 +140,7 @@ public class SocketLoopTests
         new Random(5).NextBytes(payload);
         var received = new byte[payload.Length];
         var receiving = NetLoops.ReceiveExactlyAsync(server, received);
-        await client.SendAsync(payload);
+        await client.SendAsync(payload).Within("the client's send of the payload");
         await receiving.WaitAsync(Wait.Default);
         Assert.True(payload.AsSpan().SequenceEqual(received));
 
@@ -161,7 +161,7 @@ public class SocketLoopTests
         {
             AioContext.Current!.NetLoop.MultishotReceive = false;
             return Task.CompletedTask;
-        });
+        }).Within("the switch to single receives on the server loop");
         await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
         var (client, server) = await loops.ConnectAsync(listener);
         await using (client)
@@ -236,13 +236,13 @@ public class SocketLoopTests
         dotnetListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         dotnetListener.Listen();
         var peer = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(dotnetListener.LocalEndPoint!);
-        using var accepted = await dotnetListener.AcceptAsync();
+        await peer.ConnectAsync(dotnetListener.LocalEndPoint!).Within("the peer's connect");
+        using var accepted = await dotnetListener.AcceptAsync().Within("the accept");
         var adopted = AioSocket.Adopt(loops.Client.Context, peer);
         Assert.Same(peer, adopted.Socket);
         adopted.Socket.NoDelay = true;
         Assert.True(adopted.Socket.NoDelay);
-        await adopted.SendAsync("adopted"u8.ToArray());
+        await adopted.SendAsync("adopted"u8.ToArray()).Within("the adopted socket's send");
         var buffer = new byte[7];
         int got = 0;
         while (got < 7)

@@ -29,7 +29,7 @@ public class SocketOutlivesLoopTests
         var ring = client.ReceiveBufferRing!;
         int held = client.QueuedReceiveBuffers;
 
-        await loops.Server.DisposeAsync();
+        await loops.Server.DisposeAsync().Within("the server loop's shutdown");
         Assert.False(ring.Freed, "the loop freed its buffer ring while a socket still held buffers of it");
         Assert.Equal(held, ring.Outstanding);
 
@@ -202,7 +202,7 @@ public class SocketOutlivesLoopTests
     {
         var listener = AioListener.Bind(loops.Client.Context, new IPEndPoint(IPAddress.Loopback, 0));
         var accept = listener.AcceptAsync().AsTask();
-        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint);
+        var client = await AioSocket.ConnectAsync(loops.Server.Context, listener.LocalEndPoint).Within("the client's connect");
         var peer = await accept.WaitAsync(Wait.Default);
         return (listener, client, peer);
     }

@@ -79,7 +79,7 @@ public class SocketStreamingTests
         await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
         var accept = listener.AcceptAsync().AsTask();
         using var peer = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(listener.LocalEndPoint);
+        await peer.ConnectAsync(listener.LocalEndPoint).Within("the peer's connect");
         await using var server = await accept.WaitAsync(Wait.Default);
 
         await using var serverTls = new SslStream(server.AsStream());
@@ -89,7 +89,7 @@ public class SocketStreamingTests
             clientTls.AuthenticateAsClientAsync("localhost")).WaitAsync(Wait.Default);
 
         using var reader = new StreamReader(serverTls, Encoding.UTF8, leaveOpen: true);
-        await clientTls.WriteAsync(Encoding.UTF8.GetBytes("hello over TLS\n"));
+        await clientTls.WriteAsync(Encoding.UTF8.GetBytes("hello over TLS\n")).Within("the client's TLS write");
         Assert.Equal("hello over TLS", await reader.ReadLineAsync().WaitAsync(Wait.Default));
 
         var payload = RandomNumberGenerator.GetBytes(1 << 20);
@@ -104,7 +104,7 @@ public class SocketStreamingTests
                 copy.Write(buffer, 0, n);
             }
         });
-        await serverTls.WriteAsync(payload);
+        await serverTls.WriteAsync(payload).Within("the server's TLS write of the payload");
         await reading.WaitAsync(Wait.Default);
         Assert.True(payload.AsSpan().SequenceEqual(copy.ToArray()), "the TLS payload came back changed");
     }
@@ -123,7 +123,7 @@ public class SocketStreamingTests
             var buffer = new byte[4];
             await NetLoops.ReceiveExactlyAsync(client, buffer);
             Assert.Equal("sync"u8.ToArray(), buffer);
-            await client.SendAsync("back"u8.ToArray());
+            await client.SendAsync("back"u8.ToArray()).Within("the client's send");
             int got = 0;
             while (got < 4)
             {
@@ -216,7 +216,7 @@ public class SocketStreamingTests
         for (long sent = 0; sent < Total; sent += 100_000)
         {
             int n = (int)Math.Min(100_000, Total - sent);
-            await clientPipe.Output.WriteAsync(PatternAt(sent, n));
+            await clientPipe.Output.WriteAsync(PatternAt(sent, n)).Within("the client pipe's write");
         }
 
         await clientPipe.Output.CompleteAsync();

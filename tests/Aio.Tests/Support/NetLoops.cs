@@ -27,7 +27,7 @@ public sealed class NetLoops : IDisposable
     public async Task<(AioSocket Client, AioSocket Server)> ConnectAsync(AioListener listener)
     {
         var accept = listener.AcceptAsync().AsTask();
-        var client = await AioSocket.ConnectAsync(Client.Context, listener.LocalEndPoint);
+        var client = await AioSocket.ConnectAsync(Client.Context, listener.LocalEndPoint).Within("the client's connect");
         var server = await accept.WaitAsync(Wait.Default);
         return (client, server);
     }
@@ -70,7 +70,7 @@ public sealed class NetLoops : IDisposable
         int total = 0;
         while (total < buffer.Length)
         {
-            int n = await socket.ReceiveAsync(buffer[total..]);
+            int n = await socket.ReceiveAsync(buffer[total..]).Within("a receive of the rest of the expected bytes");
             if (n == 0)
             {
                 throw new EndOfStreamException($"end of stream after {total} of {buffer.Length} bytes");

@@ -43,4 +43,39 @@ public static class Wait
             Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
         }
     }
+
+    /// <summary>Awaits <paramref name="task"/>, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task Within(this Task task, string what, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? Default;
+        try
+        {
+            await task.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!task.IsCompleted)
+        {
+            Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
+        }
+    }
+
+    /// <summary>Awaits <paramref name="task"/>, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task<T> Within<T>(this Task<T> task, string what, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? Default;
+        try
+        {
+            return await task.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!task.IsCompleted)
+        {
+            Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
+            throw;
+        }
+    }
+
+    /// <summary>Awaits <paramref name="task"/>, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static Task Within(this ValueTask task, string what, TimeSpan? timeout = null) => task.AsTask().Within(what, timeout);
+
+    /// <summary>Awaits <paramref name="task"/>, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static Task<T> Within<T>(this ValueTask<T> task, string what, TimeSpan? timeout = null) => task.AsTask().Within(what, timeout);
 }
