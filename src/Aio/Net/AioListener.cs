@@ -90,7 +90,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind.</exception>
-    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog = 512) => Bind(context, endPoint, backlog, reusePort: false);
+    public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog = 512) => Bind(ctx, endPoint, backlog, reusePort: false);
 
     /// <summary>
     /// <see cref="Bind(AioContext, EndPoint, int)"/>, with <paramref name="reusePort"/> setting SO_REUSEPORT on a TCP
@@ -100,7 +100,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
-    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort) => Bind(context, endPoint, backlog, reusePort, noDelay: false);
+    public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog, bool reusePort) => Bind(ctx, endPoint, backlog, reusePort, noDelay: false);
 
     /// <summary>
     /// <see cref="Bind(AioContext, EndPoint, int, bool)"/>; <paramref name="noDelay"/> sets TCP_NODELAY on a TCP
@@ -109,17 +109,17 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
-    public static AioListener Bind(AioContext context, EndPoint endPoint, int backlog, bool reusePort, bool noDelay)
+    public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog, bool reusePort, bool noDelay)
     {
         if (reusePort && endPoint is UnixDomainSocketEndPoint)
         {
             throw new ArgumentException("SO_REUSEPORT applies to TCP listeners only.", nameof(reusePort));
         }
 
-        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(endPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
-        context.ThrowIfDisposed();
+        ctx.ThrowIfDisposed();
         int domain = SocketEndPoints.Domain(endPoint);
         byte[] address = SocketEndPoints.Serialize(endPoint);
         var handle = SocketFactory.Create(domain);
@@ -152,7 +152,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
             }
 
             var local = SocketEndPoints.Query(fd, domain, peer: false) ?? endPoint;
-            return new AioListener(context, handle, domain, backlog, local, SocketEndPoints.SocketFilePath(endPoint));
+            return new AioListener(ctx, handle, domain, backlog, local, SocketEndPoints.SocketFilePath(endPoint));
         }
         catch
         {

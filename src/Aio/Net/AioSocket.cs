@@ -156,22 +156,22 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Connects to <paramref name="remote"/> (an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>)
-    /// and returns the socket, owned by <paramref name="context"/>.
+    /// and returns the socket, owned by <paramref name="ctx"/>.
     /// </summary>
     /// <exception cref="SocketException">The connection failed (<see cref="SocketError.ConnectionRefused"/>, ...).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; the connection attempt is abandoned.</exception>
-    public static async ValueTask<AioSocket> ConnectAsync(AioContext context, EndPoint remote, CancellationToken ct = default)
+    public static async ValueTask<AioSocket> ConnectAsync(AioContext ctx, EndPoint remote, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(remote);
-        context.ThrowIfDisposed();
+        ctx.ThrowIfDisposed();
         ct.ThrowIfCancellationRequested();
         int domain = SocketEndPoints.Domain(remote);
         byte[] address = SocketEndPoints.Serialize(remote);
         var handle = SocketFactory.Create(domain);
         try
         {
-            await SocketConnector.ConnectAsync(context, handle, address, ct).ConfigureAwait(false);
+            await SocketConnector.ConnectAsync(ctx, handle, address, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -179,22 +179,22 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
             throw;
         }
 
-        var socket = new AioSocket(context, handle, domain);
+        var socket = new AioSocket(ctx, handle, domain);
         // A private copy, as the listener keeps its own: RemoteEndPoint is public and IPEndPoint mutable.
         socket._remoteEndPoint = remote is IPEndPoint ip ? new IPEndPoint(ip.Address, ip.Port) : remote;
         return socket;
     }
 
     /// <summary>
-    /// Takes over a connected <paramref name="socket"/>: from now on its I/O runs on <paramref name="context"/>, and
+    /// Takes over a connected <paramref name="socket"/>: from now on its I/O runs on <paramref name="ctx"/>, and
     /// disposing the <see cref="AioSocket"/> disposes it. Do no I/O through <paramref name="socket"/> afterwards.
     /// </summary>
     /// <exception cref="ArgumentException">The socket is not a connected stream socket.</exception>
-    public static AioSocket Adopt(AioContext context, Socket socket)
+    public static AioSocket Adopt(AioContext ctx, Socket socket)
     {
-        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(socket);
-        context.ThrowIfDisposed();
+        ctx.ThrowIfDisposed();
         if (socket.SocketType != SocketType.Stream || !socket.Connected)
         {
             throw new ArgumentException("Adopt takes a connected stream socket.", nameof(socket));
@@ -210,7 +210,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
         // The loop's fallback path needs a non-blocking fd; the ring does not mind one.
         socket.Blocking = false;
-        return new AioSocket(context, socket.SafeHandle, domain, socket);
+        return new AioSocket(ctx, socket.SafeHandle, domain, socket);
     }
 
     /// <summary>Receives up to <c>buffer.Length</c> bytes; 0 when the peer has shut down its sending side.</summary>
