@@ -3,10 +3,10 @@ namespace Aio.AspNetCore;
 /// <summary>Options of the Aio Kestrel transport (<see cref="AioWebHostBuilderExtensions.UseAio(Microsoft.AspNetCore.Hosting.IWebHostBuilder, Action{AioTransportOptions})"/>).</summary>
 public sealed class AioTransportOptions
 {
-    private long? _pollMaxNs;
-
     /// <summary>The most loops the transport starts.</summary>
     public const int MaxLoopCount = 16;
+
+    private long? _pollMaxNs;
 
     /// <summary>
     /// Loops (IoThreads) serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most <see cref="MaxLoopCount"/>.
