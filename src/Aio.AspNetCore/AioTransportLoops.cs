@@ -68,7 +68,15 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         if (options.PollMaxNs is { } pollMaxNs)
         {
             // Before anything is accepted. Not through ContextOptions: an IoThread reads 0 there as "the default".
-            group.SetPollParameters(pollMaxNs, 0, 0);
+            try
+            {
+                group.SetPollParameters(pollMaxNs, options.ContextOptions?.PollGrow ?? 0, options.ContextOptions?.PollShrink ?? 0);
+            }
+            catch
+            {
+                group.Dispose();
+                throw;
+            }
         }
 
         foreach (var thread in group.Threads)

@@ -20,7 +20,7 @@ public sealed class AioHostOptions
     /// <summary>
     /// The loops' adaptive busy-poll ceiling in nanoseconds (QEMU's <c>poll-max-ns</c>): null = the ceiling of
     /// <see cref="Context"/> (0 there: <see cref="IoThread.DefaultPollMaxNs"/>), 0 = never poll. Applied when the loops
-    /// start, before the group is handed out.
+    /// start, before the group is handed out; <see cref="Context"/>'s <c>PollGrow</c> and <c>PollShrink</c> apply either way.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
     public long? PollMaxNs

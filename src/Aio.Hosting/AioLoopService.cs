@@ -76,7 +76,17 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                     if (_options.PollMaxNs is { } pollMaxNs)
                     {
                         // Before anyone gets the group. Not through Context: an IoThread reads 0 there as "the default".
-                        group.SetPollParameters(pollMaxNs, 0, 0);
+                        // Context's growth and shrink factors stay as they were.
+                        try
+                        {
+                            group.SetPollParameters(pollMaxNs, _options.Context?.PollGrow ?? 0, _options.Context?.PollShrink ?? 0);
+                        }
+                        catch
+                        {
+                            group.Dispose();
+                            AioEventRouting.Leave(this);
+                            throw;
+                        }
                     }
 
                     foreach (var thread in group.Threads)

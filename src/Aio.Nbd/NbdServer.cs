@@ -117,8 +117,16 @@ public sealed class NbdServer : IAsyncDisposable
         if (options.PollMaxNs is { } pollMaxNs)
         {
             // Before any export opens or any client connects. Not through LoopOptions: an IoThread reads 0 there as
-            // "the default".
-            group.SetPollParameters(pollMaxNs, 0, 0);
+            // "the default". LoopOptions' growth and shrink factors stay as they were.
+            try
+            {
+                group.SetPollParameters(pollMaxNs, options.LoopOptions?.PollGrow ?? 0, options.LoopOptions?.PollShrink ?? 0);
+            }
+            catch
+            {
+                group.Dispose();
+                throw;
+            }
         }
 
         var exports = new List<NbdExport>();

@@ -34,7 +34,7 @@ public sealed record NbdServerOptions
     /// The loops' busy-poll ceiling in nanoseconds (QEMU's poll-max-ns), set before the server listens; 0: the loops
     /// never busy-poll (a wake-up per request, less CPU); null: the loops' default
     /// (<see cref="IoThread.DefaultPollMaxNs"/>, or <see cref="LoopOptions"/>' own <c>PollMaxNs</c> when it is not 0,
-    /// which cannot say "off").
+    /// which cannot say "off"). <see cref="LoopOptions"/>' <c>PollGrow</c> and <c>PollShrink</c> apply either way.
     /// </summary>
     public long? PollMaxNs { get; init; }
 

@@ -20,6 +20,12 @@ public sealed partial class AioContext
     /// <summary>The adaptive polling ceiling in force (for tests and the hosts that set it). Any thread.</summary>
     internal long PollCeilingNs => Volatile.Read(ref _pollMaxNs);
 
+    /// <summary>The window growth factor in force, 0 = 2 (for tests). Any thread.</summary>
+    internal long PollGrowFactor => Volatile.Read(ref _pollGrow);
+
+    /// <summary>The window divisor in force, 0 = reset (for tests). Any thread.</summary>
+    internal long PollShrinkDivisor => Volatile.Read(ref _pollShrink);
+
     /// <summary>Handlers in the polling set (for tests). Home thread.</summary>
     internal int PollingSetCount => _pollingSet.Count;
 

@@ -59,7 +59,10 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
     /// 0 as <see cref="IoThread.DefaultPollMaxNs"/>. Any thread; takes effect within one iteration of each loop.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is negative (no loop changed).</exception>
-    /// <exception cref="ObjectDisposedException">The group was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The group, or one of its loops, was disposed (no loop changed; a loop disposed concurrently with this call may
+    /// leave the ones before it changed).
+    /// </exception>
     public void SetPollParameters(long maxNs, long grow, long shrink)
     {
         // Checked here, before the first loop changes: a throw from the second loop would leave the group half set.
@@ -67,6 +70,11 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(grow);
         ArgumentOutOfRangeException.ThrowIfNegative(shrink);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        foreach (var thread in _threads)
+        {
+            ObjectDisposedException.ThrowIf(thread.Context.IsDisposed, thread.Context);
+        }
+
         foreach (var thread in _threads)
         {
             thread.Context.SetPollParameters(maxNs, grow, shrink);

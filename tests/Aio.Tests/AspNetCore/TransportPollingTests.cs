@@ -29,10 +29,19 @@ public class TransportPollingTests
     [InlineData(null, IoThread.DefaultPollMaxNs)]
     [InlineData(0L, 0L)]
     [InlineData(5_000L, 5_000L)]
-    public async Task PollMaxNs_is_every_loops_ceiling(long? option, long expected)
+    public async Task PollMaxNs_is_every_loops_ceiling_and_keeps_the_growth_factors(long? option, long expected)
     {
-        await using var server = await TestWebServer.StartAsync(TransportKind.AioLoop, MapHello, aio: o => o.PollMaxNs = option);
-        Assert.All(Loops(server), t => Assert.Equal(expected, t.Context.PollCeilingNs));
+        await using var server = await TestWebServer.StartAsync(TransportKind.AioLoop, MapHello, aio: o =>
+        {
+            o.PollMaxNs = option;
+            o.ContextOptions = new AioContextOptions { PollGrow = 4, PollShrink = 3 };
+        });
+        Assert.All(Loops(server), t =>
+        {
+            Assert.Equal(expected, t.Context.PollCeilingNs);
+            Assert.Equal(4, t.Context.PollGrowFactor);
+            Assert.Equal(3, t.Context.PollShrinkDivisor);
+        });
     }
 
     [IoUringFact]
@@ -44,7 +53,7 @@ public class TransportPollingTests
         using var client = server.CreateClient();
         for (int i = 0; i < Requests; i++)
         {
-            Assert.Equal("hello", await client.GetStringAsync(new Uri(server.BaseUri, "hello")).WaitAsync(Wait.Default));
+            Assert.Equal("hello", await client.GetStringAsync(new Uri(server.BaseUri, "hello")).Within("the response"));
         }
 
         foreach (var thread in Loops(server))

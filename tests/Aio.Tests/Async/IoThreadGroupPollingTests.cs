@@ -47,7 +47,7 @@ public class IoThreadGroupPollingTests
                 {
                     Assert.Equal(4096, await file.ReadAsync(buffer.Memory, i % 256 * 4096L));
                 }
-            }).WaitAsync(Wait.Default);
+            }).Within("the reads on " + thread.Name);
             var s = thread.Context.Statistics;
             Assert.True(s.PollSuccesses + s.PollFailures == 0, $"{thread.Name} polled {s.PollSuccesses + s.PollFailures} times with polling off");
         }

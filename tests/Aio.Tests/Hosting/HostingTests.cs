@@ -302,16 +302,28 @@ public sealed class HostingTests
     [InlineData(null, 5_000L, 5_000L)]
     [InlineData(0L, 5_000L, 0L)]
     [InlineData(7_000L, 0L, 7_000L)]
-    public void PollMaxNs_sets_every_loop_before_the_group_is_handed_out(long? pollMaxNs, long contextPollMaxNs, long expected)
+    public void PollMaxNs_sets_every_loop_before_the_group_is_handed_out_and_keeps_the_growth_factors(long? pollMaxNs, long contextPollMaxNs, long expected)
     {
         using var provider = new ServiceCollection().AddAio(o =>
         {
             o.LoopCount = 2;
-            o.Context = new AioContextOptions { PollMaxNs = contextPollMaxNs };
+            o.Context = new AioContextOptions { PollMaxNs = contextPollMaxNs, PollGrow = 4, PollShrink = 3 };
             o.PollMaxNs = pollMaxNs;
         }).BuildServiceProvider();
         var group = provider.GetRequiredService<IoThreadGroup>();
-        Assert.All(group.Threads, t => Assert.Equal(expected, t.Context.PollCeilingNs));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new AioHostOptions().PollMaxNs = -1);
+        Assert.All(group.Threads, t =>
+        {
+            Assert.Equal(expected, t.Context.PollCeilingNs);
+            Assert.Equal(4, t.Context.PollGrowFactor);
+            Assert.Equal(3, t.Context.PollShrinkDivisor);
+        });
+    }
+
+    [Fact]
+    public void A_negative_PollMaxNs_is_refused_when_set()
+    {
+        var options = new AioHostOptions { PollMaxNs = 1 };
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.PollMaxNs = -1);
+        Assert.Equal(1, options.PollMaxNs);
     }
 }

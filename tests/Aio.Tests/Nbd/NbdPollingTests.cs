@@ -50,6 +50,22 @@ public class NbdPollingTests
     }
 
     [Fact]
+    public void PollMaxNs_keeps_the_growth_factors_of_LoopOptions()
+    {
+        using var server = new NbdTestServer(size: 1 << 20, configure: o => o with
+        {
+            PollMaxNs = 0,
+            LoopOptions = new AioContextOptions { PollGrow = 4, PollShrink = 3 },
+        });
+        Assert.All(server.Server.Group.Threads, t =>
+        {
+            Assert.Equal(0, t.Context.PollCeilingNs);
+            Assert.Equal(4, t.Context.PollGrowFactor);
+            Assert.Equal(3, t.Context.PollShrinkDivisor);
+        });
+    }
+
+    [Fact]
     public void A_negative_PollMaxNs_is_refused_before_anything_listens()
     {
         using var dir = new TempDir();

@@ -52,7 +52,9 @@ public static class Wait
         {
             await task.WaitAsync(limit).ConfigureAwait(false);
         }
-        catch (TimeoutException) when (!task.IsCompleted)
+
+        // WaitAsync's own timeout, not a TimeoutException of the task's (also when the task ended right after it fired).
+        catch (TimeoutException ex) when (!ReferenceEquals(ex, task.Exception?.InnerException))
         {
             Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
         }
@@ -66,7 +68,7 @@ public static class Wait
         {
             return await task.WaitAsync(limit).ConfigureAwait(false);
         }
-        catch (TimeoutException) when (!task.IsCompleted)
+        catch (TimeoutException ex) when (!ReferenceEquals(ex, task.Exception?.InnerException))
         {
             Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting for {what}.");
             throw;
