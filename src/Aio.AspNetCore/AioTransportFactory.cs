@@ -119,6 +119,12 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
             // and uses the shared pool, whose Dispose does nothing.
             _pool = _poolFactory?.Create(new MemoryPoolOptions { Owner = "aio" }) ?? MemoryPool<byte>.Shared;
             Log.LoopsStarted(_logger, _loops.Group.Threads.Count, _options.Scheduling, _loops.OwnsGroup ? "its own" : "the host's");
+            if (!_loops.OwnsGroup && (_options.LoopCount != 0 || _options.PollMaxNs is not null))
+            {
+                // Set and silently ignored would look like a setting that does nothing.
+                Log.LoopOptionsUnused(_logger, _options.PollMaxNs is null ? "LoopCount" : _options.LoopCount == 0 ? "PollMaxNs" : "LoopCount and PollMaxNs");
+            }
+
             return _loops;
         }
     }

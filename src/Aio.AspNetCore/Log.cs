@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Aio transport: accepting a connection on {EndPoint} failed ({Error}); accepting again shortly.", EventName = "AcceptRetrying")]
     public static partial void AcceptRetrying(ILogger logger, Exception exception, string endPoint, System.Net.Sockets.SocketError error);
 
+    [LoggerMessage(9, LogLevel.Information, "Aio transport: serving on the host's IoThreadGroup, so AioTransportOptions' {Options} are unused (the group's owner, e.g. AddAio, sets them).", EventName = "LoopOptionsUnused")]
+    public static partial void LoopOptionsUnused(ILogger logger, string options);
+
     [LoggerMessage(8, LogLevel.Debug, "Aio transport: accepting a connection on {EndPoint} failed again ({Error}).", EventName = "AcceptStillFailing")]
     public static partial void AcceptStillFailing(ILogger logger, string endPoint, System.Net.Sockets.SocketError error);
 }

@@ -30,7 +30,7 @@ public sealed class HostLoopsTransportTests
     /// A generic host whose web host (GenericWebHostService, Kestrel) is registered before or after AddAio's service:
     /// ConfigureServices and ConfigureWebHost callbacks run in the order they were added.
     /// </summary>
-    private static (IHost Host, CapturingLoggerProvider Logs) Build(bool aioFirst, Probe probe, Action<IServiceCollection>? loops = null)
+    private static (IHost Host, CapturingLoggerProvider Logs) Build(bool aioFirst, Probe probe, Action<IServiceCollection>? loops = null, Action<AioTransportOptions>? aio = null)
     {
         var logs = new CapturingLoggerProvider();
         loops ??= s => s.AddAio(o =>
@@ -48,7 +48,11 @@ public sealed class HostLoopsTransportTests
 
         builder.ConfigureWebHost(web => web
             .UseKestrel(k => k.Listen(IPAddress.Loopback, 0))
-            .UseAio(o => o.Scheduling = AioSchedulingMode.Loop)
+            .UseAio(o =>
+            {
+                o.Scheduling = AioSchedulingMode.Loop;
+                aio?.Invoke(o);
+            })
             .Configure(app => app.Run(async context =>
             {
                 if (context.Request.Path == "/slow")
@@ -168,5 +172,37 @@ public sealed class HostLoopsTransportTests
         var context = group.Next().Context;
         context.ScheduleOneShot(() => ran.SetResult(AioContext.Current == context));
         Assert.True(await ran.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Support.IoUringTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Loop_settings_of_the_transport_on_a_borrowed_group_are_reported_unused(bool setPollMaxNs)
+    {
+        var probe = new Probe();
+        var (host, logs) = Build(aioFirst: true, probe, aio: o => o.PollMaxNs = setPollMaxNs ? 0 : null);
+        using var disposeHost = host;
+        await host.StartAsync().Within("the host's start");
+        try
+        {
+            // The host's loops keep their own ceiling: the transport's 0 does not reach them.
+            var group = host.Services.GetRequiredService<IoThreadGroup>();
+            Assert.All(group.Threads, t => Assert.Equal(IoThread.DefaultPollMaxNs, t.Context.PollCeilingNs));
+            var unused = logs.Entries.Where(e => e.EventId.Name == "LoopOptionsUnused").ToList();
+            if (setPollMaxNs)
+            {
+                var entry = Assert.Single(unused);
+                Assert.Equal(LogLevel.Information, entry.Level);
+                Assert.Contains("PollMaxNs", entry.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Empty(unused);
+            }
+        }
+        finally
+        {
+            await host.StopAsync().Within("the host's stop");
+        }
     }
 }
