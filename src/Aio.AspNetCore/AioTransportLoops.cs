@@ -47,7 +47,8 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         IoThreadGroup group;
         try
         {
-            group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions);
+            // With its poll ceiling in force before anything is accepted.
+            group = IoThreadGroup.Start("aio-kestrel", options.EffectiveLoopCount, options.ContextOptions, options.PollMaxNs);
         }
         catch (Exception ex) when (ex is AioException or PlatformNotSupportedException)
         {
@@ -63,20 +64,6 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         {
             group.Dispose();
             return null;
-        }
-
-        if (options.PollMaxNs is { } pollMaxNs)
-        {
-            // Before anything is accepted. Not through ContextOptions: an IoThread reads 0 there as "the default".
-            try
-            {
-                group.SetPollParameters(pollMaxNs, options.ContextOptions?.PollGrow ?? 0, options.ContextOptions?.PollShrink ?? 0);
-            }
-            catch
-            {
-                group.Dispose();
-                throw;
-            }
         }
 
         foreach (var thread in group.Threads)

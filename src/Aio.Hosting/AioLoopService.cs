@@ -65,28 +65,12 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                     IoThreadGroup group;
                     try
                     {
-                        group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context);
+                        group = IoThreadGroup.Start(_options.Name, _options.LoopCount, _options.Context, _options.PollMaxNs);
                     }
                     catch
                     {
                         AioEventRouting.Leave(this);
                         throw;
-                    }
-
-                    if (_options.PollMaxNs is { } pollMaxNs)
-                    {
-                        // Before anyone gets the group. Not through Context: an IoThread reads 0 there as "the default".
-                        // Context's growth and shrink factors stay as they were.
-                        try
-                        {
-                            group.SetPollParameters(pollMaxNs, _options.Context?.PollGrow ?? 0, _options.Context?.PollShrink ?? 0);
-                        }
-                        catch
-                        {
-                            group.Dispose();
-                            AioEventRouting.Leave(this);
-                            throw;
-                        }
                     }
 
                     foreach (var thread in group.Threads)

@@ -113,21 +113,8 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentException("The TLS certificate has no private key.", nameof(options));
         }
 
-        var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions);
-        if (options.PollMaxNs is { } pollMaxNs)
-        {
-            // Before any export opens or any client connects. Not through LoopOptions: an IoThread reads 0 there as
-            // "the default". LoopOptions' growth and shrink factors stay as they were.
-            try
-            {
-                group.SetPollParameters(pollMaxNs, options.LoopOptions?.PollGrow ?? 0, options.LoopOptions?.PollShrink ?? 0);
-            }
-            catch
-            {
-                group.Dispose();
-                throw;
-            }
-        }
+        // The poll ceiling is in force before any export opens or any client connects.
+        var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions, options.PollMaxNs);
 
         var exports = new List<NbdExport>();
         NbdServer? server = null;

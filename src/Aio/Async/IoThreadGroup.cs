@@ -54,6 +54,39 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// <see cref="Start(string, int, AioContextOptions?)"/> with an explicit busy-poll ceiling: <paramref name="pollMaxNs"/>
+    /// null = the loops' own (<see cref="AioContextOptions.PollMaxNs"/>, 0 there meaning
+    /// <see cref="IoThread.DefaultPollMaxNs"/>), 0 = never poll; set before the group is returned, with the options'
+    /// <c>PollGrow</c> and <c>PollShrink</c>. The way a host that starts a group offers "polling off".
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> or <paramref name="pollMaxNs"/> is negative.</exception>
+    /// <exception cref="AioException">A context could not be created.</exception>
+    public static IoThreadGroup Start(string name, int count, AioContextOptions? options, long? pollMaxNs)
+    {
+        if (pollMaxNs < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(pollMaxNs), pollMaxNs, "The poll ceiling must not be negative.");
+        }
+
+        var group = Start(name, count, options);
+        if (pollMaxNs is { } ns)
+        {
+            // After the start: an IoThread reads PollMaxNs 0 in its options as "the default".
+            try
+            {
+                group.SetPollParameters(ns, options?.PollGrow ?? 0, options?.PollShrink ?? 0);
+            }
+            catch
+            {
+                group.Dispose();
+                throw;
+            }
+        }
+
+        return group;
+    }
+
+    /// <summary>
     /// <see cref="AioContext.SetPollParameters"/> on every loop: the way to turn adaptive polling off for a group
     /// (<c>SetPollParameters(0, 0, 0)</c>), since an <see cref="IoThread"/> reads <see cref="AioContextOptions.PollMaxNs"/>
     /// 0 as <see cref="IoThread.DefaultPollMaxNs"/>. Any thread; takes effect within one iteration of each loop.

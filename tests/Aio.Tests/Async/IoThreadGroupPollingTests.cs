@@ -27,6 +27,22 @@ public class IoThreadGroupPollingTests
         Assert.Throws<ObjectDisposedException>(() => group.SetPollParameters(0, 0, 0));
     }
 
+    [Theory]
+    [InlineData(null, IoThread.DefaultPollMaxNs)]
+    [InlineData(0L, 0L)]
+    [InlineData(9_000L, 9_000L)]
+    public void Start_with_a_poll_ceiling_sets_every_loop_and_keeps_the_growth_factors(long? pollMaxNs, long expected)
+    {
+        using var group = IoThreadGroup.Start("group-start-poll", 2, new AioContextOptions { PollGrow = 4, PollShrink = 3 }, pollMaxNs);
+        Assert.All(group.Threads, t =>
+        {
+            Assert.Equal(expected, t.Context.PollCeilingNs);
+            Assert.Equal(4, t.Context.PollGrowFactor);
+            Assert.Equal(3, t.Context.PollShrinkDivisor);
+        });
+        Assert.Throws<ArgumentOutOfRangeException>(() => IoThreadGroup.Start("group-start-bad", 1, null, -1));
+    }
+
     [IoUringFact]
     public async Task With_polling_off_no_loop_of_the_group_polls_for_reads_it_would_otherwise_catch()
     {
