@@ -17,7 +17,7 @@
 # aio-loop; on request (CONFIGS): aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) and aio-loop-1 (Loop with
 # one loop whatever LOOPS says: on a small machine that the client shares, one loop can beat several). Other knobs: WARMUP
 # (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
-# 0 skips), LOOPS (unpinned), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below),
+# 0 skips), LOOPS (unpinned), POLL_MAX_NS (the Aio loops' busy-poll ceiling in ns, 0 = off; unset: the default), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below),
 # STEAL_MAX and STEAL_RETRIES (bench/lib/steal.sh: a wrk measurement during which the host's steal exceeded STEAL_MAX %, default 10, is
 # measured again, at most STEAL_RETRIES more times, default 2; the last one counts and its steal is reported: on a
 # quiet host nothing is repeated, on a crowded one the run takes up to three times as long).
@@ -42,6 +42,7 @@ WARMUP_EACH=${WARMUP_EACH:-3}
 PIN=${PIN:-0}
 STEADY=${STEADY:-0}
 H2LOAD=${H2LOAD:-1}
+POLL_MAX_NS=${POLL_MAX_NS:-}
 PORT=${PORT:-5077}
 OUT=${OUT:-$(mktemp -d /tmp/http-compare.XXXXXX)}
 mkdir -p "$OUT"
@@ -88,6 +89,7 @@ start_server() {
     aio-loop-rp) args+=(--transport aio --scheduling loop --loops "$LOOPS" --listener-per-loop true) ;;
     aio-loop-1) args+=(--transport aio --scheduling loop --loops 1) ;;
   esac
+  case $1 in aio-*) [ -n "$POLL_MAX_NS" ] && args+=(--poll-max-ns "$POLL_MAX_NS") ;; esac
   env "${env[@]}" DOTNET_gcServer=1 $SERVER_PIN dotnet "$DLL" "${args[@]}" >"$OUT/server-$1.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 100); do

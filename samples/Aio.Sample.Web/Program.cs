@@ -3,6 +3,7 @@
 //   dotnet Aio.Sample.Web.dll [--urls http://127.0.0.1:5000] [--transport sockets|aio] [--scheduling threadpool|loop]
 //                             [--loops N] [--nodelay false] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
 //                             [--listener-per-loop true]                      (Aio: one SO_REUSEPORT listener per loop)
+//                             [--poll-max-ns N]                               (Aio: each loop's busy-poll ceiling, 0 = off)
 using Aio.AspNetCore;
 using Aio.Sample.Web;
 
@@ -20,6 +21,7 @@ switch (transport)
             o.NoDelay = builder.Configuration["nodelay"] != "false";
             o.Scheduling = scheduling == "loop" ? AioSchedulingMode.Loop : AioSchedulingMode.ThreadPool;
             o.ListenerPerLoop = builder.Configuration["listener-per-loop"] == "true";
+            o.PollMaxNs = long.TryParse(builder.Configuration["poll-max-ns"], out long pollMaxNs) ? pollMaxNs : null;
         });
         break;
     case "sockets":

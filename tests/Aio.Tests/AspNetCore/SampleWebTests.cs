@@ -51,6 +51,7 @@ public sealed class SampleWebTests
     {
         new[] { "--transport", "sockets" },
         new[] { "--transport", "aio", "--scheduling", "loop", "--loops", "1" },
+        new[] { "--transport", "aio", "--scheduling", "threadpool", "--loops", "2", "--poll-max-ns", "0" },
     };
 
     [Theory]
