@@ -37,6 +37,9 @@ public class SocketCancellationTests
     /// sender always finds data waiting (the epoll monitor then completes the receive before the cancel can win), so the
     /// sender also pauses every few chunks until the receiver has caught up; the receiver then posts a receive on an
     /// empty socket, lets the sender go and cancels at once, so the cancel and the next chunk race for a pending receive.
+    /// The sender may pause just after the receiver looked (its send completed, the bytes were received, the pause not
+    /// yet published): a receive that nothing cancels also waits for the sender's pause signal, or it would wait for
+    /// bytes that the paused sender never sends.
     /// </summary>
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
@@ -54,6 +57,7 @@ public class SocketCancellationTests
             int stop = 0;
             long pausedAt = -1;
             using var resume = new SemaphoreSlim(0);
+            var pauseSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var sender = Task.Run(async () =>
             {
                 var chunk = new byte[1000];
@@ -71,6 +75,7 @@ public class SocketCancellationTests
                     if (++chunks % ChunksPerPause == 0)
                     {
                         Volatile.Write(ref pausedAt, sent);
+                        Volatile.Read(ref pauseSignal).TrySetResult();
                         Assert.True(await resume.WaitAsync(Wait.Default), "the receiver never caught up with the paused sender");
                     }
                 }
@@ -97,13 +102,23 @@ public class SocketCancellationTests
                 {
                     // The sender waits for us and everything it sent is here: this receive is pending on an empty
                     // socket. Release the sender and cancel at once, racing the next chunk.
-                    Volatile.Write(ref pausedAt, -1);
-                    resume.Release();
+                    ReleaseSender();
                     cts.Cancel();
                 }
                 else if (random.Next(3) == 0)
                 {
                     cts.Cancel();
+                }
+                else
+                {
+                    // Nothing cancels this receive: if the sender pauses now with all it sent already here, no byte
+                    // comes until it is released. Then release it and cancel, as above.
+                    await Task.WhenAny(pending, Volatile.Read(ref pauseSignal).Task).WaitAsync(Wait.Default);
+                    if (!pending.IsCompleted && Volatile.Read(ref pausedAt) == received)
+                    {
+                        ReleaseSender();
+                        cts.Cancel();
+                    }
                 }
 
                 try
@@ -132,6 +147,14 @@ public class SocketCancellationTests
             Assert.Equal(total, received);
             Assert.Equal(attempts, completions + cancellations);
             Assert.True(cancellations > 0, $"no receive was cancelled in {received} bytes");
+
+            void ReleaseSender()
+            {
+                // A fresh signal before the release: the sender's next pause completes this one, not the last.
+                Volatile.Write(ref pausedAt, -1);
+                Volatile.Write(ref pauseSignal, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                resume.Release();
+            }
         }
     }
 
