@@ -10,9 +10,16 @@ public class AsyncIoTests
         => File.OpenHandle(path, FileMode.Open, access);
 
     /// <summary>
-    /// Runs <paramref name="operation"/> on an IoThread's loop, awaited there: a warm-up, then
-    /// <paramref name="count"/> measured calls; returns the bytes the loop thread allocated meanwhile.
+    /// Runs <paramref name="operation"/> on an IoThread's loop, awaited there: a warm-up, then up to three rounds of
+    /// <paramref name="count"/> measured calls, until one allocates nothing; returns the bytes the loop thread
+    /// allocated in the last round.
     /// </summary>
+    /// <remarks>
+    /// Rounds, because the runtime may allocate once on the thread for reasons of its own: with collections forced on
+    /// another thread (as parallel tests do), 32 bytes appeared once in a round of 100,000 reads, located by probes on
+    /// the thread's allocation counter in this test's own async method, between a read's result and its next call, not
+    /// in Aio's code. An allocation per operation (24 bytes or more each) fails every round.
+    /// </remarks>
     private static long AllocatedOnTheLoop<T>(string name, int count, Func<AioContext, int, ValueTask<T>> operation, Func<T, bool>? isRight = null)
     {
         using var io = IoThread.Start(name);
@@ -24,19 +31,29 @@ public class AsyncIoTests
                 await operation(ctx, i);
             }
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < count; i++)
+            long allocated = 0;
+            for (int round = 0; round < 3; round++)
             {
-                T result = await operation(ctx, i);
-                if (isRight is not null && !isRight(result))
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < count; i++)
                 {
-                    throw new InvalidDataException($"operation {i} returned {result}");
+                    T result = await operation(ctx, i);
+                    if (isRight is not null && !isRight(result))
+                    {
+                        throw new InvalidDataException($"operation {i} returned {result}");
+                    }
+                }
+
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                if (allocated == 0)
+                {
+                    break;
                 }
             }
 
-            return GC.GetAllocatedBytesForCurrentThread() - before;
+            return allocated;
         });
-        Wait.For(measured, $"{count} operations", TimeSpan.FromSeconds(120));
+        Wait.For(measured, $"up to three rounds of {count} operations", TimeSpan.FromSeconds(180));
         return measured.Result;
     }
 
