@@ -17,7 +17,8 @@
 # aio-loop; on request (CONFIGS): aio-loop-rp (Loop with one SO_REUSEPORT listener per loop) and aio-loop-1 (Loop with
 # one loop whatever LOOPS says: on a small machine that the client shares, one loop can beat several). Other knobs: WARMUP
 # (s of plaintext after each server start), WARMUP_EACH (s of each workload, unmeasured, right before it is measured;
-# 0 skips), LOOPS (unpinned), POLL_MAX_NS (the Aio loops' busy-poll ceiling in ns, 0 = off; unset: the default), PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below),
+# 0 skips), LOOPS (unpinned), POLL_MAX_NS (the Aio loops' busy-poll ceiling in ns, 0 = off; unset: the default),
+# PORT, OUT, STEADY (1: every server runs with DOTNET_TC_CallCountingDelayMs=0, see below),
 # STEAL_MAX and STEAL_RETRIES (bench/lib/steal.sh: a wrk measurement during which the host's steal exceeded STEAL_MAX %, default 10, is
 # measured again, at most STEAL_RETRIES more times, default 2; the last one counts and its steal is reported: on a
 # quiet host nothing is repeated, on a crowded one the run takes up to three times as long).
