@@ -108,7 +108,7 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
             string? reason;
             _loops = _services?.GetService(typeof(IoThreadGroup)) is IoThreadGroup shared
                 ? AioTransportLoops.TryBorrow(shared, out reason)
-                : AioTransportLoops.TryStart(_options, OnCallbackException, out reason);
+                : AioTransportLoops.TryStart(_options, OnCallbackException, OnWarning, out reason);
             if (_loops is null)
             {
                 Log.IoUringUnavailable(_logger, reason!);
@@ -130,4 +130,6 @@ internal sealed class AioTransportFactory : IConnectionListenerFactory, IConnect
     }
 
     private void OnCallbackException(IoThread thread, Exception exception) => Log.CallbackException(_logger, exception, thread.Name);
+
+    private void OnWarning(AioContext context, AioWarning warning) => Log.LoopWarning(_logger, warning.EventName, warning.Message);
 }

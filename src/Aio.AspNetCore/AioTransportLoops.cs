@@ -35,7 +35,7 @@ internal sealed class AioTransportLoops : IAsyncDisposable
     /// Starts the loops, or returns null with the reason when the kernel refuses io_uring to them (the transport then
     /// binds nothing, and Kestrel's Sockets transport serves).
     /// </summary>
-    public static AioTransportLoops? TryStart(AioTransportOptions options, Action<IoThread, Exception> onCallbackException, out string? reason)
+    public static AioTransportLoops? TryStart(AioTransportOptions options, Action<IoThread, Exception> onCallbackException, Action<AioContext, AioWarning> onWarning, out string? reason)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -69,6 +69,10 @@ internal sealed class AioTransportLoops : IAsyncDisposable
         foreach (var thread in group.Threads)
         {
             thread.CallbackException += onCallbackException;
+
+            // Its own loops' warnings (a stalled loop above all: in Loop mode the application's code runs there) go
+            // to the transport's logger. A borrowed group's owner logs its own (AddAio does).
+            thread.Context.Warning += onWarning;
         }
 
         return new AioTransportLoops(group, ownsGroup: true);

@@ -58,7 +58,7 @@ public sealed partial class AioContext
                 // home thread (it may be inside epoll_wait right now).
                 _epollDisabled = true;
                 _switchToPoll = true;
-                AioEventSource.Log.MonitorFallback(Name, "epoll", "poll", ex.Message);
+                AioEventSource.Log.MonitorFallback(this, "epoll", "poll", ex.Message);
             }
 
             _handlers.Swap(fd, handler);

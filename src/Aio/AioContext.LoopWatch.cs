@@ -41,7 +41,7 @@ public sealed partial class AioContext
     {
         if (Volatile.Read(ref _homeThreadId) == 0 && !IsDisposed)
         {
-            AioEventSource.Log.LoopNotRunning(Name, (long)_loopNotRunningDelay.TotalMilliseconds);
+            AioEventSource.Log.LoopNotRunning(this, (long)_loopNotRunningDelay.TotalMilliseconds);
         }
 
         Interlocked.Increment(ref _loopWatchChecks);

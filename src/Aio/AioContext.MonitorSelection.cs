@@ -82,7 +82,7 @@ public sealed partial class AioContext
                 failure);
         }
 
-        AioEventSource.Log.MonitorFallback(Name, "io_uring", "poll", failure!.Message);
+        AioEventSource.Log.MonitorFallback(this, "io_uring", "poll", failure!.Message);
         return null;
     }
 
@@ -143,7 +143,7 @@ public sealed partial class AioContext
         {
             epoll?.Dispose();
             _epollDisabled = true;
-            AioEventSource.Log.MonitorFallback(Name, "epoll", "poll", ex.Message);
+            AioEventSource.Log.MonitorFallback(this, "epoll", "poll", ex.Message);
         }
     }
 }

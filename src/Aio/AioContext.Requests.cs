@@ -175,7 +175,7 @@ public sealed partial class AioContext
         if (!_requests.ReleaseAll(_disposeTimeout))
         {
             AioEventSource.Log.MonitorFallback(
-                Name,
+                this,
                 "io_uring",
                 "none",
                 $"requests abandoned in flight at Dispose (not on the home thread, or the kernel took over {_disposeTimeout.TotalSeconds:0.###} s); their memory stays pinned");

@@ -69,6 +69,6 @@ public sealed partial class AioContext
             return;
         }
 
-        AioEventSource.Log.LoopStalled(Name, (nowNs - since) / 1_000_000, threshold / 1_000_000);
+        AioEventSource.Log.LoopStalled(this, (nowNs - since) / 1_000_000, threshold / 1_000_000);
     }
 }

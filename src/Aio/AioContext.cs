@@ -207,6 +207,6 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
             _monitor.Update(handler.Fd, handler, null);
         }
 
-        AioEventSource.Log.InvalidFdRemoved(Name, handler.Fd);
+        AioEventSource.Log.InvalidFdRemoved(this, handler.Fd);
     }
 }

@@ -12,6 +12,15 @@ internal sealed class AioEventSource : EventSource
 {
     public static readonly AioEventSource Log = new();
 
+    // The warnings' texts, shared with AioContext.Warning (whose subscribers get them formatted the same way).
+    internal const string MonitorFallbackMessage = "Context {0}: {1} unavailable, using {2}: {3}";
+
+    internal const string InvalidFdRemovedMessage = "Context {0}: fd {1} became invalid while registered; its handler was removed";
+
+    internal const string LoopNotRunningMessage = "Context {0}: a ring request has waited {1} ms, but nobody runs this loop: start an IoThread, or call Poll, Run or RunUntil on one thread";
+
+    internal const string LoopStalledMessage = "Context {0}: the loop has been running callbacks for {1} ms without returning to its wait (stall threshold {2} ms): a callback blocks the loop";
+
     private IncrementingPollingCounter? _iterations;
     private IncrementingPollingCounter? _notifies;
     private IncrementingPollingCounter? _sqes;
@@ -76,7 +85,7 @@ internal sealed class AioEventSource : EventSource
     }
 
     /// <summary>A monitor could not be used and another took its place.</summary>
-    [Event(2, Level = EventLevel.Warning, Message = "Context {0}: {1} unavailable, using {2}: {3}")]
+    [Event(2, Level = EventLevel.Warning, Message = MonitorFallbackMessage)]
     public void MonitorFallback(string context, string wanted, string used, string reason)
     {
         if (IsEnabled())
@@ -86,7 +95,7 @@ internal sealed class AioEventSource : EventSource
     }
 
     /// <summary>An fd was closed while registered; its handler was removed so the loop does not spin.</summary>
-    [Event(3, Level = EventLevel.Warning, Message = "Context {0}: fd {1} became invalid while registered; its handler was removed")]
+    [Event(3, Level = EventLevel.Warning, Message = InvalidFdRemovedMessage)]
     public void InvalidFdRemoved(string context, int fd)
     {
         if (IsEnabled())
@@ -109,7 +118,7 @@ internal sealed class AioEventSource : EventSource
     /// A ring request was submitted to a context before any thread ran its loop, and still no thread has: the request
     /// (and whoever awaits it) waits until one does. Legal when a loop starts later; a hang when none ever will.
     /// </summary>
-    [Event(5, Level = EventLevel.Warning, Message = "Context {0}: a ring request has waited {1} ms, but nobody runs this loop: start an IoThread, or call Poll, Run or RunUntil on one thread")]
+    [Event(5, Level = EventLevel.Warning, Message = LoopNotRunningMessage)]
     public void LoopNotRunning(string context, long waitedMs)
     {
         if (IsEnabled())
@@ -123,12 +132,46 @@ internal sealed class AioEventSource : EventSource
     /// computes too long, on the loop): every other handler, bottom half and completion of that loop waits. Once per
     /// stall; <see cref="LoopStallWatchdog"/> writes it.
     /// </summary>
-    [Event(6, Level = EventLevel.Warning, Message = "Context {0}: the loop has been running callbacks for {1} ms without returning to its wait (stall threshold {2} ms): a callback blocks the loop")]
+    [Event(6, Level = EventLevel.Warning, Message = LoopStalledMessage)]
     public void LoopStalled(string context, long milliseconds, long thresholdMs)
     {
         if (IsEnabled())
         {
             WriteEvent(6, context, milliseconds, thresholdMs);
         }
+    }
+
+    // The warnings about one context: written to the event source and handed to the context's own Warning subscribers.
+
+    /// <summary><see cref="MonitorFallback(string, string, string, string)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>
+    [NonEvent]
+    public void MonitorFallback(AioContext context, string wanted, string used, string reason)
+    {
+        MonitorFallback(context.Name, wanted, used, reason);
+        context.RaiseWarning(2, nameof(MonitorFallback), MonitorFallbackMessage, context.Name, wanted, used, reason);
+    }
+
+    /// <summary><see cref="InvalidFdRemoved(string, int)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>
+    [NonEvent]
+    public void InvalidFdRemoved(AioContext context, int fd)
+    {
+        InvalidFdRemoved(context.Name, fd);
+        context.RaiseWarning(3, nameof(InvalidFdRemoved), InvalidFdRemovedMessage, context.Name, fd);
+    }
+
+    /// <summary><see cref="LoopNotRunning(string, long)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>
+    [NonEvent]
+    public void LoopNotRunning(AioContext context, long waitedMs)
+    {
+        LoopNotRunning(context.Name, waitedMs);
+        context.RaiseWarning(5, nameof(LoopNotRunning), LoopNotRunningMessage, context.Name, waitedMs);
+    }
+
+    /// <summary><see cref="LoopStalled(string, long, long)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>
+    [NonEvent]
+    public void LoopStalled(AioContext context, long milliseconds, long thresholdMs)
+    {
+        LoopStalled(context.Name, milliseconds, thresholdMs);
+        context.RaiseWarning(6, nameof(LoopStalled), LoopStalledMessage, context.Name, milliseconds, thresholdMs);
     }
 }

@@ -5,10 +5,11 @@ namespace Aio.Diagnostics;
 /// <summary>
 /// One timer for the process that samples every live context each half of the smallest
 /// <see cref="AioContextOptions.LoopStallThreshold"/> in use, and lets each one report a stall in progress
-/// (<see cref="AioContext.CheckForStall"/>). It looks only while someone listens to the event source at Warning: with
-/// nobody listening, the first pass parks the timer until a listener enables the source (<see cref="Resume"/>), so an
-/// idle process is not woken ten times a second for nothing (each pass also woke a pool thread, which then spun). It
-/// stops once no context is left (the next watched context starts it again).
+/// (<see cref="AioContext.CheckForStall"/>). It looks only while someone listens to the event source at Warning or
+/// subscribes to a context's <see cref="AioContext.Warning"/>: with nobody listening, the first pass parks the timer
+/// until a listener enables the source or subscribes (<see cref="Resume"/>), so an idle process is not woken ten times
+/// a second for nothing (each pass also woke a pool thread, which then spun). It stops once no context is left (the
+/// next watched context starts it again).
 /// </summary>
 internal static class LoopStallWatchdog
 {
@@ -47,7 +48,7 @@ internal static class LoopStallWatchdog
 
     /// <summary>
     /// The event source was enabled or changed (<c>OnEventCommand</c>, called after the source's enabled state is
-    /// set): a parked timer samples again. Any thread.
+    /// set), or a context got a <see cref="AioContext.Warning"/> subscriber: a parked timer samples again. Any thread.
     /// </summary>
     public static void Resume()
     {
@@ -74,7 +75,21 @@ internal static class LoopStallWatchdog
         }
     }
 
-    private static bool Listened => AioEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None);
+    /// <summary>Someone hears a stall report: a listener of the event source at Warning, or a context's own Warning subscriber.</summary>
+    private static bool Listened => AioEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None) || AnyWarningSubscriber();
+
+    private static bool AnyWarningSubscriber()
+    {
+        foreach (var context in ContextRegistry.Live)
+        {
+            if (context.HasWarningSubscribers)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static void Park()
     {

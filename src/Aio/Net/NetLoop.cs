@@ -51,7 +51,7 @@ internal sealed class NetLoop
                 {
                     _buffersRefused = true;
                     MultishotReceive = false;
-                    AioEventSource.Log.MonitorFallback(_context.Name, "multishot recv", "recv", $"IORING_REGISTER_PBUF_RING failed with errno {errno}");
+                    AioEventSource.Log.MonitorFallback(_context, "multishot recv", "recv", $"IORING_REGISTER_PBUF_RING failed with errno {errno}");
                 }
             }
 

@@ -7,7 +7,7 @@ namespace Aio.Tests.Diagnostics;
 
 /// <summary>
 /// With nobody listening to the event source, the stall watchdog's timer parks after one pass instead of waking the
-/// process ten times a second; a listener that enables the source restarts it.
+/// process ten times a second; a listener that enables the source, or a context's Warning subscriber, restarts it.
 /// </summary>
 [Collection(ProcessStateCollection.Name)]
 public sealed class LoopStallWatchdogParkingTests
@@ -27,6 +27,23 @@ public sealed class LoopStallWatchdogParkingTests
         }
 
         Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park again once the listener is gone");
+    }
+
+    [Fact]
+    public void A_context_warning_subscriber_restarts_it_and_it_parks_again_once_the_subscriber_is_gone()
+    {
+        using var io = IoThread.Start("parking-sub-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
+        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park with no listener (is a listener or subscriber left?)");
+
+        Action<AioContext, AioWarning> handler = (_, _) => { };
+        io.Context.Warning += handler;
+        Assert.False(LoopStallWatchdog.IsParked, "subscribing to Warning did not restart the watchdog");
+        long target = LoopStallWatchdog.Samples + 3;
+        Wait.Until(() => LoopStallWatchdog.Samples >= target, () => Thread.Sleep(5), "sampling passes while a context has a subscriber");
+        Assert.False(LoopStallWatchdog.IsParked, "the watchdog parked while a context has a Warning subscriber");
+
+        io.Context.Warning -= handler;
+        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park again once the subscriber is gone");
     }
 
     private sealed class WarningListener : EventListener

@@ -80,6 +80,8 @@ public class EpollIdentityTests
         int keep = dupKeepsTheFileOpen ? Errors.Check(Libc.Dup(r), "dup") : -1;
         try
         {
+            var warnings = new ConcurrentQueue<AioWarning>();
+            ctx.Warning += (_, warning) => warnings.Enqueue(warning);
             int runs = 0;
             ctx.SetFdHandler(r, () => runs++, null);
             ctx.Poll(false);
@@ -93,6 +95,11 @@ public class EpollIdentityTests
             Assert.Equal(baseline, ctx.HandlerCount);
             Assert.Contains(r, listener.Fds);
             Assert.False(ctx.Poll(false));
+
+            // The context's own subscribers get the same warning, in the EventSource's words.
+            var warning = Assert.Single(warnings);
+            Assert.Equal((3, "InvalidFdRemoved"), (warning.EventId, warning.EventName));
+            Assert.Equal($"Context {name}: fd {r} became invalid while registered; its handler was removed", warning.Message);
         }
         finally
         {
