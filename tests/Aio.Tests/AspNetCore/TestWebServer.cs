@@ -105,7 +105,18 @@ public sealed class TestWebServer : IAsyncDisposable
             return next(context);
         });
         map(app);
-        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        try
+        {
+            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch
+        {
+            // A start that failed (a bind refused with EADDRINUSE) has already started the transport's loops, and only
+            // disposing the app's container stops them: left alive, they outlive the test.
+            await app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            throw;
+        }
+
         var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
         EndPoint actual = endPoint is IPEndPoint ip ? new IPEndPoint(ip.Address, new Uri(bound).Port) : endPoint;

@@ -16,7 +16,7 @@ public sealed class LoopStallWatchdogParkingTests
     public void The_watchdog_parks_while_nobody_listens_and_a_listener_restarts_it()
     {
         using var io = IoThread.Start("parking-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
-        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park with no listener (is a listener left enabled?)");
+        WaitUntilParked("the watchdog to park with no listener (is a listener left enabled?)");
 
         using (var listener = new WarningListener())
         {
@@ -26,14 +26,14 @@ public sealed class LoopStallWatchdogParkingTests
             Assert.False(LoopStallWatchdog.IsParked, "the watchdog parked while a listener listens");
         }
 
-        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park again once the listener is gone");
+        WaitUntilParked("the watchdog to park again once the listener is gone");
     }
 
     [Fact]
     public void A_context_warning_subscriber_restarts_it_and_it_parks_again_once_the_subscriber_is_gone()
     {
         using var io = IoThread.Start("parking-sub-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
-        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park with no listener (is a listener or subscriber left?)");
+        WaitUntilParked("the watchdog to park with no listener (is a listener or subscriber left?)");
 
         Action<AioContext, AioWarning> handler = (_, _) => { };
         io.Context.Warning += handler;
@@ -43,7 +43,23 @@ public sealed class LoopStallWatchdogParkingTests
         Assert.False(LoopStallWatchdog.IsParked, "the watchdog parked while a context has a Warning subscriber");
 
         io.Context.Warning -= handler;
-        Wait.Until(() => LoopStallWatchdog.IsParked, () => Thread.Sleep(5), "the watchdog to park again once the subscriber is gone");
+        WaitUntilParked("the watchdog to park again once the subscriber is gone");
+    }
+
+    /// <summary>Waits for the watchdog to park; failing, names the live contexts that keep it sampling with a Warning subscriber.</summary>
+    private static void WaitUntilParked(string what)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!LoopStallWatchdog.IsParked)
+        {
+            if (sw.Elapsed > Wait.Default)
+            {
+                var subscribed = ContextRegistry.Live.Where(c => c.HasWarningSubscribers).Select(c => c.Name);
+                Assert.Fail($"Timed out after {Wait.Default.TotalSeconds:0.#} s waiting for {what}; live contexts with Warning subscribers: [{string.Join(", ", subscribed)}].");
+            }
+
+            Thread.Sleep(5);
+        }
     }
 
     private sealed class WarningListener : EventListener
