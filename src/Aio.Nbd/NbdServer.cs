@@ -46,6 +46,13 @@ public sealed class NbdServer : IAsyncDisposable
         Options = options;
         _group = group;
         Exports = exports;
+        foreach (var thread in group.Threads)
+        {
+            // The loops' own trouble goes to the server's log like everything else it reports: a callback that threw
+            // (the loop serves on) and the loop's warnings, above all a loop stalled by a call that blocked it.
+            thread.CallbackException += (loop, exception) => Log($"{loop.Name}: a callback threw: {exception.GetType().Name}: {exception.Message}");
+            thread.Context.Warning += (_, warning) => Log(warning.Message);
+        }
     }
 
     /// <summary>The end points as bound (real ports when 0 was asked).</summary>
