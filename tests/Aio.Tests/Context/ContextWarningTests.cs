@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Aio.Diagnostics;
 using Aio.Tests.Support;
 using Xunit;
 
@@ -11,17 +10,6 @@ namespace Aio.Tests.Context;
 /// </summary>
 public sealed class ContextWarningTests
 {
-    private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(100);
-
-    private static IoThread Start(string prefix) =>
-        IoThread.Start(prefix + "-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = Threshold });
-
-    private static void WaitForSamples(int passes, string what)
-    {
-        long target = LoopStallWatchdog.Samples + passes;
-        Wait.Until(() => LoopStallWatchdog.Samples >= target, () => Thread.Sleep(5), what);
-    }
-
     /// <summary>Blocks <paramref name="io"/>'s loop until <paramref name="release"/> is set (bounded: a missing release fails the test, not hangs it).</summary>
     private static void Block(IoThread io, ManualResetEventSlim release)
     {
@@ -44,8 +32,8 @@ public sealed class ContextWarningTests
     [Fact]
     public void A_stall_reaches_the_stalled_contexts_subscribers_once_and_nobody_elses()
     {
-        using var stalled = Start("warned");
-        using var other = Start("unwarned");
+        using var stalled = Stalls.Start("warned");
+        using var other = Stalls.Start("unwarned");
         var mine = new ConcurrentQueue<(AioContext Sender, AioWarning Warning)>();
         var theirs = new ConcurrentQueue<AioWarning>();
         stalled.Context.Warning += (sender, warning) => mine.Enqueue((sender, warning));
@@ -57,12 +45,12 @@ public sealed class ContextWarningTests
             Wait.Until(() => !mine.IsEmpty, () => Thread.Sleep(5), "the stalled context's Warning");
 
             // Still stalled for more passes: no second warning for the same stall.
-            WaitForSamples(3, "more watchdog passes during the stall");
+            Stalls.WaitForSamples(3, "more watchdog passes during the stall");
             release.Set();
         }
 
         WaitForTheLoop(stalled);
-        WaitForSamples(3, "watchdog passes after the stall");
+        Stalls.WaitForSamples(3, "watchdog passes after the stall");
         var (sender, warning) = Assert.Single(mine);
         Assert.Same(stalled.Context, sender);
         Assert.Equal(6, warning.EventId);
@@ -75,7 +63,7 @@ public sealed class ContextWarningTests
     [Fact]
     public void A_throwing_handler_leaves_the_others_and_the_watchdog_going()
     {
-        using var io = Start("throwing-handler");
+        using var io = Stalls.Start("throwing-handler");
         var seen = new ConcurrentQueue<AioWarning>();
         int thrown = 0;
         io.Context.Warning += (_, _) =>
@@ -102,7 +90,7 @@ public sealed class ContextWarningTests
     [Fact]
     public void A_removed_handler_hears_nothing_while_another_still_does()
     {
-        using var io = Start("removed-handler");
+        using var io = Stalls.Start("removed-handler");
         var removed = new ConcurrentQueue<AioWarning>();
         var kept = new ConcurrentQueue<AioWarning>();
         Action<AioContext, AioWarning> removedHandler = (_, warning) => removed.Enqueue(warning);

@@ -9,23 +9,11 @@ namespace Aio.Tests.Diagnostics;
 /// <summary>The stalled-loop watchdog: one LoopStalled warning per stall, none for a loop asleep in its wait.</summary>
 public sealed class LoopStallTests
 {
-    private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(100);
-
-    private static IoThread Start(string prefix) =>
-        IoThread.Start(prefix + "-" + Guid.NewGuid().ToString("N"), new AioContextOptions { LoopStallThreshold = Threshold });
-
-    /// <summary>Waits until the watchdog made <paramref name="passes"/> more sampling passes (each one looked at every loop).</summary>
-    private static void WaitForSamples(int passes, string what)
-    {
-        long target = LoopStallWatchdog.Samples + passes;
-        Wait.Until(() => LoopStallWatchdog.Samples >= target, () => Thread.Sleep(5), what);
-    }
-
     [Fact]
     public void A_callback_that_blocks_the_loop_is_reported_once_per_stall()
     {
         using var events = new Collector();
-        using var io = Start("stalled");
+        using var io = Stalls.Start("stalled");
         using var release = new ManualResetEventSlim();
         var blocked = new ManualResetEventSlim();
         bool released = false;
@@ -41,7 +29,7 @@ public sealed class LoopStallTests
         Wait.Until(() => events.For(io.Context.Name).Any(), () => Thread.Sleep(5), "the LoopStalled warning");
 
         // Still stalled for more passes: no second warning for the same stall.
-        WaitForSamples(3, "more watchdog passes during the stall");
+        Stalls.WaitForSamples(3, "more watchdog passes during the stall");
         release.Set();
         var after = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         io.Context.ScheduleOneShot(after.SetResult);
@@ -49,11 +37,11 @@ public sealed class LoopStallTests
         Assert.True(released, "the callback timed out instead of being released");
 
         // And none once it is back in its wait.
-        WaitForSamples(3, "watchdog passes after the stall");
+        Stalls.WaitForSamples(3, "watchdog passes after the stall");
         var warning = Assert.Single(events.For(io.Context.Name));
         Assert.Equal(EventLevel.Warning, warning.Level);
-        Assert.True((long)warning.Payload![1]! >= (long)Threshold.TotalMilliseconds, $"reported {warning.Payload[1]} ms, under the threshold");
-        Assert.Equal((long)Threshold.TotalMilliseconds, (long)warning.Payload[2]!);
+        Assert.True((long)warning.Payload![1]! >= (long)Stalls.Threshold.TotalMilliseconds, $"reported {warning.Payload[1]} ms, under the threshold");
+        Assert.Equal((long)Stalls.Threshold.TotalMilliseconds, (long)warning.Payload[2]!);
         Assert.Contains("a callback blocks the loop", string.Format(warning.Message!, [.. warning.Payload]), StringComparison.Ordinal);
         blocked.Dispose();
     }
@@ -62,7 +50,7 @@ public sealed class LoopStallTests
     public void Two_stalls_are_two_warnings()
     {
         using var events = new Collector();
-        using var io = Start("stalled-twice");
+        using var io = Stalls.Start("stalled-twice");
         for (int stall = 1; stall <= 2; stall++)
         {
             using var release = new ManualResetEventSlim();
@@ -75,7 +63,7 @@ public sealed class LoopStallTests
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         io.Context.ScheduleOneShot(done.SetResult);
         Wait.For(done.Task, "the loop to run again");
-        WaitForSamples(3, "watchdog passes after the stalls");
+        Stalls.WaitForSamples(3, "watchdog passes after the stalls");
         Assert.Equal(2, events.For(io.Context.Name).Count());
     }
 
@@ -83,13 +71,13 @@ public sealed class LoopStallTests
     public void An_idle_loop_asleep_in_its_wait_is_not_reported()
     {
         using var events = new Collector();
-        using var io = Start("idle");
+        using var io = Stalls.Start("idle");
 
         // A callback that returns at once, then nothing: the loop sleeps in the kernel for passes spanning > 2 thresholds.
         var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         io.Context.ScheduleOneShot(ran.SetResult);
         Wait.For(ran.Task, "a short callback");
-        WaitForSamples(6, "watchdog passes over the idle loop");
+        Stalls.WaitForSamples(6, "watchdog passes over the idle loop");
         Assert.Empty(events.For(io.Context.Name));
     }
 
