@@ -39,6 +39,7 @@ public sealed partial class AioContext
         }
 
         var handler = remove ? null : new AioHandler(fd, onReadable, onWritable, poll, pollReady);
+        string? epollRefused = null;
         lock (_handlers.Sync)
         {
             ThrowIfDisposed();
@@ -58,10 +59,17 @@ public sealed partial class AioContext
                 // home thread (it may be inside epoll_wait right now).
                 _epollDisabled = true;
                 _switchToPoll = true;
-                AioEventSource.Log.MonitorFallback(this, "epoll", "poll", ex.Message);
+                epollRefused = ex.Message;
             }
 
             _handlers.Swap(fd, handler);
+        }
+
+        if (epollRefused is not null)
+        {
+            // Outside the lock: the warning reaches the context's Warning subscribers, whose code must not run while
+            // the handler table is locked (one that registered an fd would nest inside this registration).
+            AioEventSource.Log.MonitorFallback(this, "epoll", "poll", epollRefused);
         }
 
         // The loop may be asleep on the old set (poll(2) copies it; io_uring queues the change): wake it.

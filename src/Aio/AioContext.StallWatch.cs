@@ -3,7 +3,7 @@ using Aio.Diagnostics;
 namespace Aio;
 
 // The stalled-loop watch: the loop publishes when it left its wait (one plain store per step of the iteration), and
-// LoopStallWatchdog, one timer for the whole process, compares that with the clock. A loop that has been
+// LoopStallWatchdog, one thread for the whole process, compares that with the clock. A loop that has been
 // out of its wait, running one iteration's callbacks, for longer than
 // LoopStallThreshold gets one `LoopStalled` warning per stall.
 //
@@ -14,7 +14,7 @@ public sealed partial class AioContext
 {
     /// <summary>
     /// CLOCK_MONOTONIC ns when the loop last left its wait (or began an iteration), 0 while it is in the kernel wait
-    /// or between iterations. Written with plain stores by the home thread only; read by the watchdog's timer, which
+    /// or between iterations. Written with plain stores by the home thread only; read by the watchdog's thread, which
     /// needs no ordering with anything else: an aligned long is never torn, and a value one sample late only delays a
     /// warning by one period.
     /// </summary>
@@ -25,6 +25,9 @@ public sealed partial class AioContext
 
     /// <summary><see cref="AioContextOptions.LoopStallThreshold"/> in ns; 0 = not watched.</summary>
     private long _stallThresholdNs;
+
+    /// <summary>Whether the stall watchdog looks at this context (its threshold is not infinite).</summary>
+    internal bool IsWatchedForStalls => _stallThresholdNs != 0;
 
     /// <summary>The threshold this context is watched with (<see cref="Timeout.InfiniteTimeSpan"/>: not watched).</summary>
     internal TimeSpan LoopStallThreshold => _stallThresholdNs == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(_stallThresholdNs / 100);

@@ -14,17 +14,20 @@ public sealed partial class AioContext
     /// <summary>
     /// Raised for every warning Aio's EventSource writes about this context: a loop stalled by a callback
     /// (<c>LoopStalled</c>, see <see cref="AioContextOptions.LoopStallThreshold"/>), an fd removed because it became
-    /// invalid while registered, a ring request that nobody runs the loop for, a fallback (multishot receives, or
-    /// requests abandoned at Dispose). Raised whether or not anybody listens to the EventSource; while this context has
-    /// a subscriber, the stall watchdog samples (it otherwise parks while nobody listens).
+    /// invalid while registered, a ring request that nobody runs the loop for, a fallback (epoll to poll(2) for an fd
+    /// epoll cannot watch, multishot receives to plain ones, requests abandoned at Dispose). Raised whether or not
+    /// anybody listens to the EventSource; while a watched context has a subscriber, the stall watchdog samples (it
+    /// otherwise parks while nobody listens).
     /// </summary>
     /// <remarks>
-    /// Raised on whichever thread noticed: the stall watchdog's timer, a loop-watch timer, the loop thread (with the
-    /// loop's handler table locked). A handler must return quickly and must not call back into this context's
-    /// handler registration. An exception a handler throws is dropped (and the other handlers still run): on a timer
-    /// thread it would end the process, on the loop thread it would break the iteration that is removing the fd.
-    /// Warnings raised while the context is being created (a monitor fallback) come before anybody could subscribe; the
-    /// EventSource has them, and <see cref="Monitor"/> tells which monitor serves.
+    /// Raised on whichever thread noticed, with no lock of the context held: the stall watchdog's thread, a loop-watch
+    /// timer, a thread registering an fd, a thread disposing the context, or the loop thread (an fd found invalid while
+    /// the monitor collected readiness is reported from a bottom half after that). A handler must return quickly and
+    /// must not block on this loop's work; logging, counting or queueing elsewhere is what it is for. An exception a
+    /// handler throws is dropped (and the other handlers still run): on the watchdog's or a timer thread it would end
+    /// the process. Warnings raised while the context is being created
+    /// come before anybody could subscribe; the EventSource has them, and <see cref="Monitor"/> tells which monitor
+    /// serves.
     /// </remarks>
     public event Action<AioContext, AioWarning>? Warning
     {
@@ -61,13 +64,42 @@ public sealed partial class AioContext
     /// <summary>Hands a warning to this context's subscribers, formatted as the EventSource formats it. Any thread.</summary>
     internal void RaiseWarning(int eventId, string eventName, string format, params object[] payload)
     {
+        if (HasWarningSubscribers)
+        {
+            Deliver(new AioWarning(eventId, eventName, string.Format(CultureInfo.InvariantCulture, format, payload)));
+        }
+    }
+
+    /// <summary>
+    /// Home thread, inside the monitor's collection of readiness (an invalid fd found there): the subscribers hear it
+    /// from a one-shot bottom half, after the collection, so that their code never runs in the middle of it.
+    /// </summary>
+    internal void RaiseWarningAfterCollect(int eventId, string eventName, string format, params object[] payload)
+    {
+        if (!HasWarningSubscribers)
+        {
+            return;
+        }
+
+        var warning = new AioWarning(eventId, eventName, string.Format(CultureInfo.InvariantCulture, format, payload));
+        try
+        {
+            ScheduleOneShot(() => Deliver(warning));
+        }
+        catch (ObjectDisposedException)
+        {
+            // Found during the teardown: the context, and so its subscribers' interest, is gone (the EventSource has it).
+        }
+    }
+
+    private void Deliver(AioWarning warning)
+    {
         var handlers = Volatile.Read(ref _warning);
         if (handlers is null)
         {
             return;
         }
 
-        var warning = new AioWarning(eventId, eventName, string.Format(CultureInfo.InvariantCulture, format, payload));
         foreach (var handler in Delegate.EnumerateInvocationList(handlers))
         {
             try

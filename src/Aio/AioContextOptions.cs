@@ -27,7 +27,7 @@ public sealed record AioContextOptions
     /// <summary>
     /// How long the loop may run one iteration's callbacks before the <c>Aio-EventLoop</c> event source writes a
     /// <c>LoopStalled</c> warning (once per stall; Aio.Hosting forwards it to <c>ILogger</c>), also raised as the
-    /// context's <see cref="AioContext.Warning"/>. Checked by one watchdog timer per process, every half threshold, only
+    /// context's <see cref="AioContext.Warning"/>. Checked by one watchdog thread per process, every half threshold, only
     /// while someone listens to the event source at Warning or subscribes to a context's Warning.
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns the watch off for this context. Default 200 ms.
     /// </summary>

@@ -35,7 +35,7 @@ internal sealed class AioEventSource : EventSource
     /// <summary>Creates the counters when a listener (dotnet-counters) enables the source, not before.</summary>
     protected override void OnEventCommand(EventCommandEventArgs command)
     {
-        // A listener may want LoopStalled now: the watchdog parks its timer while nobody listens.
+        // A listener may want LoopStalled now: the watchdog parks while nobody listens.
         LoopStallWatchdog.Resume();
         if (command.Command != EventCommand.Enable || _iterations is not null)
         {
@@ -156,7 +156,9 @@ internal sealed class AioEventSource : EventSource
     public void InvalidFdRemoved(AioContext context, int fd)
     {
         InvalidFdRemoved(context.Name, fd);
-        context.RaiseWarning(3, nameof(InvalidFdRemoved), InvalidFdRemovedMessage, context.Name, fd);
+
+        // Found while the monitor collects readiness: the subscribers hear it after that.
+        context.RaiseWarningAfterCollect(3, nameof(InvalidFdRemoved), InvalidFdRemovedMessage, context.Name, fd);
     }
 
     /// <summary><see cref="LoopNotRunning(string, long)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>

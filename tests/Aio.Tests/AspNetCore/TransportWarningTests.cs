@@ -45,7 +45,9 @@ public class TransportWarningTests
         release.Set();
         Assert.Equal("released", await response.Within("the blocked request's response"));
 
-        var entry = Assert.Single(server.Logs.Entries, Stalled);
+        // The first one (the loop may stall again on its way back, past so short a threshold: once per stall is
+        // ContextWarningTests' business).
+        var entry = server.Logs.Entries.First(Stalled);
         Assert.Equal("Aio.AspNetCore", entry.Category);
         Assert.StartsWith("Aio transport (LoopStalled): ", entry.Message, StringComparison.Ordinal);
     }
