@@ -53,6 +53,19 @@ public class DiagnosticsTests
         Assert.Contains(listener.Events, e => e.EventName == "MonitorSelected" && (string?)e.Payload![0] == "fallback-events" && (string?)e.Payload[1] == "Poll");
     }
 
+    [Fact]
+    public void Event_source_manifest_is_valid_with_the_context_overloads()
+    {
+        // Strict: an event name used twice, or a [NonEvent] overload taken for an event, throws here instead of
+        // silently disabling the source at run time.
+        string? manifest = EventSource.GenerateManifest(typeof(Aio.Diagnostics.AioEventSource), "Aio.dll", EventManifestOptions.Strict);
+        Assert.NotNull(manifest);
+        foreach (var name in new[] { "MonitorFallback", "InvalidFdRemoved", "LoopNotRunning", "LoopStalled" })
+        {
+            Assert.Contains($"name=\"{name}\"", manifest, StringComparison.Ordinal);
+        }
+    }
+
     private sealed class Collector : EventListener
     {
         public ConcurrentQueue<EventWrittenEventArgs> Events { get; } = new();
