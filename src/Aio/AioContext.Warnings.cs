@@ -25,9 +25,8 @@ public sealed partial class AioContext
     /// the monitor collected readiness is reported from a bottom half after that). A handler must return quickly and
     /// must not block on this loop's work; logging, counting or queueing elsewhere is what it is for. An exception a
     /// handler throws is dropped (and the other handlers still run): on the watchdog's or a timer thread it would end
-    /// the process. Warnings raised while the context is being created
-    /// come before anybody could subscribe; the EventSource has them, and <see cref="Monitor"/> tells which monitor
-    /// serves.
+    /// the process. Warnings raised while the context is being created come before anybody could subscribe; the
+    /// EventSource has them, and <see cref="Monitor"/> tells which monitor serves.
     /// </remarks>
     public event Action<AioContext, AioWarning>? Warning
     {
