@@ -109,6 +109,29 @@ public sealed class ChurnTests
         // client is synchronous, on a thread of its own, so the pool's count is the server's (a timer's or two: the slack).
         await using var server = await TestWebServer.StartAsync(TransportKind.AioLoop, HttpBasicsTests.MapBasics);
         await OneAsync(server, withRequest: true);
+
+        // The count is process-wide: work that another test left finishing on the pool lands in it too (one CI run saw
+        // 11.88 a connection, not seen again). Up to three rounds, the last one counts and one in the band ends it: an
+        // extra item per connection made by the transport is in every round.
+        double perConnection = 0;
+        for (int round = 1; round <= 3; round++)
+        {
+            perConnection = WorkItemsPerConnection(server);
+
+            // Fewer would mean a work item never ran (the ConnectionClosed callbacks not fired, say): no retry for that.
+            Assert.True(perConnection > 2.5, $"{perConnection:F2} pool work items per connection (three expected), round {round}");
+            if (perConnection < 3.5)
+            {
+                break;
+            }
+        }
+
+        Assert.True(perConnection is > 2.5 and < 3.5, $"{perConnection:F2} pool work items per connection (three expected), in each of three rounds");
+    }
+
+    /// <summary>500 connections closed one after another by a synchronous client; the pool's completed items per connection.</summary>
+    private static double WorkItemsPerConnection(TestWebServer server)
+    {
         int before = OpenFds();
         const int connections = 500;
         byte[] request = System.Text.Encoding.ASCII.GetBytes(RawHttp.Get("/hello", close: true));
@@ -151,9 +174,7 @@ public sealed class ChurnTests
         // Every server socket closed; the callbacks' item runs once its close finished, and Kestrel's side after it.
         Aio.Tests.Support.Wait.Until(() => OpenFds() <= before, () => Thread.Sleep(10), $"the fd count to return to {before} (now {OpenFds()})");
         Aio.Tests.Support.Wait.Until(() => ThreadPool.PendingWorkItemCount == 0, () => Thread.Sleep(10), "the pool's queue to drain");
-        double perConnection = (double)(ThreadPool.CompletedWorkItemCount - itemsBefore) / connections;
-        // Both ways: fewer would mean a work item never ran (the ConnectionClosed callbacks not fired, say).
-        Assert.True(perConnection is > 2.5 and < 3.5, $"{perConnection:F2} pool work items per connection (three expected)");
+        return (double)(ThreadPool.CompletedWorkItemCount - itemsBefore) / connections;
     }
 
     private static async Task OneAsync(TestWebServer server, bool withRequest)
