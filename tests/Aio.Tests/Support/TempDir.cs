@@ -21,6 +21,22 @@ public sealed class TempDir : IDisposable
         return (path, content);
     }
 
+    /// <summary>
+    /// As <see cref="CreateFile"/>, then fsync'd: an O_DIRECT read of a page still dirty in the page cache must first
+    /// write it back (io_uring hands such a read to an io-wq worker), and right after a build the device's queue is
+    /// full of other files' write-back, so each first read could take tens of milliseconds.
+    /// </summary>
+    public (string Path, byte[] Content) CreateDurableFile(string name, int length, int seed = 42)
+    {
+        var created = CreateFile(name, length, seed);
+        using (var stream = new FileStream(created.Path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Flush(flushToDisk: true);
+        }
+
+        return created;
+    }
+
     public void Dispose()
     {
         try
