@@ -107,9 +107,11 @@ internal sealed partial class AioConnection
                 }
 
                 // AioSocket takes the sequence whole: one SEND for a single segment, one SENDMSG with an iovec per
-                // segment otherwise, nothing for an empty one.
+                // segment otherwise, nothing for an empty one. The last data (Kestrel completed the output with it, as
+                // after a Connection: close response) goes with MSG_MORE: the shutdown right after (finally) then puts
+                // its FIN into the data's last segment, one segment fewer for both ends of every closed connection.
                 var buffer = result.Buffer;
-                await _socket.SendAsync(buffer).ConfigureAwait(false);
+                await _socket.SendAsync(buffer, more: result.IsCompleted).ConfigureAwait(false);
 
                 reader.AdvanceTo(buffer.End);
                 _outputBlocks?.Drained();

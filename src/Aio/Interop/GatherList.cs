@@ -55,8 +55,11 @@ internal sealed unsafe class GatherList : IDisposable
         _iovecs[index].Length -= (nuint)bytes;
     }
 
-    /// <summary>sendmsg(2) without blocking over the iovecs the header points at (the fallback path); count or -errno.</summary>
-    public long SendNonBlocking(int fd) => Libc.SendNonBlocking(fd, _header->Iov, (int)_header->IovLen);
+    /// <summary>
+    /// sendmsg(2) without blocking over the iovecs the header points at (the fallback path), with <paramref name="flags"/>
+    /// added to MSG_DONTWAIT|MSG_NOSIGNAL; count or -errno.
+    /// </summary>
+    public long SendNonBlocking(int fd, int flags) => Libc.SendNonBlocking(fd, _header->Iov, (int)_header->IovLen, flags);
 
     public void Dispose()
     {

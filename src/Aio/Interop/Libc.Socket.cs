@@ -22,6 +22,7 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_MORE = 0x8000;
 
     /// <summary>IOV_MAX (UIO_MAXIOV): the most iovecs one sendmsg takes.</summary>
     public const int IOV_MAX = 1024;
@@ -138,11 +139,14 @@ internal static unsafe partial class Libc
         }
     }
 
-    /// <summary>sendmsg(2) with MSG_DONTWAIT|MSG_NOSIGNAL over <paramref name="count"/> iovecs; returns the count or -errno.</summary>
-    public static long SendNonBlocking(int fd, IoVec* iovecs, int count)
+    /// <summary>
+    /// sendmsg(2) with MSG_DONTWAIT|MSG_NOSIGNAL and <paramref name="flags"/> over <paramref name="count"/> iovecs;
+    /// returns the count or -errno.
+    /// </summary>
+    public static long SendNonBlocking(int fd, IoVec* iovecs, int count, int flags)
     {
         var message = new MsgHdr { Iov = iovecs, IovLen = (nuint)count };
-        nint rc = SendMsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+        nint rc = SendMsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL | flags);
         return rc >= 0 ? rc : -Errors.LastErrno;
     }
 

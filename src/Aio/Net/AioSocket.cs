@@ -152,7 +152,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     internal bool SendListAllocated => _send.ListAllocated;
 
     /// <summary>For tests: a send as made by a caller who passed the disposed check just before the close finished.</summary>
-    internal ValueTask SendPastDisposedCheck(ReadOnlySequence<byte> buffers) => _send.Send(in buffers, default);
+    internal ValueTask SendPastDisposedCheck(ReadOnlySequence<byte> buffers) => _send.Send(in buffers, more: false, default);
 
     /// <summary>
     /// Connects to <paramref name="remote"/> (an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>)
@@ -233,7 +233,17 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// <exception cref="SocketException">The connection failed (<see cref="SocketError.Shutdown"/> after a shutdown, reset, ...).</exception>
     /// <exception cref="InvalidOperationException">Another send is pending.</exception>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
-    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => SendAsync(buffer, more: false, ct);
+
+    /// <summary>
+    /// Sends all of <paramref name="buffer"/>; with <paramref name="more"/>, as send(2)'s MSG_MORE: more data or the end
+    /// of the stream follows at once, so TCP may hold the last partial segment back until the next send or a
+    /// <see cref="Shutdown"/> (whose FIN then leaves in that segment: the end of a response and the end of the stream
+    /// in one). What nothing follows leaves on its own after about 200 ms (TCP's probe timer).
+    /// </summary>
+    /// <returns>The length of <paramref name="buffer"/>.</returns>
+    /// <inheritdoc cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer, bool more, CancellationToken ct = default)
     {
         ThrowIfDisposed();
         if (ct.IsCancellationRequested)
@@ -241,12 +251,19 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
             return ValueTask.FromCanceled<int>(ct);
         }
 
-        return buffer.IsEmpty ? ValueTask.FromResult(0) : _send.Send(buffer, ct);
+        return buffer.IsEmpty ? ValueTask.FromResult(0) : _send.Send(buffer, more, ct);
     }
 
     /// <summary>Sends every segment of <paramref name="buffers"/>, in order, gathered into as few sendmsg calls as possible.</summary>
     /// <inheritdoc cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
-    public ValueTask SendAsync(ReadOnlySequence<byte> buffers, CancellationToken ct = default)
+    public ValueTask SendAsync(ReadOnlySequence<byte> buffers, CancellationToken ct = default) => SendAsync(buffers, more: false, ct);
+
+    /// <summary>
+    /// Sends every segment of <paramref name="buffers"/>, in order, gathered into as few sendmsg calls as possible;
+    /// <paramref name="more"/> as in <see cref="SendAsync(ReadOnlyMemory{byte}, bool, CancellationToken)"/>.
+    /// </summary>
+    /// <inheritdoc cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+    public ValueTask SendAsync(ReadOnlySequence<byte> buffers, bool more, CancellationToken ct = default)
     {
         ThrowIfDisposed();
         if (ct.IsCancellationRequested)
@@ -254,7 +271,7 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
             return ValueTask.FromCanceled(ct);
         }
 
-        return buffers.IsEmpty ? default : _send.Send(in buffers, ct);
+        return buffers.IsEmpty ? default : _send.Send(in buffers, more, ct);
     }
 
     /// <summary>shutdown(2): <see cref="SocketShutdown.Send"/> sends a FIN after the data already sent; the peer then receives 0.</summary>

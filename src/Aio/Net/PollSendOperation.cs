@@ -64,7 +64,7 @@ internal sealed class PollSendOperation : SendOperation
         while (!Done)
         {
             Gather.PrepareHeader(Index, Math.Min(Gather.Count - Index, Libc.IOV_MAX));
-            long result = Gather.SendNonBlocking(Socket.Fd);
+            long result = Gather.SendNonBlocking(Socket.Fd, MsgFlags);
             if (result == -Errno.EAGAIN)
             {
                 Socket.Readiness.WantWrite(_onWritable);

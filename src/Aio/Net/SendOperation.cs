@@ -35,14 +35,17 @@ internal abstract class SendOperation : SocketOperation
     /// <summary>Every byte was sent.</summary>
     protected bool Done => Index == Gather.Count;
 
+    /// <summary>The flags this use adds to every send it makes: MSG_MORE when the caller said more follows, else 0.</summary>
+    protected int MsgFlags { get; private set; }
+
     /// <summary>True when the kernel holds no request of this side (the socket may close).</summary>
     public abstract bool KernelIdle { get; }
 
     /// <summary>The native iovec list is allocated (for tests).</summary>
     internal bool ListAllocated => Gather.HeaderAddress != 0;
 
-    /// <summary>Sends all of <paramref name="buffer"/>. Any thread.</summary>
-    public ValueTask<int> Send(ReadOnlyMemory<byte> buffer, CancellationToken ct)
+    /// <summary>Sends all of <paramref name="buffer"/>, with MSG_MORE if <paramref name="more"/>. Any thread.</summary>
+    public ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool more, CancellationToken ct)
     {
         Begin(ct, "send");
         short version = Version;
@@ -55,6 +58,7 @@ internal abstract class SendOperation : SocketOperation
             }
 
             Reset();
+            MsgFlags = more ? Libc.MSG_MORE : 0;
             try
             {
                 Add(buffer);
@@ -70,8 +74,8 @@ internal abstract class SendOperation : SocketOperation
         return new ValueTask<int>(this, version);
     }
 
-    /// <summary>Sends every segment of <paramref name="buffers"/>, gathered. Any thread.</summary>
-    public ValueTask Send(in ReadOnlySequence<byte> buffers, CancellationToken ct)
+    /// <summary>Sends every segment of <paramref name="buffers"/>, gathered, with MSG_MORE if <paramref name="more"/>. Any thread.</summary>
+    public ValueTask Send(in ReadOnlySequence<byte> buffers, bool more, CancellationToken ct)
     {
         Begin(ct, "send");
         short version = Version;
@@ -84,6 +88,7 @@ internal abstract class SendOperation : SocketOperation
             }
 
             Reset();
+            MsgFlags = more ? Libc.MSG_MORE : 0;
             try
             {
                 foreach (var segment in buffers)

@@ -5,7 +5,7 @@ namespace Aio.Net;
 
 /// <summary>
 /// Sends on the ring: SEND for one segment, SENDMSG for several (at most IOV_MAX per request), always with
-/// MSG_NOSIGNAL; a short send resubmits the rest, so the awaiter sees all bytes or an error.
+/// MSG_NOSIGNAL (and MSG_MORE when the caller asked for it); a short send resubmits the rest, so the awaiter sees all bytes or an error.
 /// </summary>
 internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
 {
@@ -122,7 +122,7 @@ internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
     private void Prepare(ref Sqe sqe)
     {
         int count = Math.Min(Gather.Count - Index, Libc.IOV_MAX);
-        int flags = Libc.MSG_NOSIGNAL | (Context.SocketIoDontWait ? Libc.MSG_DONTWAIT : 0);
+        int flags = Libc.MSG_NOSIGNAL | (Context.SocketIoDontWait ? Libc.MSG_DONTWAIT : 0) | MsgFlags;
         if (count == 1)
         {
             sqe.PrepSend(Socket.Fd, Gather.BaseAt(Index), (uint)Gather.LengthAt(Index), flags);

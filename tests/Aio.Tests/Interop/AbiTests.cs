@@ -228,6 +228,16 @@ public class AbiTests
     }
 
     [Fact]
+    public void Socket_flag_values_match_the_headers()
+    {
+        // include/linux/socket.h (MSG_*) and sys/socket.h (SHUT_*), as glibc defines them on Linux.
+        Assert.Equal(0x40, Libc.MSG_DONTWAIT);
+        Assert.Equal(0x4000, Libc.MSG_NOSIGNAL);
+        Assert.Equal(0x8000, Libc.MSG_MORE);
+        Assert.Equal((0, 1, 2), (Libc.SHUT_RD, Libc.SHUT_WR, Libc.SHUT_RDWR));
+    }
+
+    [Fact]
     public void Statx_identity_fields_match_the_headers_and_stat()
     {
         // include/uapi/linux/stat.h and fcntl.h.
