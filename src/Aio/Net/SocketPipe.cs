@@ -94,10 +94,12 @@ internal sealed class SocketPipe : IDuplexPipe
                     break;
                 }
 
+                // Data that comes with the writer's completion goes with MSG_MORE: the shutdown below then puts the
+                // FIN into its last segment.
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    await _socket.SendAsync(buffer).ConfigureAwait(false);
+                    await _socket.SendAsync(buffer, more: result.IsCompleted).ConfigureAwait(false);
                 }
 
                 reader.AdvanceTo(buffer.End);

@@ -8,23 +8,8 @@ namespace Aio.Tests.Net;
 
 public class SocketEchoTests
 {
-    public static TheoryData<FdMonitorKind, bool> KindsAndTransports
-    {
-        get
-        {
-            var data = new TheoryData<FdMonitorKind, bool>();
-            foreach (var kind in MonitorKinds.Kinds)
-            {
-                data.Add(kind, false);
-                data.Add(kind, true);
-            }
-
-            return data;
-        }
-    }
-
     [Theory]
-    [MemberData(nameof(KindsAndTransports))]
+    [MemberData(nameof(MonitorKinds.AllTimesTwo), MemberType = typeof(MonitorKinds))]
     public async Task Echo_round_trips_every_message_in_order(FdMonitorKind kind, bool unix)
     {
         using var dir = new TempDir();

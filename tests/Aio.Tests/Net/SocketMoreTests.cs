@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Aio.Net;
@@ -13,23 +14,8 @@ namespace Aio.Tests.Net;
 /// </summary>
 public class SocketMoreTests
 {
-    public static TheoryData<FdMonitorKind, bool> KindsAndShapes
-    {
-        get
-        {
-            var data = new TheoryData<FdMonitorKind, bool>();
-            foreach (var kind in MonitorKinds.Kinds)
-            {
-                data.Add(kind, false);
-                data.Add(kind, true);
-            }
-
-            return data;
-        }
-    }
-
     [Theory]
-    [MemberData(nameof(KindsAndShapes))]
+    [MemberData(nameof(MonitorKinds.AllTimesTwo), MemberType = typeof(MonitorKinds))]
     public async Task Data_sent_with_more_and_then_a_shutdown_leave_in_one_segment(FdMonitorKind kind, bool gathered)
     {
         using var loops = new NetLoops(kind);
@@ -63,6 +49,32 @@ public class SocketMoreTests
                     after.All - before.All == (more ? 1u : 2u),
                     $"more: {more}; {after.All - before.All} segments brought the data and the FIN ({(more ? 1 : 2)} expected)");
             }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task A_pipe_whose_writer_completes_with_data_sends_it_and_the_FIN_in_one_segment(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            var before = TcpInfo.SegmentsIn(client.Socket);
+            var pipe = server.AsPipe();
+
+            // Written and not flushed: completing the writer commits it, so the pump reads the data and the
+            // completion together.
+            pipe.Output.Write("hello"u8);
+            await pipe.Output.CompleteAsync().Within("the pipe writer's completion");
+            var buffer = new byte[16];
+            await NetLoops.ReceiveExactlyAsync(client, buffer.AsMemory(0, 5));
+            Assert.Equal(0, await client.ReceiveAsync(buffer).Within("the receive of the end of stream"));
+            var after = TcpInfo.SegmentsIn(client.Socket);
+            Assert.True(after.All - before.All == 1, $"{after.All - before.All} segments brought the data and the FIN (1 expected)");
+            await pipe.Input.CompleteAsync().Within("the pipe reader's completion");
         }
     }
 

@@ -19,6 +19,22 @@ public static class MonitorKinds
         }
     }
 
+    /// <summary>Every monitor, each with false and with true (a second dimension: Unix or TCP, one segment or several...).</summary>
+    public static TheoryData<FdMonitorKind, bool> AllTimesTwo
+    {
+        get
+        {
+            var data = new TheoryData<FdMonitorKind, bool>();
+            foreach (var kind in Kinds)
+            {
+                data.Add(kind, false);
+                data.Add(kind, true);
+            }
+
+            return data;
+        }
+    }
+
     /// <summary>The monitors this machine can run: all three, or poll and epoll where io_uring is refused.</summary>
     public static IEnumerable<FdMonitorKind> Kinds => IoUringAvailable
         ? [FdMonitorKind.Poll, FdMonitorKind.Epoll, FdMonitorKind.IoUring]
