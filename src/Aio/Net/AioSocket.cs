@@ -239,7 +239,8 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
     /// Sends all of <paramref name="buffer"/>; with <paramref name="more"/>, as send(2)'s MSG_MORE: more data or the end
     /// of the stream follows at once, so TCP may hold the last partial segment back until the next send or a
     /// <see cref="Shutdown"/> (whose FIN then leaves in that segment: the end of a response and the end of the stream
-    /// in one). What nothing follows leaves on its own after about 200 ms (TCP's probe timer).
+    /// in one). What nothing follows leaves on its own after about 200 ms (TCP's probe timer; 208-213 ms measured on
+    /// loopback).
     /// </summary>
     /// <returns>The length of <paramref name="buffer"/>.</returns>
     /// <inheritdoc cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>

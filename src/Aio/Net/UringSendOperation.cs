@@ -5,7 +5,8 @@ namespace Aio.Net;
 
 /// <summary>
 /// Sends on the ring: SEND for one segment, SENDMSG for several (at most IOV_MAX per request), always with
-/// MSG_NOSIGNAL (and MSG_MORE when the caller asked for it); a short send resubmits the rest, so the awaiter sees all bytes or an error.
+/// MSG_NOSIGNAL (and MSG_MORE when the caller asked for it); a short send resubmits the rest, so the awaiter sees all
+/// bytes or an error.
 /// </summary>
 internal sealed class UringSendOperation : SendOperation, IKernelRequestOwner
 {
