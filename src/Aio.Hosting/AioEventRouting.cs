@@ -11,7 +11,9 @@ namespace Aio.Hosting;
 /// among those running: a host claims its loops' names before they start. Hosts that share loop names (the default
 /// <c>Name</c>, "aio", gives "aio-0", "aio-1"...) cannot be told apart that way, so such an event is logged once, by
 /// the earliest of them; distinct names keep them apart. An event of a context no host claims (an
-/// <see cref="IoThread"/> of the application's own) is logged once, by the earliest running host that has a logger.
+/// <see cref="IoThread"/> of the application's own) is logged once, by the earliest running host that has a logger,
+/// unless the context's owner reports it itself (the Kestrel transport's and the NBD server's own loops, which log to
+/// their own loggers; an IoThread whose CallbackException has a handler): then no host logs it.
 /// Warnings are rare, so one lock is enough.
 /// </remarks>
 internal static class AioEventRouting
@@ -74,7 +76,11 @@ internal static class AioEventRouting
     /// Whether <paramref name="host"/> logs the event being written on this thread. Never a <c>CallbackFailed</c> of its
     /// own loops: it logs those itself, with the exception object.
     /// </summary>
-    public static bool Forwards(AioLoopService host, int eventId, string? contextName)
+    /// <param name="host">The host asking.</param>
+    /// <param name="eventId">The event's id.</param>
+    /// <param name="contextName">The context the event names.</param>
+    /// <param name="ownerReports">Whether that context's owner reports the event itself (its Warning subscribers, its IoThread's handlers).</param>
+    public static bool Forwards(AioLoopService host, int eventId, string? contextName, bool ownerReports)
     {
         lock (s_lock)
         {
@@ -95,7 +101,10 @@ internal static class AioEventRouting
                 }
             }
 
-            return s_hosts.Count > 0 && s_hosts[0] == host;
+            // A context no host claims. When its owner reports the event itself (the Kestrel transport's and the NBD
+            // server's own loops log their warnings and callback failures, an IoThread with a CallbackException
+            // handler hears its failures), logging it here too would log it twice.
+            return !ownerReports && s_hosts.Count > 0 && s_hosts[0] == host;
         }
     }
 }

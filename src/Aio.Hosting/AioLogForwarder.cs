@@ -7,14 +7,15 @@ namespace Aio.Hosting;
 internal sealed class AioLogForwarder : EventListener
 {
     private readonly ILogger _logger;
-    private readonly Func<int, string?, bool> _forwards;
+    private readonly Func<int, string?, bool, bool> _forwards;
 
     /// <param name="logger">Where the events go.</param>
     /// <param name="forwards">
-    /// Given an event's id and the context it names, whether this logger takes it (<see cref="AioEventRouting"/>): not
-    /// another host's, nor a callback failure the caller logs itself with the exception object.
+    /// Given an event's id, the context it names and whether that context's owner reports the event itself, whether this
+    /// logger takes it (<see cref="AioEventRouting"/>): not another host's, nor a callback failure the caller logs itself
+    /// with the exception object.
     /// </param>
-    public AioLogForwarder(ILogger logger, Func<int, string?, bool> forwards)
+    public AioLogForwarder(ILogger logger, Func<int, string?, bool, bool> forwards)
     {
         // The base constructor already reported the existing sources, before these fields were set: enable here.
         _logger = logger;
@@ -46,7 +47,8 @@ internal sealed class AioLogForwarder : EventListener
 
         // Every Aio event names its context first.
         string? context = eventData.Payload is [string name, ..] ? name : null;
-        if (!_forwards(eventData.EventId, context))
+        // Listeners run inside the write, on its thread: the event source's flag is this event's.
+        if (!_forwards(eventData.EventId, context, Aio.Diagnostics.AioEventSource.OwnerReportsCurrentEvent))
         {
             return;
         }

@@ -61,7 +61,7 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
                     // known). IoThreadGroup names its loops "{name}-{index}".
                     int count = _options.LoopCount > 0 ? _options.LoopCount : Environment.ProcessorCount;
                     AioEventRouting.Claim(this, Enumerable.Range(0, count).Select(i => _options.Name + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)), _logs);
-                    _forwarder ??= new AioLogForwarder(_logger, (id, context) => AioEventRouting.Forwards(this, id, context));
+                    _forwarder ??= new AioLogForwarder(_logger, (id, context, ownerReports) => AioEventRouting.Forwards(this, id, context, ownerReports));
                     IoThreadGroup group;
                     try
                     {

@@ -214,8 +214,9 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
 
     private void Report(AioContext context, Exception ex)
     {
-        AioEventSource.Log.CallbackFailed(context.Name, ex.ToString());
-        if (CallbackException is not { } handlers)
+        var handlers = CallbackException;
+        AioEventSource.Log.CallbackFailed(context.Name, ex.ToString(), ownerReports: handlers is not null);
+        if (handlers is null)
         {
             return;
         }

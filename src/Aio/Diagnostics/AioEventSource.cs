@@ -12,6 +12,12 @@ internal sealed class AioEventSource : EventSource
 {
     public static readonly AioEventSource Log = new();
 
+    // Set on the writing thread while an event is written whose context's owner reports it itself (the context has
+    // Warning subscribers, the IoThread CallbackException handlers): in-process listeners run inside the write, so
+    // Aio.Hosting's forwarder can leave such an event of a context no host owns to that owner instead of logging it twice.
+    [ThreadStatic]
+    private static bool t_ownerReports;
+
     // The warnings' texts, shared with AioContext.Warning (whose subscribers get them formatted the same way).
     internal const string MonitorFallbackMessage = "Context {0}: {1} unavailable, using {2}: {3}";
 
@@ -141,13 +147,41 @@ internal sealed class AioEventSource : EventSource
         }
     }
 
+    /// <summary>
+    /// Inside the write of an event, on its thread: whether the owner of the context it names reports it itself (to its
+    /// <see cref="AioContext.Warning"/> subscribers, or its <see cref="IoThread.CallbackException"/> handlers).
+    /// </summary>
+    internal static bool OwnerReportsCurrentEvent => t_ownerReports;
+
+    /// <summary>Sets <see cref="OwnerReportsCurrentEvent"/> for the write inside the scope.</summary>
+    private readonly ref struct OwnerReportsScope
+    {
+        public OwnerReportsScope(bool ownerReports) => t_ownerReports = ownerReports;
+
+        public void Dispose() => t_ownerReports = false;
+    }
+
+    /// <summary><see cref="CallbackFailed(string, string)"/>, telling listeners whether the IoThread's own handlers hear it too.</summary>
+    [NonEvent]
+    public void CallbackFailed(string context, string exception, bool ownerReports)
+    {
+        using (new OwnerReportsScope(ownerReports))
+        {
+            CallbackFailed(context, exception);
+        }
+    }
+
     // The warnings about one context: written to the event source and handed to the context's own Warning subscribers.
 
     /// <summary><see cref="MonitorFallback(string, string, string, string)"/>, and the same to <paramref name="context"/>'s subscribers.</summary>
     [NonEvent]
     public void MonitorFallback(AioContext context, string wanted, string used, string reason)
     {
-        MonitorFallback(context.Name, wanted, used, reason);
+        using (new OwnerReportsScope(context.HasWarningSubscribers))
+        {
+            MonitorFallback(context.Name, wanted, used, reason);
+        }
+
         context.RaiseWarning(2, nameof(MonitorFallback), MonitorFallbackMessage, context.Name, wanted, used, reason);
     }
 
@@ -155,7 +189,10 @@ internal sealed class AioEventSource : EventSource
     [NonEvent]
     public void InvalidFdRemoved(AioContext context, int fd)
     {
-        InvalidFdRemoved(context.Name, fd);
+        using (new OwnerReportsScope(context.HasWarningSubscribers))
+        {
+            InvalidFdRemoved(context.Name, fd);
+        }
 
         // Found while the monitor collects readiness: the subscribers hear it after that.
         context.RaiseWarningAfterCollect(3, nameof(InvalidFdRemoved), InvalidFdRemovedMessage, context.Name, fd);
@@ -165,7 +202,11 @@ internal sealed class AioEventSource : EventSource
     [NonEvent]
     public void LoopNotRunning(AioContext context, long waitedMs)
     {
-        LoopNotRunning(context.Name, waitedMs);
+        using (new OwnerReportsScope(context.HasWarningSubscribers))
+        {
+            LoopNotRunning(context.Name, waitedMs);
+        }
+
         context.RaiseWarning(5, nameof(LoopNotRunning), LoopNotRunningMessage, context.Name, waitedMs);
     }
 
@@ -173,7 +214,11 @@ internal sealed class AioEventSource : EventSource
     [NonEvent]
     public void LoopStalled(AioContext context, long milliseconds, long thresholdMs)
     {
-        LoopStalled(context.Name, milliseconds, thresholdMs);
+        using (new OwnerReportsScope(context.HasWarningSubscribers))
+        {
+            LoopStalled(context.Name, milliseconds, thresholdMs);
+        }
+
         context.RaiseWarning(6, nameof(LoopStalled), LoopStalledMessage, context.Name, milliseconds, thresholdMs);
     }
 }

@@ -1,6 +1,10 @@
+using Aio.AspNetCore;
 using Aio.Hosting;
 using Aio.Tests.AspNetCore;
 using Aio.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -90,5 +94,72 @@ public sealed class HostingEventRoutingTests
         }
 
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task A_failure_on_an_application_IoThread_with_its_own_handler_is_left_to_that_handler()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var host = Build(logs, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = "logged-" + Guid.NewGuid().ToString("N")[..8];
+        });
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        string marker = "handled boom " + Guid.NewGuid().ToString("N")[..8];
+        var handled = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (var own = IoThread.Start("app-" + Guid.NewGuid().ToString("N")[..8]))
+        {
+            own.CallbackException += (_, ex) => handled.TrySetResult(ex);
+            own.Context.ScheduleOneShot(() => throw new InvalidOperationException(marker));
+            Assert.Equal(marker, (await handled.Task.WaitAsync(TimeSpan.FromSeconds(10))).Message);
+        }
+
+        // The event source's listeners ran inside its write, on the loop thread, before the handler heard of it: the
+        // host's decision is in its log already.
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(marker, StringComparison.Ordinal));
+    }
+
+    [IoUringFact]
+    public async Task A_stall_of_a_transports_own_loop_is_logged_by_the_transport_alone_beside_an_AddAio_host()
+    {
+        var hostLogs = new CapturingLoggerProvider();
+        using var host = Build(hostLogs, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = "logged-" + Guid.NewGuid().ToString("N")[..8];
+        });
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        // A web app in the same process with UseAio and no AddAio: the transport runs loops of its own ("aio-kestrel-N",
+        // claimed by no host) and logs their warnings itself.
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestWebServer.StartAsync(
+            TransportKind.AioLoop,
+            app => app.MapGet("/block", () =>
+            {
+                entered.TrySetResult(AioContext.Current?.Name);
+                release.Wait(TimeSpan.FromSeconds(20));
+                return "released";
+            }),
+            aio: o => o.ContextOptions = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
+        var factory = server.App.Services.GetServices<IConnectionListenerFactory>().OfType<AioTransportFactory>().Single();
+        Assert.True(factory.TryGetLoops(out var loops, out _) && loops.OwnsGroup, "the transport did not start loops of its own");
+
+        using var client = new HttpClient { BaseAddress = server.BaseUri };
+        var response = client.GetStringAsync("/block");
+        string? loop = await entered.Task.Within("the request to reach its handler");
+        Assert.True(loop is not null, "the handler did not run on a loop (Loop mode)");
+        bool Stalled(LogEntry e) => e.Message.Contains($"Context {loop}: the loop has been running callbacks for", StringComparison.Ordinal);
+
+        // The watchdog writes the event (the host's forwarder decides inside that write), then hands the warning to the
+        // loop's subscriber, the transport: once the transport logged it, the host has decided.
+        Wait.Until(() => server.Logs.Entries.Any(Stalled), () => Thread.Sleep(5), "the stalled loop's warning in the transport's log");
+        release.Set();
+        Assert.Equal("released", await response.Within("the blocked request's response"));
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(hostLogs.Entries, Stalled);
     }
 }
