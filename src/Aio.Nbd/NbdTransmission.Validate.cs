@@ -7,7 +7,7 @@ internal sealed partial class NbdTransmission
     private const ushort WriteZeroesFlags = NbdProtocol.CmdFlagFua | NbdProtocol.CmdFlagNoHole | NbdProtocol.CmdFlagFastZero;
     private const ushort BlockStatusFlags = NbdProtocol.CmdFlagFua | NbdProtocol.CmdFlagReqOne;
 
-    /// <summary>The request's error (0 if it may run): EPERM read-only, ENOSPC/EINVAL out of range, EINVAL bad flags or command.</summary>
+    /// <summary>The request's error (0 if it may run): EPERM read-only, ENOSPC/EINVAL out of range, EINVAL bad flags or command, EOVERFLOW (structured) or EINVAL a READ over the maximum payload.</summary>
     private uint Validate(NbdRequest request, out string message)
     {
         message = "";
@@ -77,8 +77,11 @@ internal sealed partial class NbdTransmission
 
         if (request.Type == NbdProtocol.CmdRead && request.Length > NbdProtocol.MaxPayload)
         {
+            // With simple replies the client broke a MUST (no READ over the maximum payload): EINVAL. With structured
+            // replies such a READ is legal, and the protocol lets a server refuse it up front with EOVERFLOW, which
+            // tells the client to retry in smaller pieces rather than that it erred.
             message = "read larger than the maximum payload";
-            return NbdProtocol.EINVAL;
+            return _session.Structured ? NbdProtocol.EOVERFLOW : NbdProtocol.EINVAL;
         }
 
         if (request.Type == NbdProtocol.CmdBlockStatus && request.Length == 0)

@@ -218,6 +218,16 @@ public class NbdBadInputTests
             Assert.Equal(0u, c.ReadSimpleReply(512).Error);
         }
 
+        // With structured replies such a READ is legal; the server may refuse it with EOVERFLOW (retry smaller).
+        using (var c = new RawNbdClient(server.SocketPath))
+        {
+            c.Negotiate(structured: true);
+            c.SendRequest(0, 0, 1, 0, 64u << 20);
+            Assert.Equal(Aio.Nbd.NbdProtocol.EOVERFLOW, c.ReadStructuredError(1));
+            c.SendRequest(0, 0, 2, 0, 512);
+            Assert.Equal(0u, c.ReadStructuredError(2));
+        }
+
         using (var c = new RawNbdClient(server.SocketPath))
         {
             c.Negotiate();
