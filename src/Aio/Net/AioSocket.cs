@@ -362,7 +362,9 @@ public sealed partial class AioSocket : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// An <see cref="IDuplexPipe"/> over the socket: its input fills from the socket, its output drains to it, with
-    /// backpressure both ways (the options' pause thresholds). Completing both ends disposes the socket.
+    /// backpressure both ways (the options' pause thresholds). Completing the output shuts the sending side down (FIN);
+    /// completing it with an exception resets the connection (RST), so the peer cannot take a message cut short for a
+    /// whole one. Completing both ends disposes the socket.
     /// </summary>
     public IDuplexPipe AsPipe(PipeOptions? receiveOptions = null, PipeOptions? sendOptions = null)
     {

@@ -6,7 +6,8 @@ namespace Aio.Net;
 /// <see cref="AioSocket.AsPipe"/>: two pumps between the socket and a pair of pipes. The receive pump fills the input
 /// pipe and stops reading the socket while the pipe is above its pause threshold (backpressure to the peer through
 /// TCP's window); the send pump drains the output pipe, one gathered send per read. When the application completes
-/// the output, the socket's sending side is shut down (FIN); when both pumps have ended, the socket is disposed.
+/// the output, the socket's sending side is shut down (FIN); when it completes it with an exception, or a send fails,
+/// the connection is reset (RST); when both pumps have ended, the socket is disposed.
 /// </summary>
 internal sealed class SocketPipe : IDuplexPipe
 {
@@ -116,7 +117,11 @@ internal sealed class SocketPipe : IDuplexPipe
         }
         catch (Exception ex)
         {
+            // The application failed its output (the read rethrows its exception) or a send failed: what the peer got
+            // may be a message cut short, so it must not see an orderly end (a FIN, here or when both pumps end and the
+            // socket is disposed) after it. A reset, as Kestrel's transports give a failed output.
             error = ex;
+            _socket.Abort();
         }
         finally
         {

@@ -162,6 +162,34 @@ public class SocketStreamingTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Completing_a_pipes_output_with_an_error_resets_the_connection_instead_of_ending_it(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using var _ = client;
+        var pipe = server.AsPipe();
+
+        // Half a message, then the application fails; its input stays open (the peer is silent).
+        await pipe.Output.WriteAsync(Encoding.ASCII.GetBytes("half a mess"));
+        await pipe.Output.CompleteAsync(new InvalidOperationException("the application failed mid-message"));
+
+        // The peer reads what arrived, then a reset: never the clean end (0) a whole message would end with.
+        var buffer = new byte[64];
+        var reset = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (true)
+            {
+                int n = await client.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Default);
+                Assert.True(n > 0, "the peer saw an orderly end (FIN) after a message cut short");
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        Wait.Until(() => server.IsDisposed, () => Thread.Sleep(5), "the pipe to close its socket");
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task A_pipe_round_trip_carries_every_byte_and_completing_the_output_ends_the_peer_input(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
