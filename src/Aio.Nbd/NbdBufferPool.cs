@@ -9,13 +9,16 @@ namespace Aio.Nbd;
 /// </summary>
 internal static class NbdBufferPool
 {
+    /// <summary>Every buffer's address alignment: enough for O_DIRECT on any device whose memory alignment is at most a page.</summary>
+    public const int Alignment = 4096;
+
     private const int MinShift = 12;
     private const int MaxShift = 26;            // 64 MiB: the maximum payload rounded out to alignment on both sides
     private const long BytesKeptPerClass = 64L * 1024 * 1024;
     private static readonly ConcurrentBag<AlignedBuffer>[] s_classes = CreateClasses();
     private static readonly int[] s_counts = new int[MaxShift + 1];
 
-    /// <summary>A buffer of at least <paramref name="length"/> bytes, aligned to 4096.</summary>
+    /// <summary>A buffer of at least <paramref name="length"/> bytes, aligned to <see cref="Alignment"/>.</summary>
     public static AlignedBuffer Rent(int length)
     {
         int shift = Math.Max(MinShift, 32 - BitOperations.LeadingZeroCount((uint)Math.Max(1, length) - 1));
@@ -31,7 +34,7 @@ internal static class NbdBufferPool
             return buffer;
         }
 
-        return new AlignedBuffer(1 << shift, 4096);
+        return new AlignedBuffer(1 << shift, Alignment);
     }
 
     /// <summary>Gives a buffer back (or frees it if its class is full).</summary>

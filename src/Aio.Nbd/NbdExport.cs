@@ -43,17 +43,29 @@ internal sealed class NbdExport : IDisposable
 
     public long Size { get; }
 
-    /// <summary>O_DIRECT alignment (1 with the page cache).</summary>
+    /// <summary>O_DIRECT alignment of offsets and lengths (1 with the page cache): requests off it are read-modify-written.</summary>
     public int Alignment { get; }
 
     public bool ReadOnly => Options.ReadOnly;
 
-    /// <summary>Opens the file on <paramref name="ctx"/> (throws <see cref="AioException"/> if it is unusable).</summary>
+    /// <summary>
+    /// Opens the file on <paramref name="ctx"/> (throws <see cref="AioException"/> if it is unusable, <see cref="ArgumentException"/>
+    /// if O_DIRECT wants buffers aligned beyond <see cref="NbdBufferPool.Alignment"/>).
+    /// </summary>
     public static NbdExport Open(AioContext ctx, NbdExportOptions options)
     {
         var file = BlockFile.Open(ctx, options.Path, new BlockFileOptions { Direct = options.Direct, ReadOnly = options.ReadOnly });
         try
         {
+            if (file.MemoryAlignment > NbdBufferPool.Alignment)
+            {
+                // No device known to Linux asks this (DMA alignment stays below a page), but the payload buffers could
+                // not meet it: every request would fail.
+                throw new ArgumentException(
+                    $"{options.Path}: O_DIRECT wants buffers aligned to {file.MemoryAlignment} bytes, more than the {NbdBufferPool.Alignment} of the server's buffers; serve it through the page cache.",
+                    nameof(options));
+            }
+
             var export = new NbdExport(options, file, file.Length) { View = options.Direct ? null : TryMapView(file) };
             export._files[ctx] = file;
             return export;

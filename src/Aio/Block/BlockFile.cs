@@ -25,7 +25,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     private readonly FixedFileSlot? _fixedSlot;
     private int _disposed;
 
-    private BlockFile(AioContext context, SafeFileHandle handle, BlockFileOptions options, BlockEngine engine, int alignment)
+    private BlockFile(AioContext context, SafeFileHandle handle, BlockFileOptions options, BlockEngine engine, int alignment, int memoryAlignment)
     {
         _context = context;
         _handle = handle;
@@ -33,6 +33,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         _readOnly = options.ReadOnly;
         Engine = engine;
         Alignment = alignment;
+        MemoryAlignment = memoryAlignment;
         if (engine == BlockEngine.IoUring)
         {
             _fixedSlot = FixedFileSlot.Register(context, handle);
@@ -62,8 +63,19 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Required alignment of buffers, offsets and lengths: the file system's O_DIRECT alignment (4096 if it does not say), 1 without <see cref="BlockFileOptions.Direct"/>.</summary>
+    /// <summary>
+    /// Alignment that satisfies every O_DIRECT rule at once, for buffers, offsets and lengths: the larger of the kernel's
+    /// memory and offset alignments (4096 if it does not say), 1 without <see cref="BlockFileOptions.Direct"/>. Offsets
+    /// and lengths must be multiples of it; buffers need only <see cref="MemoryAlignment"/>.
+    /// </summary>
     public int Alignment { get; }
+
+    /// <summary>
+    /// Required alignment of a buffer's address: the kernel's O_DIRECT memory alignment (statx <c>stx_dio_mem_align</c>;
+    /// 4096 if it does not say), which may be smaller than <see cref="Alignment"/> (a device with 8 KiB logical blocks
+    /// takes 8 KiB offsets into 512-byte-aligned buffers); 1 without <see cref="BlockFileOptions.Direct"/>.
+    /// </summary>
+    public int MemoryAlignment { get; }
 
     /// <summary>The engine in force.</summary>
     public BlockEngine Engine { get; }
@@ -110,22 +122,25 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
 
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         OpenErrors.ThrowIfDirectory(handle, path);
-        int alignment = 1;
+        int alignment = 1, memoryAlignment = 1;
         if (options.Direct)
         {
-            alignment = Libc.DirectIoAlignment(fd);
-            if (alignment <= 0)
+            var (memory, offsets) = Libc.DirectIoAlignment(fd);
+            if (memory <= 0 || offsets <= 0)
             {
-                alignment = DefaultDirectAlignment;
+                memory = offsets = DefaultDirectAlignment;
             }
+
+            alignment = Math.Max(memory, offsets);
+            memoryAlignment = memory;
         }
 
-        return new BlockFile(ctx, handle, options, engine, alignment);
+        return new BlockFile(ctx, handle, options, engine, alignment, memoryAlignment);
     }
 
     /// <summary>Reads <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns that length (zero-filled past the end of the file).</summary>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
-    /// <exception cref="ArgumentException">With Direct, the buffer address, offset or length is not a multiple of <see cref="Alignment"/>.</exception>
+    /// <exception cref="ArgumentException">With Direct, the offset or length is not a multiple of <see cref="Alignment"/>, or the buffer's address not of <see cref="MemoryAlignment"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative, or offset + length overflows.</exception>
     /// <exception cref="AioException">The kernel failed the read.</exception>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken ct = default)
@@ -180,7 +195,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
     }
 
     private ArgumentException MisalignedDirect(int length, long offset, nint? address) => new(
-        $"O_DIRECT needs buffer address, offset and length aligned to {Alignment} bytes (address {(address is { } a ? $"0x{a:x}" : "not looked at")}, offset {offset}, length {length}).",
+        $"O_DIRECT needs offset and length aligned to {Alignment} bytes and the buffer's address to {MemoryAlignment} (address {(address is { } a ? $"0x{a:x}" : "not looked at")}, offset {offset}, length {length}).",
         "buffer");
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -205,7 +220,7 @@ public sealed partial class BlockFile : IAsyncDisposable, IDisposable
         if (_direct)
         {
             nint address = pin.Address();
-            if (address % Alignment != 0)
+            if (address % MemoryAlignment != 0)
             {
                 pin.Dispose();
                 throw MisalignedDirect(buffer.Length, offset, address);

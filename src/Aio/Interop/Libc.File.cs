@@ -29,19 +29,21 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(int fd, ulong request, ulong* arg);
 
-    /// <summary>The O_DIRECT alignment the file system reports for <paramref name="fd"/> (statx STATX_DIOALIGN), or 0 if unknown.</summary>
-    public static int DirectIoAlignment(int fd)
+    /// <summary>
+    /// The O_DIRECT alignments the kernel reports for <paramref name="fd"/> (statx STATX_DIOALIGN): of the buffer's
+    /// address (<c>stx_dio_mem_align</c>) and of the file offset and length (<c>stx_dio_offset_align</c>); (0, 0) if
+    /// unknown. They differ: a device with 8 KiB logical blocks wants offsets in 8 KiB but buffers in 512 bytes.
+    /// </summary>
+    public static (int Memory, int Offset) DirectIoAlignment(int fd)
     {
         byte* buffer = stackalloc byte[StatxSize];
         new Span<byte>(buffer, StatxSize).Clear();
         if (Statx(fd, string.Empty, AT_EMPTY_PATH, STATX_DIOALIGN, buffer) != 0 || (*(uint*)(buffer + StatxMaskOffset) & STATX_DIOALIGN) == 0)
         {
-            return 0;
+            return (0, 0);
         }
 
-        uint mem = *(uint*)(buffer + StatxDioMemAlignOffset);
-        uint off = *(uint*)(buffer + StatxDioOffsetAlignOffset);
-        return (int)Math.Max(mem, off);
+        return ((int)*(uint*)(buffer + StatxDioMemAlignOffset), (int)*(uint*)(buffer + StatxDioOffsetAlignOffset));
     }
 
     /// <summary>

@@ -26,8 +26,11 @@ public sealed class LoopDevice : IDisposable
     /// <summary>The device's name in /sys/block (loopN).</summary>
     public string Name => System.IO.Path.GetFileName(Path);
 
-    /// <summary>Attaches a device of <paramref name="size"/> bytes (zeros), or returns null with the reason.</summary>
-    public static LoopDevice? TryCreate(long size, out string why)
+    /// <summary>
+    /// Attaches a device of <paramref name="size"/> bytes (zeros), with logical blocks of <paramref name="sectorSize"/>
+    /// bytes (0: losetup's default, 512), or returns null with the reason.
+    /// </summary>
+    public static LoopDevice? TryCreate(long size, out string why, int sectorSize = 0)
     {
         why = "";
         if (Environment.UserName != "root")
@@ -43,7 +46,9 @@ public sealed class LoopDevice : IDisposable
             f.SetLength(size);
         }
 
-        var (code, stdout, stderr) = Run("losetup", "--find", "--show", backing);
+        var (code, stdout, stderr) = sectorSize > 0
+            ? Run("losetup", "--find", "--show", "--sector-size", sectorSize.ToString(System.Globalization.CultureInfo.InvariantCulture), backing)
+            : Run("losetup", "--find", "--show", backing);
         string path = stdout.Trim();
         if (code != 0 || !path.StartsWith("/dev/loop", StringComparison.Ordinal))
         {
