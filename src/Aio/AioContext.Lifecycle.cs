@@ -139,6 +139,38 @@ public sealed partial class AioContext
         }
     }
 
+    /// <summary>
+    /// Home thread: runs <paramref name="action"/>, which touches the ring, as a section (inside a Poll, that Poll's), so
+    /// that a Dispose from another thread cannot unmap the ring under it. False, without running it, once the context
+    /// is disposed.
+    /// </summary>
+    internal bool TryRunAsSection(Action action)
+    {
+        if (_pollDepth > 0)
+        {
+            action();
+            return true;
+        }
+
+        // Full fence; pairs with Dispose's CompareExchange, as in EnterSection.
+        if ((Interlocked.Increment(ref _lifecycle) & DisposedBit) != 0)
+        {
+            Interlocked.Decrement(ref _lifecycle);
+            return false;
+        }
+
+        try
+        {
+            action();
+        }
+        finally
+        {
+            ExitSection();
+        }
+
+        return true;
+    }
+
     /// <summary>AddSqe on the home thread with the ring enabled: straight into the SQ, as a section.</summary>
     private void AddSqeDirect<TState>(IRequestRing requests, SqePreparer<TState> prepare, TState state, CqeHandler handler)
     {

@@ -22,6 +22,9 @@ internal sealed class BlockOperation : RingOperation
     private bool _write;
     private int _alignment;
     private FixedFileSlot? _fixedSlot;
+    // The slot the SQE in flight names (set when prepared with it, cleared by its completion): it is not given back
+    // while the kernel may still look it up.
+    private FixedFileSlot? _slotInUse;
     private AlignedBuffer? _alignedBuffer;
 
     // The context whose loop counts this request as in flight for its busy-poll (AioContext.RingPolling.cs): set when
@@ -57,6 +60,12 @@ internal sealed class BlockOperation : RingOperation
         {
             _polledBy = null;
             polledBy.OnPollableCompleted();
+        }
+
+        if (_slotInUse is { } slotInUse)
+        {
+            _slotInUse = null;
+            slotInUse.OnRequestCompleted();
         }
 
         base.OnCompletion(in cqe);
@@ -127,6 +136,7 @@ internal sealed class BlockOperation : RingOperation
         _buffer = default;
         _address = 0;
         _fixedSlot = null;
+        _slotInUse = null;
         _alignedBuffer = null;
         _polledBy = null;
         OperationPool<BlockOperation>.Return(this);
@@ -169,6 +179,8 @@ internal sealed class BlockOperation : RingOperation
         if (fixedFile)
         {
             sqe.Flags |= SqeFlags.FixedFile;
+            _slotInUse = _fixedSlot;
+            _slotInUse!.OnRequestPrepared();
         }
 
         _polledBy = Context;

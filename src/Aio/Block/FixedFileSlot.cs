@@ -8,10 +8,13 @@ namespace Aio.Block;
 /// </summary>
 /// <remarks>
 /// Registration and release run on the home thread (a one-shot when asked from elsewhere), the only thread that fills
-/// the SQ: <see cref="TryGet"/>, read while preparing an entry, needs no synchronisation. Until registration has run,
-/// and once the slot is released or the ring replaced, requests use the fd; a request already submitted keeps the
-/// file it resolved. The file's own reference counting (every request holds the SafeHandle) is unchanged, so the fd
-/// stays valid for any request that falls back to it.
+/// the SQ and reaps the CQ: <see cref="TryGet"/>, read while preparing an entry, and the count of requests that name
+/// the slot need no synchronisation. Until registration has run, and once the slot is released or the ring replaced,
+/// requests use the fd. The slot goes back only when no request that names it is in flight: the kernel looks a fixed
+/// file up when it issues the request, which for a request deferred behind an IOSQE_IO_DRAIN (or punted to a worker)
+/// is long after submission, and a slot handed to the next file meanwhile would send the write there. The file's own
+/// reference counting (every request holds the SafeHandle) is unchanged, so the fd stays valid for any request that
+/// falls back to it.
 /// </remarks>
 internal sealed class FixedFileSlot
 {
@@ -20,6 +23,8 @@ internal sealed class FixedFileSlot
     private int _slot = -1;
     private int _generation;
     private bool _released;
+    // Requests prepared with the slot whose completions have not come back (home thread).
+    private int _inFlight;
 
     private FixedFileSlot(AioContext context, SafeFileHandle handle)
     {
@@ -48,14 +53,28 @@ internal sealed class FixedFileSlot
         return false;
     }
 
-    /// <summary>Gives the slot back (any thread; the BlockFile is being disposed).</summary>
+    /// <summary>Home thread: a request was prepared with the slot <see cref="TryGet"/> gave.</summary>
+    public void OnRequestPrepared() => _inFlight++;
+
+    /// <summary>Home thread: the completion of a request <see cref="OnRequestPrepared"/> counted.</summary>
+    public void OnRequestCompleted()
+    {
+        if (--_inFlight == 0 && _released && _slot >= 0)
+        {
+            ReleaseOnLoop();
+        }
+    }
+
+    /// <summary>Gives the slot back once no request names it (any thread; the BlockFile is being disposed).</summary>
     public void Release() => OnLoop(ReleaseOnLoop);
 
     private void OnLoop(Action action)
     {
+        // A section: a Dispose from another thread must not unmap the ring while the action registers or empties the
+        // slot (false: the context was disposed first, and has no ring left to touch).
         if (_context.IsOnHomeThread && _context.RequestRing is { IsBound: true })
         {
-            action();
+            _ = _context.TryRunAsSection(action);
             return;
         }
 
@@ -94,8 +113,9 @@ internal sealed class FixedFileSlot
     private void ReleaseOnLoop()
     {
         _released = true;
-        if (_slot < 0 || _context.RequestRing is not { } ring)
+        if (_slot < 0 || _inFlight > 0 || _context.RequestRing is not { } ring)
         {
+            // With requests in flight, the last one's completion gives the slot back.
             return;
         }
 

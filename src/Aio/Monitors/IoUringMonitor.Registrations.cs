@@ -80,8 +80,10 @@ internal sealed partial class IoUringMonitor
             return true;
         }
 
-        // A request in the SQ that names the slot resolves it only when submitted: hand the SQ to the kernel first.
-        // Submitted requests keep what they resolved, also once the slot is empty.
+        // A request in the SQ that names the slot resolves it only when issued: hand the SQ to the kernel first. That
+        // is not enough on its own (a request deferred behind a drain, or punted to a worker, looks its file up later
+        // still), so the owners empty a slot only once no request that names it is in flight: a file's slot after its
+        // requests' completions (FixedFileSlot), a buffer's after its last pin.
         if (_ring.SqReady != 0 && (_ring.TrySubmit() < 0 || _ring.SqReady != 0))
         {
             return false;

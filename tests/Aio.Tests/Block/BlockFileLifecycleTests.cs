@@ -57,4 +57,61 @@ public class BlockFileLifecycleTests
 
         Assert.True(file.Handle.IsClosed);
     }
+
+    [IoUringFact]
+    public void Files_opened_and_disposed_on_the_home_thread_race_a_foreign_context_Dispose_safely()
+    {
+        // Registering and emptying a file's slot touch the ring from the home thread outside any Poll: as sections, so
+        // that a Dispose from another thread either comes first (then nothing touches the ring) or is refused while
+        // one runs (InvalidOperationException, as for any call inside the context), and never unmaps the ring under it.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 4096, seed: 4);
+        int refusals = 0;
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+
+        // Rounds until a Dispose met a section in progress (the threads must overlap, which scheduling decides), within 20 s.
+        for (int round = 0; Volatile.Read(ref refusals) == 0 && deadline.Elapsed < TimeSpan.FromSeconds(20); round++)
+        {
+            var ctx = AioContext.Create();
+            ctx.Poll(blocking: false);
+            using var opening = new ManualResetEventSlim();
+            var disposer = new Thread(() =>
+            {
+                opening.Wait();
+                while (true)
+                {
+                    try
+                    {
+                        ctx.Dispose();
+                        return;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        Interlocked.Increment(ref refusals);
+                    }
+                }
+            });
+            disposer.Start();
+            int opened = 0;
+            try
+            {
+                // Until the Dispose gets in between two sections (bounded: a Dispose never let in fails below).
+                for (; opened < 100_000; opened++)
+                {
+                    using var file = BlockFile.Open(ctx, path, new BlockFileOptions { Engine = BlockEngine.IoUring });
+                    opening.Set();
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            opening.Set();
+            Assert.True(disposer.Join(Wait.Default), $"round {round}: the foreign Dispose did not finish ({opened} files opened)");
+            Assert.True(ctx.IsDisposed);
+        }
+
+        // The two threads overlapped: some Dispose calls met a registration or release in progress.
+        Assert.True(refusals > 0, "no Dispose was refused: the home thread's slot work never ran as a section while another thread disposed");
+    }
 }

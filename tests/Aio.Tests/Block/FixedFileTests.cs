@@ -1,3 +1,4 @@
+using Aio.Interop;
 using Aio.Tests.Support;
 using Xunit;
 
@@ -78,5 +79,59 @@ public class FixedFileTests
         }).WaitAsync(Wait.Default);
         Assert.Equal(buffer.Length, await read.WaitAsync(Wait.Default));
         Assert.True(buffer.Memory.Span.SequenceEqual(content), "the read returned other data after its file's slot was released");
+    }
+
+    [IoUringFact]
+    public async Task A_write_the_kernel_defers_behind_a_drain_reaches_its_own_file_though_the_slot_was_released_meanwhile()
+    {
+        // IOSQE_IO_DRAIN (an AddSqe of the application's) makes the kernel defer every later request until the drain
+        // ran, and a deferred request looks its fixed file up only when it is issued. So a BlockFile's slot must not go
+        // back while a request that names it is in flight: the next file opened would take it, and the deferred write
+        // would land in that file.
+        using var dir = new TempDir();
+        var (pathA, _) = dir.CreateFile("a", 4096, seed: 1);
+        var (pathB, contentB) = dir.CreateFile("b", 4096, seed: 2);
+        using var io = IoThread.Start("fixed-file-drain");
+        var (pipeRead, pipeWrite) = Libc.CreatePipe(0);
+        try
+        {
+            var a = BlockFile.Open(io.Context, pathA, new BlockFileOptions { Engine = BlockEngine.IoUring });
+            Assert.True(await SlotOf(io, a).WaitAsync(Wait.Default) >= 0, "file a got no slot");
+            using var buffer = new AlignedBuffer(4096, 4096);
+            buffer.Memory.Span.Fill(0x5a);
+            byte[] pipeByte = GC.AllocateArray<byte>(1, pinned: true);
+            nint pipeBuffer = System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pipeByte, 0);
+            var blocker = new RecordingHandler();
+            var drain = new RecordingHandler();
+            BlockFile? b = null;
+
+            // In one loop callback: a read of an empty pipe (in flight until the test writes to it), a drained NOP behind
+            // it, the write behind that (deferred by the kernel), then a's dispose and b's open.
+            var write = await io.Context.InvokeAsync(() =>
+            {
+                io.Context.AddSqe(static (ref Sqe sqe, (int Fd, nint Buffer) s) => sqe.PrepRead(s.Fd, s.Buffer, 1, 0), (pipeRead, pipeBuffer), blocker);
+                io.Context.AddSqe(static (ref Sqe sqe, int _) =>
+                {
+                    sqe.PrepNop();
+                    sqe.Flags |= SqeFlags.IoDrain;
+                }, 0, drain);
+                var pending = a.WriteAsync(buffer.Memory, 0).AsTask();
+                a.Dispose();
+                b = BlockFile.Open(io.Context, pathB, new BlockFileOptions { Engine = BlockEngine.IoUring });
+                return Task.FromResult(pending);
+            }).WaitAsync(Wait.Default);
+            Assert.False(write.IsCompleted, "the write completed before the drain let it run");
+
+            Assert.Equal(1, Libc.WriteSpan(pipeWrite, "x"u8));
+            Assert.Equal(4096, await write.WaitAsync(Wait.Default));
+            Assert.All(File.ReadAllBytes(pathA), x => Assert.Equal(0x5a, x));
+            Assert.True(File.ReadAllBytes(pathB).AsSpan().SequenceEqual(contentB), "the write deferred behind the drain landed in the file that took its slot");
+            await b!.DisposeAsync();
+        }
+        finally
+        {
+            Libc.CloseQuietly(pipeRead);
+            Libc.CloseQuietly(pipeWrite);
+        }
     }
 }
