@@ -15,7 +15,11 @@ internal sealed class NbdTransport : IAsyncDisposable
     private const int BufferSize = 64 * 1024;
     private readonly AioSocket _socket;
     private readonly byte[] _buffer = new byte[BufferSize];
+    // TLS records of one staged write: at most what one record carries, so a staged write is one record.
+    private const int TlsRecordPlaintext = 16 * 1024;
     private SslStream? _tls;
+    private NbdTlsInnerStream? _tlsInner;
+    private byte[]? _tlsStaging;
     private int _start;
     private int _end;
     private bool _intoBuffer;
@@ -133,20 +137,52 @@ internal sealed class NbdTransport : IAsyncDisposable
     }
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
-        => _tls is null ? new ValueTask(_socket.SendAsync(data, ct).AsTask()) : _tls.WriteAsync(data, ct);
+        => _tls is null ? new ValueTask(_socket.SendAsync(data, ct).AsTask()) : SendTlsAsync(new ReadOnlySequence<byte>(data), ct);
 
     /// <summary>Sends gathered segments: plain, the socket's own operation (awaited directly by the reply pump).</summary>
     public ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken ct = default)
-        => _tls is null ? _socket.SendAsync(data, ct) : SendTlsAsync(_tls, data, ct);
+        => _tls is null ? _socket.SendAsync(data, ct) : SendTlsAsync(data, ct);
 
-    private static async ValueTask SendTlsAsync(SslStream tls, ReadOnlySequence<byte> data, CancellationToken ct)
+    /// <summary>
+    /// Encrypts <paramref name="data"/> into records (small segments, such as reply headers and 4 KiB reads, staged
+    /// together up to a record's worth; a segment that size or larger written as it is) and sends them in one go. The
+    /// writes complete at once (<see cref="NbdTlsInnerStream"/> collects their records); the flush is the one wait.
+    /// </summary>
+    private async ValueTask SendTlsAsync(ReadOnlySequence<byte> data, CancellationToken ct)
     {
+        var tls = _tls!;
+        byte[] staging = _tlsStaging ??= new byte[TlsRecordPlaintext];
+        int staged = 0;
         foreach (var segment in data)
         {
-            await tls.WriteAsync(segment, ct).ConfigureAwait(true);
+            if (segment.Length >= TlsRecordPlaintext)
+            {
+                if (staged > 0)
+                {
+                    await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+                    staged = 0;
+                }
+
+                await tls.WriteAsync(segment, ct).ConfigureAwait(true);
+                continue;
+            }
+
+            if (staged + segment.Length > TlsRecordPlaintext)
+            {
+                await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+                staged = 0;
+            }
+
+            segment.Span.CopyTo(staging.AsSpan(staged));
+            staged += segment.Length;
         }
 
-        await tls.FlushAsync(ct).ConfigureAwait(true);
+        if (staged > 0)
+        {
+            await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+        }
+
+        await _tlsInner!.FlushCollectedAsync(ct).ConfigureAwait(true);
     }
 
     /// <summary>
@@ -155,8 +191,10 @@ internal sealed class NbdTransport : IAsyncDisposable
     /// </summary>
     public async ValueTask StartTlsAsync(X509Certificate2 certificate, CancellationToken ct)
     {
-        var tls = new SslStream(_socket.AsStream(), leaveInnerStreamOpen: false);
+        var inner = new NbdTlsInnerStream(_socket);
+        var tls = new SslStream(inner, leaveInnerStreamOpen: false);
         _tls = tls;
+        _tlsInner = inner;
         await tls.AuthenticateAsServerAsync(
             new SslServerAuthenticationOptions
             {
@@ -165,6 +203,9 @@ internal sealed class NbdTransport : IAsyncDisposable
                 ClientCertificateRequired = false,
             },
             ct).ConfigureAwait(true);
+
+        // The handshake's flights went out as SslStream wrote them; from now on each batch of replies is one send.
+        inner.StartCollecting();
     }
 
     /// <summary>Ends the send side (TLS close_notify first): the client sees the end of the replies.</summary>
@@ -175,6 +216,7 @@ internal sealed class NbdTransport : IAsyncDisposable
             if (_tls is not null)
             {
                 await _tls.ShutdownAsync().ConfigureAwait(true);
+                await _tlsInner!.FlushCollectedAsync(CancellationToken.None).ConfigureAwait(true);
             }
 
             _socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 
 namespace Aio.Net;
@@ -148,6 +149,11 @@ internal sealed class AioSocketStream : Stream
         base.Dispose(disposing);
     }
 
+    // Pooling builders: their ValueTasks are IValueTaskSource-backed, so an awaiter on the loop that used
+    // ConfigureAwait(false) (SslStream awaits its inner stream so) continues inline there when the operation completes.
+    // A Task-backed one would go to the thread pool instead (a Task runs a context-free continuation inline only where
+    // no SynchronizationContext is installed, and the loop has one): a pool round trip per read and write of TLS.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<int> AwaitRead(ValueTask<int> pending)
     {
         try
@@ -160,6 +166,7 @@ internal sealed class AioSocketStream : Stream
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask AwaitWrite(ValueTask<int> pending)
     {
         try

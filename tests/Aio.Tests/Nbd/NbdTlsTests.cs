@@ -134,7 +134,7 @@ public class NbdTlsTests
         Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(reply));
     }
 
-    private static void SendOption(Stream s, uint option, byte[] data)
+    internal static void SendOption(Stream s, uint option, byte[] data)
     {
         var header = new byte[16];
         BinaryPrimitives.WriteUInt64BigEndian(header, RawNbdClient.IHaveOpt);
@@ -144,7 +144,7 @@ public class NbdTlsTests
         s.Flush();
     }
 
-    private static (uint Type, byte[] Data) ReadOptionReply(Stream s)
+    internal static (uint Type, byte[] Data) ReadOptionReply(Stream s)
     {
         var h = new byte[20];
         s.ReadExactly(h);

@@ -1,0 +1,83 @@
+using System.Buffers.Binary;
+using System.Net.Security;
+using System.Net.Sockets;
+using Aio.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aio.Tests.Nbd;
+
+/// <summary>
+/// Replies over TLS leave from the loop in batches: SslStream's writes complete at once into the connection's record
+/// buffer and a batch goes out in one send, instead of each record's write coming back through the thread pool.
+/// Alone in the process: it counts the pool's work items.
+/// </summary>
+[Collection(ProcessStateCollection.Name)]
+public sealed class NbdTlsBatchingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Pipelined_reads_over_TLS_come_back_intact_without_a_thread_pool_round_trip_per_reply()
+    {
+        using var certs = new TempDir();
+        var cert = TlsCertificates.Create(certs.Path);
+        using var server = new NbdTestServer(random: true, configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+        byte[] image = File.ReadAllBytes(server.ImagePath);
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Hello();
+        c.SendOption(5, []);                                   // STARTTLS
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+
+        // A synchronous client on this thread: the pool's work items are the server's.
+        using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, _) => true);
+        tls.AuthenticateAsClient("localhost");
+        tls.ReadTimeout = 10_000;
+        NbdTlsTests.SendOption(tls, 7, RawNbdClient.InfoRequest(""));
+        while (NbdTlsTests.ReadOptionReply(tls).Type != 1)
+        {
+        }
+
+        const int Depth = 64;
+        const int Rounds = 20;
+        var random = new Random(64);
+        Burst(tls, image, random, Depth);                        // warm-up
+        long before = ThreadPool.CompletedWorkItemCount;
+        for (int round = 0; round < Rounds; round++)
+        {
+            Burst(tls, image, random, Depth);
+        }
+
+        double perReply = (double)(ThreadPool.CompletedWorkItemCount - before) / (Rounds * Depth);
+        output.WriteLine($"{perReply:F3} pool work items per TLS reply");
+        Assert.True(perReply < 0.25, $"{perReply:F2} thread-pool work items per TLS reply: the replies' writes went through the pool");
+    }
+
+    /// <summary><paramref name="depth"/> 4 KiB READs sent in one write, then every reply read and checked against the image.</summary>
+    private static void Burst(SslStream tls, byte[] image, Random random, int depth)
+    {
+        var requests = new byte[28 * depth];
+        var offsets = new long[depth];
+        for (int i = 0; i < depth; i++)
+        {
+            offsets[i] = 4096L * random.Next(0, (image.Length / 4096) - 1);
+            var r = requests.AsSpan(28 * i, 28);
+            BinaryPrimitives.WriteUInt32BigEndian(r, 0x25609513);
+            BinaryPrimitives.WriteUInt64BigEndian(r[8..], (ulong)i);
+            BinaryPrimitives.WriteUInt64BigEndian(r[16..], (ulong)offsets[i]);
+            BinaryPrimitives.WriteUInt32BigEndian(r[24..], 4096);
+        }
+
+        tls.Write(requests);
+        var seen = new bool[depth];
+        var reply = new byte[16 + 4096];
+        for (int i = 0; i < depth; i++)
+        {
+            tls.ReadExactly(reply);
+            Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(reply));
+            Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)));
+            int cookie = (int)BinaryPrimitives.ReadUInt64BigEndian(reply.AsSpan(8));
+            Assert.False(seen[cookie], $"a second reply for request {cookie}");
+            seen[cookie] = true;
+            Assert.True(reply.AsSpan(16).SequenceEqual(image.AsSpan((int)offsets[cookie], 4096)), $"request {cookie}'s data differs");
+        }
+    }
+}
