@@ -185,6 +185,14 @@ internal sealed class AcceptOperation : SocketOperation, IKernelRequestOwner
         }
         else if (!_request.InFlight && IsPending)
         {
+            if (Token.IsCancellationRequested)
+            {
+                // The caller's cancel went to the request that just ended (a single ACCEPT that met ECONNABORTED, say):
+                // it found nothing to cancel, and a fresh ACCEPT would keep the cancelled accept waiting.
+                FailCancelled();
+                return;
+            }
+
             _multishot = Context.NetLoop.MultishotAccept;
             if (!_request.Submit(s_prepare, this))
             {

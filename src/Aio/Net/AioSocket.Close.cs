@@ -94,6 +94,15 @@ public sealed partial class AioSocket
             return;
         }
 
+        if (_close.Request != Aborting && _receive.HoldsUnreadData)
+        {
+            // Bytes the peer sent that nobody read: the multishot receive moved them out of the socket's queue into the
+            // loop's buffers, where close(2) cannot see them. TCP answers a close that leaves data unread with a reset
+            // (the readiness path does, as .NET's Socket does); so must this one, or the peer would take the data it
+            // sent for received.
+            _ = Libc.SetLingerZero(Fd);
+        }
+
         _receive.Release();
         _send.Release();
         _receive.DisposeHandOver();

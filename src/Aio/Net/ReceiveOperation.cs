@@ -30,6 +30,12 @@ internal abstract class ReceiveOperation : SocketOperation
     /// <summary>Loop thread: the socket is closing; end the pending receive with <paramref name="reason"/> and stop kernel work.</summary>
     public abstract void BeginClose(Exception reason);
 
+    /// <summary>
+    /// Loop thread: bytes the peer sent are held here, out of the socket's queue, unread (the ring's provided buffers).
+    /// False on the readiness path, where unread bytes stay in the kernel.
+    /// </summary>
+    public virtual bool HoldsUnreadData => false;
+
     /// <summary>Loop thread, after <see cref="KernelIdle"/>: give back whatever the side still holds.</summary>
     public virtual void Release()
     {

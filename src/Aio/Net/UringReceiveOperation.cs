@@ -83,6 +83,8 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         }
     }
 
+    public override bool HoldsUnreadData => !_queue.IsEmpty;
+
     public override void Release()
     {
         while (!_queue.IsEmpty)

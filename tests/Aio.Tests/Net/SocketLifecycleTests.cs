@@ -92,6 +92,25 @@ public class SocketLifecycleTests
 
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public async Task Disposing_with_received_data_left_unread_resets_the_connection(FdMonitorKind kind)
+    {
+        using var loops = new NetLoops(kind);
+        await using var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var (client, server) = await loops.ConnectAsync(listener);
+        await using (client)
+        {
+            // The peer sends 1000 bytes; the server reads 10 of them and closes. On the ring the rest sits in the loop's
+            // buffers, not in the socket's queue: the close must still reset, as TCP does for unread data.
+            Assert.Equal(1000, await client.SendAsync(new byte[1000]).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(10, await server.ReceiveAsync(new byte[10]).AsTask().WaitAsync(Wait.Default));
+            await server.DisposeAsync();
+            var reset = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[1]).AsTask().WaitAsync(Wait.Default));
+            Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Abort_resets_the_connection_and_fails_pending_operations_with_SocketException(FdMonitorKind kind)
     {
         using var loops = new NetLoops(kind);
