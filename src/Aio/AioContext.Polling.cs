@@ -218,8 +218,13 @@ public sealed partial class AioContext
     private bool RunPollHandlersOnce(ReadyCollector ready, long now)
     {
         bool found = false;
-        foreach (var h in _pollingSet)
+
+        // By index, the count read each time: a poll callback may run a nested iteration, whose dispatches add handlers
+        // to the set and whose idle sweep removes them (an enumerator would throw; a handler moved is polled again or
+        // not, which a poll allows).
+        for (int i = 0; i < _pollingSet.Count; i++)
         {
+            var h = _pollingSet[i];
             var state = h.Polling!;
             if (h.IsDeleted || state.InPollReady || h.Poll is not { } poll)
             {
@@ -255,6 +260,12 @@ public sealed partial class AioContext
 
         for (int i = _pollingSet.Count - 1; i >= 0; i--)
         {
+            if (i >= _pollingSet.Count)
+            {
+                // The last poll callback ran a nested iteration that shrank the set.
+                continue;
+            }
+
             var h = _pollingSet[i];
             var state = h.Polling!;
             if (state.IdleDeadline == 0)

@@ -53,6 +53,43 @@ public class PollCallbackWorkTests
         Assert.Equal(1, scene.ActionRuns);
     }
 
+    [Theory]
+    [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
+    public void A_nested_poll_in_a_poll_callback_that_adds_a_handler_to_the_polling_set_leaves_the_outer_poll_intact(FdMonitorKind kind)
+    {
+        // The outer iteration is walking its busy-polled handlers when the callback's nested iteration dispatches
+        // another polled handler, which joins that set: the walk must go on (it threw "collection was modified").
+        using var scene = new PollCallbackScene(kind);
+        var ctx = scene.Context;
+        using var other = new EventNotifier();
+        int otherReads = 0;
+        ctx.SetEventNotifier(other, e =>
+        {
+            e.TestAndClear();
+            otherReads++;
+        }, _ => false);
+        bool after = false;
+        using var afterwards = ctx.CreateBottomHalf(() => after = true);
+        try
+        {
+            scene.OnNextPoll(() =>
+            {
+                other.Set();
+                LoopDriver.PollUntil(ctx, () => otherReads == 1, "the other handler, in the nested iteration");
+
+                // Work for the outer iteration, which then runs it instead of sleeping (see the bottom-half test above).
+                afterwards.Schedule();
+            });
+            LoopDriver.PollUntil(ctx, () => after, "the outer iteration after the poll callback's nested one");
+            Assert.Equal(1, scene.ActionRuns);
+            Assert.Equal(1, otherReads);
+        }
+        finally
+        {
+            ctx.SetEventNotifier(other, null);
+        }
+    }
+
     /// <summary>Inside the next poll: <paramref name="foreign"/> on another thread, then a nested iteration, which accepts the notification it sent.</summary>
     private static void ElsewhereThenNestedPoll(PollCallbackScene scene, Action foreign)
         => scene.OnNextPoll(() =>
