@@ -63,14 +63,15 @@ internal sealed class PeriodicTimerWaiter : IValueTaskSource<bool>
     public bool TryTake(CancellationToken cancellationToken) => _pending && _token == cancellationToken && TryTake();
 
     /// <summary>
-    /// Completes the taken wait, resuming an awaiter on the loop there (inline on the loop thread).
+    /// Completes the taken wait, resuming an awaiter on the loop there (inline when the loop runs on this thread now;
+    /// the home thread between two iterations, cancelling the token, say, is not inside the loop).
     /// <c>_continuationOnLoop</c> was written under the owner's lock before the wait could be taken, and the taker
     /// took that lock since: it reads the value of this wait.
     /// </summary>
     public void Complete(bool result, Exception? error)
     {
         var context = _context;
-        if (_continuationOnLoop && !(context.IsOnHomeThread && !context.IsDisposed))
+        if (_continuationOnLoop && !(AioContext.Current == context && !context.IsDisposed))
         {
             CompleteElsewhere(context, result, error);
             return;

@@ -141,6 +141,44 @@ public class PeriodicTimerTests
     }
 
     [Fact]
+    public void A_wait_on_the_loop_that_its_home_thread_cancels_between_iterations_resumes_on_the_loop()
+    {
+        // The thread that drives the loop by hand cancels the wait between two RunUntil calls: it is the home thread,
+        // but no loop runs there then, so the continuation must wait for the next iteration rather than run inside Cancel.
+        using var ctx = AioContext.Create();
+        using var cts = new CancellationTokenSource();
+        using var timer = ctx.CreatePeriodicTimer(TimeSpan.FromHours(1));
+        bool cancelled = false;
+        AioContext? resumedIn = null;
+        Task? waiter = null;
+        ctx.RunUntil(ctx.InvokeAsync(() =>
+        {
+            waiter = WaitAsync();
+            return Task.CompletedTask;
+        }));
+
+        cts.Cancel();
+        Assert.False(cancelled, "the wait's continuation ran inside Cancel, outside the loop");
+        ctx.RunUntil(waiter!);
+        Assert.True(cancelled);
+        Assert.Same(ctx, resumedIn);
+
+        async Task WaitAsync()
+        {
+            try
+            {
+                await timer.WaitForNextTickAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled = true;
+            }
+
+            resumedIn = AioContext.Current;
+        }
+    }
+
+    [Fact]
     public void One_wait_at_a_time()
     {
         using var ctx = AioContext.Create();
