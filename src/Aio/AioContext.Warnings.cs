@@ -84,6 +84,10 @@ public sealed partial class AioContext
         try
         {
             ScheduleOneShot(() => Deliver(warning));
+
+            // Scheduled on the home thread, where no wake-up is written: but the epoll monitor finds invalid fds
+            // before its wait, whose timeout was computed without this bottom half. A Notify keeps it from sleeping.
+            NotifyCore();
         }
         catch (ObjectDisposedException)
         {

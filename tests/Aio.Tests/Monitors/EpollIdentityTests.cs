@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Tracing;
 using Aio.Interop;
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.Monitors;
@@ -110,6 +111,28 @@ public class EpollIdentityTests
         finally
         {
             Libc.CloseQuietly(keep);
+            Libc.CloseQuietly(w);
+        }
+    }
+
+    [Fact]
+    public void The_warning_for_a_handler_whose_fd_was_closed_reaches_its_subscribers_without_a_wake_up_from_elsewhere()
+    {
+        // The sweep that finds the closed fd runs just before the wait, and the warning's delivery is a bottom half it
+        // schedules: a blocking Poll with nothing else to do must run it rather than sleep.
+        using var ctx = NewEpollContext("epoll-warning-" + Guid.NewGuid().ToString("N"));
+        var (r, w) = Libc.CreatePipe();
+        try
+        {
+            int warnings = 0;
+            ctx.Warning += (_, warning) => warnings += warning.EventId == 3 ? 1 : 0;
+            ctx.SetFdHandler(r, () => { }, null);
+            ctx.Poll(false);
+            Libc.CloseQuietly(r);
+            LoopDriver.PollUntil(ctx, () => warnings == 1, "the invalid-fd warning");
+        }
+        finally
+        {
             Libc.CloseQuietly(w);
         }
     }
