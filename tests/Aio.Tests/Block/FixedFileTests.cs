@@ -123,7 +123,17 @@ public class FixedFileTests
             Assert.False(write.IsCompleted, "the write completed before the drain let it run");
 
             Assert.Equal(1, Libc.WriteSpan(pipeWrite, "x"u8));
-            Assert.Equal(4096, await write.WaitAsync(Wait.Default));
+            // The drain waits for every request submitted before it, the loop's own included: the one-shot POLL_ADD on
+            // its wake-up eventfd completes when a Notify finds the loop asleep, so nudge it until the drain has run.
+            Wait.Until(
+                () => write.IsCompleted,
+                () =>
+                {
+                    io.Context.Notify();
+                    Thread.Sleep(5);
+                },
+                $"the deferred write (pipe read completed: {blocker.Count}, drain: {drain.Count})");
+            Assert.Equal(4096, await write);
             Assert.All(File.ReadAllBytes(pathA), x => Assert.Equal(0x5a, x));
             Assert.True(File.ReadAllBytes(pathB).AsSpan().SequenceEqual(contentB), "the write deferred behind the drain landed in the file that took its slot");
             await b!.DisposeAsync();
