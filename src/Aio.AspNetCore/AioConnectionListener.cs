@@ -40,7 +40,7 @@ internal sealed class AioConnectionListener : IConnectionListener
         try
         {
             // TCP_NODELAY on the listener: every accepted connection inherits it, no setsockopt(2) per connection.
-            listener = AioListener.Bind(loops.AcceptContext, endPoint, options.Backlog, reusePort: false, noDelay: options.NoDelay);
+            listener = AioListener.Bind(loops.AcceptContext, endPoint, Math.Max(1, options.Backlog), reusePort: false, noDelay: options.NoDelay);
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

@@ -56,7 +56,7 @@ internal sealed class AioReusePortListener : IConnectionListener
             var port = endPoint;
             foreach (var loop in loops.Schedulers)
             {
-                var listener = AioListener.Bind(loop.Context, port, options.Backlog, reusePort: true, noDelay: options.NoDelay);
+                var listener = AioListener.Bind(loop.Context, port, Math.Max(1, options.Backlog), reusePort: true, noDelay: options.NoDelay);
                 listeners.Add(listener);
 
                 // Port 0: the first listener's port for the others.

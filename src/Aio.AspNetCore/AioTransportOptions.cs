@@ -7,6 +7,9 @@ public sealed class AioTransportOptions
     public const int MaxLoopCount = 16;
 
     private long? _pollMaxNs;
+    private int _backlog = 512;
+    private long? _maxReadBufferSize = 1024 * 1024;
+    private long? _maxWriteBufferSize = 64 * 1024;
 
     /// <summary>
     /// Loops (IoThreads) serving connections; 0 = <see cref="Environment.ProcessorCount"/>; at most <see cref="MaxLoopCount"/>.
@@ -23,8 +26,17 @@ public sealed class AioTransportOptions
     /// <summary>Where Kestrel's pipe continuations run; see <see cref="AioSchedulingMode"/>.</summary>
     public AioSchedulingMode Scheduling { get; set; }
 
-    /// <summary>The listen backlog.</summary>
-    public int Backlog { get; set; } = 512;
+    /// <summary>The listen backlog (0, as Kestrel's Sockets transport takes it, is the kernel's smallest: one).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    public int Backlog
+    {
+        get => _backlog;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _backlog = value;
+        }
+    }
 
     /// <summary>
     /// One SO_REUSEPORT listener per loop for TCP end points: the kernel spreads connections over the loops and each is
@@ -44,11 +56,21 @@ public sealed class AioTransportOptions
     /// </summary>
     public bool WaitForDataBeforeAllocatingBuffer { get; set; } = true;
 
-    /// <summary>Bytes received and not yet consumed by Kestrel before the transport stops reading (null: no limit).</summary>
-    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+    /// <summary>Bytes received and not yet consumed by Kestrel before the transport stops reading (null or 0: no limit).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value (refused here, not by every connection later).</exception>
+    public long? MaxReadBufferSize
+    {
+        get => _maxReadBufferSize;
+        set => _maxReadBufferSize = NonNegative(value);
+    }
 
-    /// <summary>Bytes written by Kestrel and not yet sent before its flushes wait (null: no limit).</summary>
-    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+    /// <summary>Bytes written by Kestrel and not yet sent before its flushes wait (null or 0: no limit).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value (refused here, not by every connection later).</exception>
+    public long? MaxWriteBufferSize
+    {
+        get => _maxWriteBufferSize;
+        set => _maxWriteBufferSize = NonNegative(value);
+    }
 
     /// <summary>
     /// The loops' adaptive busy-poll ceiling in nanoseconds (QEMU's <c>poll-max-ns</c>): null = the IoThread default
@@ -76,4 +98,14 @@ public sealed class AioTransportOptions
 
     /// <summary>The loop count actually used: <see cref="LoopCount"/> with 0 resolved and the cap applied.</summary>
     internal int EffectiveLoopCount => Math.Clamp(LoopCount <= 0 ? Environment.ProcessorCount : LoopCount, 1, MaxLoopCount);
+
+    private static long? NonNegative(long? value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "A buffer limit must not be negative (null or 0: no limit).");
+        }
+
+        return value;
+    }
 }
