@@ -134,31 +134,14 @@ public sealed class HostingEventRoutingTests
 
         // A web app in the same process with UseAio and no AddAio: the transport runs loops of its own ("aio-kestrel-N",
         // claimed by no host) and logs their warnings itself.
-        using var release = new ManualResetEventSlim();
-        var entered = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await TestWebServer.StartAsync(
-            TransportKind.AioLoop,
-            app => app.MapGet("/block", () =>
-            {
-                entered.TrySetResult(AioContext.Current?.Name);
-                release.Wait(TimeSpan.FromSeconds(20));
-                return "released";
-            }),
-            aio: o => o.ContextOptions = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(50) });
-        var factory = server.App.Services.GetServices<IConnectionListenerFactory>().OfType<AioTransportFactory>().Single();
-        Assert.True(factory.TryGetLoops(out var loops, out _) && loops.OwnsGroup, "the transport did not start loops of its own");
-
-        using var client = new HttpClient { BaseAddress = server.BaseUri };
-        var response = client.GetStringAsync("/block");
-        string? loop = await entered.Task.Within("the request to reach its handler");
-        Assert.True(loop is not null, "the handler did not run on a loop (Loop mode)");
+        await using var blocking = await LoopBlockingServer.StartAsync();
+        string loop = await blocking.BlockALoopAsync();
         bool Stalled(LogEntry e) => e.Message.Contains($"Context {loop}: the loop has been running callbacks for", StringComparison.Ordinal);
 
         // The watchdog writes the event (the host's forwarder decides inside that write), then hands the warning to the
         // loop's subscriber, the transport: once the transport logged it, the host has decided.
-        Wait.Until(() => server.Logs.Entries.Any(Stalled), () => Thread.Sleep(5), "the stalled loop's warning in the transport's log");
-        release.Set();
-        Assert.Equal("released", await response.Within("the blocked request's response"));
+        Wait.Until(() => blocking.Server.Logs.Entries.Any(Stalled), () => Thread.Sleep(5), "the stalled loop's warning in the transport's log");
+        await blocking.ReleaseAsync();
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.DoesNotContain(hostLogs.Entries, Stalled);
     }
