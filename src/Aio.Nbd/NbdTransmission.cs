@@ -222,9 +222,51 @@ internal sealed partial class NbdTransmission
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 // The server is stopping while this request, read, waited for room or for its payload: it is answered
-                // (ESHUTDOWN, the protocol's error for it) rather than dropped, and nothing more is read.
+                // (ESHUTDOWN, the protocol's error for it) rather than dropped, and nothing more is read from the
+                // socket. The requests behind it that one receive already brought in were read too: each is owed a reply.
                 Fail(request, NbdProtocol.ESHUTDOWN, "The server is shutting down.");
+                FailBufferedRequests();
                 return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stopping: answers every request whose header is already in the receive buffer with ESHUTDOWN (a WRITE's payload,
+    /// as far as it is buffered, is passed over), without reading more from the socket.
+    /// </summary>
+    private void FailBufferedRequests()
+    {
+        while (_transport.Buffered >= NbdProtocol.RequestSize)
+        {
+            var header = _transport.PeekBuffered(NbdProtocol.RequestSize);
+            if (BinaryPrimitives.ReadUInt32BigEndian(header) != NbdProtocol.RequestMagic)
+            {
+                return;
+            }
+
+            var request = new NbdRequest(
+                BinaryPrimitives.ReadUInt16BigEndian(header[4..]),
+                BinaryPrimitives.ReadUInt16BigEndian(header[6..]),
+                BinaryPrimitives.ReadUInt64BigEndian(header[8..]),
+                BinaryPrimitives.ReadUInt64BigEndian(header[16..]),
+                BinaryPrimitives.ReadUInt32BigEndian(header[24..]));
+            _transport.ConsumeBuffered(NbdProtocol.RequestSize);
+            if (request.Type == NbdProtocol.CmdDisc)
+            {
+                return;
+            }
+
+            Fail(request, NbdProtocol.ESHUTDOWN, "The server is shutting down.");
+            if (request.Type == NbdProtocol.CmdWrite)
+            {
+                int buffered = (int)Math.Min(request.Length, (uint)_transport.Buffered);
+                _transport.ConsumeBuffered(buffered);
+                if (buffered < request.Length)
+                {
+                    // The rest of its payload is still on the wire: no request boundary after it.
+                    return;
+                }
             }
         }
     }

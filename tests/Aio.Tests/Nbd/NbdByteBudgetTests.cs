@@ -66,6 +66,43 @@ public class NbdByteBudgetTests
     }
 
     [Fact]
+    public void Requests_already_received_behind_one_waiting_for_room_are_all_answered_when_the_server_stops()
+    {
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with { MaxBytesInFlight = MiB });
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+
+        // One write: the first READ fills the budget, the second waits for room, and the ten READs and the WRITE behind
+        // it came in with the same receive. The server has read them all: each is owed a reply when it stops.
+        var burst = new List<byte>();
+        burst.AddRange(RawNbdClient.Request(0, 0, 1, 0, MiB));
+        burst.AddRange(RawNbdClient.Request(0, 0, 2, MiB, MiB));
+        for (ulong cookie = 3; cookie <= 12; cookie++)
+        {
+            burst.AddRange(RawNbdClient.Request(0, 0, cookie, cookie * 4096, 4096));
+        }
+
+        burst.AddRange(RawNbdClient.Request(0, 1, 13, 0, 512, new byte[512]));
+        client.Send([.. burst]);
+        Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the second READ to wait for room");
+
+        var stopping = server.Server.DisposeAsync().AsTask();
+        var replies = new List<(uint Error, ulong Cookie)>();
+        for (int i = 0; i < 13; i++)
+        {
+            var (error, cookie, _) = client.ReadSimpleReply(MiB);
+            replies.Add((error, cookie));
+        }
+
+        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        Assert.Equal((0u, 1ul), replies[0]);
+        Assert.All(replies.Skip(1), r => Assert.Equal(108u, r.Error)); // NBD_ESHUTDOWN
+        Assert.Equal(Enumerable.Range(1, 13).Select(c => (ulong)c), replies.Select(r => r.Cookie));
+        Assert.True(client.IsClosedByServer(), "the server closed the connection after answering");
+        Wait.For(stopping, "the server to stop");
+    }
+
+    [Fact]
     public void HasRoom_answers_as_a_reservation_would_without_taking_anything()
     {
         // The receive loop's in-place writes ask HasRoom for their reply: the same rule as ReserveAsync.
