@@ -105,7 +105,9 @@ internal static class NbdServe
             // An option the parser did not know lands here as a FILE: say so, not "no such file" (./-name serves a
             // file whose name starts with a dash).
             Program.RequireNotOption(spec);
-            int eq = spec.IndexOf('=', StringComparison.Ordinal);
+            // NAME=FILE, or a bare FILE: a path with '=' in it that names a file as a whole is that file (split, it
+            // would serve another file, or none, under a name made of the path's start).
+            int eq = File.Exists(spec) ? -1 : spec.IndexOf('=', StringComparison.Ordinal);
             string name = eq < 0 ? "" : spec[..eq];
             string path = eq < 0 ? spec : spec[(eq + 1)..];
             if (path.Length == 0)

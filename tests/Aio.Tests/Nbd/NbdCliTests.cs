@@ -161,6 +161,22 @@ public sealed class NbdCliTests : IDisposable
     }
 
     [NbdToolFact("nbdinfo")]
+    public void A_bare_file_whose_path_has_an_equals_sign_is_served_whole_not_split_into_a_name()
+    {
+        // Beside it a file named as the part after the '=', which a split would serve instead, under the name "a".
+        using var dir = new TempDir();
+        string whole = Path.Combine(dir.Path, "a=b.img");
+        File.WriteAllBytes(whole, new byte[3 << 20]);
+        File.WriteAllBytes(Path.Combine(dir.Path, "b.img"), new byte[1 << 20]);
+        string socket = Path.Combine(dir.Path, "s");
+        using var server = Start(dir.Path, "nbd", "serve", "a=b.img", "--socket", socket);
+        string? uri = ReadLine(server);
+        Assert.Equal($"nbd+unix:///?socket={dir.Path}/s", uri);
+        Assert.Contains((3 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), NbdTools.Check("nbdinfo", "--size", uri!));
+        Assert.Equal(0, Stop(server));
+    }
+
+    [NbdToolFact("nbdinfo")]
     public void Serve_on_TCP_port_0_prints_the_real_port()
     {
         using var dir = new TempDir();
