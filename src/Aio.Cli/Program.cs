@@ -65,8 +65,9 @@ internal static class Program
             return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
         }
 
-        // "as expected type 'System.Int32'" speaks .NET, not the command line.
-        var number = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type 'System\.(U?Int\d+|Double)'");
+        // "as expected type 'System.Int32'" (or 'System.Nullable`1[System.Int32]', an option without a default)
+        // speaks .NET, not the command line.
+        var number = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type 'System\.(?:Nullable`1\[System\.)?(U?Int\d+|Double)\]?'");
         if (number.Success)
         {
             return $"{number.Groups[2].Value}: '{number.Groups[1].Value}' is not a {(number.Groups[3].Value == "Double" ? "number" : "whole number")}";

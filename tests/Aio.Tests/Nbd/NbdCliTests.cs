@@ -83,6 +83,18 @@ public sealed class NbdCliTests : IDisposable
         Assert.False(File.Exists(socket), "the socket file was left behind");
     }
 
+    [Theory]
+    [InlineData("--port", "abc")]
+    [InlineData("--requests", "abc")]
+    public void A_word_where_a_number_belongs_is_named_in_the_command_lines_words(string option, string value)
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(Path.Combine(dir.Path, "disk.img"), new byte[65536]);
+        var (code, _, stderr) = ChildProcess.RunDll("Aio.Cli.dll", dir.Path, s_timeout, "nbd", "serve", "disk.img", option, value);
+        Assert.Equal(2, code);
+        Assert.Equal($"aio: {option}: '{value}' is not a whole number", stderr.Trim());
+    }
+
     [Fact]
     public void An_unknown_option_is_called_one_not_a_missing_file()
     {
