@@ -32,6 +32,7 @@ internal static class Program
         ["threads-engine-hold"] = _ => BlockScenarios.ThreadsEngineHoldsBufferAndFile(),
         ["threads-short-direct-write"] = a => BlockScenarios.ThreadsEngineShortDirectWrite(a[0]),
         ["fallocate-ring"] = a => BlockScenarios.FallocateOnTheRingMakesNoSyscall(a[0]),
+        ["outer-swap-refused"] = _ => OuterSwapFaultScenarios.SwapRefused(),
     };
 
     private static int Main(string[] args)

@@ -281,11 +281,24 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
             return;
         }
 
-        var replacement = Ring.Create(new RingOptions
+        Ring replacement;
+        try
         {
-            Entries = (uint)_ring.Setup.SqEntries,
-            ForbiddenFlags = OuterLoopForbiddenFlags,
-        });
+            replacement = Ring.Create(new RingOptions
+            {
+                Entries = (uint)_ring.Setup.SqEntries,
+                ForbiddenFlags = OuterLoopForbiddenFlags,
+            });
+        }
+        catch (AioException)
+        {
+            // No second ring now (EMFILE, ENOMEM under the locked-memory limit): stay on this one, as while a swap
+            // waits for user requests (short outer sleeps), and try again at the next Prepare. Thrown, it would fail
+            // every Prepare, and the outer loop, told to come back at once each time, would spin.
+            _outerSwapPending = true;
+            return;
+        }
+
         var armed = new List<AioHandler>();
         _requests.ForEachFdPoll(armed.Add);
         bool bound = _ring.IsBound;

@@ -23,4 +23,13 @@ public class SetupFaultTests : FaultTest
     [InlineData("EMFILE")]
     public void Explicit_io_uring_with_failing_io_uring_setup_throws_AioException_naming_the_call(string errno)
         => Run(["setup-explicit", errno], [$"io_uring_setup:error={errno}"]);
+
+    /// <summary>
+    /// An outer loop's first Prepare swaps a DEFER_TASKRUN ring for one it can sleep on; io_uring_setup refuses the new
+    /// one (the thread's second call on): the context stays on its ring with short outer sleeps instead of throwing from
+    /// every Prepare (which made GLib spin).
+    /// </summary>
+    [StraceFact(RequiresIoUring = true)]
+    public void A_refused_ring_swap_for_an_outer_loop_keeps_the_ring_and_short_sleeps()
+        => Run(["outer-swap-refused"], ["io_uring_setup:error=EMFILE:when=2+"], injectedInto: "io_uring_setup");
 }
