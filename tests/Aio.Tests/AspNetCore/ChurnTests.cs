@@ -134,7 +134,7 @@ public sealed class ChurnTests
     {
         // The count is the process's: first let the work an earlier test left on the pool finish (the teardown of the
         // 10,000 connections of the test before, say, which once ran on through all three rounds: 12.6 a connection).
-        Aio.Tests.Support.Wait.Until(PoolIsQuiet, () => { }, "the thread pool to go quiet (under 5 work items in 50 ms)");
+        Aio.Tests.Support.ThreadPoolQuiet.Wait();
         int before = OpenFds();
         const int connections = 500;
         byte[] request = System.Text.Encoding.ASCII.GetBytes(RawHttp.Get("/hello", close: true));
@@ -178,14 +178,6 @@ public sealed class ChurnTests
         Aio.Tests.Support.Wait.Until(() => OpenFds() <= before, () => Thread.Sleep(10), $"the fd count to return to {before} (now {OpenFds()})");
         Aio.Tests.Support.Wait.Until(() => ThreadPool.PendingWorkItemCount == 0, () => Thread.Sleep(10), "the pool's queue to drain");
         return (double)(ThreadPool.CompletedWorkItemCount - itemsBefore) / connections;
-    }
-
-    /// <summary>Whether the pool completes fewer than 5 work items in the next 50 ms.</summary>
-    private static bool PoolIsQuiet()
-    {
-        long start = ThreadPool.CompletedWorkItemCount;
-        Thread.Sleep(50);
-        return ThreadPool.CompletedWorkItemCount - start < 5;
     }
 
     private static async Task OneAsync(TestWebServer server, bool withRequest)

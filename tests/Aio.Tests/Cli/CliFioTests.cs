@@ -16,11 +16,17 @@ public class CliFioTests
     public void Randrw_mixes_reads_and_writes_in_the_rwmixread_ratio()
     {
         using var dir = new TempDir();
-        var (path, _) = dir.CreateFile("disk", 4 << 20);
+
+        // Durable: an O_DIRECT request on a page still dirty waits for its write-back first, which behind a busy disk
+        // (a build's output, other tests' files) left fewer than a hundred requests in the 400 ms.
+        var (path, _) = dir.CreateDurableFile("disk", 4 << 20);
         using var r = Json(dir, "bench", path, "--rw", "randrw", "--rwmixread", "70", "--runtime", "400ms", "--iodepth", "8");
         long ios = r.RootElement.GetProperty("ios").GetInt64();
         long reads = r.RootElement.GetProperty("reads").GetInt64();
-        Assert.True(ios > 200, $"only {ios} requests");
+
+        // Enough requests for the share to mean something (the mix is drawn from a fixed seed: from 56 requests on,
+        // every prefix of it lies within the band below).
+        Assert.True(ios > 100, $"only {ios} requests");
         Assert.Equal(ios - reads, r.RootElement.GetProperty("writes").GetInt64());
         double share = (double)reads / ios;
         Assert.True(share is > 0.6 and < 0.8, $"{share:P1} reads, asked for 70 %");
