@@ -78,18 +78,7 @@ public class BlockFileLifecycleTests
             var disposer = new Thread(() =>
             {
                 opening.Wait();
-                while (true)
-                {
-                    try
-                    {
-                        ctx.Dispose();
-                        return;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        Interlocked.Increment(ref refusals);
-                    }
-                }
+                Interlocked.Add(ref refusals, ForeignDispose.RetryingRefusals(ctx));
             });
             disposer.Start();
             int opened = 0;

@@ -31,19 +31,7 @@ public class DisposeRaceTests
                 {
                     Assert.True(start.SignalAndWait(Wait.Default), "the other party never reached the barrier");
                     Thread.SpinWait(spin * 20);
-                    while (true)
-                    {
-                        try
-                        {
-                            ctx.Dispose();
-                            return;
-                        }
-                        catch (InvalidOperationException)
-                        {
-                            // The home thread is inside the context: refused, nothing changed. Try again.
-                            Interlocked.Increment(ref refusals);
-                        }
-                    }
+                    Interlocked.Add(ref refusals, ForeignDispose.RetryingRefusals(ctx));
                 }
                 catch (Exception ex)
                 {
