@@ -18,6 +18,7 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     private readonly AioContext _context;
     private volatile bool _stopping;
     private int _disposed;
+    private volatile Action? _betweenIterations;
 
     private IoThread(string name, AioContextOptions options)
     {
@@ -155,6 +156,14 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
         _thread.Join();
     }
 
+    /// <summary>
+    /// For tests: runs on the loop thread after each iteration, outside any Poll (where a foreign Dispose is accepted).
+    /// </summary>
+    internal Action? BetweenIterationsForTests
+    {
+        set => _betweenIterations = value;
+    }
+
     private void Run(AioContext context)
     {
         while (!_stopping && !context.IsDisposed)
@@ -174,6 +183,8 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
 
                 Report(context, ex);
             }
+
+            _betweenIterations?.Invoke();
         }
 
         Drain(context);

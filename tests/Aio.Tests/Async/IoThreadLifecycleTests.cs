@@ -34,23 +34,19 @@ public class IoThreadLifecycleTests
         int reported = 0;
         t.CallbackException += (_, _) => Interlocked.Increment(ref reported);
 
-        // From another thread the Dispose is refused while the loop is inside Poll; it wins between two iterations.
-        Wait.Until(
-            () =>
-            {
-                try
-                {
-                    t.Context.Dispose();
-                    return true;
-                }
-                catch (InvalidOperationException)
-                {
-                    t.Context.Notify();
-                    return false;
-                }
-            },
-            () => Thread.Yield(),
-            "a foreign Dispose to find the loop between iterations");
+        // From another thread the Dispose is refused while the loop is inside Poll and accepted between two iterations:
+        // the hook holds the loop thread there (outside any Poll) until the Dispose is done, then lets it look again.
+        using var between = new ManualResetEventSlim();
+        using var disposed = new ManualResetEventSlim();
+        t.BetweenIterationsForTests = () =>
+        {
+            between.Set();
+            disposed.Wait(Wait.Default);
+        };
+        t.Context.Notify();
+        Assert.True(between.Wait(Wait.Default), "the loop thread did not come between two iterations");
+        t.Context.Dispose();
+        disposed.Set();
         var stop = Task.Run(t.Dispose);
         Wait.For(stop, "IoThread.Dispose");
         Assert.Null(stop.Exception);
