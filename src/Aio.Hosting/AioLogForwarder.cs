@@ -48,7 +48,7 @@ internal sealed class AioLogForwarder : EventListener
         // Every Aio event names its context first.
         string? context = eventData.Payload is [string name, ..] ? name : null;
         // Listeners run inside the write, on its thread: the event source's flag is this event's.
-        if (!_forwards(eventData.EventId, context, Aio.Diagnostics.AioEventSource.OwnerReportsCurrentEvent))
+        if (!_forwards(eventData.EventId, context, AioDiagnostics.IsCurrentEventReportedByOwner))
         {
             return;
         }

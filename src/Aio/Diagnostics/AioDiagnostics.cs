@@ -26,4 +26,13 @@ public static class AioDiagnostics
 
     /// <summary>The name of Aio's <see cref="System.Diagnostics.Tracing.EventSource"/>: <c>"Aio-EventLoop"</c>.</summary>
     public const string EventSourceName = "Aio-EventLoop";
+
+    /// <summary>
+    /// Read inside an in-process <see cref="System.Diagnostics.Tracing.EventListener"/>'s <c>OnEventWritten</c> for an
+    /// <see cref="EventSourceName"/> event: true when the owner of the context the event names reports it itself (the
+    /// context has <see cref="AioContext.Warning"/> subscribers, or the event is a callback failure that the
+    /// <see cref="IoThread.CallbackException"/> handlers hear). A listener that forwards events to a log can skip those,
+    /// so that nothing is logged twice. False anywhere else (it is set on the writing thread for the write only).
+    /// </summary>
+    public static bool IsCurrentEventReportedByOwner => Diagnostics.AioEventSource.OwnerReportsCurrentEvent;
 }

@@ -66,6 +66,61 @@ public class DiagnosticsTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_listener_learns_inside_the_write_whether_the_contexts_owner_reports_the_event(bool subscribed)
+    {
+        // The invalid-fd warning of an epoll context (its pre-wait sweep finds the fd closed behind the handler's back):
+        // with a Warning subscriber the context reports it itself, and a log forwarder would log it twice.
+        string name = "owner-reports-" + Guid.NewGuid().ToString("N");
+        using var listener = new OwnerReportsListener(name);
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.Epoll, Name = name, EpollSweepInterval = TimeSpan.Zero });
+        int heard = 0;
+        if (subscribed)
+        {
+            ctx.Warning += (_, _) => heard++;
+        }
+
+        var (r, w) = Aio.Interop.Libc.CreatePipe();
+        try
+        {
+            ctx.SetFdHandler(r, () => { }, null);
+            ctx.Poll(false);
+            Aio.Interop.Libc.CloseQuietly(r);
+            // Non-blocking iterations: without a subscriber nothing is scheduled after the sweep, and the loop would sleep.
+            Support.Wait.Until(() => !listener.Seen.IsEmpty && heard == (subscribed ? 1 : 0), () => ctx.Poll(false), "the invalid-fd warning");
+        }
+        finally
+        {
+            Aio.Interop.Libc.CloseQuietly(w);
+        }
+
+        Assert.Equal([subscribed], listener.Seen);
+        Assert.False(AioDiagnostics.IsCurrentEventReportedByOwner, "outside an event's write");
+    }
+
+    private sealed class OwnerReportsListener(string context) : EventListener
+    {
+        public ConcurrentQueue<bool> Seen { get; } = new();
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == AioDiagnostics.EventSourceName)
+            {
+                EnableEvents(source, EventLevel.Warning);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventName == "InvalidFdRemoved" && (string?)e.Payload![0] == context)
+            {
+                Seen.Enqueue(AioDiagnostics.IsCurrentEventReportedByOwner);
+            }
+        }
+    }
+
     private sealed class Collector : EventListener
     {
         public ConcurrentQueue<EventWrittenEventArgs> Events { get; } = new();
