@@ -109,15 +109,16 @@ public sealed class AioPeriodicTimer : IDisposable
                 return ValueTask.FromCanceled<bool>(cancellationToken);
             }
 
+            // Stopped first: a tick that came before the Dispose and that nobody waited for does not outlive it.
+            if (_stopped)
+            {
+                return new ValueTask<bool>(false);
+            }
+
             if (_signaled)
             {
                 _signaled = false;
                 return new ValueTask<bool>(true);
-            }
-
-            if (_stopped)
-            {
-                return new ValueTask<bool>(false);
             }
 
             // Decided here, before anything can complete the wait: the caller is (almost always) the awaiter, and a

@@ -17,7 +17,6 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     private readonly Thread _thread;
     private readonly AioContext _context;
     private volatile bool _stopping;
-    private int _disposed;
     private volatile Action? _betweenIterations;
 
     private IoThread(string name, AioContextOptions options)
@@ -60,7 +59,10 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
             Name = name,
             IsBackground = true,
         };
-        _thread.Start();
+        // Not the creator's ExecutionContext: every raw callback of the loop (fd handlers, timers, completions, bottom
+        // halves) would run for the thread's whole life under the AsyncLocals of whoever started it (an Activity, a
+        // logging scope of the request that happened to start a lazily created group).
+        _thread.UnsafeStart();
         ready.Wait();
         if (failure is not null)
         {
@@ -131,11 +133,8 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
+        // Every caller off the thread joins, not only the first: a second Dispose (or the first, made by the loop's
+        // own callback, which only asks) must not return while the loop is still draining and the context alive.
         _stopping = true;
         if (Thread.CurrentThread == _thread)
         {

@@ -126,22 +126,19 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
     /// <summary>Stops and joins every loop (each first ends its in-flight ring operations).</summary>
     public ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return default;
-        }
+        // Every call stops and joins (IoThread.Dispose is idempotent and joins for every caller), so a second one does
+        // not return while the first is still stopping the loops.
+        Volatile.Write(ref _disposed, 1);
 
         // Joining blocks: do it off the caller's thread, which may be one of the loops' callers.
         return new ValueTask(Task.Run(DisposeThreads));
     }
 
-    /// <summary>Stops and joins every loop.</summary>
+    /// <summary>Stops and joins every loop; a second call waits for the loops too.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            DisposeThreads();
-        }
+        Volatile.Write(ref _disposed, 1);
+        DisposeThreads();
     }
 
     private void DisposeThreads()

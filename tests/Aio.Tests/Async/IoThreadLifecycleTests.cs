@@ -54,6 +54,58 @@ public class IoThreadLifecycleTests
     }
 
     [Fact]
+    public void A_second_Dispose_returns_only_once_the_loop_has_stopped_and_its_context_is_disposed()
+    {
+        // The first Dispose comes from the loop's own callback (it only asks the loop to stop) and the callback then
+        // holds the loop: a Dispose from another thread meanwhile must wait for the thread, not return at once.
+        var t = IoThread.Start("dispose-twice");
+        using var started = new ManualResetEventSlim();
+        using var gate = new ManualResetEventSlim();
+        t.Context.ScheduleOneShot(() =>
+        {
+            t.Dispose();
+            started.Set();
+            gate.Wait(Wait.Default);
+        });
+        Assert.True(started.Wait(Wait.Default), "the callback did not run");
+        // Threads of their own, not the pool's: a pool item may sit queued for longer than the 100 ms looked at.
+        var second = StartThread(t.Dispose);
+        Assert.False(second.Join(TimeSpan.FromMilliseconds(100)), "the second Dispose returned while the loop was still in its callback");
+        gate.Set();
+        Wait.Join(second, "the second Dispose");
+        Assert.True(t.Context.IsDisposed);
+
+        var group = IoThreadGroup.Start("dispose-twice-group", 1);
+        using var groupGate = new ManualResetEventSlim();
+        group.Threads[0].Context.ScheduleOneShot(() => groupGate.Wait(Wait.Default));
+        var firstGroup = StartThread(group.Dispose);
+        var secondGroup = StartThread(group.Dispose);
+        Assert.False(secondGroup.Join(TimeSpan.FromMilliseconds(100)), "a second group Dispose returned while a loop was still in its callback");
+        groupGate.Set();
+        Wait.Join(firstGroup, "the first group Dispose");
+        Wait.Join(secondGroup, "the second group Dispose");
+        Assert.True(group.Threads[0].Context.IsDisposed);
+    }
+
+    private static Thread StartThread(Action action)
+    {
+        var thread = new Thread(() => action()) { IsBackground = true };
+        thread.Start();
+        return thread;
+    }
+
+    [Fact]
+    public void An_IoThread_does_not_run_its_callbacks_under_its_creators_async_locals()
+    {
+        var local = new AsyncLocal<string> { Value = "creator" };
+        using var t = IoThread.Start("no-flow");
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        t.Context.ScheduleOneShot(() => seen.SetResult(local.Value));
+        Wait.For(seen.Task, "the callback");
+        Assert.Null(seen.Task.Result);
+    }
+
+    [Fact]
     public void Work_queued_just_before_IoThread_Dispose_runs_or_fails_with_ObjectDisposedException()
     {
         for (int round = 0; round < 50; round++)

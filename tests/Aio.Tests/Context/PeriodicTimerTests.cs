@@ -68,6 +68,35 @@ public class PeriodicTimerTests
         timer.Dispose();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_tick_nobody_waited_for_does_not_outlive_the_timers_end(bool disposeTheContext)
+    {
+        var ctx = AioContext.Create();
+        try
+        {
+            var timer = ctx.CreatePeriodicTimer(TimeSpan.FromMilliseconds(1));
+            Wait.Until(() => ctx.Statistics.TimersFired >= 1, () => ctx.Poll(true), "a tick with no wait pending");
+            if (disposeTheContext)
+            {
+                ctx.Dispose();
+            }
+            else
+            {
+                timer.Dispose();
+            }
+
+            var after = timer.WaitForNextTickAsync();
+            Assert.True(after.IsCompletedSuccessfully);
+            Assert.False(after.Result, "a wait after the end returned the coalesced tick from before it");
+        }
+        finally
+        {
+            ctx.Dispose();
+        }
+    }
+
     [Fact]
     public void Disposing_the_context_ends_the_timer()
     {
