@@ -17,6 +17,7 @@ internal sealed class PollMonitor : IFdMonitor
     private PollFd[] _outer = [];
     private int _count;
     private int _builtVersion = -1;
+    private int _outerVersion = -1;
 
     public PollMonitor(HandlerTable table, Action<AioHandler> onInvalidFd)
     {
@@ -35,12 +36,31 @@ internal sealed class PollMonitor : IFdMonitor
 
     public long OuterMaxTimeoutNs => -1;
 
+    // Any thread (AioSource.Fds is public, and an attach reads it on the attaching thread): built from the table under
+    // its lock into a list of its own, never through Rebuild, whose arrays belong to the loop's wait. A foreign Rebuild
+    // could publish a count larger than the array the loop then hands to ppoll.
     public IReadOnlyList<PollFd> OuterFds
     {
         get
         {
-            Rebuild();
-            return _outer;
+            lock (_table.Sync)
+            {
+                if (_outerVersion != _table.Version)
+                {
+                    var handlers = new List<AioHandler>();
+                    _table.CopyTo(handlers);
+                    var outer = new PollFd[handlers.Count];
+                    for (int i = 0; i < outer.Length; i++)
+                    {
+                        outer[i] = new PollFd(handlers[i].Fd, handlers[i].Events);
+                    }
+
+                    _outer = outer;
+                    _outerVersion = _table.Version;
+                }
+
+                return _outer;
+            }
         }
     }
 
@@ -134,17 +154,14 @@ internal sealed class PollMonitor : IFdMonitor
             _handlers = new AioHandler[size];
         }
 
-        var outer = new PollFd[_count];
         for (int i = 0; i < _count; i++)
         {
             var h = _scratch[i];
             _pfds[i] = new NativePollFd { Fd = h.Fd, Events = (short)h.Events };
             _handlers[i] = h;
-            outer[i] = new PollFd(h.Fd, h.Events);
         }
 
         Array.Clear(_handlers, _count, _handlers.Length - _count);
-        _outer = outer;
     }
 
     public IRequestRing? Requests => null;
