@@ -64,6 +64,10 @@ public sealed class GLibAttachment : IDisposable
     /// a 0 ms timeout, so the main loop would spin reporting it. Reported once; the source then watches nothing, asks
     /// for no timeout and is never ready, until it is disposed.
     /// </summary>
+    internal bool IsWrongThread(InvalidOperationException ex) => ex is not ObjectDisposedException && !_context.IsOnHomeThread;
+
+    internal bool IsContextDisposed => _context.IsDisposed;
+
     internal void Abandon(InvalidOperationException wrongThread)
     {
         if (_abandoned)

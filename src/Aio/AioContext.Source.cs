@@ -6,7 +6,20 @@ public sealed partial class AioContext
     private AioSource? _source;
 
     /// <summary>Embeds the context in an outer main loop (GLib or any poll-based loop).</summary>
-    public AioSource Source => _source ??= new AioSource(this);
+    public AioSource Source
+    {
+        get
+        {
+            // One for every thread: a FdsChanged subscription on a second instance would never be raised.
+            if (Volatile.Read(ref _source) is { } source)
+            {
+                return source;
+            }
+
+            Interlocked.CompareExchange(ref _source, new AioSource(this), null);
+            return _source;
+        }
+    }
 
     internal IReadOnlyList<PollFd> OuterFds => _monitor.OuterFds;
 

@@ -98,7 +98,13 @@ public sealed partial class AioContext : IDisposable, IAsyncDisposable
     /// <summary>Removed handlers not yet reclaimed (for tests).</summary>
     internal int DeletedHandlerCount => _handlers.DeletedCount;
 
-    internal bool IsOnHomeThread => _homeThreadId == Environment.CurrentManagedThreadId;
+    /// <summary>
+    /// True on the context's home thread: the thread its <see cref="IoThread"/> runs, or the first that called
+    /// <see cref="Poll(bool)"/> or drove its <see cref="Source"/>. False everywhere before any thread became it. (The
+    /// home thread is the only one that may run the loop; elsewhere hand work over with <see cref="InvokeAsync(Func{Task})"/>,
+    /// <see cref="ScheduleOneShot(Action)"/> or <see cref="Notify"/>.)
+    /// </summary>
+    public bool IsOnHomeThread => _homeThreadId == Environment.CurrentManagedThreadId;
 
     private static void ValidateOptions(AioContextOptions options)
     {

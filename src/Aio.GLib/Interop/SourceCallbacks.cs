@@ -52,10 +52,18 @@ internal static unsafe class SourceCallbacks
             *timeout = ms;
             return ready ? 1 : 0;
         }
-        catch (InvalidOperationException ex)
+        catch (InvalidOperationException ex) when (a.IsWrongThread(ex))
         {
-            // AioSource.Prepare's one InvalidOperationException: the wrong thread. It would recur on every iteration.
+            // The wrong thread: it would recur on every iteration. (Not any InvalidOperationException: Prepare also runs
+            // the preparers of requests added from other threads, whose exceptions are theirs, and one of them must not
+            // switch the source off for good.)
             a.Abandon(ex);
+            *timeout = -1;
+            return 0;
+        }
+        catch (ObjectDisposedException) when (a.IsContextDisposed)
+        {
+            // Disposed on another thread between GLib's phases: the next Prepare takes the fds away.
             *timeout = -1;
             return 0;
         }
@@ -79,9 +87,13 @@ internal static unsafe class SourceCallbacks
         {
             return a.Check() ? 1 : 0;
         }
-        catch (InvalidOperationException ex)
+        catch (InvalidOperationException ex) when (a.IsWrongThread(ex))
         {
             a.Abandon(ex);
+            return 0;
+        }
+        catch (ObjectDisposedException) when (a.IsContextDisposed)
+        {
             return 0;
         }
         catch (Exception ex)

@@ -1,4 +1,5 @@
 using Aio.GLib;
+using Aio.Tests.Support;
 using Xunit;
 
 namespace Aio.Tests.GLib;
@@ -41,6 +42,43 @@ public sealed class GLibWrongThreadTests
         finally
         {
             Aio.GLib.Interop.GLib.MainContextUnref(gmain);
+        }
+    }
+
+    [IoUringFact]
+    public void An_InvalidOperationException_of_a_foreign_requests_preparer_is_reported_and_the_source_serves_on()
+    {
+        // The preparer of a request added from another thread runs in the source's Prepare, on the home thread. Its
+        // InvalidOperationException once passed for the wrong-thread one, and the source went inert for good.
+        using var ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring, Name = "glib-preparer-throws" });
+        using var outer = new OuterDriver(ctx, glib: true);
+        var reports = new List<Exception>();
+        outer.Attachment!.CallbackException += ex =>
+        {
+            lock (reports)
+            {
+                reports.Add(ex);
+            }
+        };
+        outer.Iterate(false);
+
+        var failure = new InvalidOperationException("the preparer's own failure");
+        Task.Run(() => ctx.AddSqe(static (ref Sqe _, InvalidOperationException f) => throw f, failure, new IgnoringHandler())).Wait(Wait.Default);
+        outer.IterateUntil(() => { lock (reports) { return reports.Count > 0; } }, "the preparer's failure to be reported");
+
+        bool ran = false;
+        Task.Run(() => ctx.ScheduleOneShot(() => ran = true)).Wait(Wait.Default);
+        outer.IterateUntil(() => ran, "a bottom half scheduled from another thread after the failure");
+        lock (reports)
+        {
+            Assert.Same(failure, Assert.Single(reports));
+        }
+    }
+
+    private sealed class IgnoringHandler : CqeHandler
+    {
+        protected internal override void OnCompletion(in Cqe cqe)
+        {
         }
     }
 }
