@@ -42,7 +42,8 @@ public sealed class AioTransportOptions
     /// One SO_REUSEPORT listener per loop for TCP end points: the kernel spreads connections over the loops and each is
     /// served where it was accepted, with no hand-over (the single listener, the default, accepts on the first loop and
     /// hands connections out round robin). A port already held by anyone, another Aio server with this option
-    /// included, still fails the bind with AddressInUseException. Unix-domain end points always use one listener.
+    /// included, still fails the bind with AddressInUseException. Unix-domain end points, and transports with one loop,
+    /// always use one listener.
     /// </summary>
     public bool ListenerPerLoop { get; set; }
 
