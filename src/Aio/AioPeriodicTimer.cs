@@ -77,7 +77,14 @@ public sealed class AioPeriodicTimer : IDisposable
                 // A context disposed meanwhile ends the timer (it calls OnContextDisposed): nothing to arm then.
                 if (!_stopped && !_context.IsDisposed)
                 {
-                    ArmFromNowLocked();
+                    try
+                    {
+                        ArmFromNowLocked();
+                    }
+                    catch (ObjectDisposedException) when (_context.IsDisposed)
+                    {
+                        // Disposed on another thread since the check: the timer ended with it, as in the branch above.
+                    }
                 }
             }
         }

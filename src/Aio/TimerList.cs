@@ -9,6 +9,7 @@ internal sealed class TimerList
     private readonly Lock _lock = new();
     private readonly List<AioTimer> _active = [];
     private long _firstExpire = -1;
+    private bool _closed;
 
     public TimerList(AioClock clock) => Clock = clock;
 
@@ -29,10 +30,16 @@ internal sealed class TimerList
     }
 
     /// <summary>(Re)arms <paramref name="timer"/>; true if it became the earliest (so a sleeping loop must re-compute its timeout).</summary>
+    /// <exception cref="ObjectDisposedException">
+    /// The timer was disposed, or the list cleared with its context, on another thread since the caller's check: under
+    /// the lock, so that a timer is never inserted after its Dispose or the context's teardown removed everything.
+    /// </exception>
     public bool Arm(AioTimer timer, long expireNs)
     {
         lock (_lock)
         {
+            ObjectDisposedException.ThrowIf(timer.IsDisposed, timer);
+            ObjectDisposedException.ThrowIf(_closed, this);
             RemoveLocked(timer);
             int i = _active.Count;
             while (i > 0 && _active[i - 1].ExpireNsUnsafe > expireNs)
@@ -79,10 +86,12 @@ internal sealed class TimerList
         }
     }
 
+    /// <summary>At the context's teardown: disarms every timer, and refuses later arms.</summary>
     public void Clear()
     {
         lock (_lock)
         {
+            _closed = true;
             foreach (var t in _active)
             {
                 t.ExpireNsUnsafe = -1;

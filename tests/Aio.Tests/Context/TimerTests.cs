@@ -138,4 +138,44 @@ public class TimerTests
         LoopDriver.PollUntil(ctx, () => fired == 1, "the timer armed from another thread", TimeSpan.FromSeconds(10));
         Wait.For(arm, "the arming thread");
     }
+
+    [Fact]
+    public void An_arm_racing_a_Dispose_on_another_thread_never_leaves_the_disposed_timer_pending()
+    {
+        // ArmAt checked the timer's disposal, then took the list's lock: a Dispose in between removed nothing, and the
+        // arm then inserted the disposed timer, pending for good (the loop woke for it and skipped it when it popped).
+        const int Rounds = 20_000;
+        using var ctx = AioContext.Create();
+        AioTimer? timer = null;
+        using var go = new Barrier(2);
+        int leftPending = 0;
+        var disposer = new Thread(() =>
+        {
+            for (int i = 0; i < Rounds; i++)
+            {
+                go.SignalAndWait();
+                timer!.Dispose();
+                go.SignalAndWait();
+            }
+        }) { IsBackground = true };
+        disposer.Start();
+        for (int i = 0; i < Rounds; i++)
+        {
+            timer = ctx.CreateTimer(AioClock.Monotonic, () => { });
+            go.SignalAndWait();
+            try
+            {
+                timer.ArmAt(long.MaxValue);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            go.SignalAndWait();
+            leftPending += timer.IsPending ? 1 : 0;
+        }
+
+        Wait.Join(disposer, "the disposing thread");
+        Assert.True(leftPending == 0, $"{leftPending} of {Rounds} disposed timers left pending by an arm that raced the Dispose");
+    }
 }
