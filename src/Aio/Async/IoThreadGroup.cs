@@ -126,19 +126,25 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
     /// <summary>Stops and joins every loop (each first ends its in-flight ring operations).</summary>
     public ValueTask DisposeAsync()
     {
-        // Every call stops and joins (IoThread.Dispose is idempotent and joins for every caller), so a second one does
-        // not return while the first is still stopping the loops.
-        Volatile.Write(ref _disposed, 1);
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return default;
+        }
 
         // Joining blocks: do it off the caller's thread, which may be one of the loops' callers.
         return new ValueTask(Task.Run(DisposeThreads));
     }
 
-    /// <summary>Stops and joins every loop; a second call waits for the loops too.</summary>
+    /// <summary>
+    /// Stops and joins every loop. Only the first call does: a later one (a container disposing the group after the
+    /// host's stop gave up on a loop stuck in a callback) returns at once rather than wait for that loop too.
+    /// </summary>
     public void Dispose()
     {
-        Volatile.Write(ref _disposed, 1);
-        DisposeThreads();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            DisposeThreads();
+        }
     }
 
     private void DisposeThreads()

@@ -74,17 +74,6 @@ public class IoThreadLifecycleTests
         gate.Set();
         Wait.Join(second, "the second Dispose");
         Assert.True(t.Context.IsDisposed);
-
-        var group = IoThreadGroup.Start("dispose-twice-group", 1);
-        using var groupGate = new ManualResetEventSlim();
-        group.Threads[0].Context.ScheduleOneShot(() => groupGate.Wait(Wait.Default));
-        var firstGroup = StartThread(group.Dispose);
-        var secondGroup = StartThread(group.Dispose);
-        Assert.False(secondGroup.Join(TimeSpan.FromMilliseconds(100)), "a second group Dispose returned while a loop was still in its callback");
-        groupGate.Set();
-        Wait.Join(firstGroup, "the first group Dispose");
-        Wait.Join(secondGroup, "the second group Dispose");
-        Assert.True(group.Threads[0].Context.IsDisposed);
     }
 
     private static Thread StartThread(Action action)
