@@ -90,6 +90,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is 0 or negative (it also bounds the connections the listener accepts ahead of <see cref="AcceptAsync(CancellationToken)"/>).</exception>
     public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog = 512) => Bind(ctx, endPoint, backlog, reusePort: false);
 
     /// <summary>
@@ -100,6 +101,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is 0 or negative.</exception>
     public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog, bool reusePort) => Bind(ctx, endPoint, backlog, reusePort, noDelay: false);
 
     /// <summary>
@@ -109,6 +111,7 @@ public sealed class AioListener : IAsyncDisposable, IDisposable
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (<see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AccessDenied"/>, ...).</exception>
     /// <exception cref="ArgumentException">The end point is of another kind, or <paramref name="reusePort"/> with a Unix-domain end point.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is 0 or negative.</exception>
     public static AioListener Bind(AioContext ctx, EndPoint endPoint, int backlog, bool reusePort, bool noDelay)
     {
         if (reusePort && endPoint is UnixDomainSocketEndPoint)
