@@ -72,6 +72,12 @@ internal sealed class NbdConnection
                 }
 
                 await _transport.ShutdownAsync().ConfigureAwait(true);
+                if (stop.IsCancellationRequested)
+                {
+                    // Stopped under a client that may have sent more than was read: linger until it closes (a
+                    // well-behaved client does on the FIN), so that the close does not reset away the last replies.
+                    await _transport.DrainInputAsync(ShutdownGrace).ConfigureAwait(true);
+                }
             }
         }
         catch (Exception ex)

@@ -133,6 +133,8 @@ internal sealed partial class NbdTransmission
                 return;
             }
 
+            // A WRITE's payload bytes not yet taken from the connection; PayloadInTransit once part of it may be.
+            uint payloadUnread = request.Type == NbdProtocol.CmdWrite ? request.Length : 0;
             try
             {
                 uint error = Validate(request, out string message);
@@ -149,7 +151,9 @@ internal sealed partial class NbdTransmission
                     if (error != 0)
                     {
                         // Refused, but the payload is on the wire: consume it so the next header is where it should be.
+                        payloadUnread = PayloadInTransit;
                         await _transport.SkipAsync(request.Length, stop).ConfigureAwait(true);
+                        payloadUnread = 0;
                         await FailWithinBudgetAsync(request, error, message, stop).ConfigureAwait(true);
                         continue;
                     }
@@ -197,6 +201,7 @@ internal sealed partial class NbdTransmission
                 {
                     var (_, spanLength, skip) = NbdExportIo.Span(_export, (long)request.Offset, request.Length);
                     payload = NbdBufferPool.Rent(spanLength);
+                    payloadUnread = PayloadInTransit;
                     try
                     {
                         var destination = payload.Memory.Slice(skip, (int)request.Length);
@@ -225,7 +230,21 @@ internal sealed partial class NbdTransmission
                 // (ESHUTDOWN, the protocol's error for it) rather than dropped, and nothing more is read from the
                 // socket. The requests behind it that one receive already brought in were read too: each is owed a reply.
                 Fail(request, NbdProtocol.ESHUTDOWN, "The server is shutting down.");
-                FailBufferedRequests();
+                if (payloadUnread == PayloadInTransit)
+                {
+                    // Stopped while taking its payload: the rest of it may be anywhere; no request boundary is known.
+                    return;
+                }
+
+                // A WRITE that waited for room has its payload ahead of the next header: passed over as far as it is
+                // buffered, and if it is not all there, nothing after it can be found.
+                uint passed = Math.Min(payloadUnread, (uint)_transport.Buffered);
+                _transport.ConsumeBuffered((int)passed);
+                if (passed == payloadUnread)
+                {
+                    FailBufferedRequests();
+                }
+
                 return;
             }
         }
@@ -235,6 +254,9 @@ internal sealed partial class NbdTransmission
     /// Stopping: answers every request whose header is already in the receive buffer with ESHUTDOWN (a WRITE's payload,
     /// as far as it is buffered, is passed over), without reading more from the socket.
     /// </summary>
+    /// <summary><c>payloadUnread</c> of a WRITE whose payload is being taken (or skipped): how much is left is not known.</summary>
+    private const uint PayloadInTransit = uint.MaxValue;
+
     private void FailBufferedRequests()
     {
         while (_transport.Buffered >= NbdProtocol.RequestSize)

@@ -227,6 +227,32 @@ internal sealed class NbdTransport : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After <see cref="ShutdownAsync"/>, when requests may still be unread (the server stopped the connection): reads
+    /// and drops what the client sends until it closes its side, at most for <paramref name="limit"/>. A close that
+    /// leaves input unread resets the connection (TCP), and a reset throws away the replies still in the send queue:
+    /// the ESHUTDOWN answers a stopping server owes. Reads the socket itself (under TLS too: nothing more is decrypted).
+    /// </summary>
+    public async ValueTask DrainInputAsync(TimeSpan limit)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using var deadline = new CancellationTokenSource(limit);
+            while (await _socket.ReceiveAsync(scratch, deadline.Token).ConfigureAwait(true) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // The limit, a reset, or a socket closed under it: the close goes ahead.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_tls is not null)

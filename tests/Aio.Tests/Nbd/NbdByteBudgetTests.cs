@@ -103,6 +103,86 @@ public class NbdByteBudgetTests
     }
 
     [Fact]
+    public void A_WRITE_waiting_for_room_when_the_server_stops_has_its_payload_passed_over_not_parsed_as_requests()
+    {
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with { MaxBytesInFlight = MiB });
+        using var client = new RawNbdClient(server.SocketPath);
+        client.Negotiate();
+
+        // The WRITE waits for room with its payload unread in the receive buffer. The payload begins like a request
+        // (cookie 0xdead): read as the next header, it made up a reply, and the READs behind the payload got none.
+        var payload = new byte[4096];
+        RawNbdClient.Request(0, 0, 0xdead, 0, 4096).CopyTo(payload, 0);
+        var burst = new List<byte>();
+        burst.AddRange(RawNbdClient.Request(0, 0, 1, 0, MiB));
+        burst.AddRange(RawNbdClient.Request(0, 1, 2, 0, 4096, payload));
+        for (ulong cookie = 3; cookie <= 12; cookie++)
+        {
+            burst.AddRange(RawNbdClient.Request(0, 0, cookie, cookie * 4096, 4096));
+        }
+
+        client.Send([.. burst]);
+        Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the WRITE to wait for room");
+
+        var stopping = server.Server.DisposeAsync().AsTask();
+        var replies = new List<(uint Error, ulong Cookie)>();
+        for (int i = 0; i < 12; i++)
+        {
+            var (error, cookie, _) = client.ReadSimpleReply(MiB);
+            replies.Add((error, cookie));
+        }
+
+        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        Assert.Equal(Enumerable.Range(1, 12).Select(c => (ulong)c), replies.Select(r => r.Cookie));
+        Assert.Equal(0u, replies[0].Error);
+        Assert.All(replies.Skip(1), r => Assert.Equal(108u, r.Error)); // NBD_ESHUTDOWN
+        Assert.True(client.IsClosedByServer(), "the server closed the connection after answering");
+        Wait.For(stopping, "the server to stop");
+    }
+
+    [Fact]
+    public void A_server_stopped_with_requests_still_unread_lingers_so_that_its_last_replies_are_not_reset_away()
+    {
+        // TCP: a close that leaves input unread sends a reset, and the reset throws away what is still in the send queue.
+        // 3,000 headers (84 KB) are more than one receive takes in; the first READ fills the budget and the second
+        // waits. The client reads nothing until the server has stopped, through a small receive window: most replies
+        // are still in the server's send queue when it closes.
+        const int Budget = 64 * 1024;
+        using var server = new NbdTestServer(size: 16 * MiB, random: true, configure: o => o with
+        {
+            MaxBytesInFlight = Budget,
+            Listen = [new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)],
+        });
+        using var client = new RawNbdClient((System.Net.IPEndPoint)server.Server.EndPoints[0], receiveBuffer: 16 * 1024);
+        client.Negotiate();
+        var burst = new List<byte>();
+        burst.AddRange(RawNbdClient.Request(0, 0, 1, 0, Budget));
+        for (ulong cookie = 2; cookie <= 3001; cookie++)
+        {
+            burst.AddRange(RawNbdClient.Request(0, 0, cookie, 4096, 4096));
+        }
+
+        client.Send([.. burst]);
+        Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the second READ to wait for room");
+        Wait.For(server.Server.DisposeAsync().AsTask(), "the server to stop");
+
+        // Every reply the server queued arrives (the first READ's data may come after refusals queued while it read the
+        // file), then a clean end: a reset instead throws here, or cuts the cookies short.
+        var replies = new List<(uint Error, ulong Cookie)>();
+        while (!client.AtEndOfStream())
+        {
+            var (error, cookie, _) = client.ReadSimpleReply(Budget);
+            replies.Add((error, cookie));
+        }
+
+        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        Assert.True(replies.Count > 2, $"{replies.Count} replies: no request behind the waiting one was answered");
+        Assert.Equal(Enumerable.Range(1, replies.Count).Select(c => (ulong)c), replies.Select(r => r.Cookie));
+        Assert.Equal(0u, replies[0].Error);
+        Assert.All(replies.Skip(1), r => Assert.Equal(108u, r.Error)); // NBD_ESHUTDOWN
+    }
+
+    [Fact]
     public void HasRoom_answers_as_a_reservation_would_without_taking_anything()
     {
         // The receive loop's in-place writes ask HasRoom for their reply: the same rule as ReserveAsync.

@@ -22,6 +22,18 @@ public sealed class RawNbdClient : IDisposable
         _socket.Connect(endPoint);
     }
 
+    /// <summary>Over TCP; <paramref name="receiveBuffer"/> (SO_RCVBUF, set before the connect) when not 0.</summary>
+    public RawNbdClient(System.Net.IPEndPoint endPoint, int receiveBuffer = 0)
+    {
+        _socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 5000, SendTimeout = 5000 };
+        if (receiveBuffer > 0)
+        {
+            _socket.ReceiveBufferSize = receiveBuffer;
+        }
+
+        _socket.Connect(endPoint);
+    }
+
     public Socket Socket => _socket;
 
     /// <summary>Reads the 18-byte greeting and checks it.</summary>
@@ -205,6 +217,9 @@ public sealed class RawNbdClient : IDisposable
     }
 
     /// <summary>True if the server closed the connection (EOF or reset) within the receive timeout.</summary>
+    /// <summary>Waits for the next byte or the end of the stream, and takes nothing: true at a clean end.</summary>
+    public bool AtEndOfStream() => _socket.Receive(new byte[1], SocketFlags.Peek) == 0;
+
     public bool IsClosedByServer()
     {
         var b = new byte[1];
