@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Aio.Net;
 
 namespace Aio.Nbd;
@@ -19,7 +20,10 @@ namespace Aio.Nbd;
 internal sealed class NbdTlsInnerStream : Stream
 {
     // Past this much, a write sends what was collected first (then SslStream's write waits for the socket).
-    private const int CollectLimit = 256 * 1024;
+    internal const int CollectLimit = 256 * 1024;
+
+    // The collect buffer a connection keeps between batches; a batch that grew it past this gives the larger one back.
+    private const int KeptBufferSize = 64 * 1024;
 
     private readonly AioSocket _socket;
     private readonly Stream _direct;
@@ -56,6 +60,7 @@ internal sealed class NbdTlsInnerStream : Stream
 
     /// <summary>Sends what was collected, in order, in as few sends as its size allows.</summary>
     /// <exception cref="InvalidOperationException">Another flush is in progress (the records would leave out of order).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushCollectedAsync(CancellationToken ct)
     {
         if (_flushing)
@@ -77,17 +82,20 @@ internal sealed class NbdTlsInnerStream : Stream
                 {
                     await _socket.SendAsync(sending.AsMemory(0, length), ct).ConfigureAwait(true);
                 }
-                finally
+                catch (ObjectDisposedException)
                 {
-                    if (_collected.Length == 0)
-                    {
-                        _collected = sending;
-                    }
-                    else
-                    {
-                        ArrayPool<byte>.Shared.Return(sending);
-                    }
+                    // The socket (or its loop) closed under the send: the kernel may not have let go of the array
+                    // yet. Left to the GC rather than handed to the pool, where another connection could fill it
+                    // while the kernel still sends from it.
+                    throw;
                 }
+                catch
+                {
+                    Recycle(sending);
+                    throw;
+                }
+
+                Recycle(sending);
             }
         }
         finally
@@ -162,6 +170,25 @@ internal sealed class NbdTlsInnerStream : Stream
         base.Dispose(disposing);
     }
 
+    /// <summary>
+    /// A sent batch's array: kept for the next batch if none started meanwhile and it is the usual size; a larger one (a
+    /// batch of big replies grew it) goes back to the pool, so an idle connection does not hold half a MiB.
+    /// </summary>
+    private void Recycle(byte[] sent)
+    {
+        if (_collected.Length == 0 && sent.Length <= KeptBufferSize)
+        {
+            _collected = sent;
+        }
+        else
+        {
+            ArrayPool<byte>.Shared.Return(sent);
+        }
+    }
+
+    // Pooled builder: SslStream awaits this with ConfigureAwait(false), and a Task-backed ValueTask would resume it on
+    // the thread pool (the loop has a SynchronizationContext), off the loop this class belongs to.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushThenCollectAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
     {
         await FlushCollectedAsync(ct).ConfigureAwait(true);
@@ -172,7 +199,7 @@ internal sealed class NbdTlsInnerStream : Stream
     {
         if (_collected.Length - _length < data.Length)
         {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, Math.Max(_collected.Length * 2, _length + data.Length)));
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(KeptBufferSize, Math.Max(_collected.Length * 2, _length + data.Length)));
             _collected.AsSpan(0, _length).CopyTo(larger);
             if (_collected.Length > 0)
             {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Aio.Net;
@@ -17,6 +18,11 @@ internal sealed class NbdTransport : IAsyncDisposable
     private readonly byte[] _buffer = new byte[BufferSize];
     // TLS records of one staged write: at most what one record carries, so a staged write is one record.
     private const int TlsRecordPlaintext = 16 * 1024;
+
+    // What SslStream writes through at once (half the collector's limit), and more than a record adds to its plaintext
+    // (header, MAC or tag, padding: 22 bytes in TLS 1.3 with AES-GCM, at most a few dozen in TLS 1.2).
+    private const int TlsWritePiece = 128 * 1024;
+    private const int TlsRecordOverheadBound = 256;
     private SslStream? _tls;
     private NbdTlsInnerStream? _tlsInner;
     private byte[]? _tlsStaging;
@@ -150,7 +156,6 @@ internal sealed class NbdTransport : IAsyncDisposable
     /// </summary>
     private async ValueTask SendTlsAsync(ReadOnlySequence<byte> data, CancellationToken ct)
     {
-        var tls = _tls!;
         byte[] staging = _tlsStaging ??= new byte[TlsRecordPlaintext];
         int staged = 0;
         foreach (var segment in data)
@@ -159,17 +164,17 @@ internal sealed class NbdTransport : IAsyncDisposable
             {
                 if (staged > 0)
                 {
-                    await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+                    await WriteTlsAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
                     staged = 0;
                 }
 
-                await tls.WriteAsync(segment, ct).ConfigureAwait(true);
+                await WriteTlsAsync(segment, ct).ConfigureAwait(true);
                 continue;
             }
 
             if (staged + segment.Length > TlsRecordPlaintext)
             {
-                await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+                await WriteTlsAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
                 staged = 0;
             }
 
@@ -179,10 +184,33 @@ internal sealed class NbdTransport : IAsyncDisposable
 
         if (staged > 0)
         {
-            await tls.WriteAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
+            await WriteTlsAsync(staging.AsMemory(0, staged), ct).ConfigureAwait(true);
         }
 
         await _tlsInner!.FlushCollectedAsync(ct).ConfigureAwait(true);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> through SslStream in pieces whose records always fit the collector, sending what
+    /// was collected first where they would not. SslStream's write then never waits: its own awaits are Task-based and
+    /// ConfigureAwait(false), and one that waited would resume through the thread pool (the loop has a
+    /// SynchronizationContext), several hops for every large reply. This wait is ours, and resumes on the loop.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteTlsAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        while (data.Length > 0)
+        {
+            var piece = data[..Math.Min(TlsWritePiece, data.Length)];
+            int records = (piece.Length + TlsRecordPlaintext - 1) / TlsRecordPlaintext;
+            if (_tlsInner!.Collected + piece.Length + (records * TlsRecordOverheadBound) > NbdTlsInnerStream.CollectLimit)
+            {
+                await _tlsInner.FlushCollectedAsync(ct).ConfigureAwait(true);
+            }
+
+            await _tls!.WriteAsync(piece, ct).ConfigureAwait(true);
+            data = data[piece.Length..];
+        }
     }
 
     /// <summary>

@@ -15,8 +15,10 @@ namespace Aio.Tests.Nbd;
 [Collection(ProcessStateCollection.Name)]
 public sealed class NbdTlsBatchingTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void Pipelined_reads_over_TLS_come_back_intact_without_a_thread_pool_round_trip_per_reply()
+    [Theory]
+    [InlineData(4096, 64, 20)]
+    [InlineData(1 << 20, 4, 10)] // Each reply over the collect limit: SslStream's writes wait for a flush of the batch.
+    public void Pipelined_reads_over_TLS_come_back_intact_without_a_thread_pool_round_trip_per_reply(int length, int depth, int rounds)
     {
         using var certs = new TempDir();
         var cert = TlsCertificates.Create(certs.Path);
@@ -36,42 +38,40 @@ public sealed class NbdTlsBatchingTests(ITestOutputHelper output)
         {
         }
 
-        const int Depth = 64;
-        const int Rounds = 20;
         var random = new Random(64);
-        Burst(tls, image, random, Depth);                        // warm-up
+        Burst(tls, image, random, depth, length);                // warm-up
 
         // The count is the process's: first let work an earlier test left on the pool finish.
         Aio.Tests.Support.ThreadPoolQuiet.Wait();
         long before = ThreadPool.CompletedWorkItemCount;
-        for (int round = 0; round < Rounds; round++)
+        for (int round = 0; round < rounds; round++)
         {
-            Burst(tls, image, random, Depth);
+            Burst(tls, image, random, depth, length);
         }
 
-        double perReply = (double)(ThreadPool.CompletedWorkItemCount - before) / (Rounds * Depth);
+        double perReply = (double)(ThreadPool.CompletedWorkItemCount - before) / (rounds * depth);
         output.WriteLine($"{perReply:F3} pool work items per TLS reply");
         Assert.True(perReply < 0.25, $"{perReply:F2} thread-pool work items per TLS reply: the replies' writes went through the pool");
     }
 
-    /// <summary><paramref name="depth"/> 4 KiB READs sent in one write, then every reply read and checked against the image.</summary>
-    private static void Burst(SslStream tls, byte[] image, Random random, int depth)
+    /// <summary><paramref name="depth"/> READs of <paramref name="length"/> sent in one write, then every reply read and checked against the image.</summary>
+    private static void Burst(SslStream tls, byte[] image, Random random, int depth, int length)
     {
         var requests = new byte[28 * depth];
         var offsets = new long[depth];
         for (int i = 0; i < depth; i++)
         {
-            offsets[i] = 4096L * random.Next(0, (image.Length / 4096) - 1);
+            offsets[i] = 4096L * random.Next(0, (image.Length - length) / 4096);
             var r = requests.AsSpan(28 * i, 28);
             BinaryPrimitives.WriteUInt32BigEndian(r, 0x25609513);
             BinaryPrimitives.WriteUInt64BigEndian(r[8..], (ulong)i);
             BinaryPrimitives.WriteUInt64BigEndian(r[16..], (ulong)offsets[i]);
-            BinaryPrimitives.WriteUInt32BigEndian(r[24..], 4096);
+            BinaryPrimitives.WriteUInt32BigEndian(r[24..], (uint)length);
         }
 
         tls.Write(requests);
         var seen = new bool[depth];
-        var reply = new byte[16 + 4096];
+        var reply = new byte[16 + length];
         for (int i = 0; i < depth; i++)
         {
             tls.ReadExactly(reply);
@@ -80,7 +80,7 @@ public sealed class NbdTlsBatchingTests(ITestOutputHelper output)
             int cookie = (int)BinaryPrimitives.ReadUInt64BigEndian(reply.AsSpan(8));
             Assert.False(seen[cookie], $"a second reply for request {cookie}");
             seen[cookie] = true;
-            Assert.True(reply.AsSpan(16).SequenceEqual(image.AsSpan((int)offsets[cookie], 4096)), $"request {cookie}'s data differs");
+            Assert.True(reply.AsSpan(16).SequenceEqual(image.AsSpan((int)offsets[cookie], length)), $"request {cookie}'s data differs");
         }
     }
 }
