@@ -2,13 +2,20 @@ using System.Runtime.InteropServices;
 
 namespace Aio.Interop;
 
-/// <summary>libc imports for files: statx (direct-I/O alignment, a path's identity) and the block-device size ioctl.</summary>
+/// <summary>
+/// libc imports for files: statx (direct-I/O alignment, identity, size, mode, owner; not fstat, which glibc exports as a
+/// symbol only from 2.33 on) and the block-device size ioctl.
+/// </summary>
 internal static unsafe partial class Libc
 {
     public const int AT_FDCWD = -100;
     public const int AT_EMPTY_PATH = 0x1000;
     public const uint STATX_DIOALIGN = 0x2000;          // 6.1
+    public const uint STATX_TYPE = 0x1;
+    public const uint STATX_MODE = 0x2;
+    public const uint STATX_UID = 0x8;
     public const uint STATX_INO = 0x100;
+    public const uint STATX_SIZE = 0x200;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const ulong BLKGETSIZE64 = 0x80081272;       // _IOR(0x12, 114, size_t)
     public const uint S_IFMT = 0xF000;
@@ -16,7 +23,12 @@ internal static unsafe partial class Libc
 
     // struct statx offsets (include/uapi/linux/stat.h).
     public const int StatxMaskOffset = 0;
+    public const int StatxUidOffset = 20;
+    public const int StatxModeOffset = 28;
     public const int StatxInoOffset = 32;
+    public const int StatxSizeOffset = 40;
+    public const int StatxRdevMajorOffset = 128;
+    public const int StatxRdevMinorOffset = 132;
     public const int StatxDevMajorOffset = 136;
     public const int StatxDevMinorOffset = 140;
     public const int StatxDioMemAlignOffset = 152;
@@ -25,6 +37,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>statx of an open fd (AT_EMPTY_PATH): fstat's answers, from the call every glibc since 2.28 exports.</summary>
+    private static int StatxOfFd(int fd, uint mask, byte* buffer) => Statx(fd, string.Empty, AT_EMPTY_PATH, mask, buffer);
 
     [LibraryImport(LibraryName, EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(int fd, ulong request, ulong* arg);

@@ -13,13 +13,13 @@ internal static partial class Libc
     public const int POSIX_FADV_WILLNEED = 3;
     public const int ENXIO = 6;
 
-    [LibraryImport(LibraryName, EntryPoint = "lseek64", SetLastError = true)]
+    [LibraryImport(LibraryName, EntryPoint = "lseek", SetLastError = true)]
     public static partial long LSeek(int fd, long offset, int whence);
 
-    [LibraryImport(LibraryName, EntryPoint = "fallocate64", SetLastError = true)]
+    [LibraryImport(LibraryName, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int FAllocate(int fd, int mode, long offset, long length);
 
     // Returns the error number (not -1/errno), like every posix_* call.
-    [LibraryImport(LibraryName, EntryPoint = "posix_fadvise64")]
+    [LibraryImport(LibraryName, EntryPoint = "posix_fadvise")]
     public static partial int PosixFAdvise(int fd, long offset, long length, int advice);
 }

@@ -79,56 +79,50 @@ internal static unsafe partial class Libc
         return (fds[0], fds[1]);
     }
 
-    /// <summary>st_size and st_mode of an open file (offsets 48 and 24 on x86_64, 48 and 16 on arm64); throws <see cref="AioException"/>.</summary>
+    /// <summary>stx_size and stx_mode of an open file; throws <see cref="AioException"/>.</summary>
     public static (long Size, uint Mode) FileSizeAndMode(int fd)
     {
-        byte* buffer = stackalloc byte[256];
-        Errors.Check(FStat(fd, buffer), "fstat");
-        int modeOffset = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 16 : 24;
-        return (*(long*)(buffer + 48), *(uint*)(buffer + modeOffset));
+        byte* buffer = stackalloc byte[StatxSize];
+        Errors.Check(StatxOfFd(fd, STATX_TYPE | STATX_MODE | STATX_SIZE, buffer), "statx");
+        return ((long)*(ulong*)(buffer + StatxSizeOffset), *(ushort*)(buffer + StatxModeOffset));
     }
 
-    /// <summary>st_uid of an open file (offset 28 on x86_64, 24 on arm64); throws <see cref="AioException"/>.</summary>
+    /// <summary>stx_uid of an open file; throws <see cref="AioException"/>.</summary>
     public static uint FileOwner(int fd)
     {
-        byte* buffer = stackalloc byte[256];
-        Errors.Check(FStat(fd, buffer), "fstat");
-        int uidOffset = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 24 : 28;
-        return *(uint*)(buffer + uidOffset);
+        byte* buffer = stackalloc byte[StatxSize];
+        Errors.Check(StatxOfFd(fd, STATX_UID, buffer), "statx");
+        return *(uint*)(buffer + StatxUidOffset);
     }
 
     /// <summary>
-    /// st_dev and st_ino of the file <paramref name="fd"/> names (offsets 0 and 8 on x86_64 and arm64 alike): two fds
-    /// name the same file exactly when both agree. Returns 0, or -1 with errno (EBADF for a closed fd).
+    /// The device (major and minor, packed) and inode of the file <paramref name="fd"/> names: two fds name the same
+    /// file exactly when both agree. Returns 0, or -1 with errno (EBADF for a closed fd).
     /// </summary>
     public static int FileIdentity(int fd, out ulong device, out ulong inode)
     {
-        byte* buffer = stackalloc byte[256];
-        int rc = FStat(fd, buffer);
-        device = rc == 0 ? *(ulong*)buffer : 0;
-        inode = rc == 0 ? *(ulong*)(buffer + 8) : 0;
+        byte* buffer = stackalloc byte[StatxSize];
+        int rc = StatxOfFd(fd, STATX_INO, buffer);
+        device = rc == 0 ? ((ulong)*(uint*)(buffer + StatxDevMajorOffset) << 32) | *(uint*)(buffer + StatxDevMinorOffset) : 0;
+        inode = rc == 0 ? *(ulong*)(buffer + StatxInoOffset) : 0;
         return rc;
     }
 
     /// <summary>
-    /// The device number (st_rdev: offset 40 on x86_64, 32 on arm64) of a block or character device, split as glibc's
-    /// major()/minor() do; null for anything else. Throws <see cref="AioException"/>.
+    /// The device number (stx_rdev_major and stx_rdev_minor) of a block device; null for anything else. Throws
+    /// <see cref="AioException"/>.
     /// </summary>
     public static (uint Major, uint Minor)? BlockDeviceNumber(int fd)
     {
-        byte* buffer = stackalloc byte[256];
-        Errors.Check(FStat(fd, buffer), "fstat");
-        bool arm = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
-        uint mode = *(uint*)(buffer + (arm ? 16 : 24));
+        byte* buffer = stackalloc byte[StatxSize];
+        Errors.Check(StatxOfFd(fd, STATX_TYPE, buffer), "statx");
+        uint mode = *(ushort*)(buffer + StatxModeOffset);
         if ((mode & S_IFMT) != S_IFBLK)
         {
             return null;
         }
 
-        ulong dev = *(ulong*)(buffer + (arm ? 32 : 40));
-        uint major = (uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000));
-        uint minor = (uint)((dev & 0xff) | ((dev >> 12) & 0xffffff00));
-        return (major, minor);
+        return (*(uint*)(buffer + StatxRdevMajorOffset), *(uint*)(buffer + StatxRdevMinorOffset));
     }
 
     /// <summary>CPU time of this thread (<paramref name="who"/> = RUSAGE_THREAD) or process, in microseconds; throws <see cref="AioException"/>.</summary>

@@ -84,9 +84,6 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
 
-    [LibraryImport(LibraryName, EntryPoint = "fstat", SetLastError = true)]
-    public static partial int FStat(int fd, byte* statBuffer);
-
     [LibraryImport(LibraryName, EntryPoint = "fsync", SetLastError = true)]
     public static partial int FSync(int fd);
 

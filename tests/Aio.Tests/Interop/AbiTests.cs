@@ -259,6 +259,52 @@ public class AbiTests
     }
 
     [Fact]
+    public void Statx_fields_of_an_open_fd_match_the_headers_and_stat()
+    {
+        // include/uapi/linux/stat.h: the mask bits and struct statx's offsets (the same on every architecture).
+        Assert.Equal((0x1u, 0x2u, 0x8u, 0x200u), (Libc.STATX_TYPE, Libc.STATX_MODE, Libc.STATX_UID, Libc.STATX_SIZE));
+        Assert.Equal((20, 28, 40), (Libc.StatxUidOffset, Libc.StatxModeOffset, Libc.StatxSizeOffset));
+        Assert.Equal((128, 132), (Libc.StatxRdevMajorOffset, Libc.StatxRdevMinorOffset));
+        Assert.Equal(0x1000, Libc.AT_EMPTY_PATH);
+
+        // And what coreutils' stat(1) says of the same file: size, mode (octal, type bits included), owner.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("fields", 12345);
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        Assert.True(fd >= 0, "open");
+        try
+        {
+            var (size, mode) = Libc.FileSizeAndMode(fd);
+            uint owner = Libc.FileOwner(fd);
+            Assert.Equal(0, Libc.FileIdentity(fd, out _, out ulong inode));
+            var (code, stdout, stderr) = ChildProcess.Run("stat", dir.Path, Wait.Default, "-c", "%s %f %u %i", path);
+            Assert.True(code == 0, stderr);
+            Assert.Equal($"{size} {mode:x} {owner} {inode}", stdout.Trim());
+            Assert.Null(Libc.BlockDeviceNumber(fd));
+        }
+        finally
+        {
+            Libc.CloseQuietly(fd);
+        }
+    }
+
+    [Fact]
+    public void No_libc_import_binds_a_symbol_that_older_or_other_libcs_lack()
+    {
+        // fstat, stat and lstat are symbols of glibc only from 2.33 on (before, inline wrappers around __fxstat and its
+        // kin); the *64 names are glibc's large-file aliases, which musl 1.2.4 dropped. On LP64 the plain names take
+        // 64-bit offsets anyway.
+        var entryPoints = typeof(Libc).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
+            .Select(m => m.GetCustomAttributes(typeof(LibraryImportAttribute), false).OfType<LibraryImportAttribute>().FirstOrDefault())
+            .Where(a => a is not null && a.LibraryName == "libc")
+            .Select(a => a!.EntryPoint!)
+            .ToList();
+        Assert.Contains("statx", entryPoints);
+        Assert.DoesNotContain(entryPoints, e => e is "fstat" or "stat" or "lstat" or "fstatat" || e.EndsWith("64", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Memory_mapping_flags_match_the_headers()
     {
         // include/uapi/asm-generic/mman-common.h and mman.h (the same on x86-64 and arm64).
