@@ -55,6 +55,15 @@ internal sealed unsafe partial class Ring
                 }
 
                 int fd = Libc.IoUringSetup(options.Entries, &p);
+                if (fd >= 0 && (p.Features & FeatNoDrop) == 0)
+                {
+                    // Before 5.5 a full completion queue drops completions (an await that never ends, a buffer pinned
+                    // for ever), and IORING_OP_TIMEOUT (5.4), which timed waits use, may be missing too: such a ring is
+                    // not worth having, and the context falls back to poll(2) and epoll.
+                    Libc.CloseQuietly(fd);
+                    throw new AioException(Errno.EOPNOTSUPP, "io_uring_setup (the kernel lacks IORING_FEAT_NODROP, Linux 5.5)");
+                }
+
                 if (fd >= 0)
                 {
                     try

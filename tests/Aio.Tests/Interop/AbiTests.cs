@@ -174,9 +174,51 @@ public class AbiTests
         Assert.Equal(1u, IoUringConstants.FsyncDatasync);
         Assert.Equal(1u, IoUringConstants.PollAddMulti);
         Assert.Equal(1u << 1, IoUringConstants.AsyncCancelFd);
+        Assert.Equal((1u << 0, 1u << 2), (IoUringConstants.AsyncCancelAll, IoUringConstants.AsyncCancelAny));
+        Assert.Equal((1u << 0, 1u << 1, 1u << 2), (IoUringConstants.SetupIoPoll, IoUringConstants.SetupSqPoll, IoUringConstants.SetupSqAff));
+        Assert.Equal((1u << 4, 1u << 5, 1u << 10, 1u << 11), (IoUringConstants.SetupClamp, IoUringConstants.SetupAttachWq, IoUringConstants.SetupSqe128, IoUringConstants.SetupCqe32));
+        Assert.Equal((1u << 14, 1u << 15), (IoUringConstants.SetupNoMmap, IoUringConstants.SetupRegisteredFdOnly));
+        Assert.Equal((1u << 2, 1u << 3, 1u << 4, 1u << 5), (IoUringConstants.FeatSubmitStable, IoUringConstants.FeatRwCurPos, IoUringConstants.FeatCurPersonality, IoUringConstants.FeatFastPoll));
+        Assert.Equal((1u << 6, 1u << 7, 1u << 9, 1u << 10), (IoUringConstants.FeatPoll32Bits, IoUringConstants.FeatSqPollNonFixed, IoUringConstants.FeatNativeWorkers, IoUringConstants.FeatRsrcTags));
+        Assert.Equal((1u << 11, 1u << 12, 1u << 13), (IoUringConstants.FeatCqeSkip, IoUringConstants.FeatLinkedFile, IoUringConstants.FeatRegRegRing));
+        Assert.Equal((1u << 1, 1u << 2, 1u << 0), (IoUringConstants.EnterSqWakeup, IoUringConstants.EnterSqWait, IoUringConstants.SqNeedWakeup));
+        Assert.Equal((1u << 0, 1u << 2, 1u << 3), (IoUringConstants.CqeFBuffer, IoUringConstants.CqeFSockNonEmpty, IoUringConstants.CqeFNotif));
+        Assert.Equal((4u, 5u), (IoUringConstants.RegisterEventFd, IoUringConstants.UnregisterEventFd));
+        Assert.Equal((1u << 1, 1u << 2, 1u << 0), (IoUringConstants.PollUpdateEvents, IoUringConstants.PollUpdateUserData, IoUringConstants.TimeoutAbs));
+        Assert.Equal((64, 16), (IoUringConstants.SqeSize, IoUringConstants.CqeSize));
+
+        // The networking side: IORING_ACCEPT_MULTISHOT, IORING_RECVSEND_POLL_FIRST, IORING_RECV_MULTISHOT, the provided
+        // buffer ring's registration codes, IORING_CQE_BUFFER_SHIFT, and struct io_uring_buf (16 bytes; the ring's tail
+        // overlays the first entry's resv at offset 14) and io_uring_buf_reg (40 bytes).
+        Assert.Equal((1, 1, 2), (IoUringNetConstants.AcceptMultishot, IoUringNetConstants.RecvSendPollFirst, IoUringNetConstants.RecvMultishot));
+        Assert.Equal((22u, 23u, 16), (IoUringNetConstants.RegisterPbufRing, IoUringNetConstants.UnregisterPbufRing, IoUringNetConstants.CqeBufferShift));
+        Assert.Equal((16, 14, 40), (IoUringNetConstants.BufSize, IoUringNetConstants.BufRingTailOffset, IoUringNetConstants.BufRegSize));
         Assert.Equal(425L, Libc.SYS_io_uring_setup);
         Assert.Equal(426L, Libc.SYS_io_uring_enter);
         Assert.Equal(427L, Libc.SYS_io_uring_register);
+    }
+
+    [Fact]
+    public void Every_opcode_has_the_value_of_its_name_in_the_kernel_enum()
+    {
+        // enum io_uring_op in include/uapi/linux/io_uring.h, in order (IORING_OP_ left off): a value is its position.
+        string[] kernel =
+        [
+            "NOP", "READV", "WRITEV", "FSYNC", "READ_FIXED", "WRITE_FIXED", "POLL_ADD", "POLL_REMOVE", "SYNC_FILE_RANGE",
+            "SENDMSG", "RECVMSG", "TIMEOUT", "TIMEOUT_REMOVE", "ACCEPT", "ASYNC_CANCEL", "LINK_TIMEOUT", "CONNECT",
+            "FALLOCATE", "OPENAT", "CLOSE", "FILES_UPDATE", "STATX", "READ", "WRITE", "FADVISE", "MADVISE", "SEND", "RECV",
+            "OPENAT2", "EPOLL_CTL", "SPLICE", "PROVIDE_BUFFERS", "REMOVE_BUFFERS", "TEE", "SHUTDOWN", "RENAMEAT",
+            "UNLINKAT", "MKDIRAT", "SYMLINKAT", "LINKAT", "MSG_RING", "FSETXATTR", "SETXATTR", "FGETXATTR", "GETXATTR",
+            "SOCKET", "URING_CMD", "SEND_ZC", "SENDMSG_ZC", "READ_MULTISHOT", "WAITID", "FUTEX_WAIT", "FUTEX_WAKE",
+            "FUTEX_WAITV", "FIXED_FD_INSTALL", "FTRUNCATE", "BIND", "LISTEN", "RECV_ZC", "EPOLL_WAIT", "READV_FIXED",
+            "WRITEV_FIXED",
+        ];
+        foreach (var opcode in Enum.GetValues<IoUringOpcode>())
+        {
+            int value = (int)opcode;
+            Assert.True(value < kernel.Length, $"{opcode} = {value} is past the kernel's enum");
+            Assert.Equal(kernel[value].Replace("_", "", StringComparison.Ordinal), opcode.ToString().ToUpperInvariant());
+        }
     }
 
     [Fact]
