@@ -5,7 +5,7 @@ namespace Aio.Cli.Net;
 
 /// <summary>
 /// <c>aio bench net</c>: the echo server on Aio's loops against the same server on System.Net.Sockets, in interleaved
-/// rounds of one run, loaded by a separate process. Reports medians and spread of requests/s (or MB/s when streaming),
+/// rounds of one run, loaded by a separate process. Reports medians and spread of requests/s (or MiB/s when streaming),
 /// latency, and the server's CPU time per request (utime+stime from /proc/PID/stat over the load's lifetime).
 /// </summary>
 internal static class NetBench
@@ -69,7 +69,7 @@ internal static class NetBench
     private static void Print(NetBenchOptions o, List<Sample> samples, string[] servers, List<(int Size, int Connections)> workloads)
     {
         Console.WriteLine($"echo over TCP loopback: {o.Rounds} interleaved rounds of {o.Runtime.TotalSeconds:0.#} s (after {o.Warmup.TotalSeconds:0.#} s warm-up), server loops={o.Loops}, medians [min-max]");
-        Console.WriteLine("workload              server      req/s or MB/s [spread]          p50_us    p99_us   cpu_us/req (or /MiB)");
+        Console.WriteLine("workload              server      req/s or MiB/s [spread]          p50_us    p99_us   cpu_us/req (or /MiB)");
         foreach (var (size, connections) in workloads)
         {
             bool streaming = size >= EchoLoad.StreamThreshold;

@@ -102,6 +102,19 @@ public class CliErrorTests
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    [LoopDeviceFact(SectorSize = 8192)]
+    public void A_block_size_the_device_cannot_take_with_O_DIRECT_is_refused_up_front_not_by_every_request()
+    {
+        // 4096 passes the check against 512; the device's blocks are 8 KiB, and BlockFile refused each request.
+        using var device = LoopDevice.TryCreate(1 << 20, out string why, sectorSize: 8192);
+        Assert.True(device is not null, why);
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, "bench", device!.Path, "--bs", "4k", "--runtime", "200ms");
+        Assert.True(code == 2, $"exit {code}: {stderr}");
+        Assert.Empty(stdout);
+        Assert.Equal($"aio: --bs 4096 is not a multiple of 8192, the direct-I/O alignment of {device.Path}", stderr.Trim());
+    }
+
     [Fact]
     public void Zero_with_a_unit_is_zero_for_the_offset_and_the_ramp_time()
     {
