@@ -175,6 +175,16 @@ public sealed class RawNbdClient : IDisposable
         return (error, BinaryPrimitives.ReadUInt64BigEndian(h.AsSpan(8)), error == 0 ? Receive(dataLength) : []);
     }
 
+    /// <summary>A simple reply whose data length, if it succeeded, depends on its cookie.</summary>
+    public (uint Error, ulong Cookie, byte[] Data) ReadSimpleReply(Func<ulong, int> dataLengthOf)
+    {
+        var h = Receive(16);
+        Assert.Equal(0x67446698u, BinaryPrimitives.ReadUInt32BigEndian(h));
+        uint error = BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(4));
+        ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(h.AsSpan(8));
+        return (error, cookie, error == 0 ? Receive(dataLengthOf(cookie)) : []);
+    }
+
     /// <summary>A structured chunk or a simple reply (the server may answer either way once structured is on).</summary>
     public (ushort Flags, ushort Type, ulong Cookie, byte[] Payload, uint SimpleError, bool Simple) ReadReply()
     {
