@@ -195,21 +195,38 @@ internal sealed class NbdTlsInnerStream : Stream
         Collect(buffer.Span);
     }
 
+    /// <summary>
+    /// Makes room for <paramref name="bytes"/> more in one step: a batch of large replies starts from the kept 64 KiB
+    /// buffer, and growing it record by record would copy what was collected at every doubling.
+    /// </summary>
+    public void Reserve(int bytes)
+    {
+        if (_collecting && _collected.Length - _length < bytes)
+        {
+            Grow(_length + bytes);
+        }
+    }
+
     private void Collect(ReadOnlySpan<byte> data)
     {
         if (_collected.Length - _length < data.Length)
         {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(KeptBufferSize, Math.Max(_collected.Length * 2, _length + data.Length)));
-            _collected.AsSpan(0, _length).CopyTo(larger);
-            if (_collected.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_collected);
-            }
-
-            _collected = larger;
+            Grow(Math.Max(_collected.Length * 2, _length + data.Length));
         }
 
         data.CopyTo(_collected.AsSpan(_length));
         _length += data.Length;
+    }
+
+    private void Grow(int capacity)
+    {
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(KeptBufferSize, capacity));
+        _collected.AsSpan(0, _length).CopyTo(larger);
+        if (_collected.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_collected);
+        }
+
+        _collected = larger;
     }
 }

@@ -250,13 +250,13 @@ internal sealed partial class NbdTransmission
         }
     }
 
+    /// <summary><c>payloadUnread</c> of a WRITE whose payload is being taken (or skipped): how much is left is not known.</summary>
+    private const uint PayloadInTransit = uint.MaxValue;
+
     /// <summary>
     /// Stopping: answers every request whose header is already in the receive buffer with ESHUTDOWN (a WRITE's payload,
     /// as far as it is buffered, is passed over), without reading more from the socket.
     /// </summary>
-    /// <summary><c>payloadUnread</c> of a WRITE whose payload is being taken (or skipped): how much is left is not known.</summary>
-    private const uint PayloadInTransit = uint.MaxValue;
-
     private void FailBufferedRequests()
     {
         while (_transport.Buffered >= NbdProtocol.RequestSize)

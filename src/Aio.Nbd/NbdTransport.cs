@@ -136,10 +136,18 @@ internal sealed class NbdTransport : IAsyncDisposable
                 count -= n;
             }
         }
-        finally
+        catch (ObjectDisposedException)
+        {
+            // The socket or its loop closed under a receive the kernel may not have let go of: not back to the pool.
+            throw;
+        }
+        catch
         {
             ArrayPool<byte>.Shared.Return(scratch);
+            throw;
         }
+
+        ArrayPool<byte>.Shared.Return(scratch);
     }
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
@@ -203,10 +211,13 @@ internal sealed class NbdTransport : IAsyncDisposable
         {
             var piece = data[..Math.Min(TlsWritePiece, data.Length)];
             int records = (piece.Length + TlsRecordPlaintext - 1) / TlsRecordPlaintext;
-            if (_tlsInner!.Collected + piece.Length + (records * TlsRecordOverheadBound) > NbdTlsInnerStream.CollectLimit)
+            int encrypted = piece.Length + (records * TlsRecordOverheadBound);
+            if (_tlsInner!.Collected + encrypted > NbdTlsInnerStream.CollectLimit)
             {
                 await _tlsInner.FlushCollectedAsync(ct).ConfigureAwait(true);
             }
+
+            _tlsInner.Reserve(encrypted);
 
             await _tls!.WriteAsync(piece, ct).ConfigureAwait(true);
             data = data[piece.Length..];
@@ -263,21 +274,18 @@ internal sealed class NbdTransport : IAsyncDisposable
     /// </summary>
     public async ValueTask DrainInputAsync(TimeSpan limit)
     {
-        var scratch = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // Into the connection's own receive buffer, done with by now, not a pooled one: a receive the loop's teardown
+        // abandons may still be written by the kernel, and a pooled array would then be someone else's.
         try
         {
             using var deadline = new CancellationTokenSource(limit);
-            while (await _socket.ReceiveAsync(scratch, deadline.Token).ConfigureAwait(true) > 0)
+            while (await _socket.ReceiveAsync(_buffer, deadline.Token).ConfigureAwait(true) > 0)
             {
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             // The limit, a reset, or a socket closed under it: the close goes ahead.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

@@ -39,7 +39,7 @@ internal sealed class TimerList
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(timer.IsDisposed, timer);
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ObjectDisposedException.ThrowIf(_closed, typeof(AioContext));
             RemoveLocked(timer);
             int i = _active.Count;
             while (i > 0 && _active[i - 1].ExpireNsUnsafe > expireNs)

@@ -14,7 +14,7 @@ namespace Aio.Monitors;
 /// Otherwise the registration outlives the close, can no longer be changed or deleted through the fd number, and goes
 /// on reporting the old file's readiness under that number, to whatever handler is registered for it by then.</para>
 /// <para>So each registration carries its own epoll data (a generation beside the fd) and the identity of its file
-/// (st_dev, st_ino). An event whose data is not the current handler's is stale; seen in two collects in a row (a
+/// (device, inode). An event whose data is not the current handler's is stale; seen in two collects in a row (a
 /// change racing one epoll_wait explains a single one), it makes the monitor rebuild its interest set on a fresh epoll
 /// fd, the only way to drop a registration that outlived its fd. A periodic sweep compares every handler's fd with the
 /// identity it was registered with and removes the ones that were closed (or whose number now names another file) with
@@ -59,7 +59,7 @@ internal sealed class EpollMonitor : IFdMonitor
     public IReadOnlyList<PollFd> OuterFds => _outer;
 
     /// <summary>
-    /// The least time between two sweeps for closed fds. A sweep costs one fstat per handler; the interval also grows by
+    /// The least time between two sweeps for closed fds. A sweep costs one statx per handler; the interval also grows by
     /// 1 ms per handler, so it never takes more than about a thousandth of the loop's time. 0 sweeps before every wait (tests).
     /// </summary>
     internal long SweepIntervalNs
@@ -89,7 +89,7 @@ internal sealed class EpollMonitor : IFdMonitor
 
         if (Libc.FileIdentity(fd, out ulong device, out ulong inode) != 0)
         {
-            Errors.ThrowLast("fstat");
+            Errors.ThrowLast("statx");
         }
 
         ulong data = ((ulong)++_generation << 32) | (uint)fd;

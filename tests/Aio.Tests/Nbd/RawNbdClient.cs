@@ -226,10 +226,10 @@ public sealed class RawNbdClient : IDisposable
         }
     }
 
-    /// <summary>True if the server closed the connection (EOF or reset) within the receive timeout.</summary>
     /// <summary>Waits for the next byte or the end of the stream, and takes nothing: true at a clean end.</summary>
     public bool AtEndOfStream() => _socket.Receive(new byte[1], SocketFlags.Peek) == 0;
 
+    /// <summary>True if the server closed the connection (EOF or reset) within the receive timeout.</summary>
     public bool IsClosedByServer()
     {
         var b = new byte[1];
