@@ -55,7 +55,8 @@ internal static class BenchRunner
             for (int t = 0; t < o.Threads; t++)
             {
                 int me = t;
-                tasks[t] = loops[t].Context.InvokeAsync(() => LoopWorkers(o, files[me], region, histograms[me], verify, clock, progress, me, stop.Token));
+                tasks[t] = loops[t].Context.InvokeAsync(() => LoopWorkers(o, files[me], region, histograms[me], verify, clock, progress, me, stop));
+                CancelOnFault(tasks[t], stop);
             }
 
             stop.CancelAfter(o.RampTime + o.Runtime);
@@ -106,26 +107,47 @@ internal static class BenchRunner
     }
 
     /// <summary>On the loop: <c>iodepth</c> workers; returns the requests done (and the reads among them) after the ramp.</summary>
-    private static async Task<(long Ios, long Reads)> LoopWorkers(BenchOptions o, BlockFile file, Region region, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int loop, CancellationToken stop)
+    private static async Task<(long Ios, long Reads)> LoopWorkers(BenchOptions o, BlockFile file, Region region, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int loop, CancellationTokenSource stop)
     {
         var workers = new Task<(long, long)>[o.IoDepth];
         for (int w = 0; w < o.IoDepth; w++)
         {
             var stream = new RequestStream(o, region, (loop * o.IoDepth) + w, o.IoDepth * o.Threads);
-            workers[w] = Worker(o, file, stream, histogram, verify, clock, progress, loop, stop);
+            workers[w] = Worker(o, file, stream, histogram, verify, clock, progress, loop, stop.Token);
+            CancelOnFault(workers[w], stop);
         }
 
+        // All of them, also after one failed (that failure ends the others): none may still have a request in flight
+        // when the files are disposed.
         long ios = 0;
         long reads = 0;
-        foreach (var w in workers)
+        foreach (var (i, r) in await Task.WhenAll(workers))
         {
-            var (i, r) = await w;
             ios += i;
             reads += r;
         }
 
         return (ios, reads);
     }
+
+    /// <summary>A worker that fails (an I/O error) ends the run for all: the others stop rather than run to the end.</summary>
+    private static void CancelOnFault(Task task, CancellationTokenSource stop)
+        => task.ContinueWith(
+            static (_, state) =>
+            {
+                try
+                {
+                    ((CancellationTokenSource)state!).Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The run had ended already.
+                }
+            },
+            stop,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted,
+            TaskScheduler.Default);
 
     private static async Task<(long, long)> Worker(BenchOptions o, BlockFile file, RequestStream stream, LatencyHistogram histogram, VerifyMap? verify, RunClock clock, Progress progress, int slot, CancellationToken stop)
     {
@@ -218,6 +240,11 @@ internal static class BenchRunner
             var cpu0 = Cpu();
             long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
             var done = workers.Select(w => w.Done).ToArray();
+            foreach (var d in done)
+            {
+                CancelOnFault(d, stop);
+            }
+
             Task.WaitAll(done);
             double seconds = clock.MeasuredSeconds;
             long alloc1 = GC.GetTotalAllocatedBytes(precise: true);

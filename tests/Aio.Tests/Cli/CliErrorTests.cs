@@ -32,6 +32,23 @@ public class CliErrorTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    [StraceTheory]
+    [InlineData("threads")]
+    [InlineData("randomaccess")]
+    public void An_IO_error_in_one_worker_ends_the_run_instead_of_leaving_the_others_to_its_end(string engine)
+    {
+        // The 300th read fails with EIO (strace injects it); the run is asked to last ten minutes. It ends on the error,
+        // with exit 1 and one line, well inside the child's time limit.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 8 << 20);
+        var (code, stdout, stderr, injected) = AioCli.RunUnderStrace(
+            dir.Path, ["pread64:error=EIO:when=300"], "bench", path, "--engine", engine, "--direct", "false", "--threads", "2", "--iodepth", "4", "--runtime", "10m");
+        _output.WriteLine(stdout + stderr);
+        Assert.NotEmpty(injected);
+        Assert.True(code == 1, $"exit {code}: {stderr}");
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     [Theory]
     [InlineData("bench", "--frob")]
     [InlineData("bench", "disk", "--frob")]
