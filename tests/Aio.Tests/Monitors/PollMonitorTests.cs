@@ -4,6 +4,8 @@ using Xunit;
 
 namespace Aio.Tests.Monitors;
 
+/// <summary>Alone in the process: the race test keeps three threads busy for a second, which would slow timing-bound neighbours.</summary>
+[Collection(ProcessStateCollection.Name)]
 public class PollMonitorTests
 {
     [Fact]
