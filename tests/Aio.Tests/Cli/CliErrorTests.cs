@@ -32,6 +32,20 @@ public class CliErrorTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    [StraceFact]
+    public void Bench_runs_where_a_sandbox_refuses_statx()
+    {
+        // An old seccomp profile answers EPERM to statx: BlockFile's size, mode and identity come from fstat(2) then.
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("disk", 8 << 20);
+        var (code, stdout, stderr, injected) = AioCli.RunUnderStrace(dir.Path, ["statx:error=EPERM"], "bench", path, "--runtime", "200ms", "--json");
+        _output.WriteLine(stdout + stderr);
+        Assert.NotEmpty(injected);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("ios").GetInt64() > 0);
+    }
+
     [StraceTheory]
     [InlineData("threads")]
     [InlineData("randomaccess")]

@@ -331,6 +331,29 @@ public class AbiTests
     }
 
     [Fact]
+    public void The_fstat_fallback_puts_struct_stats_fields_where_statx_has_them()
+    {
+        // Where a sandbox refuses statx, fstat(2) answers: its struct stat (x86_64 and arm64 layouts differ) converted
+        // must read as statx's own answer for the same fd.
+        Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 80L : 5L, Libc.SYS_fstat);
+        using var dir = new TempDir();
+        var (path, _) = dir.CreateFile("fields", 54321);
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        Assert.True(fd >= 0, "open");
+        try
+        {
+            var (size, mode) = Libc.FileSizeAndMode(fd);
+            Assert.Equal(0, Libc.FileIdentity(fd, out ulong device, out ulong inode));
+            Assert.Equal(54321L, size);
+            Assert.Equal((size, mode, Libc.FileOwner(fd), inode, device), Libc.FieldsThroughFstat(fd));
+        }
+        finally
+        {
+            Libc.CloseQuietly(fd);
+        }
+    }
+
+    [Fact]
     public void No_libc_import_binds_a_symbol_that_older_or_other_libcs_lack()
     {
         // fstat, stat and lstat are symbols of glibc only from 2.33 on (before, inline wrappers around __fxstat and its
