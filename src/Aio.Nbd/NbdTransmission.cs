@@ -236,11 +236,8 @@ internal sealed partial class NbdTransmission
                     return;
                 }
 
-                // A WRITE that waited for room has its payload ahead of the next header: passed over as far as it is
-                // buffered, and if it is not all there, nothing after it can be found.
-                uint passed = Math.Min(payloadUnread, (uint)_transport.Buffered);
-                _transport.ConsumeBuffered((int)passed);
-                if (passed == payloadUnread)
+                // A WRITE that waited for room has its payload ahead of the next header.
+                if (PassOverBufferedPayload(payloadUnread))
                 {
                     FailBufferedRequests();
                 }
@@ -248,6 +245,17 @@ internal sealed partial class NbdTransmission
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Stopping: consumes a WRITE's unread payload as far as it is buffered. False when part of it is still on the wire:
+    /// then no request boundary can be found after it.
+    /// </summary>
+    private bool PassOverBufferedPayload(uint length)
+    {
+        uint passed = Math.Min(length, (uint)_transport.Buffered);
+        _transport.ConsumeBuffered((int)passed);
+        return passed == length;
     }
 
     /// <summary><c>payloadUnread</c> of a WRITE whose payload is being taken (or skipped): how much is left is not known.</summary>
@@ -280,15 +288,9 @@ internal sealed partial class NbdTransmission
             }
 
             Fail(request, NbdProtocol.ESHUTDOWN, "The server is shutting down.");
-            if (request.Type == NbdProtocol.CmdWrite)
+            if (request.Type == NbdProtocol.CmdWrite && !PassOverBufferedPayload(request.Length))
             {
-                int buffered = (int)Math.Min(request.Length, (uint)_transport.Buffered);
-                _transport.ConsumeBuffered(buffered);
-                if (buffered < request.Length)
-                {
-                    // The rest of its payload is still on the wire: no request boundary after it.
-                    return;
-                }
+                return;
             }
         }
     }

@@ -312,9 +312,7 @@ public class AbiTests
         // And what coreutils' stat(1) says of the same file: size, mode (octal, type bits included), owner.
         using var dir = new TempDir();
         var (path, _) = dir.CreateFile("fields", 12345);
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        Assert.True(fd >= 0, "open");
-        try
+        WithOpenFile(path, fd =>
         {
             var (size, mode) = Libc.FileSizeAndMode(fd);
             uint owner = Libc.FileOwner(fd);
@@ -323,11 +321,7 @@ public class AbiTests
             Assert.True(code == 0, stderr);
             Assert.Equal($"{size} {mode:x} {owner} {inode}", stdout.Trim());
             Assert.Null(Libc.BlockDeviceNumber(fd));
-        }
-        finally
-        {
-            Libc.CloseQuietly(fd);
-        }
+        });
     }
 
     [Fact]
@@ -338,14 +332,23 @@ public class AbiTests
         Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 80L : 5L, Libc.SYS_fstat);
         using var dir = new TempDir();
         var (path, _) = dir.CreateFile("fields", 54321);
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        Assert.True(fd >= 0, "open");
-        try
+        WithOpenFile(path, fd =>
         {
             var (size, mode) = Libc.FileSizeAndMode(fd);
             Assert.Equal(0, Libc.FileIdentity(fd, out ulong device, out ulong inode));
             Assert.Equal(54321L, size);
             Assert.Equal((size, mode, Libc.FileOwner(fd), inode, device), Libc.FieldsThroughFstat(fd));
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> with <paramref name="path"/> open read-only, then closes it.</summary>
+    private static void WithOpenFile(string path, Action<int> body)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        Assert.True(fd >= 0, "open");
+        try
+        {
+            body(fd);
         }
         finally
         {

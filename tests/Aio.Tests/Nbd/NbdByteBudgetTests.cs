@@ -87,14 +87,7 @@ public class NbdByteBudgetTests
         Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the second READ to wait for room");
 
         var stopping = server.Server.DisposeAsync().AsTask();
-        var replies = new List<(uint Error, ulong Cookie)>();
-        for (int i = 0; i < 13; i++)
-        {
-            var (error, cookie, _) = client.ReadSimpleReply(MiB);
-            replies.Add((error, cookie));
-        }
-
-        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        var replies = ReadRepliesByCookie(client, 13);
         Assert.Equal((0u, 1ul), replies[0]);
         Assert.All(replies.Skip(1), r => Assert.Equal(108u, r.Error)); // NBD_ESHUTDOWN
         Assert.Equal(Enumerable.Range(1, 13).Select(c => (ulong)c), replies.Select(r => r.Cookie));
@@ -125,14 +118,7 @@ public class NbdByteBudgetTests
         Wait.Until(() => server.Server.BudgetWaits >= 1, () => Thread.Sleep(5), "the WRITE to wait for room");
 
         var stopping = server.Server.DisposeAsync().AsTask();
-        var replies = new List<(uint Error, ulong Cookie)>();
-        for (int i = 0; i < 12; i++)
-        {
-            var (error, cookie, _) = client.ReadSimpleReply(MiB);
-            replies.Add((error, cookie));
-        }
-
-        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        var replies = ReadRepliesByCookie(client, 12);
         Assert.Equal(Enumerable.Range(1, 12).Select(c => (ulong)c), replies.Select(r => r.Cookie));
         Assert.Equal(0u, replies[0].Error);
         Assert.All(replies.Skip(1), r => Assert.Equal(108u, r.Error)); // NBD_ESHUTDOWN
@@ -182,6 +168,20 @@ public class NbdByteBudgetTests
         Assert.Equal(0u, replies[0].Error);
         Assert.All(replies, r => Assert.True(r.Error is 0 or 108, $"reply {r.Cookie}: error {r.Error}")); // NBD_ESHUTDOWN
         Assert.Contains(replies, r => r.Error == 108);
+    }
+
+    /// <summary><paramref name="count"/> simple replies (a READ's data up to a MiB), sorted by cookie.</summary>
+    private static List<(uint Error, ulong Cookie)> ReadRepliesByCookie(RawNbdClient client, int count)
+    {
+        var replies = new List<(uint Error, ulong Cookie)>();
+        for (int i = 0; i < count; i++)
+        {
+            var (error, cookie, _) = client.ReadSimpleReply(MiB);
+            replies.Add((error, cookie));
+        }
+
+        replies.Sort((a, b) => a.Cookie.CompareTo(b.Cookie));
+        return replies;
     }
 
     [Fact]
