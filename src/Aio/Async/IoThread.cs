@@ -135,6 +135,20 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
     {
         // Every caller off the thread joins, not only the first: a second Dispose (or the first, made by the loop's
         // own callback, which only asks) must not return while the loop is still draining and the context alive.
+        RequestStop();
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
+    }
+
+    /// <summary>
+    /// Asks the loop to stop and returns at once: the loop drains and disposes its context as for
+    /// <see cref="Dispose"/>, which a caller still makes to join the thread. A group asks every loop first, so that
+    /// one stuck in a callback does not keep the others running while it is joined.
+    /// </summary>
+    internal void RequestStop()
+    {
         _stopping = true;
         if (Thread.CurrentThread == _thread)
         {
@@ -151,8 +165,6 @@ public sealed class IoThread : IDisposable, IAsyncDisposable
         {
             // A callback disposed the context: the loop has ended (or is ending) by itself.
         }
-
-        _thread.Join();
     }
 
     /// <summary>

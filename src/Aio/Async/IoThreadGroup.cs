@@ -149,6 +149,13 @@ public sealed class IoThreadGroup : IAsyncDisposable, IDisposable
 
     private void DisposeThreads()
     {
+        // Every loop is asked before any is joined: a loop stuck in a callback must not keep the ones after it running
+        // (their rings, threads and sockets) while its join waits.
+        foreach (var thread in _threads)
+        {
+            thread.RequestStop();
+        }
+
         List<Exception>? errors = null;
         foreach (var thread in _threads)
         {

@@ -76,6 +76,36 @@ public class IoThreadLifecycleTests
         Assert.True(t.Context.IsDisposed);
     }
 
+    [Fact]
+    public void A_group_stops_every_other_loop_while_one_is_stuck_in_a_callback()
+    {
+        // The host's stop gives up on a stuck loop after its timeout; the loops after it must not keep running (their
+        // rings, threads and sockets) because the group was still joining the first.
+        var group = IoThreadGroup.Start("group-stuck", 3);
+        using var stuck = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        group.Threads[0].Context.ScheduleOneShot(() =>
+        {
+            stuck.Set();
+            release.Wait(Wait.Default);
+        });
+        Assert.True(stuck.Wait(Wait.Default), "the callback did not run");
+        var disposing = group.DisposeAsync().AsTask();
+        try
+        {
+            Wait.Until(() => group.Threads[1].Context.IsDisposed && group.Threads[2].Context.IsDisposed, () => Thread.Sleep(1), "the loops after the stuck one to stop");
+            Assert.False(disposing.IsCompleted, "the group's dispose returned while a loop was still in its callback");
+            Assert.False(group.Threads[0].Context.IsDisposed);
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        Wait.For(disposing, "the group to finish stopping once the callback returned");
+        Assert.True(group.Threads[0].Context.IsDisposed);
+    }
+
     private static Thread StartThread(Action action)
     {
         var thread = new Thread(() => action()) { IsBackground = true };
