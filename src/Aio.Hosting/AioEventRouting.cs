@@ -8,7 +8,7 @@ namespace Aio.Hosting;
 /// <remarks>
 /// An event written on a host's loop thread is that host's. One written elsewhere (the stall watchdog, a context
 /// being set up before its thread is known) names its context, and belongs to the host that claimed that name first
-/// among those running: a host claims its loops' names before they start. Hosts that share loop names (the default
+/// among those running that have a logger: a host claims its loops' names before they start. Hosts that share loop names (the default
 /// <c>Name</c>, "aio", gives "aio-0", "aio-1"...) cannot be told apart that way, so such an event is logged once, by
 /// the earliest of them; distinct names keep them apart. An event of a context no host claims (an
 /// <see cref="IoThread"/> of the application's own) is logged once, by the earliest running host that has a logger,
@@ -91,13 +91,25 @@ internal static class AioEventRouting
 
             if (contextName is not null)
             {
+                bool claimed = false;
                 foreach (var (claimant, names) in s_claims)
                 {
+                    // The first claimant that logs only: hosts that share names must not each log the event, and one
+                    // without a logger (a bare container that claimed the name first) must not swallow it.
                     if (names.Contains(contextName))
                     {
-                        // The first claimant only: hosts that share names must not each log the event.
-                        return claimant == host;
+                        claimed = true;
+                        if (s_hosts.Contains(claimant))
+                        {
+                            return claimant == host;
+                        }
                     }
+                }
+
+                if (claimed)
+                {
+                    // Claimed by hosts without loggers only: the event is theirs, and they log nothing.
+                    return false;
                 }
             }
 

@@ -45,6 +45,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
         _logs = loggerFactory is not null;
     }
 
+    /// <summary>For tests: how many times a dispose waited for a stop that StoppedAsync gave up on.</summary>
+    internal int GracesGiven { get; private set; }
+
     /// <summary>The loops, started on first use.</summary>
     /// <exception cref="ObjectDisposedException">The host stopped them.</exception>
     public IoThreadGroup Group
@@ -130,10 +133,13 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         var (group, forwarder) = TakeForDispose();
-        if (group is null && forwarder is null && Volatile.Read(ref _stopping) is { IsCompleted: false } stopping)
+        if (group is null && forwarder is null && Interlocked.Exchange(ref _stopping, null) is { IsCompleted: false } stopping)
         {
             // StoppedAsync started the stop and gave up waiting for it: this dispose gives it one more grace, bounded (a
-            // loop stuck in a callback must not hold the host's dispose, and so the process's exit, for ever).
+            // loop stuck in a callback must not hold the host's dispose, and so the process's exit, for ever). Taken
+            // once: the container disposes this service twice (registered as itself and as a hosted service), and a
+            // second grace would double the wait.
+            GracesGiven++;
             try
             {
                 await stopping.WaitAsync(StopGraceAfterTimeout).ConfigureAwait(false);

@@ -7,6 +7,9 @@ namespace Aio.Hosting;
 /// <summary>Registers Aio's loops with a .NET generic host.</summary>
 public static class AioServiceCollectionExtensions
 {
+    /// <summary>The group's factory: also how a second <c>AddAio</c> tells its own registration from someone else's.</summary>
+    private static readonly Func<IServiceProvider, object> s_group = static sp => sp.GetRequiredService<AioLoopService>().Group;
+
     /// <summary>
     /// Registers an <see cref="IoThreadGroup"/> singleton that starts with the host (or when first resolved) and stops
     /// after every hosted service has stopped, whatever the registration order, so a hosted service may still use the
@@ -19,9 +22,21 @@ public static class AioServiceCollectionExtensions
     /// <c>StoppedAsync</c> (its <c>StopAsync</c> still has them). A loop still inside a callback when the host's
     /// <c>ShutdownTimeout</c> expires is logged (<c>LoopsDidNotStop</c>) and left behind: the host's stop completes.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">
+    /// The collection already has an <see cref="IoThreadGroup"/> that <c>AddAio</c> did not register: the host would
+    /// start a second group beside it, and the transport and services would use the first.
+    /// </exception>
     public static IServiceCollection AddAio(this IServiceCollection services, Action<AioHostOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
+        foreach (var descriptor in services)
+        {
+            if (descriptor.ServiceType == typeof(IoThreadGroup) && descriptor.ImplementationFactory != s_group)
+            {
+                throw new InvalidOperationException("An IoThreadGroup is already registered: AddAio registers the host's own; register one or the other.");
+            }
+        }
+
         if (configure is not null)
         {
             services.Configure(configure);
@@ -32,7 +47,7 @@ public static class AioServiceCollectionExtensions
         }
 
         services.TryAddSingleton<AioLoopService>();
-        services.TryAddSingleton(static sp => sp.GetRequiredService<AioLoopService>().Group);
+        services.TryAddSingleton(typeof(IoThreadGroup), s_group);
 
         // A lifecycle service: the host runs every StoppedAsync after every hosted service's StopAsync.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AioLoopService>(static sp => sp.GetRequiredService<AioLoopService>()));

@@ -178,8 +178,11 @@ public sealed class HostingTests
             await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Contains(logs.Entries, e => e.Category == "Aio" && e.EventId.Name == "LoopsDidNotStop" && e.Level == LogLevel.Error);
 
-            // Nor the host's dispose after it (the process's exit waits for that): one more grace, then it returns.
+            // Nor the host's dispose after it (the process's exit waits for that): one more grace, then it returns. One
+            // only: the container disposes the service twice (as itself and as a hosted service).
+            var service = host.Services.GetRequiredService<AioLoopService>();
             await ((IAsyncDisposable)host).DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal(1, service.GracesGiven);
         }
         finally
         {
@@ -200,6 +203,55 @@ public sealed class HostingTests
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.DoesNotContain(logs.Entries, e => e.EventId.Name == "LoopsDidNotStop");
         Assert.True(loop.Context.IsDisposed, "the host's stop returned with its loops still running");
+    }
+
+    [Fact]
+    public async Task A_container_without_a_logger_that_claimed_the_same_loop_names_first_does_not_swallow_a_hosts_warnings()
+    {
+        // A bare ServiceCollection (no logger) with the same Name starts its loops first; the stall warning of the real
+        // host's loop is written on the watchdog thread and found by its context's name.
+        string name = "bare-first-" + Guid.NewGuid().ToString("N")[..8];
+        await using var bare = new ServiceCollection().AddAio(o =>
+        {
+            o.LoopCount = 1;
+            o.Name = name;
+        }).BuildServiceProvider();
+        _ = bare.GetRequiredService<IoThreadGroup>();
+        var (host, logs) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = name;
+            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
+        });
+        using var disposeHost = host;
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
+        using (var release = new ManualResetEventSlim())
+        {
+            context.ScheduleOneShot(() => release.Wait(TimeSpan.FromSeconds(20)));
+            Aio.Tests.Support.Wait.Until(
+                () => logs.Entries.Any(e => e.Category == "Aio" && e.Message.Contains(name + "-0: the loop has been running callbacks", StringComparison.Ordinal)),
+                () => Thread.Sleep(10),
+                "the stall warning in the host's log");
+            release.Set();
+        }
+
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public void AddAio_refuses_a_collection_that_already_has_a_group_of_its_own_and_may_be_called_twice()
+    {
+        // Started beside the registered one, AddAio's group would run unused while the transport served on the other.
+        using var group = IoThreadGroup.Start("already-registered", 1);
+        var services = new ServiceCollection().AddSingleton(group);
+        int before = services.Count;
+        var ex = Assert.Throws<InvalidOperationException>(() => services.AddAio());
+        Assert.Contains("already registered", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, services.Count);
+
+        var twice = new ServiceCollection().AddAio().AddAio();
+        Assert.Single(twice, d => d.ServiceType == typeof(IoThreadGroup));
     }
 
     /// <summary>A host builder with one Aio loop, its logs captured in <paramref name="logs"/>, and the given ShutdownTimeout.</summary>
