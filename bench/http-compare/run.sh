@@ -95,8 +95,13 @@ start_server() {
   SERVER=$!
   for _ in $(seq 100); do
     if curl -sf "$URL/plaintext" >/dev/null 2>&1; then
-      kill -0 "$SERVER" 2>/dev/null && return 0
-      echo "server $1 exited, yet something answers on $URL"; cat "$OUT/server-$1.log"; exit 1
+      kill -0 "$SERVER" 2>/dev/null || { echo "server $1 exited, yet something answers on $URL"; cat "$OUT/server-$1.log"; exit 1; }
+      # An Aio server whose io_uring was refused serves on Sockets: its rows would be Sockets' numbers.
+      local want=sockets served
+      case $1 in aio-*) want=aio ;; esac
+      served=$(curl -sf "$URL/transport" || true)
+      [ "$served" = "$want" ] && return 0
+      echo "server $1 is served by the '$served' transport, not $want"; cat "$OUT/server-$1.log"; kill "$SERVER"; exit 1
     fi
     sleep 0.1
   done

@@ -47,21 +47,99 @@ public sealed class SampleWebTests
         }
     }
 
-    public static TheoryData<string[]> Transports => new()
+    public static TheoryData<string[], string> Transports => new()
     {
-        new[] { "--transport", "sockets" },
-        new[] { "--transport", "aio", "--scheduling", "loop", "--loops", "1" },
-        new[] { "--transport", "aio", "--scheduling", "threadpool", "--loops", "2", "--poll-max-ns", "0" },
+        { new[] { "--transport", "sockets" }, "sockets" },
+        { new[] { "--transport", "aio", "--scheduling", "loop", "--loops", "1" }, "aio" },
+        { new[] { "--transport", "aio", "--scheduling", "threadpool", "--loops", "2", "--poll-max-ns", "0" }, "aio" },
     };
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task The_sample_serves_a_1_MiB_response_plaintext_and_json(string[] transport)
+    public async Task The_sample_serves_a_1_MiB_response_plaintext_and_json(string[] transport, string served)
     {
         using var dir = new TempDir();
+        await RunSample(dir, "dotnet", [SampleDll(), .. transport], async (client, _) =>
+        {
+            using (var response = await client.GetAsync("bytes/1m"))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(1024 * 1024, response.Content.Headers.ContentLength);
+                byte[] body = await response.Content.ReadAsByteArrayAsync();
+                Assert.Equal(1024 * 1024, body.Length);
+                for (int i = 0; i < body.Length; i++)
+                {
+                    if (body[i] != (byte)(i % 251))
+                    {
+                        Assert.Fail($"byte {i} is {body[i]}, not {i % 251}");
+                    }
+                }
+            }
+
+            Assert.Equal("Hello, World!", await client.GetStringAsync("plaintext"));
+            Assert.Equal("{\"message\":\"Hello, World!\"}", await client.GetStringAsync("json"));
+            Assert.Equal(served, await client.GetStringAsync("transport"));
+        });
+    }
+
+    [StraceFact]
+    public async Task With_io_uring_refused_the_sample_says_Sockets_serves_and_so_does_GET_transport()
+    {
+        // What bench/http-compare checks before it measures an Aio configuration: a fallen-back server is not Aio's.
+        using var dir = new TempDir();
+        string[] strace = ["-f", "-qq", "--seccomp-bpf", "-e", "trace=io_uring_setup", "-e", "inject=io_uring_setup:error=EPERM", "dotnet", SampleDll(), "--transport", "aio", "--scheduling", "loop"];
+        await RunSample(dir, Strace.Executable!, strace, async (client, stderr) =>
+        {
+            Assert.Equal("sockets", await client.GetStringAsync("transport"));
+            Assert.Equal("Hello, World!", await client.GetStringAsync("plaintext"));
+            Wait.Until(() => stderr().Contains("io_uring is unavailable", StringComparison.Ordinal), () => Thread.Sleep(20), "the fallback's message on stderr");
+        });
+    }
+
+    [Theory]
+    [InlineData("--transport", "aio", "--scheduling", "Loop")]
+    [InlineData("--transport", "uring")]
+    [InlineData("--nodelay", "False")]
+    [InlineData("--transport", "aio", "--loops", "two")]
+    [InlineData("--transport", "aio", "--poll-max-ns", "-1")]
+    [InlineData("--transport", "sockets", "--loops", "2")]
+    [InlineData("--transport", "aio", "--inline", "true")]
+    public void A_bad_or_misplaced_switch_exits_2_with_one_line_instead_of_serving_another_configuration(params string[] args)
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = ChildProcess.RunDll(SampleDll(), dir.Path, TimeSpan.FromSeconds(60), ["--urls", "http://unix:" + Path.Combine(dir.Path, "web.sock"), .. args]);
+        Assert.True(code == 2, $"exit {code}: {stderr}");
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("--" + args[^2].TrimStart('-'), stderr, StringComparison.Ordinal);
+        Assert.Empty(stdout);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="executable"/> <paramref name="args"/> (the sample, perhaps under strace) on a Unix socket in
+    /// <paramref name="dir"/>, runs <paramref name="test"/> with a client of it and a reader of its stderr so far, then kills it.
+    /// </summary>
+    private static async Task RunSample(TempDir dir, string executable, string[] args, Func<HttpClient, Func<string>, Task> test)
+    {
         string socketPath = Path.Combine(dir.Path, "web.sock");
-        using var process = Process.Start(ChildProcess.StartInfo("dotnet", dir.Path, [SampleDll(), "--urls", "http://unix:" + socketPath, .. transport]))!;
-        var stderr = process.StandardError.ReadToEndAsync();
+        var startInfo = ChildProcess.StartInfo(executable, dir.Path, [.. args, "--urls", "http://unix:" + socketPath]);
+        using var process = Process.Start(startInfo)!;
+        var stderr = new System.Text.StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+        };
+        process.BeginErrorReadLine();
+        string StderrSoFar()
+        {
+            lock (stderr)
+            {
+                return stderr.ToString();
+            }
+        }
+
         try
         {
             using var client = new HttpClient(new SocketsHttpHandler
@@ -95,26 +173,10 @@ public sealed class SampleWebTests
                 TimeSpan.FromSeconds(60));
             if (process.HasExited)
             {
-                Assert.Fail("the sample exited: " + await stderr);
+                Assert.Fail("the sample exited: " + StderrSoFar());
             }
 
-            using (var response = await client.GetAsync("bytes/1m"))
-            {
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-                Assert.Equal(1024 * 1024, response.Content.Headers.ContentLength);
-                byte[] body = await response.Content.ReadAsByteArrayAsync();
-                Assert.Equal(1024 * 1024, body.Length);
-                for (int i = 0; i < body.Length; i++)
-                {
-                    if (body[i] != (byte)(i % 251))
-                    {
-                        Assert.Fail($"byte {i} is {body[i]}, not {i % 251}");
-                    }
-                }
-            }
-
-            Assert.Equal("Hello, World!", await client.GetStringAsync("plaintext"));
-            Assert.Equal("{\"message\":\"Hello, World!\"}", await client.GetStringAsync("json"));
+            await test(client, StderrSoFar);
         }
         finally
         {
