@@ -31,11 +31,14 @@ internal static class Bench
         using var cancel = new CancellationTokenSource();
 
         // SIGINT (Ctrl-C) and SIGTERM: stop the fill or the workers, print what was measured, let the finally blocks
-        // delete the scratch file. Registered before the fill, so an interrupted fill deletes its file too.
+        // delete the scratch file. Registered before the fill, so an interrupted fill deletes its file too. A second
+        // signal ends the process at once, the scratch file deleted first: a request stuck on a bad device checks no
+        // token, and the run would wait for it.
+        int signals = 0;
+        ScratchFile? scratch = null;
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
-        ScratchFile? scratch = null;
         try
         {
             try
@@ -88,8 +91,17 @@ internal static class Bench
 
         void Stop(PosixSignalContext context)
         {
-            context.Cancel = true;
-            cancel.Cancel();
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                context.Cancel = true;
+                Console.Error.WriteLine("aio: stopping (interrupt again to exit without waiting for the requests in flight)");
+                cancel.Cancel();
+                return;
+            }
+
+            // Not cancelled: the runtime's default action for the signal ends the process.
+            Volatile.Read(ref scratch)?.Dispose();
+            Console.Error.WriteLine("aio: interrupted again: exiting");
         }
     }
 

@@ -63,6 +63,121 @@ public class CliErrorTests
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    [StraceFact]
+    public void A_second_SIGTERM_ends_a_run_stuck_in_a_request_and_deletes_its_scratch_file()
+    {
+        // strace holds each thread's pread64 from its 100th on for a minute (strace counts per thread; the runtime's
+        // start makes 24 on the main thread): the run's one worker gets stuck in a read that checks no token, so the first
+        // signal cannot end the run; the second ends the process at once, the scratch file deleted first.
+        using var dir = new TempDir();
+        string trace = Path.Combine(Path.GetTempPath(), $"aio-cli-strace-{Guid.NewGuid():N}.txt");
+        string[] args =
+        [
+            "-f", "-qq", "--seccomp-bpf", "-o", trace, "-e", "trace=pread64", "-e", "inject=pread64:delay_enter=60000000:when=100+",
+            "dotnet", AioCli.Dll, "bench", "--size", "1m", "--engine", "randomaccess", "--direct", "false", "--iodepth", "1", "--runtime", "10m",
+        ];
+        using var strace = System.Diagnostics.Process.Start(ChildProcess.StartInfo(Strace.Executable!, dir.Path, args))!;
+        var stderr = new System.Text.StringBuilder();
+        strace.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+        };
+        strace.BeginErrorReadLine();
+        strace.BeginOutputReadLine();
+        string Stderr()
+        {
+            lock (stderr)
+            {
+                return stderr.ToString();
+            }
+        }
+
+        try
+        {
+            // strace writes a held call's entry when it holds it: a thread with 100 pread64 lines is held in the last.
+            Wait.Until(() => strace.HasExited || HeldThread(trace), () => Thread.Sleep(10), "a read held by strace", TimeSpan.FromSeconds(60));
+            Assert.False(strace.HasExited, "aio exited before it was interrupted: " + Stderr());
+            int aio = ChildOf(strace.Id);
+            Assert.True(aio > 0, "strace has no child");
+
+            Aio.Interop.Errors.Check(Aio.Interop.Libc.Kill(aio, Aio.Interop.Libc.SIGTERM), "kill");
+            Wait.Until(() => Stderr().Contains("aio: stopping", StringComparison.Ordinal) || strace.HasExited, () => Thread.Sleep(10), "the first signal's note");
+            Assert.False(strace.HasExited, "the run ended at the first signal: no read was stuck");
+            Assert.Single(Directory.GetFiles(dir.Path));
+
+            Aio.Interop.Errors.Check(Aio.Interop.Libc.Kill(aio, Aio.Interop.Libc.SIGTERM), "kill");
+
+            // Gone, or a zombie: strace 6.1 loses track of a thread it holds when the process exits ("has delayed wait
+            // data set already") and never reaps it, so strace's own exit is not the sign.
+            Wait.Until(() => Exited(aio), () => Thread.Sleep(10), "aio to end at the second signal");
+        }
+        finally
+        {
+            if (!strace.HasExited)
+            {
+                strace.Kill(entireProcessTree: true);
+            }
+
+            File.Delete(trace);
+        }
+
+        Assert.True(strace.WaitForExit(TimeSpan.FromSeconds(20)), "strace did not exit after the kill");
+        _output.WriteLine(Stderr());
+        Assert.Contains("aio: interrupted again: exiting", Stderr());
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    /// <summary>Whether a thread in strace's <paramref name="trace"/> has reached its 100th pread64 (held by the injection).</summary>
+    private static bool HeldThread(string trace)
+    {
+        if (!File.Exists(trace))
+        {
+            return false;
+        }
+
+        using var reader = new StreamReader(new FileStream(trace, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        var calls = new Dictionary<string, int>();
+        while (reader.ReadLine() is { } line)
+        {
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (space > 0 && line.AsSpan(space + 1).StartsWith("pread64(", StringComparison.Ordinal))
+            {
+                string tid = line[..space];
+                if ((calls[tid] = calls.GetValueOrDefault(tid) + 1) >= 100)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether process <paramref name="pid"/> has ended (its /proc entry gone, or a zombie).</summary>
+    private static bool Exited(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>The first child of <paramref name="pid"/>, or 0.</summary>
+    private static int ChildOf(int pid)
+    {
+        string path = $"/proc/{pid}/task/{pid}/children";
+        string text = File.Exists(path) ? File.ReadAllText(path).Trim() : string.Empty;
+        return text.Length > 0 && int.TryParse(text.Split(' ')[0], out int child) ? child : 0;
+    }
+
     [Theory]
     [InlineData("bench", "--frob")]
     [InlineData("bench", "disk", "--frob")]
