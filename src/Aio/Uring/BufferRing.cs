@@ -145,16 +145,18 @@ internal sealed unsafe class BufferRing : IDisposable
             byte* reg = stackalloc byte[BufRegSize];
             new Span<byte>(reg, BufRegSize).Clear();
             *(ushort*)(reg + 12) = GroupId;
-            if (_ring.Fd >= 0)
+            // A refused unregister leaves the ring registered, and the kernel may still pick buffers from it and write
+            // into them until the ring itself closes: the memory is then kept, like that of an abandoned request.
+            if (_ring.Fd >= 0 && Libc.IoUringRegister(_ring.Fd, UnregisterPbufRing, reg, 1) < 0)
             {
-                _ = Libc.IoUringRegister(_ring.Fd, UnregisterPbufRing, reg, 1);
+                _keepMemory = true;
             }
         }
 
         // From here the holds are given up with atomic decrements (see Recycle); the full fence orders the flag
         // before the count is read.
         Interlocked.Exchange(ref _retired, 1);
-        if (Volatile.Read(ref _outstanding) == 0 && !kernelMayStillWrite)
+        if (Volatile.Read(ref _outstanding) == 0 && !_keepMemory)
         {
             Free();
         }
