@@ -112,7 +112,10 @@ internal sealed partial class AioConnection : ConnectionContext,
 
     public override string ConnectionId
     {
-        get => _connectionId ??= "aio-" + Interlocked.Increment(ref s_lastId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        // Made on first use, which may be the loop's (a reset logged) racing Kestrel's: one id wins, so logs agree.
+        get => Volatile.Read(ref _connectionId)
+            ?? Interlocked.CompareExchange(ref _connectionId, "aio-" + Interlocked.Increment(ref s_lastId).ToString("x", System.Globalization.CultureInfo.InvariantCulture), null)
+            ?? _connectionId!;
         set => _connectionId = value;
     }
 

@@ -31,7 +31,7 @@ internal sealed class AioReusePortListener : IConnectionListener
     private AioReusePortListener(AioListener[] listeners, AioTransportLoops loops, MemoryPool<byte> pool, AioTransportOptions options, ILogger logger)
     {
         _listeners = listeners;
-        _accepted = Channel.CreateBounded<AioConnection>(new BoundedChannelOptions(Math.Max(1, options.Backlog)) { SingleReader = true });
+        _accepted = Channel.CreateBounded<AioConnection>(new BoundedChannelOptions(Math.Max(1, options.Backlog)));
         _acceptLoops = new Task[listeners.Length];
         for (int i = 0; i < listeners.Length; i++)
         {
