@@ -29,7 +29,7 @@ internal static class FdHandlerSample
         }, onWritable: null);
         ctx.SetEventNotifier(notifier, n =>
         {
-            notified = n.TestAndClear();
+            notified |= n.TestAndClear();         // |=: a later wake-up that finds it clear must not undo it
         });
 
         var producer = new Thread(() =>

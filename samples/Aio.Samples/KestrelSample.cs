@@ -20,7 +20,7 @@ internal static class KestrelSample
             o.Scheduling = AioSchedulingMode.Loop;               // parse, handler and send on the connection's loop
         });
         await using var app = builder.Build();
-        app.MapGet("/hello", () => "Hello from the loop");
+        app.MapGet("/hello", () => $"Hello from {Thread.CurrentThread.Name}");   // the loop's thread
         await app.StartAsync();
 
         using var http = new HttpClient();

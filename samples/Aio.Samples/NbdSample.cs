@@ -49,9 +49,18 @@ internal static class NbdSample
         try
         {
             using var process = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true })!;
-            string output = await process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            return process.ExitCode == 0 ? output : null;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                string output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+                await process.WaitForExitAsync(timeout.Token);
+                return process.ExitCode == 0 ? output : null;
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{tool} did not finish within 30 s");
+            }
         }
         catch (System.ComponentModel.Win32Exception)
         {

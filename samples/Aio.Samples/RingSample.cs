@@ -44,6 +44,11 @@ internal static class RingSample
         int n = await io.Context.SubmitAsync(
             static (ref Sqe sqe, (int Fd, nint Address, uint Length) r) => sqe.PrepRead(r.Fd, r.Address, r.Length, 0),
             read);
+        if (n < 0)
+        {
+            throw new IOException($"READ failed: errno {-n}");
+        }
+
         Console.WriteLine($"ring: READ returned {n}: '{System.Text.Encoding.ASCII.GetString(buffer.GetSpan()[..n])}'");
 
         ReadOnALoopDrivenByHand(file);
