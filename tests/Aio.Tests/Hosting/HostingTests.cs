@@ -217,15 +217,8 @@ public sealed class HostingTests
             o.Name = name;
         }).BuildServiceProvider();
         _ = bare.GetRequiredService<IoThreadGroup>();
-        var (host, logs) = Build(userFirst: false, o =>
-        {
-            o.LoopCount = 1;
-            o.Name = name;
-            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
-        });
+        var (host, logs, context) = await StartStallWatchedHostAsync(name);
         using var disposeHost = host;
-        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
         using (var release = new ManualResetEventSlim())
         {
             context.ScheduleOneShot(() => release.Wait(TimeSpan.FromSeconds(20)));
@@ -252,6 +245,19 @@ public sealed class HostingTests
 
         var twice = new ServiceCollection().AddAio().AddAio();
         Assert.Single(twice, d => d.ServiceType == typeof(IoThreadGroup));
+    }
+
+    /// <summary>A started host with one loop, <c>{name}-0</c>, whose stalls over 100 ms are logged.</summary>
+    private static async Task<(IHost Host, CapturingLoggerProvider Logs, AioContext Loop)> StartStallWatchedHostAsync(string name)
+    {
+        var (host, logs) = Build(userFirst: false, o =>
+        {
+            o.LoopCount = 1;
+            o.Name = name;
+            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
+        });
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        return (host, logs, host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context);
     }
 
     /// <summary>A host builder with one Aio loop, its logs captured in <paramref name="logs"/>, and the given ShutdownTimeout.</summary>
@@ -305,15 +311,8 @@ public sealed class HostingTests
     public async Task A_stalled_loop_is_logged_as_a_warning_once()
     {
         string name = "hosting-stall-" + Guid.NewGuid().ToString("N")[..8];
-        var (host, logs) = Build(userFirst: false, o =>
-        {
-            o.LoopCount = 1;
-            o.Name = name;
-            o.Context = new AioContextOptions { LoopStallThreshold = TimeSpan.FromMilliseconds(100) };
-        });
+        var (host, logs, context) = await StartStallWatchedHostAsync(name);
         using var disposeHost = host;
-        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        var context = host.Services.GetRequiredService<IoThreadGroup>().Threads[0].Context;
         using var release = new ManualResetEventSlim();
         context.ScheduleOneShot(() => release.Wait(TimeSpan.FromSeconds(20)));
         bool Stalled(LogEntry e) => e.Category == "Aio" && e.Level == LogLevel.Warning && e.Message.Contains($"Context {name}-0: the loop has been running callbacks for", StringComparison.Ordinal);
