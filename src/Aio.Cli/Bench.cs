@@ -43,7 +43,7 @@ internal static class Bench
         {
             try
             {
-                scratch = o.File is null ? ScratchFile.Create(o.Offset + Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize), o.Json ? null : Output.Line, cancel.Token) : null;
+                scratch = o.File is null ? ScratchFile.Create(o.Offset + Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize), o.Json ? null : Output.Line, cancel.Token, f => Volatile.Write(ref scratch, f)) : null;
             }
             catch (OperationCanceledException)
             {

@@ -14,15 +14,17 @@ internal sealed class ScratchFile : IDisposable
     /// <summary>
     /// Creates and fills the file; <paramref name="done"/> reports it when created. On a terminal, the fill shows
     /// its progress. Cancelling <paramref name="ct"/> stops the fill and deletes the file
-    /// (<see cref="OperationCanceledException"/>).
+    /// (<see cref="OperationCanceledException"/>). <paramref name="created"/> gets the file before the fill starts, for a
+    /// signal handler that must delete it whatever the fill is doing.
     /// </summary>
-    public static ScratchFile Create(long size, Action<string>? done, CancellationToken ct = default)
+    public static ScratchFile Create(long size, Action<string>? done, CancellationToken ct = default, Action<ScratchFile>? created = null)
     {
         string path = System.IO.Path.Combine(Environment.CurrentDirectory, $"aio-bench-{Environment.ProcessId}.dat");
         // Created before this process owns anything: if the name is taken (another run's file), it is not ours to
         // delete.
         var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         var file = new ScratchFile(path);
+        created?.Invoke(file);
         try
         {
             using var _ = stream;
