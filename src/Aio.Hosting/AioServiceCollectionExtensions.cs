@@ -31,7 +31,8 @@ public static class AioServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         foreach (var descriptor in services)
         {
-            if (descriptor.ServiceType == typeof(IoThreadGroup) && descriptor.ImplementationFactory != s_group)
+            // A keyed group is another service (and a keyed descriptor throws on ImplementationFactory).
+            if (descriptor.ServiceType == typeof(IoThreadGroup) && !descriptor.IsKeyedService && descriptor.ImplementationFactory != s_group)
             {
                 throw new InvalidOperationException("An IoThreadGroup is already registered: AddAio registers the host's own; register one or the other.");
             }

@@ -245,6 +245,11 @@ public sealed class HostingTests
 
         var twice = new ServiceCollection().AddAio().AddAio();
         Assert.Single(twice, d => d.ServiceType == typeof(IoThreadGroup));
+
+        // A keyed group is another service, not a conflict (and reading a keyed descriptor's factory throws).
+        var keyed = new ServiceCollection().AddKeyedSingleton<IoThreadGroup>("other", (_, _) => throw new InvalidOperationException("not resolved"));
+        keyed.AddAio();
+        Assert.Equal(2, keyed.Count(d => d.ServiceType == typeof(IoThreadGroup)));
     }
 
     /// <summary>A started host with one loop, <c>{name}-0</c>, whose stalls over 100 ms are logged.</summary>
