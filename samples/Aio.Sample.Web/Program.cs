@@ -4,7 +4,7 @@
 //                             [--loops N] [--nodelay false] [--inline true]   (--inline: Sockets' UnsafePreferInlineScheduling)
 //                             [--listener-per-loop true]                      (Aio: one SO_REUSEPORT listener per loop)
 //                             [--poll-max-ns N]                               (Aio: each loop's busy-poll ceiling, 0 = off)
-//   GET /transport answers which transport served it ("aio" or "sockets"). A bad or misplaced switch exits 2.
+//   GET /transport answers which transport served it ("aio" or "sockets"). An unknown, bad or misplaced switch exits 2.
 using Aio.AspNetCore;
 using Aio.Sample.Web;
 
@@ -16,8 +16,18 @@ builder.Logging.ClearProviders();
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Logging.AddFilter((category, level) => level >= LogLevel.Error || (category == "Aio.AspNetCore" && level >= LogLevel.Information));
 
-// Every switch is checked: a typo silently taken for the default would measure another configuration.
+// Every switch is checked, its name and its value: a typo silently taken for the default would measure another
+// configuration. The host's own switches (--urls, --environment, --contentRoot) pass.
 var usage = new List<string>();
+string[] known = ["transport", "scheduling", "nodelay", "inline", "listener-per-loop", "loops", "poll-max-ns", "urls", "environment", "contentRoot"];
+foreach (string arg in args)
+{
+    if (arg.StartsWith("--", StringComparison.Ordinal) && !known.Contains(arg[2..].Split('=')[0], StringComparer.OrdinalIgnoreCase))
+    {
+        usage.Add($"unknown switch {arg.Split('=')[0]} (known: --{string.Join(", --", known)})");
+    }
+}
+
 string transport = Choice("transport", "sockets", "sockets", "aio");
 string scheduling = Choice("scheduling", "threadpool", "threadpool", "loop");
 bool noDelay = Choice("nodelay", "true", "true", "false") == "true";
