@@ -84,15 +84,16 @@ public class IoThreadLifecycleTests
         var group = IoThreadGroup.Start("group-stuck", 3);
         using var stuck = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        group.Threads[0].Context.ScheduleOneShot(() =>
-        {
-            stuck.Set();
-            release.Wait(Wait.Default);
-        });
-        Assert.True(stuck.Wait(Wait.Default), "the callback did not run");
-        var disposing = group.DisposeAsync().AsTask();
+        Task? disposing = null;
         try
         {
+            group.Threads[0].Context.ScheduleOneShot(() =>
+            {
+                stuck.Set();
+                release.Wait(Wait.Default);
+            });
+            Assert.True(stuck.Wait(Wait.Default), "the callback did not run");
+            disposing = group.DisposeAsync().AsTask();
             Wait.Until(() => group.Threads[1].Context.IsDisposed && group.Threads[2].Context.IsDisposed, () => Thread.Sleep(1), "the loops after the stuck one to stop");
             Assert.False(disposing.IsCompleted, "the group's dispose returned while a loop was still in its callback");
             Assert.False(group.Threads[0].Context.IsDisposed);
@@ -100,9 +101,9 @@ public class IoThreadLifecycleTests
         finally
         {
             release.Set();
+            Wait.For(disposing ?? group.DisposeAsync().AsTask(), "the group to finish stopping once the callback returned");
         }
 
-        Wait.For(disposing, "the group to finish stopping once the callback returned");
         Assert.True(group.Threads[0].Context.IsDisposed);
     }
 
