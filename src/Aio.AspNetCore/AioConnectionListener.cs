@@ -62,7 +62,14 @@ internal sealed class AioConnectionListener : IConnectionListener
             }
             catch (ObjectDisposedException)
             {
-                // Unbound or disposed: Kestrel's accept loop ends on null.
+                // Unbound or disposed: Kestrel's accept loop ends on null. Or a loop was disposed under a bound listener
+                // (its group stopped before Kestrel): nobody will accept again, so the port is closed now rather than at
+                // Kestrel's unbind, and clients are refused instead of queued in the backlog with nobody to serve them.
+                if (Volatile.Read(ref _unbound) == 0)
+                {
+                    await _listener.DisposeAsync().ConfigureAwait(false);
+                }
+
                 return null;
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.OperationAborted)

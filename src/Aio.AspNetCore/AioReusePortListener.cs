@@ -152,6 +152,10 @@ internal sealed class AioReusePortListener : IConnectionListener
             }
             catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException s && s.SocketErrorCode == SocketError.OperationAborted))
             {
+                // Unbound, or this loop was disposed under a bound listener: either way nobody accepts on it again, so
+                // its socket is closed (the kernel then sends this loop's share of new connections to the others, or
+                // refuses them) rather than left queueing connections until Kestrel's unbind.
+                await listener.DisposeAsync().ConfigureAwait(false);
                 return;
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Aio.AspNetCore;
 using Aio.Hosting;
 using Aio.Tests.AspNetCore;
@@ -149,6 +150,44 @@ public sealed class HostLoopsTransportTests
         Assert.True(loud.Count == 0, "logged: " + string.Join("\n", loud));
         Assert.Contains(logs.Entries, e => e.EventId.Name == "LoopsStarted" && e.Message.Contains("the host's", StringComparison.Ordinal));
         host.Dispose();
+    }
+
+    [Support.IoUringFact]
+    public async Task A_borrowed_group_stopped_under_a_bound_listener_closes_the_port_instead_of_queueing_clients()
+    {
+        // The group's owner stopped it before Kestrel unbound: nothing accepts any more, so the port must refuse
+        // connections, not take them into a backlog that nobody serves until the host stops.
+        var group = IoThreadGroup.Start("borrowed-stopped", 1);
+        var probe = new Probe();
+        var (host, _) = Build(aioFirst: true, probe, s => s.AddSingleton(group));
+        using var disposeHost = host;
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        int port = BaseUri(host).Port;
+        using (var client = new HttpClient { BaseAddress = BaseUri(host), Timeout = TimeSpan.FromSeconds(30) })
+        {
+            await AssertServedOnAsync(client, await LoopThreadsAsync(group));
+        }
+
+        await group.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Support.Wait.Until(() => Refused(port), () => Thread.Sleep(10), "the port to refuse connections");
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    private static bool Refused(int port)
+    {
+        // Bounded: once a backlog nobody accepts from is full, the kernel drops SYNs and a connect waits for minutes.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // Connected (into the backlog), or still waiting: not refused either way.
+            _ = socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).Wait(TimeSpan.FromSeconds(2));
+            return false;
+        }
+        catch (AggregateException ex) when (ex.InnerException is SocketException inner)
+        {
+            // Reset: the connect was in the backlog when the listener closed. Only a refusal says the port is closed.
+            return inner.SocketErrorCode == SocketError.ConnectionRefused;
+        }
     }
 
     [Support.IoUringFact]
