@@ -14,15 +14,21 @@ var builder = WebApplication.CreateSlimBuilder(args);
 // a benchmark must see which transport served, and the request path must not log.
 builder.Logging.ClearProviders();
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-builder.Logging.AddFilter((category, level) => level >= LogLevel.Error || (category == "Aio.AspNetCore" && level >= LogLevel.Information));
+builder.Logging.AddFilter((category, level) =>
+    level >= LogLevel.Error || (category == "Aio.AspNetCore" && level >= LogLevel.Information));
 
 // Every switch is checked, its name and its value: a typo silently taken for the default would measure another
 // configuration. The host's own switches (--urls, --environment, --contentRoot) pass.
 var usage = new List<string>();
-string[] known = ["transport", "scheduling", "nodelay", "inline", "listener-per-loop", "loops", "poll-max-ns", "urls", "environment", "contentRoot"];
+string[] known =
+[
+    "transport", "scheduling", "nodelay", "inline", "listener-per-loop", "loops", "poll-max-ns",
+    "urls", "environment", "contentRoot",
+];
 foreach (string arg in args)
 {
-    if (arg.StartsWith("--", StringComparison.Ordinal) && !known.Contains(arg[2..].Split('=')[0], StringComparer.OrdinalIgnoreCase))
+    string name = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..].Split('=')[0] : string.Empty;
+    if (name.Length > 0 && !known.Contains(name, StringComparer.OrdinalIgnoreCase))
     {
         usage.Add($"unknown switch {arg.Split('=')[0]} (known: --{string.Join(", --", known)})");
     }
@@ -127,7 +133,8 @@ long Number(string name, long fallback, long min, long max)
         return fallback;
     }
 
-    if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long number) || number < min || number > max)
+    var invariant = System.Globalization.CultureInfo.InvariantCulture;
+    if (!long.TryParse(value, System.Globalization.NumberStyles.None, invariant, out long number) || number < min || number > max)
     {
         usage.Add($"--{name} takes a whole number from {min} to {max}, not {value}");
         return fallback;

@@ -8,9 +8,9 @@ namespace Aio.Hosting;
 /// <remarks>
 /// An event written on a host's loop thread is that host's. One written elsewhere (the stall watchdog, a context
 /// being set up before its thread is known) names its context, and belongs to the host that claimed that name first
-/// among those running that have a logger: a host claims its loops' names before they start. Hosts that share loop names (the default
-/// <c>Name</c>, "aio", gives "aio-0", "aio-1"...) cannot be told apart that way, so such an event is logged once, by
-/// the earliest of them; distinct names keep them apart. An event of a context no host claims (an
+/// among those running that have a logger: a host claims its loops' names before they start. Hosts that share loop
+/// names (the default <c>Name</c>, "aio", gives "aio-0", "aio-1"...) cannot be told apart that way, so such an event is
+/// logged once, by the earliest of them; distinct names keep them apart. An event of a context no host claims (an
 /// <see cref="IoThread"/> of the application's own) is logged once, by the earliest running host that has a logger,
 /// unless the context's owner reports it itself (the Kestrel transport's and the NBD server's own loops, which log to
 /// their own loggers; an IoThread whose CallbackException has a handler): then no host logs it.
