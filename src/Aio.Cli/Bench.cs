@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Aio.Cli;
 
 /// <summary><c>aio bench</c>: validates, prepares the file, runs the engines, prints.</summary>
@@ -28,22 +26,15 @@ internal static class Bench
             Program.RequireFile(o.File);
         }
 
-        using var cancel = new CancellationTokenSource();
-
-        // SIGINT (Ctrl-C) and SIGTERM: stop the fill or the workers, print what was measured, let the finally blocks
-        // delete the scratch file. Registered before the fill, so an interrupted fill deletes its file too. A second
-        // signal ends the process at once, the scratch file deleted first: a request stuck on a bad device checks no
-        // token, and the run would wait for it.
-        int signals = 0;
+        // The first signal stops the fill or the workers (the results print, the finally blocks delete the scratch file);
+        // a second ends the process at once. Registered before the fill, so an interrupted fill deletes its file too.
+        using var cancel = new Interrupts();
         ScratchFile? scratch = null;
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-
         try
         {
             try
             {
-                scratch = o.File is null ? ScratchFile.Create(o.Offset + Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize), o.Json ? null : Output.Line, cancel.Token, f => Volatile.Write(ref scratch, f)) : null;
+                scratch = o.File is null ? ScratchFile.Create(o.Offset + Math.Max(o.Size ?? DefaultScratchSize, o.BlockSize), o.Json ? null : Output.Line, cancel.Token, cancel.Own) : null;
             }
             catch (OperationCanceledException)
             {
@@ -87,21 +78,6 @@ internal static class Bench
         {
             cancel.Cancel();
             scratch?.Dispose();
-        }
-
-        void Stop(PosixSignalContext context)
-        {
-            if (Interlocked.Increment(ref signals) == 1)
-            {
-                context.Cancel = true;
-                Console.Error.WriteLine("aio: stopping (interrupt again to exit without waiting for the requests in flight)");
-                cancel.Cancel();
-                return;
-            }
-
-            // Not cancelled: the runtime's default action for the signal ends the process.
-            Volatile.Read(ref scratch)?.Dispose();
-            Console.Error.WriteLine("aio: interrupted again: exiting");
         }
     }
 

@@ -163,21 +163,12 @@ internal static class Program
             var kind = ParseMonitor(r.GetValue(monitor));
 
             // SIGINT/SIGTERM stop the fill or the reads, so that the scratch file is deleted on the way out; a second
-            // one ends the process at once (a read stuck on a bad device checks no token).
-            using var cancel = new CancellationTokenSource();
-            int signals = 0;
-            void Stop(System.Runtime.InteropServices.PosixSignalContext c)
-            {
-                c.Cancel = Interlocked.Increment(ref signals) == 1;
-                cancel.Cancel();
-            }
-
-            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
-            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+            // one deletes it and ends the process at once (a read stuck on a bad device checks no token).
+            using var cancel = new Interrupts();
             double elapsed, ideal, slept;
             try
             {
-                using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line, cancel.Token) : null;
+                using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line, cancel.Token, cancel.Own) : null;
                 path ??= scratch!.Path;
                 RequireFile(path);
                 (elapsed, ideal, slept) = IoTest.Run(path, bytes, kind, cancel.Token);

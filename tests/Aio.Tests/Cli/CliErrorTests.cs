@@ -64,9 +64,10 @@ public class CliErrorTests
     }
 
     [StraceTheory]
-    [InlineData("pread64", 100)]
-    [InlineData("fsync", 1)]
-    public void A_second_SIGTERM_ends_a_run_stuck_in_a_call_and_deletes_its_scratch_file(string syscall, int held)
+    [InlineData("pread64", 100, "bench")]
+    [InlineData("fsync", 1, "bench")]
+    [InlineData("fsync", 1, "iotest")]
+    public void A_second_SIGTERM_ends_a_run_stuck_in_a_call_and_deletes_its_scratch_file(string syscall, int held, string command)
     {
         // strace holds each thread's calls of the syscall from the held-th on for a minute (strace counts per thread).
         // pread64 from the 100th: the runtime's start makes 24 on the main thread, so the run's one worker gets stuck in
@@ -77,7 +78,9 @@ public class CliErrorTests
         string[] args =
         [
             "-f", "-qq", "--seccomp-bpf", "-o", trace, "-e", "trace=" + syscall, "-e", $"inject={syscall}:delay_enter=60000000:when={held}+",
-            "dotnet", AioCli.Dll, "bench", "--size", "1m", "--engine", "randomaccess", "--direct", "false", "--iodepth", "1", "--runtime", "10m",
+            "dotnet", AioCli.Dll, .. command == "bench"
+                ? new[] { "bench", "--size", "1m", "--engine", "randomaccess", "--direct", "false", "--iodepth", "1", "--runtime", "10m" }
+                : ["iotest", "--size", "1m"],
         ];
         using var strace = System.Diagnostics.Process.Start(ChildProcess.StartInfo(Strace.Executable!, dir.Path, args))!;
         var stderr = new System.Text.StringBuilder();
