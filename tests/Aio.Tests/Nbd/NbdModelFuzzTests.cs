@@ -89,31 +89,12 @@ public class NbdModelFuzzTests
                 }
 
                 Assert.True(error == 0, $"{what}: error {error}");
-                switch (type)
+                if (type == Read)
                 {
-                    case Read:
-                        for (int i = 0; i < (int)length; i++)
-                        {
-                            if (known[offset + (ulong)i] && data[i] != model[offset + (ulong)i])
-                            {
-                                Assert.Fail($"{what}: byte {offset + (ulong)i} is {data[i]}, the model says {model[offset + (ulong)i]}");
-                            }
-                        }
-
-                        break;
-                    case Write:
-                        payload!.CopyTo(model, (int)offset);
-                        Array.Fill(known, true, (int)offset, (int)length);
-                        break;
-                    case WriteZeroes:
-                        Array.Clear(model, (int)offset, (int)length);
-                        Array.Fill(known, true, (int)offset, (int)length);
-                        break;
-                    case Trim:
-                        // The protocol leaves trimmed bytes undefined until they are written again.
-                        Array.Fill(known, false, (int)offset, (int)length);
-                        break;
+                    AssertReadMatches(what, data, offset, model, known);
                 }
+
+                Apply(type, offset, length, payload, model, known);
             }
 
             c.SendRequest(0, Flush, 1000, 0, 0);
@@ -121,15 +102,7 @@ public class NbdModelFuzzTests
             Assert.Equal(0u, flushError);
         }
 
-        byte[] file = File.ReadAllBytes(server.ImagePath);
-        Assert.Equal(size, file.Length);
-        for (int i = 0; i < size; i++)
-        {
-            if (known[i] && file[i] != model[i])
-            {
-                Assert.Fail($"seed {seed}: the file's byte {i} is {file[i]}, the model says {model[i]}");
-            }
-        }
+        AssertFileMatches(server, seed, model, known);
     }
 
     [Theory]
@@ -187,46 +160,22 @@ public class NbdModelFuzzTests
                 }
 
                 Assert.True(error == 0, $"{what}: error {error}");
-                for (int i = 0; type == Read && i < (int)length; i++)
+                if (type == Read)
                 {
-                    if (known[offset + (ulong)i] && data[i] != model[offset + (ulong)i])
-                    {
-                        Assert.Fail($"{what}: byte {offset + (ulong)i} is {data[i]}, the model says {model[offset + (ulong)i]}");
-                    }
+                    AssertReadMatches(what, data, offset, model, known);
                 }
             }
 
             // Applied after the batch: no read in it overlapped a change.
             foreach (var (type, offset, length, payload) in requests.Values.Where(r => r.Offset + r.Length <= size))
             {
-                switch (type)
-                {
-                    case Write:
-                        payload!.CopyTo(model, (int)offset);
-                        Array.Fill(known, true, (int)offset, (int)length);
-                        break;
-                    case WriteZeroes:
-                        Array.Clear(model, (int)offset, (int)length);
-                        Array.Fill(known, true, (int)offset, (int)length);
-                        break;
-                    case Trim:
-                        Array.Fill(known, false, (int)offset, (int)length);
-                        break;
-                }
+                Apply(type, offset, length, payload, model, known);
             }
         }
 
         first.SendRequest(0, Flush, ++cookie, 0, 0);
         Assert.Equal(0u, structured ? first.ReadStructuredError(cookie) : first.ReadSimpleReply().Error);
-        byte[] file = File.ReadAllBytes(server.ImagePath);
-        Assert.Equal(size, file.Length);
-        for (int i = 0; i < size; i++)
-        {
-            if (known[i] && file[i] != model[i])
-            {
-                Assert.Fail($"seed {seed}: the file's byte {i} is {file[i]}, the model says {model[i]}");
-            }
-        }
+        AssertFileMatches(server, seed, model, known);
     }
 
     private static Dictionary<ulong, (uint Error, byte[] Data)> ReadSimpleAnswers(RawNbdClient c, Dictionary<ulong, (ushort Type, ulong Offset, ulong Length, byte[]? Payload)> requests)
@@ -298,6 +247,50 @@ public class NbdModelFuzzTests
         }
 
         return answers;
+    }
+
+    /// <summary>What a successful request does to the model: bytes written, zeroed, or (trimmed) no longer known.</summary>
+    private static void Apply(ushort type, ulong offset, ulong length, byte[]? payload, byte[] model, bool[] known)
+    {
+        switch (type)
+        {
+            case Write:
+                payload!.CopyTo(model, (int)offset);
+                Array.Fill(known, true, (int)offset, (int)length);
+                break;
+            case WriteZeroes:
+                Array.Clear(model, (int)offset, (int)length);
+                Array.Fill(known, true, (int)offset, (int)length);
+                break;
+            case Trim:
+                // The protocol leaves trimmed bytes undefined until they are written again.
+                Array.Fill(known, false, (int)offset, (int)length);
+                break;
+        }
+    }
+
+    private static void AssertReadMatches(string what, byte[] data, ulong offset, byte[] model, bool[] known)
+    {
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (known[offset + (ulong)i] && data[i] != model[offset + (ulong)i])
+            {
+                Assert.Fail($"{what}: byte {offset + (ulong)i} is {data[i]}, the model says {model[offset + (ulong)i]}");
+            }
+        }
+    }
+
+    private static void AssertFileMatches(NbdTestServer server, int seed, byte[] model, bool[] known)
+    {
+        byte[] file = File.ReadAllBytes(server.ImagePath);
+        Assert.Equal(model.Length, file.Length);
+        for (int i = 0; i < model.Length; i++)
+        {
+            if (known[i] && file[i] != model[i])
+            {
+                Assert.Fail($"seed {seed}: the file's byte {i} is {file[i]}, the model says {model[i]}");
+            }
+        }
     }
 
     private static NbdTestServer Serve(int size, bool direct, FdMonitorKind? monitor)
