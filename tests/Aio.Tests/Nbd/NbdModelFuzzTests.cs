@@ -41,9 +41,7 @@ public class NbdModelFuzzTests
         const int size = (1 << 20) + 4096 + 511;
         using var server = Serve(size, direct, monitor);
         var random = new Random(seed);
-        var model = new byte[size];
-        var known = new bool[size];
-        Array.Fill(known, true);
+        var (model, known) = NewModel(size);
 
         using (var c = new RawNbdClient(server.SocketPath))
         {
@@ -115,9 +113,7 @@ public class NbdModelFuzzTests
         const int size = (1 << 20) + 4096 + 511;
         using var server = Serve(size, direct, monitor);
         var random = new Random(seed);
-        var model = new byte[size];
-        var known = new bool[size];
-        Array.Fill(known, true);
+        var (model, known) = NewModel(size);
         using var first = new RawNbdClient(server.SocketPath);
         using var second = new RawNbdClient(server.SocketPath);
         first.Negotiate(structured: structured);
@@ -247,6 +243,14 @@ public class NbdModelFuzzTests
         }
 
         return answers;
+    }
+
+    /// <summary>An export of zeros, every byte known.</summary>
+    private static (byte[] Model, bool[] Known) NewModel(int size)
+    {
+        var known = new bool[size];
+        Array.Fill(known, true);
+        return (new byte[size], known);
     }
 
     /// <summary>What a successful request does to the model: bytes written, zeroed, or (trimmed) no longer known.</summary>
