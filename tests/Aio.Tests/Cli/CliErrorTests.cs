@@ -103,11 +103,26 @@ public class CliErrorTests
 
         try
         {
-            // strace writes a held call's entry when it holds it: a thread with that many lines is held in the last.
-            Wait.Until(() => strace.HasExited || HeldThread(trace, syscall, held), () => Thread.Sleep(10), "a call held by strace", TimeSpan.FromSeconds(60));
+            // Held: a thread of aio found inside the same call (the same /proc/PID/task/TID/syscall line: number,
+            // arguments, stack) twice, 100 ms apart. A call strace does not hold takes microseconds, and two of them
+            // with the same random offset and stack cannot follow each other. (strace's own record of the held entry
+            // is not a sign: it buffers its output, and the line may not reach the file.)
+            int aio = 0;
+            var before = new Dictionary<string, string>();
+            bool Held() => strace.HasExited || ((aio = aio > 0 ? aio : ChildOf(strace.Id)) > 0 && HeldCall(aio, syscall, before));
+            if (!Held())
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                do
+                {
+                    // Said in full if it fails: which threads were in the call, and what aio wrote.
+                    Assert.True(DateTime.UtcNow < deadline, $"no {syscall} held by strace within 60 s: aio {aio}, threads in it: [{string.Join("; ", before.Values)}], stderr: {Stderr()}");
+                    Thread.Sleep(100);
+                }
+                while (!Held());
+            }
+
             Assert.False(strace.HasExited, "aio exited before it was interrupted: " + Stderr());
-            int aio = ChildOf(strace.Id);
-            Assert.True(aio > 0, "strace has no child");
 
             Aio.Interop.Errors.Check(Aio.Interop.Libc.Kill(aio, Aio.Interop.Libc.SIGTERM), "kill");
             Wait.Until(() => Stderr().Contains("aio: stopping", StringComparison.Ordinal) || strace.HasExited, () => Thread.Sleep(10), "the first signal's note");
@@ -138,30 +153,45 @@ public class CliErrorTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
-    /// <summary>Whether a thread in strace's <paramref name="trace"/> has reached its <paramref name="held"/>-th call of <paramref name="syscall"/> (held by the injection).</summary>
-    private static bool HeldThread(string trace, string syscall, int held)
+    /// <summary>
+    /// Whether a thread of <paramref name="pid"/> is inside <paramref name="syscall"/> with the same /proc syscall line
+    /// (number, arguments, stack and program counter) as at the last look, which <paramref name="before"/> keeps.
+    /// </summary>
+    private static bool HeldCall(int pid, string syscall, Dictionary<string, string> before)
     {
-        if (!File.Exists(trace))
+        bool arm64 = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+        int nr = syscall switch
         {
-            return false;
-        }
-
-        using var reader = new StreamReader(new FileStream(trace, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-        var calls = new Dictionary<string, int>();
-        while (reader.ReadLine() is { } line)
+            "pread64" => arm64 ? 67 : 17,
+            "fsync" => arm64 ? 82 : 74,
+            _ => throw new ArgumentOutOfRangeException(nameof(syscall)),
+        };
+        string prefix = nr.ToString(System.Globalization.CultureInfo.InvariantCulture) + " ";
+        var now = new Dictionary<string, string>();
+        try
         {
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (space > 0 && line.AsSpan(space + 1).StartsWith(syscall + "(", StringComparison.Ordinal))
+            foreach (string task in Directory.GetDirectories($"/proc/{pid}/task"))
             {
-                string tid = line[..space];
-                if ((calls[tid] = calls.GetValueOrDefault(tid) + 1) >= held)
+                string line = File.ReadAllText(Path.Combine(task, "syscall")).Trim();
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
                 {
-                    return true;
+                    now[task] = line;
                 }
             }
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A thread (or the process) ended between the listing and the read.
+        }
 
-        return false;
+        bool held = now.Any(t => before.TryGetValue(t.Key, out string? earlier) && earlier == t.Value);
+        before.Clear();
+        foreach (var (task, line) in now)
+        {
+            before[task] = line;
+        }
+
+        return held;
     }
 
     /// <summary>Whether strace's <paramref name="trace"/> records a thread killed by SIGTERM.</summary>
