@@ -68,7 +68,10 @@ internal sealed partial class AioConnection
         }
         catch (Exception ex)
         {
+            // Neither a reset nor our own ending (a keep-alive or user timeout, ETIMEDOUT): Kestrel sees it as an
+            // IOException, and it is logged at Debug as Sockets logs it.
             error = new IOException(ex.Message, ex);
+            Log.ConnectionError(_logger, ex, ConnectionId);
         }
         finally
         {
@@ -141,6 +144,7 @@ internal sealed partial class AioConnection
         {
             error = ex;
             unexpected = ex;
+            Log.ConnectionError(_logger, ex, ConnectionId);
         }
         finally
         {

@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Aio transport ({AioEvent}): {Message}", EventName = "LoopWarning")]
     public static partial void LoopWarning(ILogger logger, string aioEvent, string message);
 
+    [LoggerMessage(11, LogLevel.Debug, "Connection id \"{ConnectionId}\" communication error.", EventName = "ConnectionError")]
+    public static partial void ConnectionError(ILogger logger, Exception exception, string connectionId);
+
     [LoggerMessage(8, LogLevel.Debug, "Aio transport: accepting a connection on {EndPoint} failed again ({Error}).", EventName = "AcceptStillFailing")]
     public static partial void AcceptStillFailing(ILogger logger, string endPoint, System.Net.Sockets.SocketError error);
 }
