@@ -30,6 +30,9 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     private Task? _stopping;
     private bool _stopped;
 
+    /// <summary>The container, to see whose group it resolves (null when constructed outside one).</summary>
+    private readonly IServiceProvider? _services;
+
     /// <summary>Whether this host has a logger: one without (a bare ServiceCollection) never takes other contexts' events.</summary>
     private readonly bool _logs;
 
@@ -38,8 +41,10 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
     /// Where warnings go; optional because <c>AddAio</c> also serves a bare <c>ServiceCollection</c> without logging
     /// (nothing is logged there).
     /// </param>
-    public AioLoopService(IOptions<AioHostOptions> options, ILoggerFactory? loggerFactory = null)
+    /// <param name="services">The container, whose <see cref="IoThreadGroup"/> must be this service's own.</param>
+    public AioLoopService(IOptions<AioHostOptions> options, ILoggerFactory? loggerFactory = null, IServiceProvider? services = null)
     {
+        _services = services;
         _options = options.Value;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Aio");
         _logs = loggerFactory is not null;
@@ -92,6 +97,14 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {
+        // AddAio refuses a group registered before it; one registered after it wins resolution, so the application and
+        // the transport would use it while this one ran unused beside it. Resolving ours goes through Group and starts
+        // it; resolving someone else's leaves ours unstarted.
+        if (_services?.GetService(typeof(IoThreadGroup)) is IoThreadGroup resolved && !ReferenceEquals(resolved, Volatile.Read(ref _group)))
+        {
+            throw new InvalidOperationException("An IoThreadGroup registered after AddAio replaces the host's own: register one or the other.");
+        }
+
         _ = Group;
         return Task.CompletedTask;
     }

@@ -24,7 +24,8 @@ public static class AioServiceCollectionExtensions
     /// </remarks>
     /// <exception cref="InvalidOperationException">
     /// The collection already has an <see cref="IoThreadGroup"/> that <c>AddAio</c> did not register: the host would
-    /// start a second group beside it, and the transport and services would use the first.
+    /// start a second group beside it, and the transport and services would use the first. (One registered after
+    /// <c>AddAio</c> is refused when the host starts: its start throws this exception, and no loop of AddAio's is started.)
     /// </exception>
     public static IServiceCollection AddAio(this IServiceCollection services, Action<AioHostOptions>? configure = null)
     {

@@ -252,6 +252,30 @@ public sealed class HostingTests
         Assert.Equal(2, keyed.Count(d => d.ServiceType == typeof(IoThreadGroup)));
     }
 
+    [Fact]
+    public async Task A_group_registered_after_AddAio_fails_the_host_start_before_AddAios_loops_start()
+    {
+        // Registered last, it wins resolution: the application would use it while AddAio's loops ran unused.
+        // Short enough to be a whole thread name in /proc (15 bytes), where the loop thread "{name}-0" would show.
+        var name = "ra" + Guid.NewGuid().ToString("N")[..8];
+        using var group = IoThreadGroup.Start("user-group", 1);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddAio(o =>
+        {
+            o.LoopCount = 1;
+            o.Name = name;
+        });
+        builder.Services.AddSingleton(group);
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("registered after AddAio", ex.Message, StringComparison.Ordinal);
+        Assert.Same(group, host.Services.GetRequiredService<IoThreadGroup>());
+        var threads = Directory.GetDirectories("/proc/self/task").Select(t => File.ReadAllText(Path.Combine(t, "comm")).Trim()).ToList();
+        Assert.DoesNotContain(name + "-0", threads);
+    }
+
     /// <summary>A started host with one loop, <c>{name}-0</c>, whose stalls over 100 ms are logged.</summary>
     private static async Task<(IHost Host, CapturingLoggerProvider Logs, AioContext Loop)> StartStallWatchedHostAsync(string name)
     {
