@@ -52,6 +52,9 @@ internal static class Bench
                 Compare(o, path, region, results, cancel.Token);
             }
 
+            // Every request has ended: a signal now (the second of a quick double Ctrl-C) lets the results print.
+            cancel.Settle();
+
             if (cancel.IsCancellationRequested && results.All(r => r.Seconds == 0))
             {
                 // Stopped during the ramp: a row of zeros (a 0 µs minimum latency among them) would read as a result.

@@ -172,6 +172,7 @@ internal static class Program
                 path ??= scratch!.Path;
                 RequireFile(path);
                 (elapsed, ideal, slept) = IoTest.Run(path, bytes, kind, cancel.Token);
+                cancel.Settle();
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
