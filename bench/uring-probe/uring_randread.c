@@ -14,7 +14,8 @@
  *   -F         register the file (IOSQE_FIXED_FILE)
  *   -B         register the buffers (READ_FIXED)
  *
- * Output, one line each: "iops N", "cpu_us_per_io X" (user+system time of the process, io-wq workers included).
+ * Output, one line each: "iops N", "cpu_us_per_io X" (user+system time of the process, io-wq workers included),
+ * "cpu_user_s U" and "cpu_sys_s S" (the same time, split, in seconds over the measured part).
  * Build: gcc -O2 -o uring_randread uring_randread.c -luring   (Debian: apt-get install liburing-dev)
  */
 #define _GNU_SOURCE
@@ -57,11 +58,13 @@ static double monotonic_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double cpu_seconds(void)
+/* The process's user and system time so far, in seconds. */
+static void cpu_times(double *user, double *sys)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -162,7 +165,8 @@ int main(int argc, char **argv)
     }
 
     uint64_t completed = 0;
-    double cpu0 = cpu_seconds();
+    double user0, sys0;
+    cpu_times(&user0, &sys0);
     double start = monotonic_seconds();
     double ramp_end = start + o.ramp;
     double deadline = ramp_end + o.seconds;
@@ -192,13 +196,17 @@ int main(int argc, char **argv)
             /* The ramp is over: count from here, as the managed loop does after its JIT has warmed up. */
             measuring = 1;
             completed = 0;
-            cpu0 = cpu_seconds();
+            cpu_times(&user0, &sys0);
             start = now;
         }
     }
     double elapsed = now - start;
-    double cpu = cpu_seconds() - cpu0;
+    double user1, sys1;
+    cpu_times(&user1, &sys1);
+    double cpu = (user1 - user0) + (sys1 - sys0);
     printf("iops %.0f\n", (double)completed / elapsed);
     printf("cpu_us_per_io %.3f\n", completed ? cpu * 1e6 / (double)completed : 0.0);
+    printf("cpu_user_s %.6f\n", user1 - user0);
+    printf("cpu_sys_s %.6f\n", sys1 - sys0);
     return 0;
 }

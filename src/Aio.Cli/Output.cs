@@ -178,7 +178,7 @@ internal static class Output
             w.WriteEndObject();
         }
 
-        // The external tools: no managed allocations to count; the C loop does not report its CPU.
+        // The external tools: no managed allocations to count (the C loop reports its CPU; fio its own).
         Number(w, "cpu_user_s", r.CpuUserS, 3);
         Number(w, "cpu_sys_s", r.CpuSysS, 3);
         Number(w, "allocs_per_io", r.AllocsPerIo, 2);

@@ -6,8 +6,9 @@ namespace Aio.Cli;
 /// The C loop row of <c>aio bench --compare</c>: <c>uring_randread</c>, when on PATH, is one thread doing 4 KiB-style
 /// random O_DIRECT reads with liburing and nothing else (the ceiling for one loop). Invoked as
 /// <c>uring_randread [-r RAMP] -d IODEPTH -b BS -t SECONDS -f 2 FILE</c> (-f 2: the ring flags Aio uses, SINGLE_ISSUER
-/// and DEFER_TASKRUN; -r with <c>--ramp-time</c>, rounded up to whole seconds); it prints <c>iops N</c>. It reports no
-/// latency.
+/// and DEFER_TASKRUN; -r with <c>--ramp-time</c>, rounded up to whole seconds); it prints <c>iops N</c> and its CPU time
+/// over the measured part (<c>cpu_user_s</c>, <c>cpu_sys_s</c>; a build without them leaves the CPU columns empty).
+/// It reports no latency.
 /// </summary>
 internal static class UringRandreadRunner
 {
@@ -65,6 +66,13 @@ internal static class UringRandreadRunner
             throw new InvalidOperationException($"uring_randread printed no 'iops N' line: {output.Trim()}");
         }
 
-        return new BenchResult("uring_randread", (long)Math.Round(iops * seconds), seconds, null, double.NaN, double.NaN, double.NaN, o.BlockSize) { Reads = (long)Math.Round(iops * seconds) };
+        return new BenchResult("uring_randread", (long)Math.Round(iops * seconds), seconds, null, Value(output, "cpu_user_s"), Value(output, "cpu_sys_s"), double.NaN, o.BlockSize) { Reads = (long)Math.Round(iops * seconds) };
+    }
+
+    /// <summary>The number on the <c>NAME N</c> line of the output, or NaN without one.</summary>
+    private static double Value(string output, string name)
+    {
+        var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return line is not null && double.TryParse(line.AsSpan(name.Length + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value : double.NaN;
     }
 }
