@@ -20,7 +20,7 @@ internal static class Bench
 
     public static int Run(BenchOptions o, bool compare)
     {
-        Validate(o);
+        Validate(o, compare);
         if (o.File is not null)
         {
             Program.RequireFile(o.File);
@@ -84,8 +84,25 @@ internal static class Bench
         }
     }
 
-    private static void Validate(BenchOptions o)
+    private static void Validate(BenchOptions o, bool compare)
     {
+        if (o.Engine == "randomaccess")
+        {
+            // .NET's RandomAccess on the thread pool has no loop for these to configure; silently ignored, they would
+            // make a run look tuned that was not. --cpus-allowed still pins the fio and C loop rows of --compare.
+            string[] loopOnly =
+            [
+                .. o.Monitor is null ? Array.Empty<string>() : ["--monitor"],
+                .. o.MaxBatch == 0 ? Array.Empty<string>() : ["--max-batch"],
+                .. o.PollMaxNs is null ? Array.Empty<string>() : ["--poll-max-ns"],
+                .. o.CpusAllowed is null || compare ? Array.Empty<string>() : ["--cpus-allowed"],
+            ];
+            if (loopOnly.Length > 0)
+            {
+                throw new UsageException($"{string.Join(", ", loopOnly)} configure{(loopOnly.Length == 1 ? "s" : "")} Aio's loops, and --engine randomaccess runs none");
+            }
+        }
+
         if (o.IoDepth is < 1 or > 4096)
         {
             throw new UsageException("--iodepth must be between 1 and 4096");

@@ -78,6 +78,21 @@ public class CliErrorTests
     }
 
     [Theory]
+    [InlineData("--monitor epoll", "--monitor configures")]
+    [InlineData("--max-batch 8 --poll-max-ns 0", "--max-batch, --poll-max-ns configure")]
+    [InlineData("--cpus-allowed 0", "--cpus-allowed configures")]
+    public void Loop_options_with_the_randomaccess_engine_are_refused_before_any_file_is_made(string options, string message)
+    {
+        // RandomAccess on the thread pool has no loop: ignored, they would label a run with tuning it never had.
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = AioCli.Run(dir.Path, ["bench", "--engine", "randomaccess", "--size", "1m", "--runtime", "100ms", .. options.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Equal($"aio: {message} Aio's loops, and --engine randomaccess runs none", stderr.Trim());
+        Assert.Empty(stdout);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Theory]
     [InlineData("bench")]
     [InlineData("iotest")]
     public void A_directory_as_FILE_says_is_a_directory(string command)
