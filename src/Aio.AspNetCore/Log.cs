@@ -26,15 +26,16 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Aio transport: accepting a connection on {EndPoint} failed ({Error}); accepting again shortly.", EventName = "AcceptRetrying")]
     public static partial void AcceptRetrying(ILogger logger, Exception exception, string endPoint, System.Net.Sockets.SocketError error);
 
+    [LoggerMessage(8, LogLevel.Debug, "Aio transport: accepting a connection on {EndPoint} failed again ({Error}).", EventName = "AcceptStillFailing")]
+    public static partial void AcceptStillFailing(ILogger logger, string endPoint, System.Net.Sockets.SocketError error);
+
     [LoggerMessage(9, LogLevel.Information, "Aio transport: serving on the host's IoThreadGroup, so AioTransportOptions' {Options} are unused (the group's owner, e.g. AddAio, sets them).", EventName = "LoopOptionsUnused")]
     public static partial void LoopOptionsUnused(ILogger logger, string options);
 
     [LoggerMessage(10, LogLevel.Warning, "Aio transport ({AioEvent}): {Message}", EventName = "LoopWarning")]
     public static partial void LoopWarning(ILogger logger, string aioEvent, string message);
 
+
     [LoggerMessage(11, LogLevel.Debug, "Connection id \"{ConnectionId}\" communication error.", EventName = "ConnectionError")]
     public static partial void ConnectionError(ILogger logger, Exception exception, string connectionId);
-
-    [LoggerMessage(8, LogLevel.Debug, "Aio transport: accepting a connection on {EndPoint} failed again ({Error}).", EventName = "AcceptStillFailing")]
-    public static partial void AcceptStillFailing(ILogger logger, string endPoint, System.Net.Sockets.SocketError error);
 }

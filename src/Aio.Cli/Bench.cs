@@ -86,23 +86,7 @@ internal static class Bench
 
     private static void Validate(BenchOptions o, bool compare)
     {
-        if (o.Engine == "randomaccess")
-        {
-            // .NET's RandomAccess on the thread pool has no loop for these to configure; silently ignored, they would
-            // make a run look tuned that was not. --cpus-allowed still pins the fio and C loop rows of --compare.
-            string[] loopOnly =
-            [
-                .. o.Monitor is null ? Array.Empty<string>() : ["--monitor"],
-                .. o.MaxBatch == 0 ? Array.Empty<string>() : ["--max-batch"],
-                .. o.PollMaxNs is null ? Array.Empty<string>() : ["--poll-max-ns"],
-                .. o.CpusAllowed is null || compare ? Array.Empty<string>() : ["--cpus-allowed"],
-            ];
-            if (loopOnly.Length > 0)
-            {
-                throw new UsageException($"{string.Join(", ", loopOnly)} configure{(loopOnly.Length == 1 ? "s" : "")} Aio's loops, and --engine randomaccess runs none");
-            }
-        }
-
+        RefuseLoopOptionsWithoutLoops(o, compare);
         if (o.IoDepth is < 1 or > 4096)
         {
             throw new UsageException("--iodepth must be between 1 and 4096");
@@ -173,6 +157,44 @@ internal static class Bench
         if (o.Verify && !o.Writes)
         {
             throw new UsageException($"--verify checks what the run writes, and --rw {o.Rw} writes nothing (use write, randwrite, rw or randrw)");
+        }
+    }
+
+    /// <summary>
+    /// .NET's RandomAccess on the thread pool has no loop for these to configure; silently ignored, they would make a
+    /// run look tuned that was not. --cpus-allowed still pins the fio and C loop rows of --compare.
+    /// </summary>
+    private static void RefuseLoopOptionsWithoutLoops(BenchOptions o, bool compare)
+    {
+        if (o.Engine != "randomaccess")
+        {
+            return;
+        }
+
+        var loopOnly = new List<string>();
+        if (o.Monitor is not null)
+        {
+            loopOnly.Add("--monitor");
+        }
+
+        if (o.MaxBatch != 0)
+        {
+            loopOnly.Add("--max-batch");
+        }
+
+        if (o.PollMaxNs is not null)
+        {
+            loopOnly.Add("--poll-max-ns");
+        }
+
+        if (o.CpusAllowed is not null && !compare)
+        {
+            loopOnly.Add("--cpus-allowed");
+        }
+
+        if (loopOnly.Count > 0)
+        {
+            throw new UsageException($"{string.Join(", ", loopOnly)} configure{(loopOnly.Count == 1 ? "s" : "")} Aio's loops, and --engine randomaccess runs none");
         }
     }
 

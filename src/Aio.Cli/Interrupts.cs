@@ -15,11 +15,15 @@ internal sealed class Interrupts : IDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly PosixSignalRegistration _sigint;
     private readonly PosixSignalRegistration _sigterm;
-    private ScratchFile? _scratch;
-    private int _signals;
 
-    // The signal count when the requests ended; -1 while they run.
-    private int _settledAt = -1;
+    // The runtime runs each signal's handler on a thread of its own, so two signals, or a signal and Settle, can race:
+    // the counts and the phase change under one lock.
+    private readonly Lock _lock = new();
+    private ScratchFile? _scratch;
+    private int _signalsWhileRunning;
+    private int _signalsWhileFinishing;
+    private bool _settled;
+    private bool _disposed;
 
     public Interrupts()
     {
@@ -27,25 +31,53 @@ internal sealed class Interrupts : IDisposable
         _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }
 
-    /// <summary>Cancelled by the first signal (or by <see cref="Cancel"/>).</summary>
+    /// <summary>Cancelled by the first signal while the requests run (or by <see cref="Cancel"/>).</summary>
     public CancellationToken Token => _cancel.Token;
 
+    /// <summary>Whether <see cref="Token"/> was cancelled; no signal after <see cref="Settle"/> changes it.</summary>
     public bool IsCancellationRequested => _cancel.IsCancellationRequested;
 
     /// <summary>Cancels <see cref="Token"/> as a signal would, without the note.</summary>
-    public void Cancel() => _cancel.Cancel();
+    public void Cancel()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _cancel.Cancel();
+            }
+        }
+    }
 
     /// <summary>The file a second signal deletes: handed over as soon as it exists, before its fill.</summary>
-    public void Own(ScratchFile file) => Volatile.Write(ref _scratch, file);
+    public void Own(ScratchFile file)
+    {
+        lock (_lock)
+        {
+            _scratch = file;
+        }
+    }
 
     /// <summary>
     /// Says that no request is in flight any more: what is left (printing, deleting the scratch file) takes moments,
     /// so the next signal is absorbed with a note instead of ending the process, and the one after it ends it.
     /// </summary>
-    public void Settle() => Volatile.Write(ref _settledAt, Volatile.Read(ref _signals));
+    public void Settle()
+    {
+        lock (_lock)
+        {
+            _settled = true;
+        }
+    }
 
     public void Dispose()
     {
+        lock (_lock)
+        {
+            // A handler already on its way finds this and leaves the token alone.
+            _disposed = true;
+        }
+
         _sigint.Dispose();
         _sigterm.Dispose();
         _cancel.Dispose();
@@ -53,26 +85,36 @@ internal sealed class Interrupts : IDisposable
 
     private void OnSignal(PosixSignalContext context)
     {
-        int signal = Interlocked.Increment(ref _signals);
-        int settledAt = Volatile.Read(ref _settledAt);
-        if (settledAt >= 0 && signal == settledAt + 1)
+        lock (_lock)
         {
-            context.Cancel = true;
-            Console.Error.WriteLine("aio: finishing (interrupt again to exit at once)");
-            _cancel.Cancel();
-            return;
-        }
+            if (_disposed)
+            {
+                // The command has returned: the signal's default action ends what is left of the process.
+                return;
+            }
 
-        if (signal == 1 && settledAt < 0)
-        {
-            context.Cancel = true;
-            Console.Error.WriteLine("aio: stopping (interrupt again to exit without waiting for the requests in flight)");
-            _cancel.Cancel();
-            return;
-        }
+            if (_settled ? _signalsWhileFinishing++ == 0 : _signalsWhileRunning++ == 0)
+            {
+                context.Cancel = true;
+                if (_settled)
+                {
+                    // Nothing left to cancel: the token stays as the run left it, so the results say whether the run
+                    // was interrupted, not whether a key was pressed while they printed.
+                    Console.Error.WriteLine("aio: finishing (interrupt again to exit at once)");
+                }
+                else
+                {
+                    Console.Error.WriteLine("aio: stopping (interrupt again to exit without waiting for the requests in flight)");
+                    _cancel.Cancel();
+                }
 
-        // Not cancelled: the runtime's default action for the signal ends the process.
-        Volatile.Read(ref _scratch)?.Dispose();
-        Console.Error.WriteLine("aio: interrupted again: exiting");
+                return;
+            }
+
+            // Not cancelled: the runtime's default action for the signal ends the process. The file is deleted here
+            // even if the main thread's own delete already began (and may be what is stuck).
+            _scratch?.DeleteNow();
+            Console.Error.WriteLine("aio: interrupted again: exiting");
+        }
     }
 }

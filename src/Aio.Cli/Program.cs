@@ -171,8 +171,15 @@ internal static class Program
                 using var scratch = path is null ? ScratchFile.Create(bytes, r.GetValue(json) ? null : Output.Line, cancel.Token, cancel.Own) : null;
                 path ??= scratch!.Path;
                 RequireFile(path);
-                (elapsed, ideal, slept) = IoTest.Run(path, bytes, kind, cancel.Token);
-                cancel.Settle();
+                try
+                {
+                    (elapsed, ideal, slept) = IoTest.Run(path, bytes, kind, cancel.Token);
+                }
+                finally
+                {
+                    // The reads have ended, done or cancelled: only the file's delete is left.
+                    cancel.Settle();
+                }
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {

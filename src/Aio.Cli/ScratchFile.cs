@@ -67,6 +67,22 @@ internal sealed class ScratchFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Deletes the file whatever <see cref="Dispose"/> has done: for a process about to be killed, whose own delete may
+    /// be the call that is stuck. Errors are ignored.
+    /// </summary>
+    public void DeleteNow()
+    {
+        Volatile.Write(ref _deleted, 1);
+        try
+        {
+            File.Delete(Path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _deleted, 1) == 0)

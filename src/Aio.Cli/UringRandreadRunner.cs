@@ -60,8 +60,8 @@ internal static class UringRandreadRunner
             args,
             TimeSpan.FromSeconds(ramp + seconds + 60),
             ct);
-        var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("iops ", StringComparison.Ordinal));
-        if (line is null || !double.TryParse(line.AsSpan(5), NumberStyles.Float, inv, out double iops))
+        double iops = Value(output, "iops");
+        if (double.IsNaN(iops))
         {
             throw new InvalidOperationException($"uring_randread printed no 'iops N' line: {output.Trim()}");
         }

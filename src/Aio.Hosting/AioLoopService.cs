@@ -23,18 +23,18 @@ internal sealed class AioLoopService : IHostedLifecycleService, IAsyncDisposable
 
     private readonly AioHostOptions _options;
     private readonly ILogger _logger;
+
+    /// <summary>The container, to see whose group it resolves (null when constructed outside one).</summary>
+    private readonly IServiceProvider? _services;
     private readonly Lock _lock = new();
+
+    /// <summary>Whether this host has a logger: one without (a bare ServiceCollection) never takes other contexts' events.</summary>
+    private readonly bool _logs;
 
     private AioLogForwarder? _forwarder;
     private IoThreadGroup? _group;
     private Task? _stopping;
     private bool _stopped;
-
-    /// <summary>The container, to see whose group it resolves (null when constructed outside one).</summary>
-    private readonly IServiceProvider? _services;
-
-    /// <summary>Whether this host has a logger: one without (a bare ServiceCollection) never takes other contexts' events.</summary>
-    private readonly bool _logs;
 
     /// <param name="options">The loops' configuration.</param>
     /// <param name="loggerFactory">

@@ -21,11 +21,12 @@ public static class AioServiceCollectionExtensions
     /// order, so an <c>IHostedLifecycleService</c> registered before <c>AddAio</c> finds them stopped in its own
     /// <c>StoppedAsync</c> (its <c>StopAsync</c> still has them). A loop still inside a callback when the host's
     /// <c>ShutdownTimeout</c> expires is logged (<c>LoopsDidNotStop</c>) and left behind: the host's stop completes.
+    /// An <see cref="IoThreadGroup"/> registered after <c>AddAio</c> wins resolution; the host's start then throws
+    /// <see cref="InvalidOperationException"/>, before AddAio's loops start (unless something resolved them already).
     /// </remarks>
     /// <exception cref="InvalidOperationException">
     /// The collection already has an <see cref="IoThreadGroup"/> that <c>AddAio</c> did not register: the host would
-    /// start a second group beside it, and the transport and services would use the first. (One registered after
-    /// <c>AddAio</c> is refused when the host starts: its start throws this exception, and no loop of AddAio's is started.)
+    /// start a second group beside it, and the transport and services would use the first.
     /// </exception>
     public static IServiceCollection AddAio(this IServiceCollection services, Action<AioHostOptions>? configure = null)
     {

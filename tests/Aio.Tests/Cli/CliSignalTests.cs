@@ -200,7 +200,7 @@ public sealed class CliSignalTests
     public void A_signal_while_a_cancelled_run_finishes_lets_it_print_its_results_and_delete_its_file()
     {
         // A quick double Ctrl-C: the first stops the run; the second lands while the results print and the scratch
-        // file is deleted, here held there for 5 s by strace (the scratch file's unlink is the process's first, the
+        // file is deleted, here held there for 15 s by strace (the scratch file's unlink is the process's first, the
         // runtime's diagnostics being off in children). Every request has ended, so it must not end the process.
         bool arm64 = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
         string unlink = arm64 ? "unlinkat" : "unlink";
@@ -208,7 +208,7 @@ public sealed class CliSignalTests
         string trace = Path.Combine(Path.GetTempPath(), $"aio-cli-strace-{Guid.NewGuid():N}.txt");
         string[] args =
         [
-            "-f", "-qq", "--seccomp-bpf", "-o", trace, "-e", "trace=" + unlink, "-e", $"inject={unlink}:delay_enter=5000000:when=1",
+            "-f", "-qq", "--seccomp-bpf", "-o", trace, "-e", "trace=" + unlink, "-e", $"inject={unlink}:delay_enter=15000000:when=1",
             "dotnet", AioCli.Dll, "bench", "--size", "1m", "--engine", "randomaccess", "--direct", "false", "--iodepth", "1", "--runtime", "10m",
         ];
         using var strace = System.Diagnostics.Process.Start(ChildProcess.StartInfo(Strace.Executable!, dir.Path, args))!;
@@ -243,7 +243,7 @@ public sealed class CliSignalTests
             File.Delete(trace);
         }
 
-        strace.WaitForExit();
+        Assert.True(strace.WaitForExit(TimeSpan.FromSeconds(20)), "strace did not exit after the kill");
         string err = Read(stderr);
         _output.WriteLine(Read(stdout) + err);
         Assert.Contains("aio: stopping", err, StringComparison.Ordinal);
