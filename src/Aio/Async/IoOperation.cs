@@ -21,19 +21,19 @@ internal sealed class IoOperation : RingOperation, IValueTaskSource<PollEvents>
     public ValueTask<int> Read(AioContext ctx, SafeHandle file, Memory<byte> buffer, long offset, CancellationToken ct)
     {
         var pin = buffer.Pin();
-        return Begin(ctx, file, pin, IoUringOpcode.Read, pin.Address(), (uint)buffer.Length, (ulong)offset, 0, "read", ct);
+        return Begin(ctx, file, pin, buffer, IoUringOpcode.Read, pin.Address(), (uint)buffer.Length, (ulong)offset, 0, "read", ct);
     }
 
     public ValueTask<int> Write(AioContext ctx, SafeHandle file, ReadOnlyMemory<byte> buffer, long offset, CancellationToken ct)
     {
         var pin = buffer.Pin();
-        return Begin(ctx, file, pin, IoUringOpcode.Write, pin.Address(), (uint)buffer.Length, (ulong)offset, 0, "write", ct);
+        return Begin(ctx, file, pin, buffer, IoUringOpcode.Write, pin.Address(), (uint)buffer.Length, (ulong)offset, 0, "write", ct);
     }
 
     public ValueTask Fsync(AioContext ctx, SafeHandle file, bool dataOnly, CancellationToken ct)
     {
         short version = Version;
-        _ = Begin(ctx, file, default, IoUringOpcode.Fsync, 0, 0, 0, dataOnly ? 1u : 0u, dataOnly ? "fdatasync" : "fsync", ct);
+        _ = Begin(ctx, file, default, default, IoUringOpcode.Fsync, 0, 0, 0, dataOnly ? 1u : 0u, dataOnly ? "fdatasync" : "fsync", ct);
 
         // Same source and token, awaited through the non-generic interface: still no allocation.
         return new ValueTask(this, version);
@@ -44,13 +44,13 @@ internal sealed class IoOperation : RingOperation, IValueTaskSource<PollEvents>
     {
         // The mode travels in _length, where the entry carries it; the length in addr, where the entry carries that.
         _length64 = (ulong)length;
-        return Begin(ctx, file, default, IoUringOpcode.Fallocate, 0, (uint)mode, (ulong)offset, 0, name, ct);
+        return Begin(ctx, file, default, default, IoUringOpcode.Fallocate, 0, (uint)mode, (ulong)offset, 0, name, ct);
     }
 
     public ValueTask<PollEvents> PollAdd(AioContext ctx, SafeHandle fd, PollEvents events, CancellationToken ct)
     {
         short version = Version;
-        _ = Begin(ctx, fd, default, IoUringOpcode.PollAdd, 0, 0, 0, (ushort)events, "poll", ct);
+        _ = Begin(ctx, fd, default, default, IoUringOpcode.PollAdd, 0, 0, 0, (ushort)events, "poll", ct);
 
         // The same source seen as returning PollEvents: no wrapper, no allocation.
         return new ValueTask<PollEvents>(this, version);
@@ -66,7 +66,7 @@ internal sealed class IoOperation : RingOperation, IValueTaskSource<PollEvents>
         OperationPool<IoOperation>.Return(this);
     }
 
-    private ValueTask<int> Begin(AioContext ctx, SafeHandle file, MemoryHandle pin, IoUringOpcode opcode, nint address, uint length, ulong offset, uint opFlags, string name, CancellationToken ct)
+    private ValueTask<int> Begin(AioContext ctx, SafeHandle file, MemoryHandle pin, ReadOnlyMemory<byte> pinned, IoUringOpcode opcode, nint address, uint length, ulong offset, uint opFlags, string name, CancellationToken ct)
     {
         _opcode = opcode;
         _address = address;
@@ -76,7 +76,7 @@ internal sealed class IoOperation : RingOperation, IValueTaskSource<PollEvents>
         Name = name;
         ThrowOnNegative = opcode != IoUringOpcode.Fallocate;
         short version = Version;
-        Start(ctx, file, pin, ct);
+        Start(ctx, file, pin, pinned, ct);
         return new ValueTask<int>(this, version);
     }
 

@@ -29,6 +29,9 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
     private MemoryHandle _pin;
+
+    // What _pin pins: kept for good if the kernel may still use it after an abandon (KernelHeldMemory).
+    private ReadOnlyMemory<byte> _pinnedMemory;
     private SafeHandle? _file;
     private AioContext? _context;
     private ulong _userData;
@@ -67,7 +70,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     /// If the hand-over throws, everything is released again and the exception propagates; the object is then
     /// dropped rather than pooled.
     /// </summary>
-    protected void Start(AioContext context, SafeHandle? file, MemoryHandle pin, CancellationToken ct)
+    protected void Start(AioContext context, SafeHandle? file, MemoryHandle pin, ReadOnlyMemory<byte> pinned, CancellationToken ct)
     {
         _context = context;
         _userData = 0;
@@ -94,6 +97,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         }
 
         _pin = pin;
+        _pinnedMemory = pinned;
 
         // Idle -> InFlight before the registration: a token cancelled meanwhile runs the callback right here, and it
         // must see the request as live (the cancel then waits on the loop until the request is submitted).
@@ -305,7 +309,9 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
         }
         else
         {
+            KernelHeldMemory.Keep(_pinnedMemory);
             _pin = default;
+            _pinnedMemory = default;
             ReleaseFile();
         }
 
@@ -388,6 +394,7 @@ internal abstract class RingOperation : CqeHandler, IValueTaskSource<int>, IValu
     {
         _pin.Dispose();
         _pin = default;
+        _pinnedMemory = default;
         ReleaseFile();
     }
 

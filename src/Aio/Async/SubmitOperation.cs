@@ -17,7 +17,7 @@ internal sealed class SubmitOperation<TState> : RingOperation
         Name = "submit";
         ThrowOnNegative = false;
         short version = Version;
-        Start(ctx, null, default, ct);
+        Start(ctx, null, default, default, ct);
         return new ValueTask<int>(this, version);
     }
 

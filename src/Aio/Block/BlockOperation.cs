@@ -47,7 +47,7 @@ internal sealed class BlockOperation : RingOperation
         Name = write ? "write" : "read";
         ThrowOnNegative = true;
         short version = Version;
-        Start(ctx, file.Handle, pin, ct);
+        Start(ctx, file.Handle, pin, buffer, ct);
         return new ValueTask<int>(this, version);
     }
 

@@ -11,7 +11,8 @@ namespace Aio.Net;
 /// </summary>
 internal abstract class SendOperation : SocketOperation
 {
-    private readonly List<MemoryHandle> _pins = [];
+    // Each pinned segment with its pin: the memory is kept for good if the kernel may still read it (KernelHeldMemory).
+    private readonly List<(ReadOnlyMemory<byte> Memory, MemoryHandle Pin)> _pins = [];
 
     // Taken by the sender while it fills the iovec list and by Release: they may run on different threads (see Release).
     private readonly Lock _fill = new();
@@ -180,7 +181,15 @@ internal abstract class SendOperation : SocketOperation
     }
 
     /// <summary>The kernel may still read the segments (abandoned in flight): keep them pinned for good.</summary>
-    protected void ForgetPins() => _pins.Clear();
+    protected void ForgetPins()
+    {
+        foreach (var (memory, _) in _pins)
+        {
+            KernelHeldMemory.Keep(memory);
+        }
+
+        _pins.Clear();
+    }
 
     /// <summary>
     /// The caller's thread, under the fill lock: a segment could not be pinned (a disposed <see cref="AlignedBuffer"/>
@@ -207,7 +216,7 @@ internal abstract class SendOperation : SocketOperation
     private void Add(ReadOnlyMemory<byte> segment)
     {
         var pin = segment.Pin();
-        _pins.Add(pin);
+        _pins.Add((segment, pin));
         Gather.Add(pin.Address(), segment.Length);
         _total += segment.Length;
     }
@@ -218,7 +227,7 @@ internal abstract class SendOperation : SocketOperation
         // caller's thread against the context's dispose) still gets here while the caller may already fill the next use.
         lock (_fill)
         {
-            foreach (var pin in _pins)
+            foreach (var (_, pin) in _pins)
             {
                 pin.Dispose();
             }

@@ -44,6 +44,9 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
     private MemoryHandle _pin;
     private nint _pinnedAddress;
     private int _pinnedLength;
+
+    // What _pin pins: kept for good if the kernel may still write it after an abandon (KernelHeldMemory).
+    private Memory<byte> _pinnedMemory;
     private Exception? _closeReason;
     private int _errno;
     private bool _endOfStream;
@@ -154,8 +157,10 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         }
         else if (request == _single)
         {
-            // The kernel may still write into the user's memory: it stays pinned for good.
+            // The kernel may still write into the user's memory: it stays pinned, and reachable, for good.
+            KernelHeldMemory.Keep(_pinnedMemory);
             _pin = default;
+            _pinnedMemory = default;
         }
         else if (!kernelReleased)
         {
@@ -233,6 +238,7 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
 
         _pinnedAddress = _pin.Address();
         _pinnedLength = Buffer.Length;
+        _pinnedMemory = Buffer;
         if (!_single.Submit(s_prepareSingle, this))
         {
             Unpin();
@@ -423,5 +429,6 @@ internal sealed class UringReceiveOperation : ReceiveOperation, IKernelRequestOw
         _pin = default;
         _pinnedAddress = 0;
         _pinnedLength = 0;
+        _pinnedMemory = default;
     }
 }

@@ -269,6 +269,45 @@ public class OperationLifecycleTests
     }
 
     [IoUringFact]
+    public void Pre_pinned_memory_stays_reachable_while_an_abandoned_read_may_still_write_it()
+    {
+        // A pinned-heap array's pin holds no handle: forgetting the pin (the abandon's "pinned for good") would leave
+        // nothing referencing it, and the GC would hand its bytes to other objects while the kernel may still write.
+        var (read, write) = BlockingPipe();
+        using var readEnd = read;
+        using var writeEnd = write;
+        AioContext? ctx = null;
+        WeakReference? array = null;
+        ValueTask<int> pending = default;
+        OnOwnThread(() =>
+        {
+            ctx = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+            ctx.Poll(false);
+            (pending, array) = ReadIntoPinnedArray(ctx, read);
+            ctx.Poll(false);
+            Assert.True(ctx.RequestsInFlight >= 1, "the read is in the kernel");
+        });
+
+        int keptBefore = Aio.Async.KernelHeldMemory.Count;
+        ctx!.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => Completed(pending, "the abandoned read"));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.True(array!.IsAlive, "the array of an abandoned read was collected: the kernel may still write into it");
+        Assert.True(Aio.Async.KernelHeldMemory.Count > keptBefore, "nothing was kept");
+    }
+
+    /// <summary>Starts a read into a fresh pinned-heap array that nothing but the operation references.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (ValueTask<int> Pending, WeakReference Array) ReadIntoPinnedArray(AioContext ctx, SafeFileHandle file)
+    {
+        // As Kestrel's pool hands out its blocks: memory marked pre-pinned, whose Pin() takes no GC handle.
+        var buffer = GC.AllocateArray<byte>(4096, pinned: true);
+        return (ctx.ReadAsync(file, System.Runtime.InteropServices.MemoryMarshal.CreateFromPinnedArray(buffer, 0, buffer.Length), 0), new WeakReference(buffer));
+    }
+
+    [IoUringFact]
     public async Task Reads_cancelled_at_random_moments_from_four_threads_each_end_exactly_once_with_their_own_bytes()
     {
         const int Threads = 4;

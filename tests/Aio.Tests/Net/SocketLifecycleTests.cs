@@ -319,6 +319,57 @@ public class SocketLifecycleTests
         }
     }
 
+    [IoUringFact]
+    public async Task Pre_pinned_memory_stays_reachable_while_an_abandoned_send_may_still_read_it()
+    {
+        // A send stuck on a peer that does not read, its context disposed off its home thread: the kernel may still
+        // read the array, which nothing else references, so it must stay reachable (KernelHeldMemory).
+        using var dotnetListener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        dotnetListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        dotnetListener.Listen();
+        using var peer = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await peer.ConnectAsync(dotnetListener.LocalEndPoint!).Within("the peer's connect");
+        using var accepted = await dotnetListener.AcceptAsync().Within("the accept");
+
+        AioContext? context = null;
+        AioSocket? socket = null;
+        Task<int>? send = null;
+        WeakReference? array = null;
+        var home = new Thread(() =>
+        {
+            context = AioContext.Create(new AioContextOptions { Monitor = FdMonitorKind.IoUring });
+            socket = AioSocket.Adopt(context, accepted);
+            (send, array) = SendPinnedArray(socket);
+
+            // Until an iteration finds nothing to do: the socket buffers are full and the send waits in the kernel.
+            while (context.Poll(blocking: false))
+            {
+            }
+        });
+        home.Start();
+        Assert.True(home.Join(Wait.Default), "the home thread did not return");
+        Assert.False(send!.IsCompleted, "the send finished: the peer's buffers took 64 MiB");
+
+        int keptBefore = Aio.Async.KernelHeldMemory.Count;
+        context!.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => send.WaitAsync(Wait.Default));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.True(array!.IsAlive, "the array of an abandoned send was collected: the kernel may still read it");
+        Assert.True(Aio.Async.KernelHeldMemory.Count > keptBefore, "nothing was kept");
+        await socket!.DisposeAsync();
+    }
+
+    /// <summary>Starts a send of a fresh 64 MiB pinned-heap array that nothing but the operation references.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (Task<int> Send, WeakReference Array) SendPinnedArray(AioSocket socket)
+    {
+        // As Kestrel's pool hands out its blocks: memory marked pre-pinned, whose Pin() takes no GC handle.
+        var buffer = GC.AllocateArray<byte>(64 << 20, pinned: true);
+        return (socket.SendAsync(System.Runtime.InteropServices.MemoryMarshal.CreateFromPinnedArray(buffer, 0, buffer.Length)).AsTask(), new WeakReference(buffer));
+    }
+
     [Theory]
     [MemberData(nameof(MonitorKinds.All), MemberType = typeof(MonitorKinds))]
     public async Task Disposing_the_context_with_a_hand_over_queued_fails_the_use(FdMonitorKind kind)
