@@ -348,7 +348,7 @@ public class SocketLifecycleTests
         });
         home.Start();
         Assert.True(home.Join(Wait.Default), "the home thread did not return");
-        Assert.False(send!.IsCompleted, "the send finished: the peer's buffers took 64 MiB");
+        Assert.False(send!.IsCompleted, "the send finished: the socket buffers took 16 MiB");
 
         int keptBefore = Aio.Async.KernelHeldMemory.Count;
         context!.Dispose();
@@ -361,12 +361,12 @@ public class SocketLifecycleTests
         await socket!.DisposeAsync();
     }
 
-    /// <summary>Starts a send of a fresh 64 MiB pinned-heap array that nothing but the operation references.</summary>
+    /// <summary>Starts a send of a fresh 16 MiB pinned-heap array that nothing but the operation references.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static (Task<int> Send, WeakReference Array) SendPinnedArray(AioSocket socket)
     {
         // As Kestrel's pool hands out its blocks: memory marked pre-pinned, whose Pin() takes no GC handle.
-        var buffer = GC.AllocateArray<byte>(64 << 20, pinned: true);
+        var buffer = GC.AllocateArray<byte>(16 << 20, pinned: true);
         return (socket.SendAsync(System.Runtime.InteropServices.MemoryMarshal.CreateFromPinnedArray(buffer, 0, buffer.Length)).AsTask(), new WeakReference(buffer));
     }
 
