@@ -35,7 +35,6 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Aio transport ({AioEvent}): {Message}", EventName = "LoopWarning")]
     public static partial void LoopWarning(ILogger logger, string aioEvent, string message);
 
-
     [LoggerMessage(11, LogLevel.Debug, "Connection id \"{ConnectionId}\" communication error.", EventName = "ConnectionError")]
     public static partial void ConnectionError(ILogger logger, Exception exception, string connectionId);
 }
