@@ -200,7 +200,7 @@ public class SocketLifecycleTests
         // a disposed connection's peer reads the end of the stream without waiting for the loop.
         using var loops = new NetLoops(kind);
         using var dir = new TempDir();
-        var listener = AioListener.Bind(loops.Server.Context, new IPEndPoint(IPAddress.Loopback, 0));
+        var listener = BindOutsideEphemeralRange(loops.Server.Context);
         var port = ((IPEndPoint)listener.LocalEndPoint).Port;
         var accept = listener.AcceptAsync().AsTask();
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -222,6 +222,31 @@ public class SocketLifecycleTests
         Assert.True(File.Exists(path));
         unix.Dispose();
         Assert.False(File.Exists(path), "the socket file outlived Dispose");
+    }
+
+    /// <summary>
+    /// A listener on a free loopback port below the kernel's ephemeral range. A port 0 gave is in that range, and while
+    /// the test has it closed between two binds, any connect elsewhere in the process (the suite runs in parallel) may
+    /// take it as its local port: the next bind then fails with EADDRINUSE, which happened once in a full run.
+    /// </summary>
+    private static AioListener BindOutsideEphemeralRange(AioContext context)
+    {
+        int low = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+        var random = new Random();
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            try
+            {
+                return AioListener.Bind(context, new IPEndPoint(IPAddress.Loopback, random.Next(20000, Math.Max(20001, low))));
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // Taken: another port.
+            }
+        }
+
+        Assert.Fail($"no free loopback port in [20000, {low})");
+        return null!;
     }
 
     [Theory]
