@@ -66,7 +66,18 @@ internal sealed unsafe class BufferRing : IDisposable
 
         // The kernel wants the ring page-aligned (64 KiB pages on some arm64 kernels); the buffers need no more than 4 KiB.
         byte* entries = (byte*)NativeMemory.AlignedAlloc((nuint)(count * BufSize), (nuint)Math.Max(4096, Environment.SystemPageSize));
-        byte* buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * (nuint)bufferSize, 4096);
+        byte* buffers;
+        try
+        {
+            buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * (nuint)bufferSize, 4096);
+        }
+        catch
+        {
+            // OutOfMemoryException: the ring's entries must not leak with it.
+            NativeMemory.AlignedFree(entries);
+            throw;
+        }
+
         new Span<byte>(entries, count * BufSize).Clear();
         byte* reg = stackalloc byte[BufRegSize];
         new Span<byte>(reg, BufRegSize).Clear();
