@@ -45,7 +45,7 @@ internal sealed class NbdConnection
                 try
                 {
                     negotiated = await NbdHandshake.RunAsync(_transport, session, handshake.Token).ConfigureAwait(true)
-                        && await new NbdOptionHaggler(_transport, session, _server.Exports, _server.Options.TlsCertificate, _server.Options.TlsRequired)
+                        && await new NbdOptionHaggler(_transport, session, _server.Exports, _server.TlsContext, _server.Options.TlsRequired)
                             .RunAsync(handshake.Token, stop).ConfigureAwait(true);
                 }
                 catch (Exception ex) when (IsDisconnect(ex))

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
 using System.Text;
 
 namespace Aio.Nbd;
@@ -18,11 +18,11 @@ internal sealed class NbdOptionHaggler
     private readonly NbdSession _session;
     private readonly IReadOnlyDictionary<string, NbdExport> _exports;
     private readonly IReadOnlyList<NbdExport> _exportList;
-    private readonly X509Certificate2? _certificate;
+    private readonly SslStreamCertificateContext? _certificate;
     private readonly bool _tlsRequired;
     private readonly byte[] _header = new byte[NbdProtocol.OptionHeaderSize];
 
-    public NbdOptionHaggler(NbdTransport transport, NbdSession session, IReadOnlyList<NbdExport> exports, X509Certificate2? certificate, bool tlsRequired)
+    public NbdOptionHaggler(NbdTransport transport, NbdSession session, IReadOnlyList<NbdExport> exports, SslStreamCertificateContext? certificate, bool tlsRequired)
     {
         _transport = transport;
         _session = session;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Aio.Nbd.Interop;
 using Aio.Net;
@@ -41,9 +42,10 @@ public sealed class NbdServer : IAsyncDisposable
     private long _replySends;
     private int _disposed;
 
-    private NbdServer(NbdServerOptions options, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
+    private NbdServer(NbdServerOptions options, SslStreamCertificateContext? tlsContext, IoThreadGroup group, IReadOnlyList<NbdExport> exports)
     {
         Options = options;
+        TlsContext = tlsContext;
         _group = group;
         Exports = exports;
         foreach (var thread in group.Threads)
@@ -68,6 +70,13 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal IReadOnlyList<NbdExport> Exports { get; }
 
+    /// <summary>
+    /// The certificate with its chain, built once at start, off the loops: built by the first handshake instead (as
+    /// SslStream does for a bare certificate), OpenSSL's set-up and the chain's search of the trust store (~80 ms)
+    /// blocked that connection's loop, and every client on it, when the first TLS client came. Null without TLS.
+    /// </summary>
+    internal SslStreamCertificateContext? TlsContext { get; }
+
     /// <summary>Connections open now.</summary>
     internal int ConnectionCount => Volatile.Read(ref _connectionCount);
 
@@ -78,7 +87,7 @@ public sealed class NbdServer : IAsyncDisposable
     internal long PeakConnectionBytes => Volatile.Read(ref _peakConnectionBytes);
 
     /// <summary>Opens the exports, binds every end point and starts accepting.</summary>
-    /// <exception cref="ArgumentException">No exports, duplicate names, or a bad limit.</exception>
+    /// <exception cref="ArgumentException">No exports, duplicate names, a bad limit, a TLS certificate without its private key, or a chain without a certificate.</exception>
     /// <exception cref="AioException">A file could not be opened.</exception>
     /// <exception cref="SocketException">An end point could not be bound.</exception>
     public static NbdServer Start(NbdServerOptions options)
@@ -115,10 +124,19 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentException("At least one end point is needed.", nameof(options));
         }
 
+        if (options.TlsCertificateChain is not null && options.TlsCertificate is null)
+        {
+            throw new ArgumentException("A TLS certificate chain needs the TLS certificate it leads to.", nameof(options));
+        }
+
         if (options.TlsCertificate is { HasPrivateKey: false })
         {
             throw new ArgumentException("The TLS certificate has no private key.", nameof(options));
         }
+
+        // Offline: the chain comes from TlsCertificateChain and the local stores; fetching a missing intermediate or
+        // revocation data over the network would be done on a loop, by the handshake that needs it.
+        var tlsContext = options.TlsCertificate is null ? null : SslStreamCertificateContext.Create(options.TlsCertificate, options.TlsCertificateChain, offline: true);
 
         // The poll ceiling is in force before any export opens or any client connects.
         var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions, options.PollMaxNs);
@@ -132,7 +150,7 @@ public sealed class NbdServer : IAsyncDisposable
                 exports.Add(NbdExport.Open(group.Threads[0].Context, export));
             }
 
-            server = new NbdServer(options, group, exports);
+            server = new NbdServer(options, tlsContext, group, exports);
             server.Listen();
             return server;
         }

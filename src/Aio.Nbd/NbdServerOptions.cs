@@ -24,6 +24,13 @@ public sealed record NbdServerOptions
     /// <summary>The server certificate (with its private key) for STARTTLS, or null for no TLS.</summary>
     public X509Certificate2? TlsCertificate { get; init; }
 
+    /// <summary>
+    /// Certificates sent after <see cref="TlsCertificate"/> in the handshake: the intermediate CAs between it and a root
+    /// the clients trust. Null: only the intermediates the machine's certificate stores hold (nothing is fetched over the
+    /// network).
+    /// </summary>
+    public X509Certificate2Collection? TlsCertificateChain { get; init; }
+
     /// <summary>With a certificate: refuse every option but STARTTLS and ABORT before TLS.</summary>
     public bool TlsRequired { get; init; }
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using Aio.Net;
 
 namespace Aio.Nbd;
@@ -228,7 +227,7 @@ internal sealed class NbdTransport : IAsyncDisposable
     /// Switches to TLS after STARTTLS was acknowledged. Bytes the client sent before the ACK would be plaintext
     /// injected into the TLS session (nbdkit CVE-2021-3716): the caller must have checked <see cref="Buffered"/> is 0.
     /// </summary>
-    public async ValueTask StartTlsAsync(X509Certificate2 certificate, CancellationToken ct)
+    public async ValueTask StartTlsAsync(SslStreamCertificateContext certificate, CancellationToken ct)
     {
         var inner = new NbdTlsInnerStream(_socket);
         var tls = new SslStream(inner, leaveInnerStreamOpen: false);
@@ -237,7 +236,7 @@ internal sealed class NbdTransport : IAsyncDisposable
         await tls.AuthenticateAsServerAsync(
             new SslServerAuthenticationOptions
             {
-                ServerCertificate = certificate,
+                ServerCertificateContext = certificate,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 ClientCertificateRequired = false,
             },

@@ -16,7 +16,7 @@ internal static class NbdCommands
         var threads = new Option<int>("--threads") { Description = "Loops serving connections (0 = one per processor)", DefaultValueFactory = _ => 0 };
         var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 100 };
         var description = new Option<string?>("--description") { Description = "Description text of every export" };
-        var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM)" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM; intermediate CAs after it are sent with it)" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "Its private key (PEM)" };
         var tls = new Option<string?>("--tls") { Description = "required (default with a certificate) or optional" };
         var handshakeTimeout = new Option<string>("--handshake-timeout") { Description = "Drop clients that have not finished the handshake after this long", DefaultValueFactory = _ => "10s" };

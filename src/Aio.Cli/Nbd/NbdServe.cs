@@ -191,11 +191,21 @@ internal static class NbdServe
         }
 
         X509Certificate2? certificate = null;
+        X509Certificate2Collection? chain = null;
         if (a.TlsCert is not null)
         {
             try
             {
                 certificate = X509Certificate2.CreateFromPemFile(a.TlsCert, a.TlsKey);
+
+                // The certificates after the server's own, as a CA delivers them: the intermediates clients need to reach
+                // the root they trust, sent in every handshake.
+                var all = new X509Certificate2Collection();
+                all.ImportFromPemFile(a.TlsCert);
+                if (all.Count > 1)
+                {
+                    chain = [.. all.Skip(1)];
+                }
             }
             catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException or UnauthorizedAccessException)
             {
@@ -211,6 +221,7 @@ internal static class NbdServe
             MaxConnections = a.MaxConnections,
             HandshakeTimeout = a.HandshakeTimeout,
             TlsCertificate = certificate,
+            TlsCertificateChain = chain,
             TlsRequired = certificate is not null && a.Tls != "optional",
             MaxRequestsInFlight = a.RequestsInFlight,
             MaxBytesInFlight = a.BytesInFlight,

@@ -83,6 +83,26 @@ public sealed class NbdCliTests : IDisposable
         Assert.False(File.Exists(socket), "the socket file was left behind");
     }
 
+    [NbdToolFact("nbdinfo")]
+    public void Serve_sends_the_intermediates_that_follow_the_certificate_in_its_PEM_file()
+    {
+        // server-cert.pem holds the server's certificate and then the intermediate, as a CA delivers them; the client
+        // trusts only the root.
+        using var dir = new TempDir();
+        TlsCertificates.CreateChain(dir.Path);
+        string a = Path.Combine(dir.Path, "a.img");
+        File.WriteAllBytes(a, new byte[1 << 20]);
+        // Over TCP: libnbd checks the peer against the URI's host (127.0.0.1, in the certificate), and skips that over a
+        // Unix socket.
+        using var server = Start(dir.Path, "nbd", "serve", a, "--port", "0",
+            "--tls-cert", Path.Combine(dir.Path, "server-cert.pem"), "--tls-key", Path.Combine(dir.Path, "server-key.pem"));
+        string? uri = ReadLine(server);
+        Assert.StartsWith("nbds://127.0.0.1:", uri, StringComparison.Ordinal);
+        string size = NbdTools.Check("nbdinfo", "--size", $"{uri}?tls-certificates={dir.Path}");
+        Assert.Equal((1 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), size.Trim());
+        Assert.Equal(0, Stop(server));
+    }
+
     [Theory]
     [InlineData("--port", "abc")]
     [InlineData("--requests", "abc")]

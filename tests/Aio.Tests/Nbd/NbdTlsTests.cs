@@ -56,6 +56,77 @@ public class NbdTlsTests
     }
 
     [Fact]
+    public void The_certificate_chain_is_built_when_the_server_starts_and_every_handshake_presents_it()
+    {
+        // Left to the first handshake (SslStream's way with a bare certificate), OpenSSL's set-up and the chain's
+        // search of the trust store ran on that client's loop: ~80 ms, 200+ ms on a busy machine, during which every
+        // other client of the loop waited (a LoopStalled warning on the first TLS client of `aio nbd serve`).
+        using var certs = new TempDir();
+        var cert = TlsCertificates.Create(certs.Path);
+        using var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true });
+        Assert.NotNull(server.Server.TlsContext);
+        Assert.Equal(cert.Thumbprint, server.Server.TlsContext!.TargetCertificate.Thumbprint);
+
+        for (int i = 0; i < 2; i++)
+        {
+            using var c = new RawNbdClient(server.SocketPath);
+            c.Hello();
+            c.SendOption(5, []);
+            Assert.Equal(1u, c.ReadOptionReply().Type);
+            using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, _) => true);
+            tls.AuthenticateAsClient("localhost");
+            Assert.Equal(cert.Thumbprint, new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!).Thumbprint);
+        }
+
+        using var plain = new NbdTestServer();
+        Assert.Null(plain.Server.TlsContext);
+    }
+
+    [NbdToolFact("nbdinfo")]
+    public void A_client_that_trusts_only_the_root_verifies_the_server_through_the_intermediates_of_TlsCertificateChain()
+    {
+        using var certs = new TempDir();
+        var (cert, intermediate) = TlsCertificates.CreateChain(certs.Path);
+        // Over TCP: libnbd verifies the peer against the URI's host name, and a Unix socket has none (it skips it).
+        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsCertificateChain = [intermediate], TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] }))
+        {
+            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+            string info = NbdTools.Check("nbdinfo", $"nbds://localhost:{port}/?tls-certificates={certs.Path}");
+            Assert.Contains("with TLS", info, StringComparison.Ordinal);
+        }
+
+        // The control, with a chain of its own (the runtime keeps an intermediate it once saw and would build the first
+        // chain again from memory): without the intermediate the client cannot reach its root.
+        using var otherCerts = new TempDir();
+        var (other, _) = TlsCertificates.CreateChain(otherCerts.Path);
+        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = other, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] }))
+        {
+            int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
+            var (code, _, stderr) = NbdTools.Run("nbdinfo", $"nbds://localhost:{port}/?tls-certificates={otherCerts.Path}");
+            Assert.True(code != 0, "nbdinfo verified a server that sent no intermediate: the test's chain proves nothing");
+            Assert.Contains("certificate", stderr, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public void A_certificate_chain_without_a_certificate_is_refused_before_anything_listens()
+    {
+        using var dir = new TempDir();
+        var (_, intermediate) = TlsCertificates.CreateChain(dir.Path);
+        var (image, _) = dir.CreateFile("disk.img", 1 << 20);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        var options = new NbdServerOptions
+        {
+            Exports = [new NbdExportOptions { Path = image }],
+            Listen = [new UnixDomainSocketEndPoint(socket)],
+            TlsCertificateChain = [intermediate],
+        };
+
+        Assert.Throws<ArgumentException>(() => NbdServer.Start(options));
+        Assert.False(File.Exists(socket), "a refused start bound its socket");
+    }
+
+    [Fact]
     public void With_TLS_required_only_STARTTLS_and_ABORT_are_served_before_it()
     {
         using var certs = new TempDir();
