@@ -70,11 +70,7 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal IReadOnlyList<NbdExport> Exports { get; }
 
-    /// <summary>
-    /// The certificate with its chain, built once at start, off the loops: built by the first handshake instead (as
-    /// SslStream does for a bare certificate), OpenSSL's set-up and the chain's search of the trust store (~80 ms)
-    /// blocked that connection's loop, and every client on it, when the first TLS client came. Null without TLS.
-    /// </summary>
+    /// <summary>The certificate with its chain, built once at start (<see cref="NbdTlsContext"/>); null without TLS.</summary>
     internal SslStreamCertificateContext? TlsContext { get; }
 
     /// <summary>Connections open now.</summary>
@@ -87,7 +83,7 @@ public sealed class NbdServer : IAsyncDisposable
     internal long PeakConnectionBytes => Volatile.Read(ref _peakConnectionBytes);
 
     /// <summary>Opens the exports, binds every end point and starts accepting.</summary>
-    /// <exception cref="ArgumentException">No exports, duplicate names, a bad limit, a TLS certificate without its private key, or a chain without a certificate.</exception>
+    /// <exception cref="ArgumentException">No exports, duplicate names, a bad limit, a TLS certificate without its private key or that TLS cannot use, or a chain without a certificate.</exception>
     /// <exception cref="AioException">A file could not be opened.</exception>
     /// <exception cref="SocketException">An end point could not be bound.</exception>
     public static NbdServer Start(NbdServerOptions options)
@@ -134,9 +130,8 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentException("The TLS certificate has no private key.", nameof(options));
         }
 
-        // Offline: the chain comes from TlsCertificateChain and the local stores; fetching a missing intermediate or
-        // revocation data over the network would be done on a loop, by the handshake that needs it.
-        var tlsContext = options.TlsCertificate is null ? null : SslStreamCertificateContext.Create(options.TlsCertificate, options.TlsCertificateChain, offline: true);
+        string? tlsWarning = null;
+        var tlsContext = options.TlsCertificate is null ? null : NbdTlsContext.Create(options.TlsCertificate, options.TlsCertificateChain, out tlsWarning);
 
         // The poll ceiling is in force before any export opens or any client connects.
         var group = IoThreadGroup.Start("nbd", options.Threads, options.LoopOptions, options.PollMaxNs);
@@ -151,6 +146,11 @@ public sealed class NbdServer : IAsyncDisposable
             }
 
             server = new NbdServer(options, tlsContext, group, exports);
+            if (tlsWarning is not null)
+            {
+                server.Log(tlsWarning);
+            }
+
             server.Listen();
             return server;
         }

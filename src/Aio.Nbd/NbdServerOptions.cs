@@ -25,9 +25,9 @@ public sealed record NbdServerOptions
     public X509Certificate2? TlsCertificate { get; init; }
 
     /// <summary>
-    /// Certificates sent after <see cref="TlsCertificate"/> in the handshake: the intermediate CAs between it and a root
-    /// the clients trust. Null: only the intermediates the machine's certificate stores hold (nothing is fetched over the
-    /// network).
+    /// The intermediate CAs between <see cref="TlsCertificate"/> and the root its clients trust. The chain is built
+    /// from these and the machine's certificate stores (nothing is fetched over the network), and every handshake
+    /// sends the intermediates on it, not the root. Null: the stores alone.
     /// </summary>
     public X509Certificate2Collection? TlsCertificateChain { get; init; }
 

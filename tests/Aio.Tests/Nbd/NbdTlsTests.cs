@@ -95,17 +95,106 @@ public class NbdTlsTests
             Assert.Contains("with TLS", info, StringComparison.Ordinal);
         }
 
-        // The control, with a chain of its own (the runtime keeps an intermediate it once saw and would build the first
-        // chain again from memory): without the intermediate the client cannot reach its root.
-        using var otherCerts = new TempDir();
-        var (other, _) = TlsCertificates.CreateChain(otherCerts.Path);
-        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = other, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] }))
+        // The control: without the intermediate the client cannot reach its root.
+        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true, Listen = [new IPEndPoint(IPAddress.Loopback, 0)] }))
         {
             int port = ((IPEndPoint)server.Server.EndPoints[0]).Port;
-            var (code, _, stderr) = NbdTools.Run("nbdinfo", $"nbds://localhost:{port}/?tls-certificates={otherCerts.Path}");
+            var (code, _, stderr) = NbdTools.Run("nbdinfo", $"nbds://localhost:{port}/?tls-certificates={certs.Path}");
             Assert.True(code != 0, "nbdinfo verified a server that sent no intermediate: the test's chain proves nothing");
             Assert.Contains("certificate", stderr, StringComparison.OrdinalIgnoreCase);
         }
+    }
+
+    [Fact]
+    public void The_handshake_sends_the_intermediates_a_client_trusting_only_the_root_needs()
+    {
+        using var certs = new TempDir();
+        var (cert, intermediate) = TlsCertificates.CreateChain(certs.Path);
+        var root = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(certs.Path, "ca-cert.pem")));
+        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsCertificateChain = [intermediate], TlsRequired = true }))
+        {
+            Assert.Equal(SslPolicyErrors.None, HandshakeTrustingOnly(server, root));
+        }
+
+        // The control: sent alone, the certificate does not lead the client to its root.
+        using (var server = new NbdTestServer(configure: o => o with { TlsCertificate = cert, TlsRequired = true }))
+        {
+            Assert.Equal(SslPolicyErrors.RemoteCertificateChainErrors, HandshakeTrustingOnly(server, root));
+        }
+    }
+
+    [Fact]
+    public void A_certificate_whose_issuer_is_found_nowhere_is_logged_at_start()
+    {
+        using var certs = new TempDir();
+        var (cert, intermediate) = TlsCertificates.CreateChain(certs.Path);
+        var selfSigned = TlsCertificates.Create(certs.Path);
+        foreach (var (certificate, chain, expected) in new[] { (cert, (System.Security.Cryptography.X509Certificates.X509Certificate2Collection?)null, true), (cert, [intermediate], false), (selfSigned, null, false) })
+        {
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using (new NbdTestServer(configure: o => o with { TlsCertificate = certificate, TlsCertificateChain = chain, Log = log.Enqueue }))
+            {
+                // Logged by Start itself: there is nothing to wait for.
+                Assert.True(
+                    expected == log.Any(line => line.Contains("goes out alone", StringComparison.Ordinal)),
+                    $"chain {(chain is null ? "none" : "given")}, self-signed {certificate == selfSigned}: expected the warning {expected}; log: {string.Join(" | ", log)}");
+            }
+        }
+    }
+
+    /// <summary>STARTTLS and a handshake whose only trusted root is <paramref name="root"/>; the policy errors the client saw.</summary>
+    private static SslPolicyErrors HandshakeTrustingOnly(NbdTestServer server, System.Security.Cryptography.X509Certificates.X509Certificate2 root)
+    {
+        using var c = new RawNbdClient(server.SocketPath);
+        c.Hello();
+        c.SendOption(5, []);
+        Assert.Equal(1u, c.ReadOptionReply().Type);
+        var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+        {
+            TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.Add(root);
+        var seen = SslPolicyErrors.None;
+        using var tls = new SslStream(new NetworkStream(c.Socket, ownsSocket: false), false, (_, _, _, errors) =>
+        {
+            seen = errors;
+            return true;
+        });
+        tls.AuthenticateAsClient(new SslClientAuthenticationOptions { TargetHost = "localhost", CertificateChainPolicy = policy });
+        return seen;
+    }
+
+    [Fact]
+    public void A_certificate_whose_key_TLS_cannot_use_is_refused_before_anything_listens()
+    {
+        // A DSA key (signed here by an RSA issuer: .NET self-signs only RSA and ECDSA): SslStream serves neither it nor,
+        // before, said so until the first handshake failed.
+        using var dir = new TempDir();
+        using var issuerKey = System.Security.Cryptography.RSA.Create(2048);
+        using var dsa = System.Security.Cryptography.DSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            new System.Security.Cryptography.X509Certificates.X500DistinguishedName("CN=localhost"),
+            new System.Security.Cryptography.X509Certificates.PublicKey((System.Security.Cryptography.AsymmetricAlgorithm)dsa),
+            System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var unsigned = request.Create(
+            new System.Security.Cryptography.X509Certificates.X500DistinguishedName("CN=Aio test issuer"),
+            System.Security.Cryptography.X509Certificates.X509SignatureGenerator.CreateForRSA(issuerKey, System.Security.Cryptography.RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), [3]);
+        using var certificate = System.Security.Cryptography.X509Certificates.DSACertificateExtensions.CopyWithPrivateKey(unsigned, dsa);
+        var (image, _) = dir.CreateFile("disk.img", 1 << 20);
+        string socket = Path.Combine(dir.Path, "s.sock");
+        var options = new NbdServerOptions
+        {
+            Exports = [new NbdExportOptions { Path = image }],
+            Listen = [new UnixDomainSocketEndPoint(socket)],
+            TlsCertificate = certificate,
+        };
+
+        var ex = Assert.Throws<ArgumentException>(() => NbdServer.Start(options));
+        Assert.Contains("cannot be served", ex.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(socket), "a refused start bound its socket");
     }
 
     [Fact]

@@ -4,10 +4,11 @@ using Xunit;
 
 namespace Aio.Tests.Uring;
 
-/// <summary>A provided-buffer ring whose memory cannot be had.</summary>
+/// <summary>A provided-buffer ring whose memory cannot be had. Alone in the process: it measures the process's address space.</summary>
+[Collection(ProcessStateCollection.Name)]
 public class BufferRingTests
 {
-    [IoUringFact]
+    [HugeAllocationFailsFact]
     public void A_buffer_ring_whose_buffers_cannot_be_allocated_throws_and_frees_its_entries()
     {
         using var ring = Ring.Create(new RingOptions { Entries = 8 });
