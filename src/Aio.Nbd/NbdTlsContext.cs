@@ -32,7 +32,7 @@ internal static class NbdTlsContext
         }
 
         warning = IssuerMissing(certificate, chain)
-            ? $"the TLS certificate goes out alone: its issuer ({certificate.Issuer}) is neither in the chain given (the certificates after it in the --tls-cert file) nor in this machine's stores, and nothing is fetched over the network; a client that trusts only a root above it cannot verify the server"
+            ? $"the TLS certificate goes out alone: its issuer ({certificate.Issuer}) is neither in the chain given (TlsCertificateChain; for aio nbd serve, the certificates after it in the --tls-cert file) nor in this machine's stores, and nothing is fetched over the network; a client that trusts only a root above it cannot verify the server"
             : null;
         return context;
     }
