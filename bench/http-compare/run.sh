@@ -3,8 +3,9 @@
 # against the Aio transport (ThreadPool and Loop scheduling), loaded by wrk, in interleaved rounds (ABCDABCD...).
 # Prints a markdown table of medians: requests/s, p50/p99 latency, server CPU us/request (utime+stime of the server
 # process from /proc/PID/stat over the run, divided by the requests wrk counted), and the client's CPU in % of one
-# core over the run (wrk and h2load run one thread: near 100 % the client, not the server, sets the rate), and the
-# host's steal (the share of the vCPUs' time the hypervisor gave to other guests, from /proc/stat; above a few %
+# core over the run (wrk and h2load run one thread: near 100 % the client, not the server, sets the rate) and per
+# request (the client's CPU per request is what a faster server cannot lower: at 100 % its inverse is the ceiling), and
+# the host's steal (the share of the vCPUs' time the hypervisor gave to other guests, from /proc/stat; above a few %
 # the rates say more about the neighbours than about the servers).
 #
 #   bench/http-compare/run.sh                 # unpinned, 2 loops, 5 rounds of 10 s (ROUNDS=5 DURATION=10: the defaults)
@@ -153,8 +154,9 @@ for round in $(seq "$ROUNDS"); do
       errors=$(awk '/Socket errors|Non-2xx/ {print}' "$OUT/wrk.txt" | tr '\n' ' ')
       us=$(awk -v t=$((after - before)) -v r="$requests" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
       client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$client" "$errors" "$steal" >>"$OUT/results.tsv"
-      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req client ${client}% steal ${steal}% $errors" >&2
+      client_us=$(awk -v t=$((client_after - client_before)) -v r="$requests" -v k="$TICK_US" 'BEGIN { printf "%.1f", (r > 0 ? t * k / r : 0) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$workload" "$rps" "$p50" "$p99" "$us" "$client" "$errors" "$steal" "$client_us" >>"$OUT/results.tsv"
+      echo "round $round $config $workload: $rps req/s p50 ${p50}ms p99 ${p99}ms ${us} us/req client ${client}% (${client_us} us/req) steal ${steal}% $errors" >&2
     done
     if [ "$H2LOAD" = 1 ] && command -v h2load >/dev/null; then
       before=$(cpu_ticks "$SERVER"); client_before=$(children_ticks); steal_before=$(steal_ticks)
@@ -167,7 +169,8 @@ for round in $(seq "$ROUNDS"); do
       requests=$(awk '/requests:/ && /succeeded/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$OUT/h2load.txt")
       us=$(awk -v t=$((after - before)) -v r="${requests:-0}" -v k="$TICK_US" 'BEGIN { printf "%.2f", (r > 0 ? t * k / r : 0) }')
       client=$(awk -v t=$((client_after - client_before)) -v k="$TICK_US" -v d="$DURATION" 'BEGIN { printf "%.0f", t * k / (d * 10000) }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "$client" "" "$steal" >>"$OUT/results.tsv"
+      client_us=$(awk -v t=$((client_after - client_before)) -v r="${requests:-0}" -v k="$TICK_US" 'BEGIN { printf "%.1f", (r > 0 ? t * k / r : 0) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "h2load-h1-c64" "${rps:-0}" "-" "-" "$us" "$client" "" "$steal" "$client_us" >>"$OUT/results.tsv"
     fi
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
   done
@@ -177,8 +180,8 @@ python3 - "$OUT/results.tsv" <<'PY'
 import sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    r, config, workload, rps, p50, p99, us, client, errors, steal = (line.rstrip('\n').split('\t') + [''] * 10)[:10]
-    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client, steal))
+    r, config, workload, rps, p50, p99, us, client, errors, steal, client_us = (line.rstrip('\n').split('\t') + [''] * 11)[:11]
+    rows[(workload, config)].append((float(rps or 0), p50, p99, float(us or 0), errors, client, steal, client_us))
 configs = ['sockets', 'sockets-inline', 'aio-threadpool', 'aio-loop', 'aio-loop-rp', 'aio-loop-1']
 workloads = []
 for w, _ in rows:
@@ -187,8 +190,8 @@ for w, _ in rows:
 def med(values):
     values = [float(v) for v in values if v not in ('', '-')]
     return statistics.median(values) if values else float('nan')
-print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets | client CPU % | host steal % |')
-print('|---|---|---|---|---|---|---|---|---|---|')
+print('| workload | transport | req/s (median, min-max) | vs Sockets | p50 ms | p99 ms | CPU us/req | vs Sockets | client CPU % | client us/req | host steal % |')
+print('|---|---|---|---|---|---|---|---|---|---|---|')
 for w in workloads:
     base = rows.get((w, 'sockets'))
     base_rps = med([x[0] for x in base]) if base else float('nan')
@@ -201,7 +204,7 @@ for w in workloads:
         ratio = lambda a, b: f'{a / b:.2f}x' if b == b and b > 0 else '-'   # '-' without a Sockets run (CONFIGS)
         print(f'| {w} | {c} | {rps:,.0f} ({min(x[0] for x in xs):,.0f}-{max(x[0] for x in xs):,.0f}) | {ratio(rps, base_rps)} | '
               f'{med([x[1] for x in xs]):.2f} | {med([x[2] for x in xs]):.2f} | {us:.1f} | {ratio(us, base_us)} | {med([x[5] for x in xs]):.0f} | '
-              f'{med([x[6] for x in xs]):.0f} |'
+              f'{med([x[7] for x in xs]):.1f} | {med([x[6] for x in xs]):.0f} |'
               + ''.join(f' errors (round {i + 1}): {x[4]}' for i, x in enumerate(xs) if x[4].strip()))
 PY
 echo "raw results: $OUT/results.tsv" >&2
