@@ -5,6 +5,9 @@ public sealed partial class AioContext
 {
     private AioSource? _source;
 
+    // A refused ring swap for the outer loop is reported once: it is tried again at every Prepare.
+    private bool _outerSwapRefusalReported;
+
     /// <summary>Embeds the context in an outer main loop (GLib or any poll-based loop).</summary>
     public AioSource Source
     {
@@ -32,7 +35,19 @@ public sealed partial class AioContext
             _monitorCalls++;
             try
             {
-                _monitor.PrepareForOuterLoop();
+                int refused = _monitor.PrepareForOuterLoop();
+                if (refused != 0 && !_outerSwapRefusalReported)
+                {
+                    // Silent, the outer loop would wake every millisecond for as long as the fds (or locked memory) stay
+                    // short, with nothing to say why.
+                    _outerSwapRefusalReported = true;
+                    Diagnostics.AioEventSource.Log.MonitorFallback(
+                        this,
+                        "io_uring (a COOP_TASKRUN ring for the outer loop)",
+                        "io_uring (its DEFER_TASKRUN ring, outer sleeps of at most 1 ms)",
+                        $"io_uring_setup failed with errno {refused}; tried again at every Prepare");
+                }
+
                 if (_pollDepth == 0)
                 {
                     MaybeSwitchMonitor();

@@ -280,9 +280,7 @@ internal sealed class EpollMonitor : IFdMonitor
     {
     }
 
-    public void PrepareForOuterLoop()
-    {
-    }
+    public int PrepareForOuterLoop() => 0;
 
     public bool HoldsHandler(AioHandler handler) => false;
 }

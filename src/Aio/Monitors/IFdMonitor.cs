@@ -78,8 +78,11 @@ internal interface IFdMonitor : IDisposable
     /// </summary>
     void SubmitPending();
 
-    /// <summary>Home thread, each time an outer loop prepares to sleep: adapt to being driven from outside. No-op elsewhere.</summary>
-    void PrepareForOuterLoop();
+    /// <summary>
+    /// Home thread, each time an outer loop prepares to sleep: adapt to being driven from outside. No-op elsewhere.
+    /// Returns the errno with which the kernel refused what the adaptation needed (a new ring), 0 otherwise.
+    /// </summary>
+    int PrepareForOuterLoop();
 
     /// <summary>True while the monitor may still report <paramref name="handler"/> (io_uring: its POLL_ADD is in flight): it is not reclaimed yet.</summary>
     bool HoldsHandler(AioHandler handler);

@@ -267,18 +267,18 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
     /// in flight or queued the swap waits, and meanwhile <see cref="OuterMaxTimeoutNs"/> keeps the outer loop's sleeps
     /// short enough that its Check and Dispatch enter the kernel and run the completions.
     /// </summary>
-    public void PrepareForOuterLoop()
+    public int PrepareForOuterLoop()
     {
         if (_disposed || !_ring.Setup.DeferTaskrun)
         {
             _outerSwapPending = false;
-            return;
+            return 0;
         }
 
         if (_requests.UserInFlight > 0 || !_foreign.IsEmpty || _completions.Count > 0)
         {
             _outerSwapPending = true;
-            return;
+            return 0;
         }
 
         Ring replacement;
@@ -290,13 +290,13 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
                 ForbiddenFlags = OuterLoopForbiddenFlags,
             });
         }
-        catch (AioException)
+        catch (AioException ex)
         {
             // No second ring now (EMFILE, ENOMEM under the locked-memory limit): stay on this one, as while a swap
             // waits for user requests (short outer sleeps), and try again at the next Prepare. Thrown, it would fail
-            // every Prepare, and the outer loop, told to come back at once each time, would spin.
+            // every Prepare, and the outer loop, told to come back at once each time, would spin. The context reports it.
             _outerSwapPending = true;
-            return;
+            return ex.Errno;
         }
 
         var armed = new List<AioHandler>();
@@ -322,6 +322,8 @@ internal sealed partial class IoUringMonitor : IFdMonitor, IRequestRing
         {
             Bind();
         }
+
+        return 0;
     }
 
     public void OuterCollect(ReadyCollector ready)

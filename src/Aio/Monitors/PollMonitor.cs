@@ -174,9 +174,7 @@ internal sealed class PollMonitor : IFdMonitor
     {
     }
 
-    public void PrepareForOuterLoop()
-    {
-    }
+    public int PrepareForOuterLoop() => 0;
 
     public bool HoldsHandler(AioHandler handler) => false;
 }
