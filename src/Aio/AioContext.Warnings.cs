@@ -16,9 +16,8 @@ public sealed partial class AioContext
     /// (<c>LoopStalled</c>, see <see cref="AioContextOptions.LoopStallThreshold"/>), an fd removed because it became
     /// invalid while registered, a ring request that nobody runs the loop for, a fallback (epoll to poll(2) for an fd
     /// epoll cannot watch, multishot receives to plain ones, requests abandoned at Dispose, an outer loop's ring the
-    /// kernel refused). Raised whether or not
-    /// anybody listens to the EventSource; while a watched context has a subscriber, the stall watchdog samples (it
-    /// otherwise parks while nobody listens).
+    /// kernel refused). Raised whether or not anybody listens to the EventSource; while a watched context has a
+    /// subscriber, the stall watchdog samples (it otherwise parks while nobody listens).
     /// </summary>
     /// <remarks>
     /// Raised on whichever thread noticed, with no lock of the context held: the stall watchdog's thread, a loop-watch
